@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+// The `fiducia` command: start the server, run migrations, rotate keys, check a privacy configuration.
+import { Command } from 'commander';
+import { createFiducia, openCore, optionsFromEnv } from '../app.ts';
+import { ConfigInvalidError, DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
+
+function fail(err: unknown): never {
+  if (err instanceof ConfigInvalidError) {
+    process.stderr.write(`fiducia: the privacy configuration is invalid:\n${err.message}\n`);
+  } else {
+    process.stderr.write(`fiducia: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+  process.exit(1);
+}
+
+const program = new Command()
+  .name('fiducia')
+  .description('Privacy-first customer data platform')
+  .showHelpAfterError();
+
+program
+  .command('start', { isDefault: true })
+  .description('run the server (SQLite under FIDUCIA_DATA_DIR, or PostgreSQL with DATABASE_URL)')
+  .action(async () => {
+    const opts = optionsFromEnv();
+    const fiducia = await createFiducia(opts).catch(fail);
+    const host = process.env.HOST ?? '127.0.0.1';
+    const port = Number(process.env.PORT ?? 8787);
+    await fiducia.app.listen({ host, port }).catch(fail);
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const lines = [`Fiducia is running at ${url} (${fiducia.dbs.dialect}${fiducia.dbs.dialect === 'sqlite' ? `, data in ${opts.dataDir}` : ''})`];
+    const { adminToken, writeKey } = fiducia.bootstrap.generated;
+    if (fiducia.masterKeyCreated) lines.push(`A new master key was written to ${opts.dataDir}/master.key (0600): back it up apart from the data.`);
+    if (adminToken || writeKey) {
+      lines.push('First start: these secrets are shown once and stored only as hashes.');
+      if (adminToken) lines.push(`  admin token: ${adminToken}`);
+      if (writeKey) lines.push(`  write key:   ${writeKey}`);
+      lines.push(`  try: curl -u ${writeKey ?? '<write key>'}: ${url}/v1/track -H 'content-type: application/json' -d '{"anonymousId":"a1","event":"Product Viewed"}'`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      fiducia.logger.info({ signal }, 'shutting down: finishing in-flight commits');
+      fiducia.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          fiducia.logger.error({ err: String(err) }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('apply database migrations (start does this too)')
+  .action(async () => {
+    const { dbs } = await openCore(optionsFromEnv()).catch(fail);
+    await dbs.close();
+    process.stdout.write(`migrations applied (${dbs.dialect})\n`);
+  });
+
+const keys = program.command('keys').description('key management');
+keys
+  .command('rotate')
+  .description('make a new KEK version and rewrap every data key with it (data is not touched)')
+  .action(async () => {
+    const { dbs, ring } = await openCore(optionsFromEnv()).catch(fail);
+    try {
+      const result = await ring.rotate((done) => process.stderr.write(`\rrewrapped ${done} data keys`));
+      process.stderr.write('\n');
+      process.stdout.write(`KEK version ${result.kekVersion}: ${result.rewrapped} data keys rewrapped\n`);
+    } finally {
+      await dbs.close();
+    }
+  });
+
+program
+  .command('config')
+  .description('privacy configuration')
+  .command('check')
+  .argument('[file]', 'YAML file', process.env.FIDUCIA_CONFIG ?? DEFAULT_CONFIG_PATH)
+  .action((file: string) => {
+    try {
+      const cfg = loadPrivacyConfig(file);
+      process.stdout.write(`${file}: valid (${cfg.config.purposes.length} purposes, ${cfg.config.categories.length} categories, sha256 ${cfg.hash})\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,176 @@
+// The collection rule (DESIGN §3): which fields of a message may be stored, under which purposes, and why the rest is dropped.
+import type { CompiledConfig } from './privacy-config.ts';
+import { UNCLASSIFIED } from './privacy-config-types.ts';
+import type { Json, JsonObject, NormalizedMessage } from './segment-message.ts';
+
+export type DropReason =
+  | 'no_basis'
+  | 'no_purpose'
+  | 'special_category'
+  | 'unknown_event'
+  | 'unknown_property'
+  | 'unknown_trait'
+  | 'unknown_context';
+
+export type FieldKind = 'event' | 'property' | 'trait' | 'context';
+
+export interface Drop {
+  kind: FieldKind;
+  reason: DropReason;
+}
+
+export type Decision = { keep: true; purposes: string[] } | { keep: false; reason: DropReason };
+
+/** Purposes whose legal basis holds for this subject at this moment. */
+export type ValidNow = (purposeKey: string) => boolean;
+
+export function decideCategory(cfg: CompiledConfig, category: string, validNow: ValidNow): Decision {
+  // Unclassified data is kept for later classification but readable by no purpose; system.* is not personal data.
+  if (category === UNCLASSIFIED || !cfg.isPersonal(category)) return { keep: true, purposes: [] };
+  const covering = cfg.purposesCovering(category);
+  if (covering.length === 0) return { keep: false, reason: 'no_purpose' };
+  const special = cfg.isSpecial(category);
+  const purposes: string[] = [];
+  for (const p of covering) {
+    // Art. 9: special categories only ever under (explicit) consent.
+    if (special && p.legalBasis !== 'consent') continue;
+    if (validNow(p.key)) purposes.push(p.key);
+  }
+  if (purposes.length > 0) return { keep: true, purposes };
+  return { keep: false, reason: special ? 'special_category' : 'no_basis' };
+}
+
+export interface PlannedTrait {
+  name: string;
+  category: string;
+  value: Json;
+  purposes: string[];
+}
+
+export interface PlannedEvent {
+  category: string;
+  purposes: string[];
+  /** Kept fields only; `fields` maps `properties.x` / `context.y` / `traits.z` to its category. */
+  payload: { properties: JsonObject; context: JsonObject; traits: JsonObject; fields: Record<string, string> };
+  categories: string[];
+}
+
+export interface MessagePlan {
+  event: PlannedEvent | null;
+  traits: PlannedTrait[];
+  drops: Drop[];
+}
+
+function classifyOrUnknown(
+  category: string | null,
+  policy: 'drop' | 'unclassified',
+): string | null {
+  if (category !== null) return category;
+  return policy === 'unclassified' ? UNCLASSIFIED : null;
+}
+
+/** Applies the collection rule to every field of a normalized message. */
+export function planMessage(cfg: CompiledConfig, msg: NormalizedMessage, validNow: ValidNow): MessagePlan {
+  const unknown = cfg.config.trackingPlan.unknown;
+  const drops: Drop[] = [];
+  const traits: PlannedTrait[] = [];
+
+  if (msg.type === 'identify') {
+    for (const [name, value] of Object.entries(msg.traits)) {
+      if (value === undefined) continue;
+      const category = classifyOrUnknown(cfg.classifyTrait(name), unknown.traits);
+      if (category === null) {
+        drops.push({ kind: 'trait', reason: 'unknown_trait' });
+        continue;
+      }
+      const d = decideCategory(cfg, category, validNow);
+      if (d.keep) traits.push({ name, category, value, purposes: d.purposes });
+      else drops.push({ kind: 'trait', reason: d.reason });
+    }
+    return { event: null, traits, drops };
+  }
+  if (msg.type === 'alias') return { event: null, traits, drops };
+
+  const eventType = msg.type;
+  const rawCategory = cfg.eventCategory(eventType, msg.event ?? undefined);
+  const category = classifyOrUnknown(rawCategory, unknown.events);
+  if (category === null) return { event: null, traits, drops: [{ kind: 'event', reason: 'unknown_event' }] };
+  const eventDecision = decideCategory(cfg, category, validNow);
+  if (!eventDecision.keep) return { event: null, traits, drops: [{ kind: 'event', reason: eventDecision.reason }] };
+
+  const purposes = new Set(eventDecision.purposes);
+  const categories = new Set<string>([category]);
+  const fields: Record<string, string> = {};
+  const properties: JsonObject = {};
+  // group calls carry the group's traits; they are properties of the event, not of the person's profile.
+  const props = msg.type === 'group' ? { ...msg.traits, ...msg.properties } : msg.properties;
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined) continue;
+    const pc = classifyOrUnknown(cfg.classifyEventProperty(eventType, msg.event ?? undefined, name), unknown.properties);
+    if (pc === null) {
+      drops.push({ kind: 'property', reason: 'unknown_property' });
+      continue;
+    }
+    const d = decideCategory(cfg, pc, validNow);
+    if (!d.keep) {
+      drops.push({ kind: 'property', reason: d.reason });
+      continue;
+    }
+    properties[name] = value;
+    fields[`properties.${name}`] = pc;
+    categories.add(pc);
+    for (const p of d.purposes) purposes.add(p);
+  }
+
+  const context: JsonObject = {};
+  for (const [key, value] of Object.entries(msg.context)) {
+    if (value === undefined || key === 'consent' || key === 'traits') continue;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      // Objects like `device` mix identifiers with technical details: classify each member.
+      const kept: JsonObject = {};
+      for (const [sub, subValue] of Object.entries(value)) {
+        const cc = classifyOrUnknown(cfg.classifyContext(key, sub), unknown.properties);
+        if (cc === null) {
+          drops.push({ kind: 'context', reason: 'unknown_context' });
+          continue;
+        }
+        const d = decideCategory(cfg, cc, validNow);
+        if (!d.keep) {
+          drops.push({ kind: 'context', reason: d.reason });
+          continue;
+        }
+        kept[sub] = subValue;
+        fields[`context.${key}.${sub}`] = cc;
+        categories.add(cc);
+        for (const p of d.purposes) purposes.add(p);
+      }
+      if (Object.keys(kept).length > 0) context[key] = kept;
+      continue;
+    }
+    const cc = classifyOrUnknown(cfg.classifyContext(key), unknown.properties);
+    if (cc === null) {
+      drops.push({ kind: 'context', reason: 'unknown_context' });
+      continue;
+    }
+    const d = decideCategory(cfg, cc, validNow);
+    if (!d.keep) {
+      drops.push({ kind: 'context', reason: d.reason });
+      continue;
+    }
+    context[key] = value;
+    fields[`context.${key}`] = cc;
+    categories.add(cc);
+    for (const p of d.purposes) purposes.add(p);
+  }
+
+  return {
+    event: {
+      category,
+      purposes: [...purposes].sort(),
+      payload: { properties, context, traits: {}, fields },
+      categories: [...categories].sort(),
+    },
+    traits,
+    drops,
+  };
+}

@@ -1,0 +1,30 @@
+// Proof kept with each consent record: enough to show a choice was made from a browser, not enough to identify it.
+import { createHash } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface ConsentProof {
+  uaHash: string | null;
+  ipTruncated: string | null;
+}
+
+/** IPv4 keeps its /24, IPv6 its /48: the network, not the device. */
+export function truncateIp(ip: string | undefined): string | null {
+  if (!ip) return null;
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  if (isIPv4(v4)) return `${v4.split('.').slice(0, 3).join('.')}.0`;
+  if (isIPv6(ip)) {
+    const [head = '', tail = ''] = ip.split('::');
+    const groups = head.split(':').filter(Boolean);
+    const tailGroups = tail.split(':').filter(Boolean);
+    const full = [...groups, ...Array<string>(8 - groups.length - tailGroups.length).fill('0'), ...tailGroups];
+    return `${full.slice(0, 3).join(':')}::`;
+  }
+  return null;
+}
+
+export function consentProof(userAgent: string | undefined, ip: string | undefined): ConsentProof {
+  return {
+    uaHash: userAgent ? createHash('sha256').update(userAgent).digest('hex') : null,
+    ipTruncated: truncateIp(ip),
+  };
+}

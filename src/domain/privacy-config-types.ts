@@ -1,0 +1,94 @@
+// The privacy configuration ("privacy as code") as the rest of the program sees it after validation.
+
+export type LegalBasis =
+  | 'consent'
+  | 'contract'
+  | 'legal_obligation'
+  | 'vital_interests'
+  | 'public_task'
+  | 'legitimate_interests';
+
+export const LEGAL_BASES: readonly LegalBasis[] = [
+  'consent',
+  'contract',
+  'legal_obligation',
+  'vital_interests',
+  'public_task',
+  'legitimate_interests',
+];
+
+export type Localized = { it: string; en: string };
+
+/** A category of the taxonomy, e.g. `user.contact.email`. Keys are dotted; a parent key covers its children. */
+export interface Category {
+  key: string;
+  name: Localized;
+  /** Art. 9 special category (under `user.sensitive.*`). */
+  special: boolean;
+  /** `system.*` categories are not personal data. */
+  personal: boolean;
+}
+
+export interface Recipient {
+  name: string;
+  /** `processor` acts for us; `third_party` is a controller of its own (sharing). */
+  kind: 'processor' | 'third_party';
+  country: string;
+}
+
+export interface Purpose {
+  key: string;
+  name: Localized;
+  description: Localized;
+  legalBasis: LegalBasis;
+  /** Category keys or prefixes (a prefix covers every key below it). */
+  categories: string[];
+  retentionDays: number;
+  recipients: Recipient[];
+  /** Sale/share purposes are the ones Global Privacy Control objects to. */
+  saleOrShare: boolean;
+}
+
+export type UnknownPolicy = 'drop' | 'unclassified';
+
+export interface EventPlan {
+  /** Category of the event itself (its name, type and time). */
+  category: string;
+  /** Property name → category. Dotted names address nested objects (e.g. `products.price` is not used: arrays/objects take the category of their top-level key). */
+  properties: Record<string, string>;
+}
+
+export interface TrackingPlan {
+  /** `track` events by name. */
+  events: Record<string, EventPlan>;
+  /** `page` and `screen` calls. */
+  page: EventPlan;
+  screen: EventPlan;
+  /** `group` calls: the group's traits. */
+  group: EventPlan;
+  /** identify traits by name. */
+  traits: Record<string, string>;
+  /** `context.*` keys (top-level key of context, or dotted `device.advertisingId`). */
+  context: Record<string, string>;
+  unknown: { events: UnknownPolicy; properties: UnknownPolicy; traits: UnknownPolicy };
+}
+
+export interface NoticeVersion {
+  version: string;
+  /** A material change invalidates consent given under earlier versions. */
+  material: boolean;
+}
+
+export interface PrivacyConfig {
+  controller: { name: string; contact: string; dpo?: string | undefined; country: string };
+  languages: ('it' | 'en')[];
+  categories: Category[];
+  purposes: Purpose[];
+  trackingPlan: TrackingPlan;
+  notice: { current: string; versions: NoticeVersion[] };
+  /** Segment consent category id → purpose keys. */
+  segmentConsentCategories: Record<string, string[]>;
+}
+
+/** The category every unknown field gets when the policy keeps it; no purpose may cover it. */
+export const UNCLASSIFIED = 'unclassified';

@@ -1,0 +1,277 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { CompiledConfig, formatConfigPath, parseConfigPath, validatePrivacyConfig } from './privacy-config.ts';
+import type { ConfigError } from './privacy-config.ts';
+import type { PrivacyConfig, Purpose } from './privacy-config-types.ts';
+
+const n = (en: string) => ({ it: `${en} (it)`, en });
+
+/** A small valid configuration; each test edits a fresh copy. */
+function base(): Record<string, unknown> & { purposes: Record<string, unknown>[] } {
+  return {
+    controller: { name: 'Shop', contact: 'privacy@shop.example', country: 'IT' },
+    languages: ['it', 'en'],
+    categories: [
+      'user.contact.email',
+      'user.contact.phone',
+      'user.contactless', // not covered by the prefix user.contact
+      'user.behavior.browsing',
+      'user.behavior.campaign',
+      'user.device.ip',
+      'user.sensitive.health',
+      'system.technical',
+    ].map((key) => ({ key, name: n(key) })),
+    purposes: [
+      { key: 'service', name: n('Service'), legalBasis: 'contract', categories: ['user.contact'], retentionDays: 3650 },
+      { key: 'analytics', name: n('Analytics'), legalBasis: 'consent', categories: ['user.behavior.browsing', 'user.device.ip'], retentionDays: 395 },
+      { key: 'marketing', name: n('Marketing'), legalBasis: 'consent', categories: ['user.contact.email', 'user.behavior'], retentionDays: 730 },
+      {
+        key: 'advertising',
+        name: n('Ads'),
+        legalBasis: 'consent',
+        categories: ['user.behavior.browsing'],
+        retentionDays: 395,
+        saleOrShare: true,
+        recipients: [{ name: 'Ad network', kind: 'third_party', country: 'US' }],
+      },
+    ],
+    trackingPlan: {
+      events: { 'Order Completed': { category: 'user.behavior.browsing', properties: { total: 'user.behavior.browsing' } } },
+      page: { category: 'user.behavior.browsing', properties: { url: 'user.behavior.browsing' } },
+      screen: { category: 'user.behavior.browsing' },
+      group: { category: 'system.technical' },
+      traits: { email: 'user.contact.email' },
+      context: { ip: 'user.device.ip', device: 'system.technical', 'device.id': 'user.device.ip' },
+    },
+    notice: {
+      current: 'v3',
+      versions: [
+        { version: 'v1', material: false },
+        { version: 'v2', material: true },
+        { version: 'v3', material: false },
+      ],
+    },
+    segmentConsentCategories: { analytics: ['analytics'], C0004: ['advertising', 'marketing'] },
+  };
+}
+
+function valid(raw: unknown): PrivacyConfig {
+  const r = validatePrivacyConfig(raw);
+  assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.errors, null, 2));
+  return r.config;
+}
+
+function errorsOf(edit: (c: ReturnType<typeof base>) => void): ConfigError[] {
+  const c = base();
+  edit(c);
+  const r = validatePrivacyConfig(c);
+  assert.equal(r.ok, false, 'expected the configuration to be rejected');
+  return r.ok ? [] : r.errors;
+}
+
+function expectError(errors: ConfigError[], path: string, message: RegExp): void {
+  assert.ok(
+    errors.some((e) => e.path === path && message.test(e.message)),
+    `expected an error at ${path} matching ${message}, got ${JSON.stringify(errors, null, 2)}`,
+  );
+}
+
+const purpose = (c: ReturnType<typeof base>, i: number) => c.purposes[i] as Record<string, unknown>;
+const plan = (c: ReturnType<typeof base>) => c['trackingPlan'] as Record<string, Record<string, unknown>>;
+
+test('a valid configuration gets its defaults and derived flags', () => {
+  const config = valid(base());
+  const service = config.purposes[0];
+  assert.ok(service);
+  assert.equal(service.saleOrShare, false);
+  assert.deepEqual(service.recipients, []);
+  assert.deepEqual(service.description, service.name);
+  assert.deepEqual(config.trackingPlan.unknown, { events: 'drop', properties: 'drop', traits: 'drop' });
+  assert.deepEqual({ ...config.trackingPlan.screen.properties }, {});
+  const health = config.categories.find((c) => c.key === 'user.sensitive.health');
+  assert.deepEqual([health?.special, health?.personal], [true, true]);
+  const tech = config.categories.find((c) => c.key === 'system.technical');
+  assert.deepEqual([tech?.special, tech?.personal], [false, false]);
+});
+
+test('bad configurations name the offending path', async (t) => {
+  await t.test('bad legal basis', () => {
+    const errors = errorsOf((c) => (purpose(c, 2)['legalBasis'] = 'consnet'));
+    expectError(errors, 'purposes[2].legalBasis', /must be one of consent, contract, .*legitimate_interests/);
+  });
+  await t.test('unknown category in a purpose', () => {
+    const errors = errorsOf((c) => (purpose(c, 1)['categories'] = ['user.behavior.browsing', 'user.foo']));
+    expectError(errors, 'purposes[1].categories[1]', /unknown category "user\.foo"/);
+  });
+  await t.test('duplicate purpose key', () => {
+    const errors = errorsOf((c) => (purpose(c, 3)['key'] = 'analytics'));
+    expectError(errors, 'purposes[3].key', /duplicate purpose key "analytics"/);
+  });
+  await t.test('unknown top-level key (typo)', () => {
+    const errors = errorsOf((c) => (c['segmentConsentCategorys'] = {}));
+    expectError(errors, 'segmentConsentCategorys', /unknown key .*did you mean "segmentConsentCategories"/);
+  });
+  await t.test('unknown nested key', () => {
+    const errors = errorsOf((c) => (plan(c)['events'] = { 'Order Completed': { category: 'user.behavior.browsing', propertys: {} } }));
+    expectError(errors, 'trackingPlan.events["Order Completed"].propertys', /unknown key "propertys".*"properties"/);
+  });
+  await t.test('notice.current not among the versions', () => {
+    const errors = errorsOf((c) => ((c['notice'] as Record<string, unknown>)['current'] = 'v9'));
+    expectError(errors, 'notice.current', /"v9" is not among notice\.versions/);
+  });
+  await t.test('negative, zero and fractional retention', () => {
+    for (const days of [-30, 0, 1.5, '90']) {
+      const errors = errorsOf((c) => (purpose(c, 0)['retentionDays'] = days));
+      expectError(errors, 'purposes[0].retentionDays', /positive integer/);
+    }
+  });
+  await t.test('missing required field', () => {
+    const errors = errorsOf((c) => delete purpose(c, 0)['legalBasis']);
+    expectError(errors, 'purposes[0].legalBasis', /is required/);
+  });
+  await t.test('unclassified may not be read by a purpose', () => {
+    const errors = errorsOf((c) => (purpose(c, 1)['categories'] = ['unclassified']));
+    expectError(errors, 'purposes[1].categories[0]', /may not be read/);
+  });
+  await t.test('tracking plan categories must be known keys, not prefixes', () => {
+    const errors = errorsOf((c) => ((plan(c)['traits'] as Record<string, string>)['phone'] = 'user.contact'));
+    expectError(errors, 'trackingPlan.traits.phone', /unknown category "user\.contact"/);
+    const e2 = errorsOf((c) => ((plan(c)['context'] as Record<string, string>)['device.id'] = 'user.device.idd'));
+    expectError(e2, 'trackingPlan.context["device.id"]', /unknown category/);
+  });
+  await t.test('category keys: format, namespace, duplicates', () => {
+    const errors = errorsOf((c) =>
+      (c['categories'] as unknown[]).push({ key: 'User.Email', name: n('x') }, { key: 'other.thing', name: n('x') }, { key: 'user.device.ip', name: n('x') }),
+    );
+    expectError(errors, 'categories[8].key', /dotted lowercase/);
+    expectError(errors, 'categories[9].key', /must start with "user\." or "system\."/);
+    expectError(errors, 'categories[10].key', /duplicate category key/);
+  });
+  await t.test('special categories need an explicit, consent-based purpose', () => {
+    const broad = errorsOf((c) => (purpose(c, 1)['categories'] = ['user']));
+    expectError(broad, 'purposes[1].categories[0]', /special categories/);
+    const contract = errorsOf((c) => (purpose(c, 0)['categories'] = ['user.sensitive.health']));
+    expectError(contract, 'purposes[0].categories[0]', /consent-based/);
+  });
+  await t.test('sale/share purpose without recipients', () => {
+    const errors = errorsOf((c) => delete purpose(c, 3)['recipients']);
+    expectError(errors, 'purposes[3].recipients', /saleOrShare/);
+  });
+  await t.test('segment categories reference known purposes', () => {
+    const errors = errorsOf((c) => (c['segmentConsentCategories'] = { C0004: ['advertising', 'marketting'] }));
+    expectError(errors, 'segmentConsentCategories.C0004[1]', /unknown purpose "marketting".*"marketing"/);
+  });
+  await t.test('languages are a non-empty subset of it/en', () => {
+    expectError(errorsOf((c) => (c['languages'] = [])), 'languages', /must not be empty/);
+    expectError(errorsOf((c) => (c['languages'] = ['it', 'de'])), 'languages[1]', /must be one of it, en/);
+  });
+  await t.test('not a mapping at all', () => {
+    const r = validatePrivacyConfig(null);
+    assert.equal(r.ok, false);
+  });
+});
+
+test('config paths round-trip', () => {
+  const segments = ['trackingPlan', 'events', 'Order Completed', 'properties', 'a"b', 'x', 0];
+  assert.equal(formatConfigPath(segments), 'trackingPlan.events["Order Completed"].properties["a\\"b"].x[0]');
+  assert.deepEqual(parseConfigPath(formatConfigPath(segments)), segments);
+});
+
+test('purposesCovering: dotted-prefix semantics, never unclassified, memoized', () => {
+  const cc = new CompiledConfig(valid(base()));
+  const keys = (category: string) => cc.purposesCovering(category).map((p) => p.key);
+  assert.deepEqual(keys('user.contact.email'), ['service', 'marketing']);
+  assert.deepEqual(keys('user.contactless'), []); // "user.contact" is not a prefix of "user.contactless"
+  assert.deepEqual(keys('user.behavior.campaign'), ['marketing']);
+  assert.deepEqual(keys('user.behavior.browsing'), ['analytics', 'marketing', 'advertising']);
+  assert.deepEqual(keys('unclassified'), []);
+  assert.equal(cc.purposesCovering('user.contact.email'), cc.purposesCovering('user.contact.email'));
+});
+
+test('lookups, classification and segment mapping', () => {
+  const cc = new CompiledConfig(valid(base()));
+  assert.equal(cc.purpose('marketing')?.legalBasis, 'consent');
+  assert.equal(cc.purpose('nope'), undefined);
+  assert.equal(cc.category('user.sensitive.health')?.special, true);
+  assert.equal(cc.isSpecial('user.sensitive.health'), true);
+  assert.equal(cc.isPersonal('system.technical'), false);
+  assert.equal(cc.isPersonal('unclassified'), true);
+  assert.deepEqual(cc.consentPurposes().map((p) => p.key), ['analytics', 'marketing', 'advertising']);
+  assert.deepEqual(cc.purposesForSegmentCategory('C0004'), ['advertising', 'marketing']);
+  assert.deepEqual(cc.purposesForSegmentCategory('C0009'), []);
+  assert.equal(cc.classifyTrait('email'), 'user.contact.email');
+  assert.equal(cc.classifyEventProperty('track', 'Order Completed', 'total'), 'user.behavior.browsing');
+  assert.equal(cc.classifyEventProperty('track', 'Unknown Event', 'total'), null);
+  assert.equal(cc.classifyEventProperty('page', undefined, 'url'), 'user.behavior.browsing');
+  assert.equal(cc.classifyEventProperty('screen', 'Home', 'url'), null);
+  assert.equal(cc.classifyContext('device', 'id'), 'user.device.ip');
+  assert.equal(cc.classifyContext('device', 'model'), 'system.technical');
+  assert.equal(cc.classifyContext('ip'), 'user.device.ip');
+  assert.equal(cc.classifyContext('location'), null);
+  assert.equal(cc.eventCategory('track', 'Order Completed'), 'user.behavior.browsing');
+  assert.equal(cc.eventCategory('track', 'Other'), null);
+  assert.equal(cc.eventCategory('group', undefined), 'system.technical');
+  // names that exist on Object.prototype must not classify anything
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    assert.equal(cc.classifyTrait(name), null);
+    assert.equal(cc.classifyContext(name), null);
+    assert.equal(cc.eventCategory('track', name), null);
+    assert.deepEqual(cc.purposesForSegmentCategory(name), []);
+  }
+});
+
+test('notice versions: consent holds unless a material version came after it', () => {
+  const cc = new CompiledConfig(valid(base()));
+  assert.equal(cc.noticeVersionValid('v1'), false);
+  assert.equal(cc.noticeVersionValid('v2'), true);
+  assert.equal(cc.noticeVersionValid('v3'), true);
+  assert.equal(cc.noticeVersionValid('v0'), false);
+  const c = base();
+  c['notice'] = { current: 'v2', versions: [{ version: 'v1', material: false }, { version: 'v2', material: false }] };
+  const noMaterial = new CompiledConfig(valid(c));
+  assert.equal(noMaterial.noticeVersionValid('v1'), true);
+});
+
+test('the compiled configuration is frozen and its hash is canonical', () => {
+  const config = valid(base());
+  const cc = new CompiledConfig(config);
+  assert.match(cc.hash, /^[0-9a-f]{64}$/);
+  assert.throws(() => (cc.config.purposes[0] as Purpose).categories.push('user.device.ip'));
+  const reordered = base();
+  plan(reordered)['context'] = { 'device.id': 'user.device.ip', device: 'system.technical', ip: 'user.device.ip' };
+  assert.equal(new CompiledConfig(valid(reordered)).hash, cc.hash);
+  const changed = base();
+  purpose(changed, 1)['retentionDays'] = 396;
+  assert.notEqual(new CompiledConfig(valid(changed)).hash, cc.hash);
+  config.purposes.pop(); // the compiled copy is independent of the object it was built from
+  assert.equal(cc.config.purposes.length, 4);
+});
+test('property: purposesCovering returns exactly the purposes with an equal or dotted-prefix entry', () => {
+  const segment = fc.constantFrom('a', 'b', 'ab', 'a_b', 'b2');
+  const key = fc.tuple(fc.constantFrom('user', 'system'), fc.array(segment, { minLength: 1, maxLength: 3 })).map(([ns, rest]) => [ns, ...rest].join('.'));
+  const arb = fc
+    .uniqueArray(key, { minLength: 1, maxLength: 8 })
+    .chain((keys) => {
+      const prefixes = [...new Set(keys.flatMap((k) => k.split('.').slice(1).map((_, i, parts) => [k.split('.')[0], ...parts.slice(0, i + 1)].join('.'))))];
+      const entries = fc.uniqueArray(fc.constantFrom(...prefixes), { minLength: 1, maxLength: 4 });
+      return fc.tuple(fc.constant(keys), fc.array(entries, { minLength: 1, maxLength: 4 }), fc.array(fc.oneof(key, fc.constantFrom(...keys), fc.constant('unclassified'), fc.string())));
+    });
+  fc.assert(
+    fc.property(arb, ([keys, purposeEntries, probes]) => {
+      const c = base();
+      c['categories'] = keys.map((k) => ({ key: k, name: n(k) }));
+      c.purposes = purposeEntries.map((categories, i) => ({ key: `p${i}`, name: n(`p${i}`), legalBasis: 'consent', categories, retentionDays: 1 }));
+      c['trackingPlan'] = { page: { category: keys[0] }, screen: { category: keys[0] }, group: { category: keys[0] } };
+      c['segmentConsentCategories'] = {};
+      const cc = new CompiledConfig(valid(c));
+      for (const probe of [...keys, ...probes]) {
+        const got = new Set(cc.purposesCovering(probe).map((p) => p.key));
+        for (const p of cc.config.purposes) {
+          const matches = probe !== 'unclassified' && p.categories.some((e) => probe === e || probe.startsWith(`${e}.`));
+          assert.equal(got.has(p.key), matches, `${p.key} ${JSON.stringify(p.categories)} vs ${probe}`);
+        }
+      }
+    }),
+  );
+});

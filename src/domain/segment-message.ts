@@ -1,0 +1,189 @@
+// Segment Tracking API messages: validation of the semantic rules and normalization into one internal shape.
+import { normalizeIdentity } from './identity.ts';
+
+export const MESSAGE_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+export interface NormalizedMessage {
+  type: MessageType;
+  messageId: string;
+  /** Normalized identities; null when absent or blocked (blocked values never link anything). */
+  userId: string | null;
+  anonymousId: string | null;
+  /** `alias`: the earlier id (a userId or an anonymousId). */
+  previousId: string | null;
+  /** `group`: the group's id. */
+  groupId: string | null;
+  /** `track`: the event name; `page`/`screen`: the page name, if any. */
+  event: string | null;
+  traits: JsonObject;
+  properties: JsonObject;
+  context: JsonObject;
+  /** Event time in epoch ms, corrected for client clock skew. */
+  timestamp: number;
+}
+
+export interface MessageError {
+  code: 'FIDUCIA_INVALID_MESSAGE' | 'FIDUCIA_MISSING_IDENTITY' | 'FIDUCIA_MESSAGE_TOO_LARGE';
+  message: string;
+  /** Where in the request body, e.g. `batch[3].event`. */
+  path: string;
+}
+
+export const MAX_MESSAGE_BYTES = 32 * 1024;
+export const MAX_BATCH_BYTES = 500 * 1024;
+export const MAX_JSON_DEPTH = 32;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseTime(v: unknown): number | null | 'invalid' {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' && !(v instanceof Date)) return 'invalid';
+  const t = new Date(v).getTime();
+  return Number.isFinite(t) ? t : 'invalid';
+}
+
+function idValue(v: unknown): string | undefined | 'invalid' {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return 'invalid';
+}
+
+/**
+ * Segment's skew correction: an explicit `timestamp` is kept; a client's `originalTimestamp` is shifted by
+ * the difference between the server's receive time and the client's `sentAt`.
+ */
+export function correctTimestamp(
+  timestamp: number | null,
+  originalTimestamp: number | null,
+  sentAt: number | null,
+  receivedAt: number,
+): number {
+  if (timestamp !== null) return timestamp;
+  if (originalTimestamp !== null) return sentAt !== null ? receivedAt - (sentAt - originalTimestamp) : originalTimestamp;
+  return receivedAt;
+}
+
+export interface BatchDefaults {
+  context?: JsonObject | undefined;
+  integrations?: JsonObject | undefined;
+  sentAt?: unknown;
+}
+
+/**
+ * Validates one message and normalizes it. `type` comes from the endpoint, or from the item for `/v1/batch`.
+ * Batch-level `context` is merged under the item's own (the item wins).
+ */
+export function normalizeMessage(
+  raw: unknown,
+  endpointType: MessageType | null,
+  path: string,
+  receivedAt: number,
+  defaults: BatchDefaults,
+  newMessageId: () => string,
+): { ok: true; message: NormalizedMessage } | { ok: false; error: MessageError } {
+  const fail = (code: MessageError['code'], message: string, at = path) => ({ ok: false as const, error: { code, message, path: at } });
+  if (!isObject(raw)) return fail('FIDUCIA_INVALID_MESSAGE', 'a message must be a JSON object');
+  const rawType = endpointType ?? raw.type;
+  if (typeof rawType !== 'string' || !(MESSAGE_TYPES as readonly string[]).includes(rawType)) {
+    return fail('FIDUCIA_INVALID_MESSAGE', `type must be one of ${MESSAGE_TYPES.join(', ')}`, `${path}.type`);
+  }
+  const type = rawType as MessageType;
+
+  const userIdRaw = idValue(raw.userId);
+  const anonRaw = idValue(raw.anonymousId);
+  if (userIdRaw === 'invalid') return fail('FIDUCIA_INVALID_MESSAGE', 'userId must be a string', `${path}.userId`);
+  if (anonRaw === 'invalid') return fail('FIDUCIA_INVALID_MESSAGE', 'anonymousId must be a string', `${path}.anonymousId`);
+  if (!userIdRaw && !anonRaw) {
+    return fail('FIDUCIA_MISSING_IDENTITY', 'a message needs a userId or an anonymousId', path);
+  }
+
+  for (const key of ['traits', 'properties', 'context', 'integrations'] as const) {
+    if (raw[key] !== undefined && raw[key] !== null && !isObject(raw[key])) {
+      return fail('FIDUCIA_INVALID_MESSAGE', `${key} must be an object`, `${path}.${key}`);
+    }
+  }
+
+  let event: string | null = null;
+  if (type === 'track') {
+    if (typeof raw.event !== 'string' || raw.event.trim() === '') {
+      return fail('FIDUCIA_INVALID_MESSAGE', 'track needs a non-empty event name', `${path}.event`);
+    }
+    if (raw.event.length > 200) return fail('FIDUCIA_INVALID_MESSAGE', 'event names are at most 200 characters', `${path}.event`);
+    event = raw.event;
+  } else if (type === 'page' || type === 'screen') {
+    if (raw.name !== undefined && raw.name !== null && typeof raw.name !== 'string') {
+      return fail('FIDUCIA_INVALID_MESSAGE', 'name must be a string', `${path}.name`);
+    }
+    event = typeof raw.name === 'string' && raw.name !== '' ? raw.name.slice(0, 200) : null;
+  }
+
+  let previousId: string | null = null;
+  if (type === 'alias') {
+    const prev = idValue(raw.previousId);
+    if (prev === 'invalid' || !prev) return fail('FIDUCIA_INVALID_MESSAGE', 'alias needs a previousId string', `${path}.previousId`);
+    if (!userIdRaw) return fail('FIDUCIA_INVALID_MESSAGE', 'alias needs a userId', `${path}.userId`);
+    previousId = normalizeIdentity('userId', prev);
+  }
+  let groupId: string | null = null;
+  if (type === 'group') {
+    const g = idValue(raw.groupId);
+    if (g === 'invalid' || !g) return fail('FIDUCIA_INVALID_MESSAGE', 'group needs a groupId string', `${path}.groupId`);
+    groupId = g;
+  }
+
+  let messageId: string;
+  if (raw.messageId === undefined || raw.messageId === null || raw.messageId === '') messageId = newMessageId();
+  else if (typeof raw.messageId !== 'string' || raw.messageId.length > 200) {
+    return fail('FIDUCIA_INVALID_MESSAGE', 'messageId must be a string of at most 200 characters', `${path}.messageId`);
+  } else messageId = raw.messageId;
+
+  const ts = parseTime(raw.timestamp);
+  const ots = parseTime(raw.originalTimestamp);
+  const sent = parseTime(raw.sentAt ?? defaults.sentAt);
+  for (const [name, v] of [['timestamp', ts], ['originalTimestamp', ots], ['sentAt', sent]] as const) {
+    if (v === 'invalid') return fail('FIDUCIA_INVALID_MESSAGE', `${name} must be an ISO-8601 date`, `${path}.${name}`);
+  }
+
+  const ownContext = isObject(raw.context) ? raw.context : {};
+  const context = defaults.context ? { ...defaults.context, ...ownContext } : ownContext;
+  // identify carries traits at the top level; Segment's older clients put them in context.traits.
+  const traits = isObject(raw.traits) ? raw.traits : type === 'identify' && isObject(context.traits) ? context.traits : {};
+
+  return {
+    ok: true,
+    message: {
+      type,
+      messageId,
+      userId: userIdRaw ? normalizeIdentity('userId', userIdRaw) : null,
+      anonymousId: anonRaw ? normalizeIdentity('anonymousId', anonRaw) : null,
+      previousId,
+      groupId,
+      event,
+      traits,
+      properties: isObject(raw.properties) ? raw.properties : {},
+      context,
+      timestamp: correctTimestamp(ts as number | null, ots as number | null, sent as number | null, receivedAt),
+    },
+  };
+}
+
+/** Depth of a parsed JSON value; checked before anything else reads a body. */
+export function jsonDepthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (d > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, d + 1]);
+    }
+  }
+  return false;
+}

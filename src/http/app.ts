@@ -1,0 +1,88 @@
+// The Fastify application: body parsing, error mapping, logging without personal data, and the route modules.
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { ShuttingDownError } from '../services/ingest.ts';
+import type { HttpContext } from './context.ts';
+import { FiduciaError, errorBody } from './errors.ts';
+import { registerJsonBodyParser } from './json-body.ts';
+import { consentRoutes } from './routes/consent.ts';
+import { healthRoutes } from './routes/health.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+
+function toFiduciaError(err: FastifyError | Error): FiduciaError {
+  if (err instanceof FiduciaError) return err;
+  if (err instanceof ShuttingDownError) return new FiduciaError('FIDUCIA_UNAVAILABLE', err.message);
+  const fe = err as FastifyError;
+  if (fe.validation) {
+    const details = fe.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
+    return new FiduciaError('FIDUCIA_VALIDATION', `invalid request ${fe.validationContext ?? 'body'}: ${details[0]?.path} ${details[0]?.message}`, details);
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new FiduciaError('FIDUCIA_BODY_TOO_LARGE', 'the request body is too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new FiduciaError('FIDUCIA_INVALID_JSON', 'the body is empty or its length is wrong');
+  }
+  if (fe.statusCode === 429) return new FiduciaError('FIDUCIA_RATE_LIMITED', 'too many requests');
+  return new FiduciaError('FIDUCIA_INTERNAL', 'internal error');
+}
+
+/** Requests are logged by route pattern: URLs can carry identities (`/profiles/email:…`). */
+function requestSummary(req: FastifyRequest) {
+  return { id: req.id, method: req.method, route: req.routeOptions?.url ?? 'unmatched' };
+}
+
+export async function buildHttpApp(ctx: HttpContext, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's own request lines carry the URL and client address; ours log the route pattern only.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 512 * 1024,
+    trustProxy: process.env.FIDUCIA_TRUST_PROXY === '1',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  registerJsonBodyParser(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Fiducia', version: '0.1.0', description: 'Privacy-first customer data platform' },
+      components: { securitySchemes: { writeKey: { type: 'http', scheme: 'basic' }, token: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode >= 500) req.log.error({ req: requestSummary(req), status: reply.statusCode }, 'request failed');
+    else req.log.debug({ req: requestSummary(req), status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.setErrorHandler(async (err: FastifyError, req, reply) => {
+    const fe = toFiduciaError(err);
+    if (fe.code === 'FIDUCIA_INTERNAL') req.log.error({ req: requestSummary(req), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
+    ctx.metrics.rejected.inc({ code: fe.code });
+    return reply.status(fe.status).send(errorBody(fe));
+  });
+  app.setNotFoundHandler(async (req, reply) => {
+    const fe = new FiduciaError('FIDUCIA_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+    return reply.status(404).send(errorBody(fe));
+  });
+
+  await app.register(async (pub) => {
+    // The public collection API is called by browser SDKs from shops' own origins; write keys are public.
+    await pub.register(cors, {
+      origin: true,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC'],
+      maxAge: 86_400,
+    });
+    await pub.register(async (s) => ingestRoutes(s, ctx));
+    await pub.register(async (s) => consentRoutes(s, ctx));
+  });
+  await app.register(async (ops) => healthRoutes(ops, ctx));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

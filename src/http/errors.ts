@@ -1,0 +1,44 @@
+// The error catalogue of the HTTP API: one stable code per failure, each with its status, and the JSON shape of every error.
+export const ERROR_STATUS = {
+  FIDUCIA_INVALID_JSON: 400,
+  FIDUCIA_JSON_TOO_DEEP: 400,
+  FIDUCIA_INVALID_MESSAGE: 400,
+  FIDUCIA_MISSING_IDENTITY: 400,
+  FIDUCIA_VALIDATION: 400,
+  FIDUCIA_UNKNOWN_PURPOSE: 400,
+  FIDUCIA_PURPOSE_NOT_CONSENTABLE: 400,
+  FIDUCIA_UNKNOWN_NOTICE_VERSION: 400,
+  FIDUCIA_UNAUTHORIZED: 401,
+  FIDUCIA_FORBIDDEN: 403,
+  FIDUCIA_NOT_FOUND: 404,
+  FIDUCIA_METHOD_NOT_ALLOWED: 405,
+  FIDUCIA_BODY_TOO_LARGE: 413,
+  FIDUCIA_MESSAGE_TOO_LARGE: 413,
+  FIDUCIA_UNSUPPORTED_MEDIA_TYPE: 415,
+  FIDUCIA_RATE_LIMITED: 429,
+  FIDUCIA_INTERNAL: 500,
+  FIDUCIA_UNAVAILABLE: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class FiduciaError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'FiduciaError';
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function errorBody(err: FiduciaError): ErrorBody {
+  return { error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } };
+}

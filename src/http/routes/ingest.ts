@@ -1,0 +1,125 @@
+// Segment HTTP Tracking API: /v1/identify, /track, /page, /screen, /group, /alias and /batch.
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { consentProof } from '../../domain/consent-proof.ts';
+import { uuidv7 } from '../../domain/ids.ts';
+import {
+  MAX_BATCH_BYTES,
+  MAX_MESSAGE_BYTES,
+  normalizeMessage,
+  type JsonObject,
+  type MessageType,
+  type NormalizedMessage,
+} from '../../domain/segment-message.ts';
+import type { MessagesResult } from '../../services/ingest-flush.ts';
+import { FiduciaError } from '../errors.ts';
+import type { HttpContext } from '../context.ts';
+import { requireSource } from '../write-key.ts';
+import type { SourcesTable } from '../../store/schema.ts';
+
+const Id = Type.Union([Type.String(), Type.Number(), Type.Null()]);
+const Obj = Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]);
+const Time = Type.Union([Type.String(), Type.Null()]);
+
+const messageFields = {
+  messageId: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  userId: Type.Optional(Id),
+  anonymousId: Type.Optional(Id),
+  timestamp: Type.Optional(Time),
+  originalTimestamp: Type.Optional(Time),
+  sentAt: Type.Optional(Time),
+  context: Type.Optional(Obj),
+  integrations: Type.Optional(Obj),
+  traits: Type.Optional(Obj),
+  properties: Type.Optional(Obj),
+  event: Type.Optional(Type.String()),
+  name: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  previousId: Type.Optional(Id),
+  groupId: Type.Optional(Id),
+  writeKey: Type.Optional(Type.String()),
+};
+
+export const MessageSchema = Type.Object(messageFields, { additionalProperties: true, $id: 'SegmentMessage' });
+const BatchItem = Type.Object(
+  { ...messageFields, type: Type.Union(['identify', 'track', 'page', 'screen', 'group', 'alias'].map((t) => Type.Literal(t))) },
+  { additionalProperties: true },
+);
+export const BatchSchema = Type.Object(
+  {
+    batch: Type.Array(BatchItem, { minItems: 1 }),
+    context: Type.Optional(Obj),
+    integrations: Type.Optional(Obj),
+    sentAt: Type.Optional(Time),
+    writeKey: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+const Success = Type.Object({ success: Type.Literal(true) });
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function requestMeta(req: FastifyRequest) {
+  const ua = req.headers['user-agent'];
+  return consentProof(typeof ua === 'string' ? ua : undefined, req.ip);
+}
+
+export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
+  const sources = new WeakMap<FastifyRequest, SourcesTable>();
+  app.addHook('preValidation', async (req) => {
+    sources.set(req, await requireSource(req, ctx.access));
+  });
+
+  const submit = async (req: FastifyRequest, raws: unknown[], defaults: { context?: JsonObject; integrations?: JsonObject; sentAt?: unknown }, type: MessageType | null) => {
+    const source = sources.get(req) ?? (await requireSource(req, ctx.access));
+    const receivedAt = Date.now();
+    const messages: NormalizedMessage[] = [];
+    for (const [i, raw] of raws.entries()) {
+      const path = type ? 'body' : `batch[${i}]`;
+      if (!type && Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES) {
+        throw new FiduciaError('FIDUCIA_MESSAGE_TOO_LARGE', `a message is at most ${MAX_MESSAGE_BYTES} bytes`, { path });
+      }
+      const r = normalizeMessage(raw, type, path, receivedAt, defaults, uuidv7);
+      if (!r.ok) throw new FiduciaError(r.error.code, r.error.message, { path: r.error.path });
+      messages.push(r.message);
+    }
+    await ctx.ingest.submit<MessagesResult>({
+      kind: 'messages',
+      source: { id: source.id },
+      messages,
+      receivedAt,
+      proof: requestMeta(req),
+    });
+    return { success: true as const };
+  };
+
+  for (const type of ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const) {
+    app.post(
+      `/v1/${type}`,
+      {
+        bodyLimit: MAX_MESSAGE_BYTES,
+        schema: { tags: ['ingestion'], summary: `Segment ${type} call`, body: MessageSchema, response: { 200: Success } },
+      },
+      async (req) => submit(req, [req.body], {}, type),
+    );
+  }
+
+  app.post(
+    '/v1/batch',
+    {
+      bodyLimit: MAX_BATCH_BYTES,
+      schema: { tags: ['ingestion'], summary: 'Segment batch of calls', body: BatchSchema, response: { 200: Success } },
+    },
+    async (req) => {
+      const body = req.body as Record<string, unknown>;
+      const defaults = {
+        ...(isObject(body.context) ? { context: body.context } : {}),
+        ...(isObject(body.integrations) ? { integrations: body.integrations } : {}),
+        sentAt: body.sentAt,
+      };
+      return submit(req, body.batch as unknown[], defaults, null);
+    },
+  );
+}

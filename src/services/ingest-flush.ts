@@ -1,0 +1,502 @@
+// One group commit: resolves identities, applies consent, enforces the collection rule and writes everything in one transaction.
+import type { Transaction } from 'kysely';
+import { planMessage, type ValidNow } from '../domain/collection.ts';
+import { basisHolds, isUnchanged, nextStatus, type ConsentState, type ConsentStatus } from '../domain/consent.ts';
+import type { ConsentProof } from '../domain/consent-proof.ts';
+import { normalizeIdentity, type IdentityKind } from '../domain/identity.ts';
+import { subjectId as newSubjectId, uuidv7 } from '../domain/ids.ts';
+import type { CompiledConfig } from '../domain/privacy-config.ts';
+import type { JsonObject, NormalizedMessage } from '../domain/segment-message.ts';
+import { encryptJson } from '../crypto/envelope.ts';
+import { ConsentRepo } from '../store/consent-repo.ts';
+import { EventRepo } from '../store/event-repo.ts';
+import { ProfileRepo } from '../store/profile-repo.ts';
+import type { ConsentsTable, DataDatabase, EventsTable, TraitsTable } from '../store/schema.ts';
+import type { KeyRing } from './keyring.ts';
+import { mergeStoredSubjects } from './merge.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface SourceRef {
+  id: string;
+}
+
+export interface MessagesOp {
+  kind: 'messages';
+  source: SourceRef;
+  messages: NormalizedMessage[];
+  receivedAt: number;
+  proof: ConsentProof;
+}
+
+export interface ConsentOp {
+  kind: 'consent';
+  source: SourceRef;
+  userId: string | null;
+  anonymousId: string | null;
+  choices: { purpose: string; granted: boolean }[];
+  noticeVersion: string;
+  method: string;
+  receivedAt: number;
+  proof: ConsentProof;
+}
+
+export type WriteOp = MessagesOp | ConsentOp;
+
+export interface MessagesResult {
+  kind: 'messages';
+  stored: number;
+  duplicates: number;
+}
+
+export interface ConsentResult {
+  kind: 'consent';
+  receiptId: string;
+  subjectId: string;
+  consents: Record<string, ConsentStatus>;
+}
+
+export type WriteResult = MessagesResult | ConsentResult;
+
+interface Ident {
+  kind: IdentityKind;
+  value: string;
+  bi: Buffer;
+  key: string;
+}
+
+interface PendingEvent {
+  row: Omit<EventsTable, 'payload_enc'>;
+  payload: JsonObject;
+}
+
+interface PendingTrait {
+  subject: string;
+  name: string;
+  category: string;
+  value: unknown;
+  purposes: string[];
+  source: string;
+  at: number;
+}
+
+export interface FlushDeps {
+  cfg: CompiledConfig;
+  ring: KeyRing;
+  metrics: Metrics;
+}
+
+/** The state of one transaction; created per flush, thrown away after. */
+export class IngestFlush {
+  readonly #profiles: ProfileRepo;
+  readonly #events: EventRepo;
+  readonly #consents: ConsentRepo;
+  /** blind-index key → subject, as the database will be after this flush. */
+  readonly #ids = new Map<string, string>();
+  readonly #withUserId = new Set<string>();
+  readonly #createdAt = new Map<string, number>();
+  readonly #newSubjects = new Set<string>();
+  /** Loser → survivor for merges made in this flush. */
+  readonly #redirect = new Map<string, string>();
+  readonly #states = new Map<string, Map<string, ConsentState>>();
+  readonly #newIdentities = new Map<string, Ident & { subject: string }>();
+  readonly #consentRows: ConsentsTable[] = [];
+  readonly #traits = new Map<string, PendingTrait>();
+  readonly #pendingEvents: PendingEvent[] = [];
+  readonly afterCommit: (() => Promise<unknown>)[] = [];
+
+  constructor(
+    private readonly trx: Transaction<DataDatabase>,
+    private readonly deps: FlushDeps,
+  ) {
+    this.#profiles = new ProfileRepo(trx);
+    this.#events = new EventRepo(trx);
+    this.#consents = new ConsentRepo(trx);
+  }
+
+  async run(ops: readonly WriteOp[]): Promise<WriteResult[]> {
+    const fresh = await this.#claim(ops);
+    await this.#preload(ops, fresh);
+    const results: WriteResult[] = [];
+    for (const [i, op] of ops.entries()) {
+      if (op.kind === 'messages') results.push(await this.#messages(op, fresh[i]!));
+      else results.push(await this.#consent(op));
+    }
+    await this.#write();
+    return results;
+  }
+
+  // ---- loading ------------------------------------------------------------------------------
+
+  /** messageIds seen for the first time, per op; replays (earlier or within this flush) are skipped. */
+  async #claim(ops: readonly WriteOp[]): Promise<Set<string>[]> {
+    const bySource = new Map<string, Set<string>>();
+    for (const op of ops) {
+      if (op.kind !== 'messages') continue;
+      const ids = bySource.get(op.source.id) ?? new Set<string>();
+      for (const m of op.messages) ids.add(m.messageId);
+      bySource.set(op.source.id, ids);
+    }
+    const freshBySource = new Map<string, Set<string>>();
+    for (const [source, ids] of bySource) {
+      freshBySource.set(source, await this.#events.claimMessageIds(source, [...ids], Date.now()));
+    }
+    return ops.map((op) => (op.kind === 'messages' ? freshBySource.get(op.source.id)! : new Set<string>()));
+  }
+
+  #ident(kind: IdentityKind, value: string): Ident {
+    const bi = this.deps.ring.blindIndex.index(kind, value);
+    return { kind, value, bi, key: `${kind}:${bi.toString('base64')}` };
+  }
+
+  #messageIdents(m: NormalizedMessage): Ident[] {
+    const out: Ident[] = [];
+    if (m.userId) out.push(this.#ident('userId', m.userId));
+    if (m.anonymousId) out.push(this.#ident('anonymousId', m.anonymousId));
+    if (m.type === 'identify') {
+      const email = normalizeIdentity('email', m.traits.email);
+      const phone = normalizeIdentity('phone', m.traits.phone);
+      if (email) out.push(this.#ident('email', email));
+      if (phone) out.push(this.#ident('phone', phone));
+    }
+    return out;
+  }
+
+  /** alias: `previousId` may be an earlier userId or anonymousId. */
+  #previousIdents(m: NormalizedMessage): Ident[] {
+    return m.previousId ? [this.#ident('userId', m.previousId), this.#ident('anonymousId', m.previousId)] : [];
+  }
+
+  async #preload(ops: readonly WriteOp[], fresh: readonly Set<string>[]): Promise<void> {
+    const wanted = new Map<string, Buffer>();
+    ops.forEach((op, i) => {
+      if (op.kind === 'messages') {
+        for (const m of op.messages) {
+          if (!fresh[i]!.has(m.messageId)) continue;
+          for (const id of [...this.#messageIdents(m), ...this.#previousIdents(m)]) wanted.set(id.key, id.bi);
+        }
+      } else {
+        if (op.userId) wanted.set(this.#ident('userId', op.userId).key, this.#ident('userId', op.userId).bi);
+        if (op.anonymousId) wanted.set(this.#ident('anonymousId', op.anonymousId).key, this.#ident('anonymousId', op.anonymousId).bi);
+      }
+    });
+    const rows = await this.#profiles.identitiesByIndex([...wanted.values()]);
+    const subjects = new Set<string>();
+    for (const r of rows) {
+      this.#ids.set(`${r.kind}:${Buffer.from(r.blind_index).toString('base64')}`, r.subject_id);
+      subjects.add(r.subject_id);
+    }
+    const list = [...subjects];
+    for (const s of await this.#profiles.subjectsWithUserId(list)) this.#withUserId.add(s);
+    for (const s of await this.#profiles.subjects(list)) this.#createdAt.set(s.id, s.created_at);
+    for (const row of await this.#consents.ledgerOf(list)) this.#applyState(row.subject_id, row);
+  }
+
+  #applyState(subject: string, row: Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at'>): void {
+    let m = this.#states.get(subject);
+    if (!m) this.#states.set(subject, (m = new Map()));
+    m.set(row.purpose, {
+      purpose: row.purpose,
+      status: row.status as ConsentStatus,
+      noticeVersion: row.notice_version,
+      method: row.method,
+      at: row.at,
+    });
+  }
+
+  // ---- identity resolution --------------------------------------------------------------------
+
+  #resolve(subject: string): string {
+    let s = subject;
+    for (let next = this.#redirect.get(s); next; next = this.#redirect.get(s)) s = next;
+    return s;
+  }
+
+  #lookup(id: Ident): string | undefined {
+    const s = this.#ids.get(id.key);
+    return s === undefined ? undefined : this.#resolve(s);
+  }
+
+  #createSubject(at: number): string {
+    const id = newSubjectId();
+    this.#newSubjects.add(id);
+    this.#createdAt.set(id, at);
+    this.deps.metrics.identity.inc({ event: 'subject_created' });
+    return id;
+  }
+
+  /** Merges two subjects if that keeps one userId per person; returns the survivor, or null if refused. */
+  async #merge(a: string, b: string): Promise<string | null> {
+    if (a === b) return a;
+    if (this.#withUserId.has(a) && this.#withUserId.has(b)) {
+      this.deps.metrics.identity.inc({ event: 'merge_refused_two_user_ids' });
+      return null;
+    }
+    // The known user survives; otherwise the older profile.
+    let survivor = a;
+    let loser = b;
+    if (this.#withUserId.has(b) || (!this.#withUserId.has(a) && (this.#createdAt.get(b) ?? 0) < (this.#createdAt.get(a) ?? 0))) {
+      survivor = b;
+      loser = a;
+    }
+    if (!this.#newSubjects.has(loser)) {
+      if (this.#newSubjects.has(survivor)) {
+        // The survivor needs its key now, to re-encrypt the loser's stored rows under it.
+        await this.deps.ring.createKeys([survivor]);
+        this.#newSubjects.delete(survivor);
+        await this.#profiles.insertSubjects([{ id: survivor, created_at: this.#createdAt.get(survivor)!, updated_at: Date.now(), merged_into: null }]);
+      }
+      await mergeStoredSubjects(this.trx, this.deps.ring, survivor, loser);
+      this.afterCommit.push(() => this.deps.ring.destroy(loser));
+    } else {
+      this.#newSubjects.delete(loser);
+    }
+    this.#redirect.set(loser, survivor);
+    if (this.#withUserId.has(loser)) this.#withUserId.add(survivor);
+    // The merged ledger: per purpose, the most recent entry of either side.
+    const ls = this.#states.get(loser);
+    if (ls) {
+      for (const st of ls.values()) {
+        const cur = this.#states.get(survivor)?.get(st.purpose);
+        if (!cur || cur.at <= st.at) this.#applyState(survivor, { purpose: st.purpose, status: st.status, notice_version: st.noticeVersion, method: st.method, at: st.at });
+      }
+    }
+    this.deps.metrics.identity.inc({ event: 'merge' });
+    return survivor;
+  }
+
+  /** Attaches an identity to a subject, merging with the subject that already holds it when allowed. */
+  async #link(subject: string, id: Ident): Promise<string> {
+    const holder = this.#lookup(id);
+    if (holder === subject) return subject;
+    if (holder !== undefined) return (await this.#merge(subject, holder)) ?? subject;
+    if (id.kind === 'userId' && this.#withUserId.has(subject)) {
+      this.deps.metrics.identity.inc({ event: 'link_refused_second_user_id' });
+      return subject;
+    }
+    this.#ids.set(id.key, subject);
+    this.#newIdentities.set(id.key, { ...id, subject });
+    if (id.kind === 'userId') this.#withUserId.add(subject);
+    return subject;
+  }
+
+  /** The subject of a set of identities (merging where they disagree), or null if none is known. */
+  async #find(ids: readonly Ident[]): Promise<string | null> {
+    let subject: string | null = null;
+    for (const id of ids) {
+      const s = this.#lookup(id);
+      if (s === undefined) continue;
+      subject = subject === null ? s : ((await this.#merge(subject, s)) ?? subject);
+    }
+    return subject;
+  }
+
+  // ---- consent --------------------------------------------------------------------------------
+
+  #validNow(subject: string | null): ValidNow {
+    const states = subject ? this.#states.get(this.#resolve(subject)) : undefined;
+    return (key) => {
+      const p = this.deps.cfg.purpose(key);
+      return p !== undefined && basisHolds(p, states?.get(key), (v) => this.deps.cfg.noticeVersionValid(v)).holds;
+    };
+  }
+
+  #record(subject: string, purpose: string, granted: boolean, op: { noticeVersion: string; method: string; source: string | null; receiptId: string; at: number; proof: ConsentProof }, force: boolean): ConsentStatus | null {
+    const prev = this.#states.get(subject)?.get(purpose);
+    if (!force && isUnchanged(prev, granted, op.noticeVersion)) return null;
+    const status = nextStatus(prev, granted);
+    const row: ConsentsTable = {
+      id: uuidv7(op.at),
+      subject_id: subject,
+      purpose,
+      status,
+      notice_version: op.noticeVersion,
+      method: op.method,
+      source_id: op.source,
+      receipt_id: op.receiptId,
+      at: op.at,
+      ua_hash: op.proof.uaHash,
+      ip_truncated: op.proof.ipTruncated,
+    };
+    this.#consentRows.push(row);
+    this.#applyState(subject, row);
+    this.deps.metrics.consents.inc({ status, method: op.method });
+    return status;
+  }
+
+  /** Segment's `context.consent.categoryPreferences`, mapped to purposes; a denial wins over a grant. */
+  #contextChoices(m: NormalizedMessage): Map<string, boolean> | null {
+    const consent = m.context.consent;
+    if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return null;
+    const prefs = consent.categoryPreferences;
+    if (!prefs || typeof prefs !== 'object' || Array.isArray(prefs)) return null;
+    const out = new Map<string, boolean>();
+    for (const [id, value] of Object.entries(prefs)) {
+      if (typeof value !== 'boolean') continue;
+      for (const purpose of this.deps.cfg.purposesForSegmentCategory(id)) {
+        if (this.deps.cfg.purpose(purpose)?.legalBasis !== 'consent') continue;
+        out.set(purpose, (out.get(purpose) ?? true) && value);
+      }
+    }
+    return out.size > 0 ? out : null;
+  }
+
+  // ---- operations -----------------------------------------------------------------------------
+
+  async #messages(op: MessagesOp, fresh: Set<string>): Promise<MessagesResult> {
+    let stored = 0;
+    let duplicates = 0;
+    const { metrics, cfg } = this.deps;
+    for (const m of op.messages) {
+      if (!fresh.delete(m.messageId)) {
+        duplicates++;
+        metrics.messages.inc({ type: m.type, outcome: 'duplicate' });
+        continue;
+      }
+      const primary = [m.userId, m.anonymousId, m.previousId].some(Boolean);
+      if (!primary) {
+        // Only blocked placeholder ids: nothing may be linked, so nothing is kept.
+        metrics.identity.inc({ event: 'blocked_identity' });
+        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+        continue;
+      }
+      const all = this.#messageIdents(m);
+      const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
+      let subject = await this.#find([...core, ...this.#previousIdents(m)]);
+
+      const choices = this.#contextChoices(m);
+      if (choices) {
+        subject ??= this.#createSubject(op.receivedAt);
+        const receiptId = uuidv7(op.receivedAt);
+        for (const [purpose, granted] of choices) {
+          this.#record(subject, purpose, granted, { noticeVersion: cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
+        }
+      }
+
+      const plan = planMessage(cfg, m, this.#validNow(subject));
+      for (const d of plan.drops) metrics.dropped.inc(d);
+      const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
+      if (!keepsSomething && subject === null) {
+        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+        continue;
+      }
+      subject ??= this.#createSubject(m.timestamp);
+
+      // Link ids; email and phone only when the trait itself may be kept.
+      const keptTraits = new Set(plan.traits.map((t) => t.name));
+      for (const id of all) {
+        if (id.kind === 'email' && !keptTraits.has('email')) continue;
+        if (id.kind === 'phone' && !keptTraits.has('phone')) continue;
+        subject = await this.#link(subject, id);
+      }
+      const [prevAsUser, prevAsAnon] = this.#previousIdents(m);
+      if (prevAsUser && prevAsAnon && this.#lookup(prevAsUser) === undefined && this.#lookup(prevAsAnon) === undefined) {
+        // An alias to an id never seen before: it was the visitor's anonymous id.
+        subject = await this.#link(subject, prevAsAnon);
+      }
+      subject = this.#resolve(subject);
+
+      for (const t of plan.traits) {
+        const k = `${subject}\u0000${t.name}`;
+        const prev = this.#traits.get(k);
+        if (!prev || prev.at <= m.timestamp) {
+          this.#traits.set(k, { subject, name: t.name, category: t.category, value: t.value, purposes: t.purposes, source: op.source.id, at: m.timestamp });
+        }
+      }
+      if (plan.event) {
+        const id = uuidv7(op.receivedAt);
+        this.#pendingEvents.push({
+          row: {
+            id,
+            subject_id: subject,
+            source_id: op.source.id,
+            message_id: m.messageId,
+            type: m.type,
+            event_name: m.event,
+            category: plan.event.category,
+            purposes: JSON.stringify(plan.event.purposes),
+            categories: JSON.stringify(plan.event.categories),
+            timestamp: m.timestamp,
+            received_at: op.receivedAt,
+          },
+          payload: { ...plan.event.payload, ...(m.groupId ? { groupId: m.groupId } : {}) },
+        });
+      }
+      stored++;
+      metrics.messages.inc({ type: m.type, outcome: 'stored' });
+    }
+    return { kind: 'messages', stored, duplicates };
+  }
+
+  async #consent(op: ConsentOp): Promise<ConsentResult> {
+    const ids: Ident[] = [];
+    if (op.userId) ids.push(this.#ident('userId', op.userId));
+    if (op.anonymousId) ids.push(this.#ident('anonymousId', op.anonymousId));
+    let subject = (await this.#find(ids)) ?? this.#createSubject(op.receivedAt);
+    for (const id of ids) subject = await this.#link(subject, id);
+    subject = this.#resolve(subject);
+    const receiptId = uuidv7(op.receivedAt);
+    for (const c of op.choices) {
+      // An explicit choice is always recorded, even when it repeats the last one: it is the proof.
+      this.#record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, true);
+    }
+    const consents: Record<string, ConsentStatus> = {};
+    for (const [k, st] of this.#states.get(subject) ?? []) consents[k] = st.status;
+    return { kind: 'consent', receiptId, subjectId: subject, consents };
+  }
+
+  // ---- writing --------------------------------------------------------------------------------
+
+  async #write(): Promise<void> {
+    const now = Date.now();
+    const created = [...this.#newSubjects].filter((s) => !this.#redirect.has(s));
+    const fresh = await this.deps.ring.createKeys(created);
+    await this.#profiles.insertSubjects(created.map((id) => ({ id, created_at: this.#createdAt.get(id) ?? now, updated_at: now, merged_into: null })));
+
+    const touched = new Set<string>();
+    for (const i of this.#newIdentities.values()) touched.add(this.#resolve(i.subject));
+    for (const t of this.#traits.values()) touched.add(this.#resolve(t.subject));
+    for (const e of this.#pendingEvents) touched.add(this.#resolve(e.row.subject_id));
+    const existing = [...touched].filter((s) => !fresh.has(s));
+    const keys = new Map([...fresh, ...(await this.deps.ring.currentKeys(existing))]);
+
+    const identities = [];
+    for (const i of this.#newIdentities.values()) {
+      const subject = this.#resolve(i.subject);
+      const k = keys.get(subject);
+      if (!k) continue; // the subject was erased meanwhile: nothing of it is written
+      identities.push({ kind: i.kind, blind_index: i.bi, subject_id: subject, value_enc: encryptJson(k.key, k.version, subject, `identity:${i.kind}`, i.value), created_at: now });
+    }
+    await this.#profiles.insertIdentities(identities);
+
+    await this.#consents.append(this.#consentRows.map((r) => ({ ...r, subject_id: this.#resolve(r.subject_id) })));
+
+    const traits = new Map<string, TraitsTable>();
+    for (const t of this.#traits.values()) {
+      const subject = this.#resolve(t.subject);
+      const k = keys.get(subject);
+      if (!k) continue;
+      const key = `${subject}\u0000${t.name}`;
+      const prev = traits.get(key);
+      if (prev && prev.updated_at > t.at) continue;
+      traits.set(key, {
+        subject_id: subject,
+        name: t.name,
+        category: t.category,
+        value_enc: encryptJson(k.key, k.version, subject, `trait:${t.name}`, t.value),
+        purposes: JSON.stringify(t.purposes),
+        source_id: t.source,
+        updated_at: t.at,
+      });
+    }
+    await this.#profiles.upsertTraits([...traits.values()]);
+
+    const events: EventsTable[] = [];
+    for (const e of this.#pendingEvents) {
+      const subject = this.#resolve(e.row.subject_id);
+      const k = keys.get(subject);
+      if (!k) continue;
+      events.push({ ...e.row, subject_id: subject, payload_enc: encryptJson(k.key, k.version, subject, `event:${e.row.id}`, e.payload) });
+    }
+    await this.#events.insertEvents(events);
+  }
+}

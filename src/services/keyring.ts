@@ -1,0 +1,205 @@
+// The keyring: unwraps the KEK versions from the master key, issues and caches per-subject data keys, rotates the KEK.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BlindIndexer } from '../crypto/blind-index.ts';
+import {
+  deriveBlindIndexKey,
+  deriveKek,
+  kekCheckValue,
+  kekMatches,
+  newKeyMaterial,
+  parseMasterKey,
+  unwrapDataKey,
+  wrapDataKey,
+} from '../crypto/envelope.ts';
+import type { KeystoreRepo } from '../store/keystore-repo.ts';
+
+export interface DataKey {
+  version: number;
+  key: Buffer;
+}
+
+/** The master key from `FIDUCIA_MASTER_KEY`, or from `<dataDir>/master.key` (created 0600 on first start). */
+export function loadMasterKey(dataDir: string, envValue: string | undefined): { key: Buffer; created: boolean } {
+  if (envValue) return { key: parseMasterKey(envValue), created: false };
+  const file = join(dataDir, 'master.key');
+  if (existsSync(file)) {
+    chmodSync(file, 0o600);
+    return { key: parseMasterKey(readFileSync(file, 'utf8')), created: false };
+  }
+  const key = randomBytes(32);
+  writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  return { key, created: true };
+}
+
+export class MasterKeyMismatchError extends Error {
+  constructor(version: number) {
+    super(`the master key does not match KEK version ${version} of the keystore (wrong FIDUCIA_MASTER_KEY or master.key?)`);
+    this.name = 'MasterKeyMismatchError';
+  }
+}
+
+const CACHE_MAX = 50_000;
+const CACHE_TTL_MS = 5 * 60_000;
+
+export class KeyRing {
+  readonly blindIndex: BlindIndexer;
+  readonly #master: Buffer;
+  readonly #repo: KeystoreRepo;
+  #keks = new Map<number, Buffer>();
+  #current = 0;
+  /** Unwrapped data keys, briefly: `${subjectId}:${version}` and `${subjectId}:current`. */
+  #cache = new Map<string, { key: DataKey; at: number }>();
+
+  private constructor(master: Buffer, repo: KeystoreRepo) {
+    this.#master = master;
+    this.#repo = repo;
+    this.blindIndex = new BlindIndexer(deriveBlindIndexKey(master));
+  }
+
+  static async open(master: Buffer, repo: KeystoreRepo): Promise<KeyRing> {
+    const ring = new KeyRing(master, repo);
+    await ring.#loadKeks();
+    if (ring.#current === 0) await ring.#newKekVersion();
+    return ring;
+  }
+
+  get kekVersion(): number {
+    return this.#current;
+  }
+
+  async #loadKeks(): Promise<void> {
+    for (const row of await this.#repo.kekVersions()) {
+      const kek = deriveKek(this.#master, Buffer.from(row.salt));
+      if (!kekMatches(kek, row.check_value)) throw new MasterKeyMismatchError(row.version);
+      this.#keks.set(row.version, kek);
+      this.#current = Math.max(this.#current, row.version);
+    }
+  }
+
+  async #newKekVersion(): Promise<number> {
+    const version = this.#current + 1;
+    const salt = randomBytes(32);
+    const kek = deriveKek(this.#master, salt);
+    await this.#repo.insertKekVersion({ version, salt, check_value: kekCheckValue(kek), created_at: Date.now() });
+    this.#keks.set(version, kek);
+    this.#current = version;
+    return version;
+  }
+
+  async #kek(version: number): Promise<Buffer> {
+    let kek = this.#keks.get(version);
+    if (!kek) {
+      await this.#loadKeks(); // another instance rotated
+      kek = this.#keks.get(version);
+    }
+    if (!kek) throw new Error(`KEK version ${version} is not in the keystore`);
+    return kek;
+  }
+
+  #cached(id: string): DataKey | undefined {
+    const hit = this.#cache.get(id);
+    if (!hit) return undefined;
+    if (Date.now() - hit.at > CACHE_TTL_MS) {
+      this.#cache.delete(id);
+      return undefined;
+    }
+    return hit.key;
+  }
+
+  #remember(subjectId: string, key: DataKey, current: boolean): void {
+    if (this.#cache.size >= CACHE_MAX) {
+      // Drop the oldest tenth; Map iterates in insertion order.
+      let n = CACHE_MAX / 10;
+      for (const k of this.#cache.keys()) {
+        this.#cache.delete(k);
+        if (--n <= 0) break;
+      }
+    }
+    const entry = { key, at: Date.now() };
+    this.#cache.set(`${subjectId}:${key.version}`, entry);
+    if (current) this.#cache.set(`${subjectId}:current`, entry);
+  }
+
+  /** Current data keys of existing subjects; subjects without a key (erased) are absent from the result. */
+  async currentKeys(subjectIds: Iterable<string>): Promise<Map<string, DataKey>> {
+    const out = new Map<string, DataKey>();
+    const missing: string[] = [];
+    for (const id of subjectIds) {
+      const hit = this.#cached(`${id}:current`);
+      if (hit) out.set(id, hit);
+      else missing.push(id);
+    }
+    for (const row of await this.#repo.currentDataKeys(missing)) {
+      const key = unwrapDataKey(await this.#kek(row.kek_version), row.kek_version, row.subject_id, row.version, row.wrapped);
+      const dk = { version: row.version, key };
+      this.#remember(row.subject_id, dk, true);
+      out.set(row.subject_id, dk);
+    }
+    return out;
+  }
+
+  async keyVersion(subjectId: string, version: number): Promise<Buffer | undefined> {
+    const hit = this.#cached(`${subjectId}:${version}`);
+    if (hit) return hit.key;
+    const row = await this.#repo.dataKey(subjectId, version);
+    if (!row) return undefined;
+    const key = unwrapDataKey(await this.#kek(row.kek_version), row.kek_version, subjectId, version, row.wrapped);
+    this.#remember(subjectId, { version, key }, false);
+    return key;
+  }
+
+  /** Makes and stores (committed) a first data key for each new subject. */
+  async createKeys(subjectIds: readonly string[]): Promise<Map<string, DataKey>> {
+    const out = new Map<string, DataKey>();
+    if (subjectIds.length === 0) return out;
+    const kek = await this.#kek(this.#current);
+    const now = Date.now();
+    const rows = subjectIds.map((subject_id) => {
+      const key = newKeyMaterial();
+      out.set(subject_id, { version: 1, key });
+      return {
+        subject_id,
+        version: 1,
+        kek_version: this.#current,
+        wrapped: wrapDataKey(kek, this.#current, subject_id, 1, key),
+        created_at: now,
+      };
+    });
+    await this.#repo.insertDataKeys(rows);
+    for (const [id, dk] of out) this.#remember(id, dk, true);
+    return out;
+  }
+
+  /** Crypto-shredding: the subject's keys are deleted, so every copy of its ciphertext becomes unreadable. */
+  async destroy(subjectId: string): Promise<number> {
+    for (const k of [...this.#cache.keys()]) if (k.startsWith(`${subjectId}:`)) this.#cache.delete(k);
+    return this.#repo.deleteSubjectKeys(subjectId);
+  }
+
+  /** New KEK version; every data key is rewrapped with it. Field ciphertexts are not touched. */
+  async rotate(onProgress?: (done: number) => void): Promise<{ kekVersion: number; rewrapped: number }> {
+    const version = await this.#newKekVersion();
+    const kek = await this.#kek(version);
+    let done = 0;
+    for (;;) {
+      const page = await this.#repo.staleDataKeys(version, 1000);
+      if (page.length === 0) break;
+      const rewrapped = [];
+      for (const row of page) {
+        const key = unwrapDataKey(await this.#kek(row.kek_version), row.kek_version, row.subject_id, row.version, row.wrapped);
+        rewrapped.push({
+          subject_id: row.subject_id,
+          version: row.version,
+          kek_version: version,
+          wrapped: wrapDataKey(kek, version, row.subject_id, row.version, key),
+        });
+      }
+      await this.#repo.rewrap(rewrapped);
+      done += rewrapped.length;
+      onProgress?.(done);
+    }
+    return { kekVersion: version, rewrapped: done };
+  }
+}

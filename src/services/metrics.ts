@@ -1,0 +1,46 @@
+// Prometheus metrics of the collection path: what was stored, replayed and dropped, and why.
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly messages = new Counter({
+    name: 'fiducia_messages_total',
+    help: 'Accepted Segment messages by type and outcome (stored, duplicate, dropped).',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: 'fiducia_dropped_fields_total',
+    help: 'Events, properties, traits and context fields not stored, by kind and reason.',
+    labelNames: ['kind', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly consents = new Counter({
+    name: 'fiducia_consent_records_total',
+    help: 'Consent ledger entries by status and method.',
+    labelNames: ['status', 'method'] as const,
+    registers: [this.registry],
+  });
+  readonly identity = new Counter({
+    name: 'fiducia_identity_events_total',
+    help: 'Identity resolution: subjects created, merges, refused links (conflict, blocked value).',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'fiducia_rejected_requests_total',
+    help: 'Requests refused at the boundary, by error code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly flushSeconds = new Histogram({
+    name: 'fiducia_ingest_flush_seconds',
+    help: 'Time of one group commit of ingestion work.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  constructor(defaults = false) {
+    if (defaults) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,140 @@
+// Opens the data database and the keystore (SQLite files or PostgreSQL schemas) and runs their migrations.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DataDatabase, KeysDatabase } from './schema.ts';
+import { dataMigrationProvider, keyMigrationProvider } from './migrations.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface StoreOptions {
+  /** Folder of `fiducia.db` and `keys.db` on SQLite. */
+  dataDir: string;
+  /** `postgres://…` switches both databases to PostgreSQL. */
+  databaseUrl?: string | undefined;
+  /** Keystore on another PostgreSQL database; default: schema `keysSchema` of `databaseUrl`. */
+  keysDatabaseUrl?: string | undefined;
+  /** PostgreSQL schema of the data (default `public`). */
+  schema?: string | undefined;
+  /** PostgreSQL schema of the keystore (default `fiducia_keys`). */
+  keysSchema?: string | undefined;
+}
+
+export interface Databases {
+  dialect: Dialect;
+  data: Kysely<DataDatabase>;
+  keys: Kysely<KeysDatabase>;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function openSqlite(file: string): SQLite.Database {
+  const db = new SQLite(file);
+  db.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before we acknowledge it (an acknowledged write is durable).
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  return db;
+}
+
+function pgPool(url: string, schema: string): pg.Pool {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name "${schema}"`);
+  return new pg.Pool({
+    connectionString: url,
+    max: 8,
+    options: `-c search_path=${schema}`,
+    // int8 (bigint) columns hold epoch milliseconds: well inside Number's exact range.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+}
+
+async function ensureSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  } catch (err) {
+    // Two instances starting at once may race on CREATE SCHEMA; the loser sees a unique violation.
+    if ((err as { code?: string }).code !== '23505') throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function openDatabases(opts: StoreOptions): Promise<Databases> {
+  if (opts.databaseUrl) {
+    const schema = opts.schema ?? 'public';
+    const keysSchema = opts.keysSchema ?? 'fiducia_keys';
+    const keysUrl = opts.keysDatabaseUrl ?? opts.databaseUrl;
+    if (keysUrl === opts.databaseUrl && keysSchema === schema) {
+      throw new Error('the keystore must live apart from the data: use another schema or database');
+    }
+    await ensureSchema(opts.databaseUrl, schema);
+    await ensureSchema(keysUrl, keysSchema);
+    const data = new Kysely<DataDatabase>({ dialect: new PostgresDialect({ pool: pgPool(opts.databaseUrl, schema) }) });
+    const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(keysUrl, keysSchema) }) });
+    return build('postgres', data, keys, schema, keysSchema);
+  }
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const data = new Kysely<DataDatabase>({
+    dialect: new SqliteDialect({ database: openSqlite(join(opts.dataDir, 'fiducia.db')) }),
+  });
+  const keys = new Kysely<KeysDatabase>({
+    dialect: new SqliteDialect({ database: openSqlite(join(opts.dataDir, 'keys.db')) }),
+  });
+  return build('sqlite', data, keys, undefined, undefined);
+}
+
+function build(
+  dialect: Dialect,
+  data: Kysely<DataDatabase>,
+  keys: Kysely<KeysDatabase>,
+  schema: string | undefined,
+  keysSchema: string | undefined,
+): Databases {
+  return {
+    dialect,
+    data,
+    keys,
+    async migrate() {
+      for (const [db, provider, tableSchema] of [
+        [keys as Kysely<unknown>, keyMigrationProvider(dialect), keysSchema],
+        [data as Kysely<unknown>, dataMigrationProvider(dialect), schema],
+      ] as const) {
+        const migrator = new Migrator({
+          db,
+          provider,
+          ...(tableSchema ? { migrationTableSchema: tableSchema } : {}),
+        });
+        const { error, results } = await migrator.migrateToLatest();
+        if (error) {
+          const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+          throw new Error(`migration ${failed} failed: ${String(error)}`);
+        }
+      }
+    },
+    async close() {
+      await data.destroy();
+      await keys.destroy();
+    },
+  };
+}
+
+/** Drops a PostgreSQL schema and everything in it (tests only). */
+export async function dropPgSchema(url: string, schema: string): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name "${schema}"`);
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 1 }) }) });
+  try {
+    await sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db);
+  } finally {
+    await db.destroy();
+  }
+}

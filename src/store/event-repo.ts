@@ -1,0 +1,49 @@
+// Events (time-ordered ids, encrypted payloads) and the messageId ledger that makes ingestion idempotent.
+import type { Kysely } from 'kysely';
+import type { DataDatabase, EventsTable } from './schema.ts';
+
+export class EventRepo {
+  constructor(private readonly db: Kysely<DataDatabase>) {}
+
+  /** Records message ids; returns the ones not seen before for this source (the others are replays). */
+  async claimMessageIds(sourceId: string, messageIds: readonly string[], at: number): Promise<Set<string>> {
+    const fresh = new Set<string>();
+    for (let i = 0; i < messageIds.length; i += 300) {
+      const part = messageIds.slice(i, i + 300);
+      const rows = await this.db
+        .insertInto('ingested_messages')
+        .values(part.map((message_id) => ({ source_id: sourceId, message_id, received_at: at })))
+        .onConflict((oc) => oc.doNothing())
+        .returning('message_id')
+        .execute();
+      for (const r of rows) fresh.add(r.message_id);
+    }
+    return fresh;
+  }
+
+  async insertEvents(rows: readonly EventsTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 200) {
+      await this.db.insertInto('events').values(rows.slice(i, i + 200)).execute();
+    }
+  }
+
+  /** A page of a subject's events in id (time) order, after `afterId`. */
+  eventsOf(subjectId: string, afterId: string | null, limit: number): Promise<EventsTable[]> {
+    let q = this.db.selectFrom('events').selectAll().where('subject_id', '=', subjectId);
+    if (afterId) q = q.where('id', '>', afterId);
+    return q.orderBy('id').limit(limit).execute();
+  }
+
+  async moveEvent(id: string, subjectId: string, payload: Buffer): Promise<void> {
+    await this.db.updateTable('events').set({ subject_id: subjectId, payload_enc: payload }).where('id', '=', id).execute();
+  }
+
+  async countOf(subjectId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('events')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('subject_id', '=', subjectId)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+}

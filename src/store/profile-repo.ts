@@ -1,0 +1,113 @@
+// Subjects, their identities (by blind index) and their traits.
+import type { Kysely } from 'kysely';
+import type { DataDatabase, IdentitiesTable, SubjectsTable, TraitsTable } from './schema.ts';
+
+const CHUNK = 400;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export class ProfileRepo {
+  constructor(private readonly db: Kysely<DataDatabase>) {}
+
+  /** Identities whose blind index is among `indexes` (any kind; callers match on kind). */
+  async identitiesByIndex(indexes: readonly Buffer[]): Promise<Pick<IdentitiesTable, 'kind' | 'blind_index' | 'subject_id'>[]> {
+    const out = [];
+    for (const part of chunks(indexes)) {
+      out.push(
+        ...(await this.db
+          .selectFrom('identities')
+          .select(['kind', 'blind_index', 'subject_id'])
+          .where('blind_index', 'in', part)
+          .execute()),
+      );
+    }
+    return out;
+  }
+
+  identitiesOf(subjectId: string): Promise<IdentitiesTable[]> {
+    return this.db.selectFrom('identities').selectAll().where('subject_id', '=', subjectId).execute();
+  }
+
+  async subjectsWithUserId(subjectIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(subjectIds)) {
+      const rows = await this.db
+        .selectFrom('identities')
+        .select('subject_id')
+        .where('kind', '=', 'userId')
+        .where('subject_id', 'in', part)
+        .execute();
+      for (const r of rows) out.add(r.subject_id);
+    }
+    return out;
+  }
+
+  async subjects(ids: readonly string[]): Promise<SubjectsTable[]> {
+    const out: SubjectsTable[] = [];
+    for (const part of chunks(ids)) {
+      out.push(...(await this.db.selectFrom('subjects').selectAll().where('id', 'in', part).execute()));
+    }
+    return out;
+  }
+
+  async insertSubjects(rows: readonly SubjectsTable[]): Promise<void> {
+    for (const part of chunks(rows, 200)) await this.db.insertInto('subjects').values(part).execute();
+  }
+
+  async insertIdentities(rows: readonly IdentitiesTable[]): Promise<void> {
+    for (const part of chunks(rows, 150)) await this.db.insertInto('identities').values(part).execute();
+  }
+
+  async reassignIdentity(kind: string, blindIndex: Buffer, subjectId: string, valueEnc: Buffer): Promise<void> {
+    await this.db
+      .updateTable('identities')
+      .set({ subject_id: subjectId, value_enc: valueEnc })
+      .where('kind', '=', kind)
+      .where('blind_index', '=', blindIndex)
+      .execute();
+  }
+
+  async markMerged(loser: string, survivor: string, at: number): Promise<void> {
+    await this.db.updateTable('subjects').set({ merged_into: survivor, updated_at: at }).where('id', '=', loser).execute();
+    // Anything that pointed at the loser now points at the survivor.
+    await this.db.updateTable('subjects').set({ merged_into: survivor }).where('merged_into', '=', loser).execute();
+  }
+
+  async touch(ids: readonly string[], at: number): Promise<void> {
+    for (const part of chunks(ids)) await this.db.updateTable('subjects').set({ updated_at: at }).where('id', 'in', part).execute();
+  }
+
+  traitsOf(subjectId: string): Promise<TraitsTable[]> {
+    return this.db.selectFrom('traits').selectAll().where('subject_id', '=', subjectId).orderBy('name').execute();
+  }
+
+  /** Writes traits; an existing value is replaced only by a write at least as recent (last write wins). */
+  async upsertTraits(rows: readonly TraitsTable[]): Promise<void> {
+    for (const part of chunks(rows, 100)) {
+      await this.db
+        .insertInto('traits')
+        .values(part)
+        .onConflict((oc) =>
+          oc
+            .columns(['subject_id', 'name'])
+            .doUpdateSet((eb) => ({
+              category: eb.ref('excluded.category'),
+              value_enc: eb.ref('excluded.value_enc'),
+              purposes: eb.ref('excluded.purposes'),
+              source_id: eb.ref('excluded.source_id'),
+              updated_at: eb.ref('excluded.updated_at'),
+            }))
+            .where((eb) => eb(eb.ref('excluded.updated_at'), '>=', eb.ref('traits.updated_at'))),
+        )
+        .execute();
+    }
+  }
+
+  async deleteTraits(subjectId: string): Promise<void> {
+    await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).execute();
+  }
+}

@@ -279,9 +279,21 @@ export class IngestFlush {
     return subject;
   }
 
-  /** The subject of a set of identities (merging where they disagree), or null if none is known. */
+  /**
+   * The subject of a set of identities (merging where they disagree), or null if none is known.
+   * A userId decides: when it is new and the other ids belong to a subject with another userId,
+   * the message starts a new subject rather than landing on someone else's profile.
+   */
   async #find(ids: readonly Ident[]): Promise<string | null> {
-    let subject: string | null = null;
+    const user = ids.find((i) => i.kind === 'userId');
+    let subject: string | null = user ? (this.#lookup(user) ?? null) : null;
+    if (user && subject === null) {
+      const others = ids.map((i) => this.#lookup(i)).filter((s): s is string => s !== undefined);
+      if (others.some((s) => this.#withUserId.has(s))) {
+        this.deps.metrics.identity.inc({ event: 'link_refused_second_user_id' });
+        return null;
+      }
+    }
     for (const id of ids) {
       const s = this.#lookup(id);
       if (s === undefined) continue;

@@ -14,8 +14,9 @@ export function parseJsonBody(text: string): unknown {
   if (text.length === 0) throw new FiduciaError('FIDUCIA_INVALID_JSON', 'the body is empty');
   let value: unknown;
   try {
-    // The reviver is slow, so it only runs on the rare bodies that mention a dangerous key.
-    value = text.includes('__proto__') || text.includes('prototype') ? JSON.parse(text, rejectProtoKeys) : JSON.parse(text);
+    // The reviver is slow, so it only runs on the rare bodies that may spell a dangerous key (escapes included).
+    const suspicious = text.includes('__proto__') || text.includes('prototype') || text.includes('\\u');
+    value = suspicious ? JSON.parse(text, rejectProtoKeys) : JSON.parse(text);
   } catch (err) {
     if (err instanceof FiduciaError) throw err;
     throw new FiduciaError('FIDUCIA_INVALID_JSON', `the body is not valid JSON: ${(err as Error).message}`);

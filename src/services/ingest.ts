@@ -40,9 +40,15 @@ export class IngestService {
     if (this.#closed) return Promise.reject(new ShuttingDownError());
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ op, resolve: resolve as (r: WriteResult) => void, reject });
-      this.#draining ??= this.#drain().finally(() => {
-        this.#draining = null;
-      });
+      this.#kick();
+    });
+  }
+
+  #kick(): void {
+    this.#draining ??= this.#drain().finally(() => {
+      this.#draining = null;
+      // Work queued while the last drain was finishing (after its final empty check) needs a new one.
+      if (this.#queue.length > 0) this.#kick();
     });
   }
 

@@ -1,0 +1,100 @@
+// The baseline: the same rows written straight into a bare events table, without HTTP, consent, identities or crypto.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
+import { uuidv7 } from '../src/domain/ids.ts';
+import { dropPgSchema } from '../src/store/database.ts';
+import type { RawRow } from './events.ts';
+
+export interface BaselineResult {
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  stoppedByTime: boolean;
+}
+
+const ROWS_PER_TX = 100;
+
+// The columns of Fiducia's `events` (src/store/schema.ts), with its time-ordered text primary key.
+const COLUMNS = ['id', 'subject_id', 'source_id', 'message_id', 'type', 'event_name', 'category', 'purposes', 'categories', 'timestamp', 'received_at', 'payload_enc'] as const;
+
+function ddl(blob: string): string {
+  return `CREATE TABLE events (
+    id text PRIMARY KEY, subject_id text NOT NULL, source_id text NOT NULL, message_id text NOT NULL, type text NOT NULL,
+    event_name text, category text NOT NULL, purposes text NOT NULL, categories text NOT NULL,
+    timestamp bigint NOT NULL, received_at bigint NOT NULL, payload_enc ${blob} NOT NULL)`;
+}
+
+function values(r: RawRow, sourceId: string, receivedAt: number): unknown[] {
+  return [uuidv7(receivedAt), r.subject_id, sourceId, r.message_id, r.type, r.event_name, r.category, r.purposes, r.categories, r.timestamp, receivedAt, r.payload_enc];
+}
+
+/** better-sqlite3, WAL and synchronous = FULL like Fiducia, one prepared INSERT run 100 times per transaction. */
+export function sqliteBaseline(rows: readonly RawRow[], maxSeconds: number): BaselineResult {
+  const dir = mkdtempSync(join(tmpdir(), 'fiducia-bench-raw-'));
+  const db = new SQLite(join(dir, 'raw.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('cache_size = -65536');
+    db.exec(ddl('blob'));
+    const insert = db.prepare(`INSERT INTO events (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
+    const sourceId = randomUUID();
+    const tx = db.transaction((part: readonly RawRow[], receivedAt: number) => {
+      for (const r of part) insert.run(values(r, sourceId, receivedAt));
+    });
+    const started = performance.now();
+    const deadline = started + maxSeconds * 1000;
+    let done = 0;
+    while (done < rows.length && performance.now() < deadline) {
+      const part = rows.slice(done, done + ROWS_PER_TX);
+      tx(part, Date.now());
+      done += part.length;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const stored = (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    if (stored !== done) throw new Error(`sqlite baseline stored ${stored} rows, expected ${done}`);
+    return { rows: done, seconds, rowsPerSecond: done / seconds, stoppedByTime: done < rows.length };
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One connection, autocommit, one multi-row INSERT of 100 rows per statement, into a bare table in a fresh schema. */
+export async function pgBaseline(url: string, rows: readonly RawRow[], maxSeconds: number): Promise<BaselineResult> {
+  const schema = `bench_raw_${randomBytes(5).toString('hex')}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE SCHEMA ${schema}`);
+    await client.query(`SET search_path = ${schema}`);
+    await client.query(ddl('bytea'));
+    const statement = (n: number) => {
+      const tuples = [];
+      for (let i = 0; i < n; i++) tuples.push(`(${COLUMNS.map((_, c) => `$${i * COLUMNS.length + c + 1}`).join(', ')})`);
+      return `INSERT INTO events (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`;
+    };
+    const full = statement(ROWS_PER_TX);
+    const sourceId = randomUUID();
+    const started = performance.now();
+    const deadline = started + maxSeconds * 1000;
+    let done = 0;
+    while (done < rows.length && performance.now() < deadline) {
+      const part = rows.slice(done, done + ROWS_PER_TX);
+      const receivedAt = Date.now();
+      await client.query(part.length === ROWS_PER_TX ? full : statement(part.length), part.flatMap((r) => values(r, sourceId, receivedAt)));
+      done += part.length;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const stored = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]?.n);
+    if (stored !== done) throw new Error(`postgres baseline stored ${stored} rows, expected ${done}`);
+    return { rows: done, seconds, rowsPerSecond: done / seconds, stoppedByTime: done < rows.length };
+  } finally {
+    await client.end();
+    await dropPgSchema(url, schema);
+  }
+}

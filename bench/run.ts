@@ -1,0 +1,184 @@
+// Ingestion benchmark: Fiducia's POST /v1/batch against a raw insert of the same rows, on SQLite and PostgreSQL.
+// `npm run bench [-- --only sqlite|postgres] [--events N] [--connections C] [--cpu-prof]`; see --help.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { Dialect } from '../src/store/database.ts';
+import { pgBaseline, sqliteBaseline, type BaselineResult } from './baseline.ts';
+import { BATCH_SIZE, buildWorkload, type Workload } from './events.ts';
+import { runLoad, startServer, type BenchServer, type LoadResult } from './ingest.ts';
+import { summarizeProfile } from './profile.ts';
+import type { ServerStats } from './protocol.ts';
+
+const TARGETS: Record<Dialect, { eventsPerSecond: number; ratio: number | null }> = {
+  sqlite: { eventsPerSecond: 50_000, ratio: 0.25 },
+  postgres: { eventsPerSecond: 30_000, ratio: null },
+};
+/** The whole run stops by itself before this, whatever happens. */
+const WATCHDOG_MS = 175_000;
+
+const HELP = `npm run bench -- [options]
+  --only sqlite|postgres   one database only (default: both)
+  --events N               measured events per database (default 300000)
+  --warmup N               events sent before measuring (default 10000)
+  --subjects N             distinct visitors, at least 10000 (default 20000)
+  --connections N          concurrent HTTP connections (default 32)
+  --max-seconds S          time bound of each measured phase (default 30)
+  --cpu-prof               profile the Fiducia process and print its hottest functions
+PostgreSQL: FIDUCIA_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).`;
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    events: { type: 'string', default: '300000' },
+    warmup: { type: 'string', default: '10000' },
+    subjects: { type: 'string', default: '20000' },
+    connections: { type: 'string', default: '32' },
+    'max-seconds': { type: 'string', default: '30' },
+    'cpu-prof': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function positive(name: string, v: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const log = (s = ''): void => void process.stdout.write(`${s}\n`);
+
+interface Outcome {
+  dialect: Dialect;
+  load: LoadResult;
+  baseline: BaselineResult;
+  stats: ServerStats;
+  expectedRows: number;
+}
+
+let current: BenchServer | null = null;
+
+async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number, opts: { pgUrl: string; connections: number; maxSeconds: number; cpuProfDir?: string | undefined }): Promise<Outcome> {
+  log(`\n== ${dialect}: starting Fiducia in a child process`);
+  const server = await startServer(dialect, opts);
+  current = server;
+  let load: LoadResult;
+  let stats: ServerStats;
+  let expectedRows: number;
+  try {
+    const warm = await runLoad(server.port, w.bodies.slice(0, warmupBatches), w.eventRows.slice(0, warmupBatches), opts.connections, 20);
+    log(`   warm-up: ${fmt(warm.eventsOk)} events in ${warm.seconds.toFixed(1)} s, non-200: ${warm.non2xx}, errors: ${warm.errors}`);
+    const measured = w.bodies.slice(warmupBatches);
+    log(`   measuring: ${fmt(measured.length * BATCH_SIZE)} events in ${measured.length} batches over ${opts.connections} connections (≤ ${opts.maxSeconds} s)`);
+    load = await runLoad(server.port, measured, w.eventRows.slice(warmupBatches), opts.connections, opts.maxSeconds);
+    stats = await server.stats();
+    expectedRows = warm.eventRowsOk + load.eventRowsOk;
+    if (warm.non2xx + warm.errors > 0) log(`   warm-up status codes: ${JSON.stringify(warm.statusCodes)}`);
+  } finally {
+    await server.stop();
+    current = null;
+  }
+  // The same rows as the measured batches, written raw (after the server stopped, so nothing competes for CPU).
+  const rows = w.rows.slice(warmupBatches * BATCH_SIZE, (warmupBatches + Math.max(load.batchesOk, 1)) * BATCH_SIZE);
+  log(`   raw insert baseline: ${fmt(rows.length)} rows`);
+  const baseline = dialect === 'sqlite' ? sqliteBaseline(rows, 30) : await pgBaseline(opts.pgUrl, rows, 30);
+  return { dialect, load, baseline, stats, expectedRows };
+}
+
+function report(o: Outcome): string[] {
+  const t = TARGETS[o.dialect];
+  const eps = o.load.eventsPerSecond;
+  const ratio = eps / o.baseline.rowsPerSecond;
+  const shortBy = eps >= t.eventsPerSecond ? 0 : 1 - eps / t.eventsPerSecond;
+  const met = shortBy === 0 && (t.ratio === null || ratio >= t.ratio);
+  const target = `target ≥${fmt(t.eventsPerSecond)}${t.ratio === null ? '' : ` & ≥${t.ratio * 100}%`}`;
+  let verdict = 'MET';
+  if (!met) {
+    const why = [];
+    if (shortBy > 0) why.push(`${(shortBy * 100).toFixed(1)}% short of ${fmt(t.eventsPerSecond)}/s`);
+    if (t.ratio !== null && ratio < t.ratio) why.push(`ratio ${(ratio * 100).toFixed(1)}% < ${t.ratio * 100}%`);
+    verdict = `MISSED (${why.join('; ')})`;
+  }
+  const s = o.stats;
+  const stored = s.tables.events ?? 0;
+  const flush = s.flushes && s.flushes.count > 0 ? `${fmt(s.flushes.count)} group commits, avg ${(s.flushes.seconds / s.flushes.count * 1000).toFixed(1)} ms` : 'n/a';
+  const droppedMsgs = Object.entries(s.messages).filter(([k]) => !k.endsWith('/stored')).map(([k, v]) => `${k}=${v}`);
+  const droppedFields = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`);
+  return [
+    `${o.dialect.padEnd(8)} fiducia /v1/batch: ${fmt(eps)} events/s (p50 ${o.load.latency.p50} ms, p99 batch latency ${o.load.latency.p99} ms) | raw insert: ${fmt(o.baseline.rowsPerSecond)} rows/s | ratio ${(ratio * 100).toFixed(1)}% | ${target}: ${verdict}`,
+    `         requests: ${o.load.batchesOk}/${o.load.batchesSent} answered 200 in ${o.load.seconds.toFixed(1)} s; non-200: ${o.load.non2xx} ${JSON.stringify(o.load.statusCodes)}; errors ${o.load.errors}, timeouts ${o.load.timeouts}${o.load.stoppedByTime ? '; STOPPED BY TIME BOUND' : ''}`,
+    `         stored: events ${fmt(stored)} (expected ${fmt(o.expectedRows)} from answered batches: ${stored >= o.expectedRows ? 'ok' : 'MISSING ROWS'}), subjects ${fmt(s.tables.subjects ?? 0)}, identities ${fmt(s.tables.identities ?? 0)}, traits ${fmt(s.tables.traits ?? 0)}, consents ${fmt(s.tables.consents ?? 0)}, messageIds ${fmt(s.tables.ingested_messages ?? 0)}`,
+    `         ${flush}; merges ${s.identity.merge ?? 0}; messages not stored: ${droppedMsgs.join(', ') || 'none'}; dropped fields: ${droppedFields.join(', ') || 'none'}`,
+    `         raw insert: ${fmt(o.baseline.rows)} rows in ${o.baseline.seconds.toFixed(2)} s${o.baseline.stoppedByTime ? ' (STOPPED BY TIME BOUND)' : ''}`,
+  ];
+}
+
+async function pgReachable(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function main(): Promise<void> {
+  if (args.help) return log(HELP);
+  const events = positive('events', args.events, BATCH_SIZE);
+  const warmup = positive('warmup', args.warmup, 0);
+  const subjects = positive('subjects', args.subjects, 10_000);
+  const connections = positive('connections', args.connections);
+  const maxSeconds = positive('max-seconds', args['max-seconds']);
+  const pgUrl = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const only = args.only;
+  if (only !== undefined && only !== 'sqlite' && only !== 'postgres') throw new Error('--only is sqlite or postgres');
+  const dialects: Dialect[] = only ? [only] : ['sqlite', 'postgres'];
+
+  const warmupBatches = Math.ceil(warmup / BATCH_SIZE);
+  const measuredBatches = Math.ceil(events / BATCH_SIZE);
+  const t0 = performance.now();
+  const w = buildWorkload(warmupBatches + measuredBatches, subjects);
+  const mix = Object.entries(w.byType).map(([k, v]) => `${k} ${((100 * v) / w.messages).toFixed(0)}%`).join(', ');
+  log(`workload: ${fmt(w.messages)} messages (${warmupBatches} warm-up + ${measuredBatches} measured batches of ${BATCH_SIZE}), ${fmt(subjects)} subjects, avg ${w.avgMessageBytes.toFixed(0)} bytes/message JSON, ${(w.bodies[warmupBatches]!.length / 1024).toFixed(1)} KiB/batch; ${mix}; built in ${((performance.now() - t0) / 1000).toFixed(1)} s (not measured)`);
+  log(`node ${process.version}, ${(await import('node:os')).cpus().length} CPUs (load generator and server share them)`);
+
+  const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'fiducia-bench-prof-')) : undefined;
+  const outcomes: Outcome[] = [];
+  for (const dialect of dialects) {
+    if (dialect === 'postgres' && !(await pgReachable(pgUrl))) {
+      log(`\n== postgres: ${pgUrl} is not reachable, skipped`);
+      continue;
+    }
+    const cpuProfDir = profDir ? join(profDir, dialect) : undefined;
+    outcomes.push(await benchDialect(dialect, w, warmupBatches, { pgUrl, connections, maxSeconds, cpuProfDir }));
+    if (cpuProfDir) {
+      const file = readdirSync(cpuProfDir).find((f) => f.endsWith('.cpuprofile'));
+      log(file ? `\n${summarizeProfile(join(cpuProfDir, file), 20)}` : `   (no CPU profile written in ${cpuProfDir})`);
+    }
+  }
+
+  log('\n== results');
+  for (const o of outcomes) for (const line of report(o)) log(line);
+  log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+const watchdog = setTimeout(() => {
+  process.stderr.write(`bench: still running after ${WATCHDOG_MS / 1000} s, giving up\n`);
+  void Promise.race([current?.stop(), new Promise((r) => setTimeout(r, 5000))]).finally(() => process.exit(2));
+}, WATCHDOG_MS);
+watchdog.unref();
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    await current?.stop().catch(() => undefined);
+    process.exit(1);
+  },
+);

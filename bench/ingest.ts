@@ -23,6 +23,8 @@ export interface ServerOptions {
   pgUrl: string;
   /** Write a V8 CPU profile of the server into this folder. */
   cpuProfDir?: string | undefined;
+  /** Time every SQL statement in the server (bench/sql-timing.ts). */
+  sqlTiming?: boolean | undefined;
 }
 
 export async function startServer(dialect: Dialect, opts: ServerOptions): Promise<BenchServer> {
@@ -32,6 +34,7 @@ export async function startServer(dialect: Dialect, opts: ServerOptions): Promis
     ...process.env,
     BENCH_DATA_DIR: dataDir,
     BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
+    BENCH_SQL_TIMING: opts.sqlTiming ? '1' : '',
     ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: opts.pgUrl, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
   };
   const args = [...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []), '--import', 'tsx', join(ROOT, 'bench/server.ts')];

@@ -15,6 +15,8 @@ export interface ServerStats {
   identity: Record<string, number>;
   /** Group commits and their total time (fiducia_ingest_flush_seconds, if present). */
   flushes: { count: number; seconds: number } | null;
+  /** Time per SQL statement shape, with `--sql-timing`. */
+  sql: { sql: string; count: number; ms: number }[] | null;
 }
 
 export type ServerReply =

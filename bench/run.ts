@@ -27,6 +27,7 @@ const HELP = `npm run bench -- [options]
   --connections N          concurrent HTTP connections (default 32)
   --max-seconds S          time bound of each measured phase (default 30)
   --cpu-prof               profile the Fiducia process and print its hottest functions
+  --sql-timing             time each SQL statement shape in the Fiducia process and print the costliest
 PostgreSQL: FIDUCIA_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).`;
 
 const { values: args } = parseArgs({
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     'max-seconds': { type: 'string', default: '30' },
     'cpu-prof': { type: 'boolean', default: false },
+    'sql-timing': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -61,7 +63,7 @@ interface Outcome {
 
 let current: BenchServer | null = null;
 
-async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number, opts: { pgUrl: string; connections: number; maxSeconds: number; cpuProfDir?: string | undefined }): Promise<Outcome> {
+async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number, opts: { pgUrl: string; connections: number; maxSeconds: number; cpuProfDir?: string | undefined; sqlTiming: boolean }): Promise<Outcome> {
   log(`\n== ${dialect}: starting Fiducia in a child process`);
   const server = await startServer(dialect, opts);
   current = server;
@@ -77,6 +79,11 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
     stats = await server.stats();
     expectedRows = warm.eventRowsOk + load.eventRowsOk;
     if (warm.non2xx + warm.errors > 0) log(`   warm-up status codes: ${JSON.stringify(warm.statusCodes)}`);
+    if (stats.sql) {
+      const total = stats.sql.reduce((a, t) => a + t.ms, 0);
+      log(`   SQL time in the server (warm-up + measured): ${(total / 1000).toFixed(1)} s over ${fmt(stats.sql.reduce((a, t) => a + t.count, 0))} statements; costliest shapes:`);
+      for (const t of stats.sql.slice(0, 14)) log(`   ${(t.ms / 1000).toFixed(2).padStart(7)} s ${String(t.count).padStart(7)}×  ${t.sql}`);
+    }
   } finally {
     await server.stop();
     current = null;
@@ -156,7 +163,7 @@ async function main(): Promise<void> {
       continue;
     }
     const cpuProfDir = profDir ? join(profDir, dialect) : undefined;
-    outcomes.push(await benchDialect(dialect, w, warmupBatches, { pgUrl, connections, maxSeconds, cpuProfDir }));
+    outcomes.push(await benchDialect(dialect, w, warmupBatches, { pgUrl, connections, maxSeconds, cpuProfDir, sqlTiming: args['sql-timing'] }));
     if (cpuProfDir) {
       const file = readdirSync(cpuProfDir).find((f) => f.endsWith('.cpuprofile'));
       log(file ? `\n${summarizeProfile(join(cpuProfDir, file), 20)}` : `   (no CPU profile written in ${cpuProfDir})`);

@@ -3,6 +3,7 @@
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createFiducia, type FiduciaOptions } from '../src/app.ts';
+import { installSqlTiming, sqlTimings } from './sql-timing.ts';
 import { BENCH_ADMIN_TOKEN, BENCH_WRITE_KEY, type ServerReply, type ServerRequest, type ServerStats } from './protocol.ts';
 
 const TABLES = ['events', 'subjects', 'identities', 'traits', 'consents', 'ingested_messages'] as const;
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
     logger: pino({ level: 'silent' }),
   };
   if (!options.dataDir) throw new Error('BENCH_DATA_DIR is required');
+  const timing = env.BENCH_SQL_TIMING === '1';
+  if (timing) installSqlTiming();
   const fiducia = await createFiducia(options);
   const address = await fiducia.app.listen({ host: '127.0.0.1', port: 0 });
   send({ type: 'ready', port: Number(new URL(address).port) });
@@ -68,7 +71,7 @@ async function main(): Promise<void> {
             }
           }
         }
-        send({ type: 'stats', stats: { tables, messages, dropped, identity, flushes } });
+        send({ type: 'stats', stats: { tables, messages, dropped, identity, flushes, sql: timing ? sqlTimings() : null } });
       } catch (err) {
         send({ type: 'error', message: (err as Error).message });
       }

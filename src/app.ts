@@ -99,7 +99,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const metrics = new Metrics(true);
   const access = new AccessService(new AccessRepo(dbs.data));
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
-  const ingest = new IngestService(dbs.data, { cfg, ring, metrics });
+  const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks });
   const consent = new ConsentService(cfg, ingest);
   const app = await buildHttpApp(
     {

@@ -197,6 +197,17 @@ await eachDialect('identity resolution', (dialect) => {
       assert.deepEqual(await identitiesOf(s), [`anonymousId:${z}`, `email:${email}`, `userId:${u}`].sort());
     });
 
+    it('a phone number written two ways links the same subject', async () => {
+      const [u, z] = [uniq('user'), uniq('anon')];
+      const digits = String(Date.now()).slice(-8);
+      await batch([{ type: 'identify', userId: u, traits: { phone: `+39 3${digits.slice(0, 2)} ${digits.slice(2)}` } }]);
+      await batch([{ type: 'identify', anonymousId: z, traits: { phone: `0039-3${digits}` } }]);
+      const s = await subjectOf('userId', u);
+      assert.ok(s);
+      assert.equal(await subjectOf('phone', `+393${digits}`), s);
+      assert.equal(await subjectOf('anonymousId', z), s);
+    });
+
     it('merges two anonymous visitors into the older one', async () => {
       const [y, z] = [uniq('anon-y'), uniq('anon-z')];
       const email = `${uniq('cy')}@example.com`;
@@ -263,8 +274,26 @@ await eachDialect('identity resolution', (dialect) => {
         assert.ok(subjects.every(Boolean), 'each user has a subject');
         assert.equal(new Set(subjects).size, 4, 'four users, four subjects');
         assert.equal((await f.dbs.data.selectFrom('identities').select('subject_id').where('blind_index', 'in', [bi, f.ring.blindIndex.index('userId', blocked)]).execute()).length, 0);
+
+        // And as a userId: two devices sending it stay two visitors.
+        const [a, b] = [uniq('anon-a'), uniq('anon-b')];
+        await batch([{ type: 'identify', userId: blocked, anonymousId: a, traits: { firstName: 'A' } }]);
+        await batch([{ type: 'identify', userId: blocked, anonymousId: b, traits: { firstName: 'B' } }]);
+        const [sa, sb] = [await subjectOf('anonymousId', a), await subjectOf('anonymousId', b)];
+        assert.ok(sa && sb);
+        assert.notEqual(sa, sb);
+        assert.equal(await subjectOf('userId', blocked), undefined);
       });
     }
+
+    it('an alias whose userId is blocked makes no subject', async () => {
+      const [a, u] = [uniq('anon'), uniq('user')];
+      await batch([{ type: 'identify', userId: u, anonymousId: a }]);
+      const count = async () => (await f.dbs.data.selectFrom('subjects').select('id').execute()).length;
+      const n = await count();
+      for (const blocked of ['anonymous', 'null', '0000']) await batch([{ type: 'alias', userId: blocked, previousId: a }]);
+      assert.equal(await count(), n, 'an empty, unreachable subject (with a data key) was created');
+    });
 
     it('a blocked email or phone trait links nothing', async () => {
       const [u1, u2] = [uniq('u1'), uniq('u2')];

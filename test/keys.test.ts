@@ -320,6 +320,22 @@ await eachDialect('keys', (dialect) => {
     });
   }
 
+  if (dialect === 'postgres') {
+    it('without FIDUCIA_MASTER_KEY on PostgreSQL: master.key is written 0600 even if the data dir does not exist yet', async () => {
+      const store = freshStore(dialect, { masterKey: undefined });
+      // On PostgreSQL nothing else creates FIDUCIA_DATA_DIR (the SQLite files would).
+      const opts = { ...store.options, dataDir: join(store.options.dataDir, 'data') };
+      try {
+        const f = await createFiducia(opts);
+        await f.close();
+        assert.equal(f.masterKeyCreated, true);
+        assert.equal(statSync(join(opts.dataDir, 'master.key')).mode & 0o777, 0o600);
+      } finally {
+        await store.cleanup();
+      }
+    });
+  }
+
   it('keeps the keystore apart from the data', async () => {
     const f = await startFiducia(dialect);
     try {

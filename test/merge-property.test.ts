@@ -57,7 +57,13 @@ const arbScenario = fc.record({
   /** Also grant consent to every userId up front (then every subject holds consent and every event is kept). */
   consentUserIds: fc.boolean(),
   messages: fc.array(arbMsg, { minLength: 1, maxLength: 14 }),
+  /** Send the batches all at once, so that several of them share one group commit (order then is the server's). */
+  concurrent: fc.boolean(),
+  /** Send every message again afterwards: replays must change nothing. */
+  replay: fc.boolean(),
 });
+
+type Scenario = { consentUserIds: boolean; messages: GenMsg[]; concurrent?: boolean; replay?: boolean };
 
 function build(g: GenMsg, i: number, run: { users: string[]; anons: string[]; emails: string[]; id: string }): Sent {
   const base = { type: g.type, messageId: `m${i}-${run.id}`, ts: BASE + g.t * 1000 + i, traits: {} };
@@ -96,7 +102,7 @@ await eachDialect('merge properties', (dialect) => {
   });
   after(async () => f.stop());
 
-  const post = async (url: string, payload: unknown): Promise<void> => {
+  const post = async (url: string, payload: Record<string, unknown>): Promise<void> => {
     const r = await f.app.inject({ method: 'POST', url, headers: { authorization: basicAuth() }, payload });
     assert.equal(r.statusCode, 200, r.body);
   };
@@ -132,7 +138,7 @@ await eachDialect('merge properties', (dialect) => {
     return live;
   };
 
-  const runScenario = async (scenario: { consentUserIds: boolean; messages: GenMsg[] }): Promise<void> => {
+  const runScenario = async (scenario: Scenario): Promise<void> => {
     const id = randomBytes(5).toString('hex');
     const run = {
       id,
@@ -145,15 +151,14 @@ await eachDialect('merge properties', (dialect) => {
     if (scenario.consentUserIds) for (const userId of run.users) await post('/v1/consent', { userId, purposes, noticeVersion: '2026-11' });
 
     const sent = scenario.messages.map((g, i) => build(g, i, run));
-    let group: Record<string, unknown>[] = [];
+    const batches: Record<string, unknown>[][] = [[]];
     for (const [i, m] of sent.entries()) {
-      if (scenario.messages[i]!.cut && group.length > 0) {
-        await post('/v1/batch', { batch: group });
-        group = [];
-      }
-      group.push(toSegment(m));
+      if (scenario.messages[i]!.cut && batches.at(-1)!.length > 0) batches.push([]);
+      batches.at(-1)!.push(toSegment(m));
     }
-    await post('/v1/batch', { batch: group });
+    if (scenario.concurrent) await Promise.all(batches.map((batch) => post('/v1/batch', { batch })));
+    else for (const batch of batches) await post('/v1/batch', { batch });
+    if (scenario.replay) await post('/v1/batch', { batch: sent.map(toSegment) });
 
     const live = await checkGlobal();
     const db = f.dbs.data;

@@ -21,7 +21,7 @@ export class DecryptError extends Error {
 }
 
 function fieldAad(subjectId: string, field: string, keyVersion: number): Buffer {
-  return Buffer.from(`fiducia/f1\u0000${subjectId}\u0000${field}\u0000${keyVersion}`, 'utf8');
+  return Buffer.from(`fiducia/f1|${subjectId.length}:${subjectId}|${field.length}:${field}|${keyVersion}`, 'utf8');
 }
 
 export function encryptField(
@@ -104,7 +104,7 @@ export function kekMatches(kek: Buffer, check: Uint8Array): boolean {
 }
 
 function wrapAad(subjectId: string, dataKeyVersion: number, kekVersion: number): Buffer {
-  return Buffer.from(`fiducia/dk1\u0000${subjectId}\u0000${dataKeyVersion}\u0000${kekVersion}`, 'utf8');
+  return Buffer.from(`fiducia/dk1|${subjectId.length}:${subjectId}|${dataKeyVersion}|${kekVersion}`, 'utf8');
 }
 
 /** Wrapped data key: [0] 0x01 · IV(12) · tag(16) · ciphertext(32). */

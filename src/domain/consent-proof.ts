@@ -12,11 +12,14 @@ export function truncateIp(ip: string | undefined): string | null {
   if (!ip) return null;
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   if (isIPv4(v4)) return `${v4.split('.').slice(0, 3).join('.')}.0`;
-  if (isIPv6(ip)) {
-    const [head = '', tail = ''] = ip.split('::');
+  const bare = ip.replace(/%.*$/, '');
+  if (isIPv6(bare)) {
+    // The URL parser canonicalizes (lower case, no leading zeros, dotted tails as two groups).
+    const canonical = new URL(`http://[${bare}]`).hostname.slice(1, -1);
+    const [head = '', tail = ''] = canonical.split('::');
     const groups = head.split(':').filter(Boolean);
     const tailGroups = tail.split(':').filter(Boolean);
-    const full = [...groups, ...Array<string>(8 - groups.length - tailGroups.length).fill('0'), ...tailGroups];
+    const full = [...groups, ...Array<string>(Math.max(0, 8 - groups.length - tailGroups.length)).fill('0'), ...tailGroups];
     return `${full.slice(0, 3).join(':')}::`;
   }
   return null;

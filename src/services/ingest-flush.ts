@@ -80,9 +80,20 @@ interface PendingTrait {
 }
 
 export interface FlushDeps {
+  /** Lock subject rows while writing to them (several processes on one database). */
+  rowLocks: boolean;
   cfg: CompiledConfig;
   ring: KeyRing;
   metrics: Metrics;
+}
+
+export class StaleSubjectError extends Error {
+  /** Same code as a PostgreSQL serialization failure: the writer retries the whole group. */
+  readonly code = '40001';
+  constructor() {
+    super('a subject changed in another process during this commit');
+    this.name = 'StaleSubjectError';
+  }
 }
 
 /** The state of one transaction; created per flush, thrown away after. */
@@ -108,7 +119,7 @@ export class IngestFlush {
     private readonly trx: Transaction<DataDatabase>,
     private readonly deps: FlushDeps,
   ) {
-    this.#profiles = new ProfileRepo(trx);
+    this.#profiles = new ProfileRepo(trx, deps.rowLocks);
     this.#events = new EventRepo(trx);
     this.#consents = new ConsentRepo(trx);
   }
@@ -239,6 +250,7 @@ export class IngestFlush {
       loser = a;
     }
     if (!this.#newSubjects.has(loser)) {
+      await this.#ensureLive([survivor, loser].filter((s) => !this.#newSubjects.has(s)), 'update');
       if (this.#newSubjects.has(survivor)) {
         // The survivor needs its key now, to re-encrypt the loser's stored rows under it.
         await this.deps.ring.createKeys([survivor]);
@@ -284,8 +296,7 @@ export class IngestFlush {
    * A userId decides: when it is new and the other ids belong to a subject with another userId,
    * the message starts a new subject rather than landing on someone else's profile.
    */
-  async #find(ids: readonly Ident[]): Promise<string | null> {
-    const user = ids.find((i) => i.kind === 'userId');
+  async #find(user: Ident | undefined, ids: readonly Ident[]): Promise<string | null> {
     let subject: string | null = user ? (this.#lookup(user) ?? null) : null;
     if (user && subject === null) {
       const others = ids.map((i) => this.#lookup(i)).filter((s): s is string => s !== undefined);
@@ -364,16 +375,19 @@ export class IngestFlush {
         metrics.messages.inc({ type: m.type, outcome: 'duplicate' });
         continue;
       }
-      const primary = [m.userId, m.anonymousId, m.previousId].some(Boolean);
-      if (!primary) {
-        // Only blocked placeholder ids: nothing may be linked, so nothing is kept.
+      // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
+      const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);
+      if (!linkable) {
         metrics.identity.inc({ event: 'blocked_identity' });
         metrics.messages.inc({ type: m.type, outcome: 'dropped' });
         continue;
       }
       const all = this.#messageIdents(m);
       const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
-      let subject = await this.#find([...core, ...this.#previousIdents(m)]);
+      let subject = await this.#find(
+        core.find((i) => i.kind === 'userId'),
+        [...core, ...this.#previousIdents(m)],
+      );
 
       const choices = this.#contextChoices(m);
       if (choices) {
@@ -391,7 +405,8 @@ export class IngestFlush {
         metrics.messages.inc({ type: m.type, outcome: 'dropped' });
         continue;
       }
-      subject ??= this.#createSubject(m.timestamp);
+      // Server time: a client-sent timestamp must not make a profile "older" (the older one survives a merge).
+      subject ??= this.#createSubject(op.receivedAt);
 
       // Link ids; email and phone only when the trait itself may be kept.
       const keptTraits = new Set(plan.traits.map((t) => t.name));
@@ -443,7 +458,7 @@ export class IngestFlush {
     const ids: Ident[] = [];
     if (op.userId) ids.push(this.#ident('userId', op.userId));
     if (op.anonymousId) ids.push(this.#ident('anonymousId', op.anonymousId));
-    let subject = (await this.#find(ids)) ?? this.#createSubject(op.receivedAt);
+    let subject = (await this.#find(ids.find((i) => i.kind === 'userId'), ids)) ?? this.#createSubject(op.receivedAt);
     for (const id of ids) subject = await this.#link(subject, id);
     subject = this.#resolve(subject);
     const receiptId = uuidv7(op.receivedAt);
@@ -454,6 +469,13 @@ export class IngestFlush {
     const consents: Record<string, ConsentStatus> = {};
     for (const [k, st] of this.#states.get(subject) ?? []) consents[k] = st.status;
     return { kind: 'consent', receiptId, subjectId: subject, consents };
+  }
+
+  /** Throws a retryable conflict when another process merged one of these subjects since we read it. */
+  async #ensureLive(ids: readonly string[], mode: 'share' | 'update'): Promise<void> {
+    if (ids.length === 0) return;
+    const rows = await this.#profiles.lockSubjects(ids, mode);
+    if (rows.length !== ids.length || rows.some((r) => r.merged_into !== null)) throw new StaleSubjectError();
   }
 
   // ---- writing --------------------------------------------------------------------------------
@@ -469,6 +491,7 @@ export class IngestFlush {
     for (const t of this.#traits.values()) touched.add(this.#resolve(t.subject));
     for (const e of this.#pendingEvents) touched.add(this.#resolve(e.row.subject_id));
     const existing = [...touched].filter((s) => !fresh.has(s));
+    await this.#ensureLive(existing, 'share');
     const keys = new Map([...fresh, ...(await this.deps.ring.currentKeys(existing))]);
 
     const identities = [];

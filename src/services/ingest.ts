@@ -22,8 +22,8 @@ export class ShuttingDownError extends Error {
 
 function isConflict(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
-  // PostgreSQL unique violation / serialization failure; SQLite constraint: another writer got there first.
-  return code === '23505' || code === '40001' || (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT'));
+  // PostgreSQL unique violation / serialization failure / deadlock; SQLite constraint: another writer got there first.
+  return code === '23505' || code === '40001' || code === '40P01' || (typeof code === 'string' && code.startsWith('SQLITE_CONSTRAINT'));
 }
 
 export class IngestService {

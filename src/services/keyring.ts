@@ -1,6 +1,6 @@
 // The keyring: unwraps the KEK versions from the master key, issues and caches per-subject data keys, rotates the KEK.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlindIndexer } from '../crypto/blind-index.ts';
 import {
@@ -29,6 +29,7 @@ export function loadMasterKey(dataDir: string, envValue: string | undefined): { 
     return { key: parseMasterKey(readFileSync(file, 'utf8')), created: false };
   }
   const key = randomBytes(32);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   return { key, created: true };
 }
@@ -154,6 +155,8 @@ export class KeyRing {
   async createKeys(subjectIds: readonly string[]): Promise<Map<string, DataKey>> {
     const out = new Map<string, DataKey>();
     if (subjectIds.length === 0) return out;
+    // Another process (`fiducia keys rotate`) may have made a newer KEK: new keys are wrapped with the newest.
+    if ((await this.#repo.maxKekVersion()) > this.#current) await this.#loadKeks();
     const kek = await this.#kek(this.#current);
     const now = Date.now();
     const rows = subjectIds.map((subject_id) => {

@@ -24,6 +24,8 @@ export interface StoreOptions {
 
 export interface Databases {
   dialect: Dialect;
+  /** Whether rows can be locked (`FOR UPDATE`/`FOR SHARE`): needed when several processes share the database. */
+  rowLocks: boolean;
   data: Kysely<DataDatabase>;
   keys: Kysely<KeysDatabase>;
   migrate(): Promise<void>;
@@ -102,6 +104,7 @@ function build(
 ): Databases {
   return {
     dialect,
+    rowLocks: dialect === 'postgres',
     data,
     keys,
     async migrate() {

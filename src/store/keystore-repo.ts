@@ -9,6 +9,11 @@ export class KeystoreRepo {
     return this.db.selectFrom('kek_versions').selectAll().orderBy('version').execute();
   }
 
+  async maxKekVersion(): Promise<number> {
+    const r = await this.db.selectFrom('kek_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
+    return Number(r?.v ?? 0);
+  }
+
   async insertKekVersion(row: KekVersionsTable): Promise<void> {
     await this.db.insertInto('kek_versions').values(row).execute();
   }

@@ -11,7 +11,23 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 export class ProfileRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  constructor(
+    private readonly db: Kysely<DataDatabase>,
+    private readonly rowLocks = false,
+  ) {}
+
+  /**
+   * Reads (and, where the database can, locks) subject rows for the rest of the transaction, so a concurrent
+   * merge in another process cannot slip between reading a subject and writing to it.
+   */
+  async lockSubjects(ids: readonly string[], mode: 'share' | 'update'): Promise<Pick<SubjectsTable, 'id' | 'merged_into'>[]> {
+    const out = [];
+    for (const part of chunks([...ids].sort())) {
+      const q = this.db.selectFrom('subjects').select(['id', 'merged_into']).where('id', 'in', part).orderBy('id');
+      out.push(...(await (this.rowLocks ? (mode === 'update' ? q.forUpdate() : q.forShare()) : q).execute()));
+    }
+    return out;
+  }
 
   /** Identities whose blind index is among `indexes` (any kind; callers match on kind). */
   async identitiesByIndex(indexes: readonly Buffer[]): Promise<Pick<IdentitiesTable, 'kind' | 'blind_index' | 'subject_id'>[]> {

@@ -1,7 +1,7 @@
 // Ingestion benchmark: Fiducia's POST /v1/batch against a raw insert of the same rows, on SQLite and PostgreSQL.
 // `npm run bench [-- --only sqlite|postgres] [--events N] [--connections C] [--cpu-prof]`; see --help.
 import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -71,7 +71,7 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
   let stats: ServerStats;
   let expectedRows: number;
   try {
-    const warm = await runLoad(server.port, w.bodies.slice(0, warmupBatches), w.eventRows.slice(0, warmupBatches), opts.connections, 20);
+    const warm = await runLoad(server.port, w.bodies.slice(0, warmupBatches), w.eventRows.slice(0, warmupBatches), opts.connections, 15);
     log(`   warm-up: ${fmt(warm.eventsOk)} events in ${warm.seconds.toFixed(1)} s, non-200: ${warm.non2xx}, errors: ${warm.errors}`);
     const measured = w.bodies.slice(warmupBatches);
     log(`   measuring: ${fmt(measured.length * BATCH_SIZE)} events in ${measured.length} batches over ${opts.connections} connections (≤ ${opts.maxSeconds} s)`);
@@ -91,7 +91,7 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
   // The same rows as the measured batches, written raw (after the server stopped, so nothing competes for CPU).
   const rows = w.rows.slice(warmupBatches * BATCH_SIZE, (warmupBatches + Math.max(load.batchesOk, 1)) * BATCH_SIZE);
   log(`   raw insert baseline: ${fmt(rows.length)} rows`);
-  const baseline = dialect === 'sqlite' ? sqliteBaseline(rows, 30) : await pgBaseline(opts.pgUrl, rows, 30);
+  const baseline = dialect === 'sqlite' ? sqliteBaseline(rows, 20) : await pgBaseline(opts.pgUrl, rows, 20);
   return { dialect, load, baseline, stats, expectedRows };
 }
 
@@ -111,7 +111,9 @@ function report(o: Outcome): string[] {
   }
   const s = o.stats;
   const stored = s.tables.events ?? 0;
-  const flush = s.flushes && s.flushes.count > 0 ? `${fmt(s.flushes.count)} group commits, avg ${(s.flushes.seconds / s.flushes.count * 1000).toFixed(1)} ms` : 'n/a';
+  const flush = s.flushes && s.flushes.count > 0
+    ? `${fmt(s.flushes.count)} group commits (incl. warm-up), avg ${((s.flushes.seconds / s.flushes.count) * 1000).toFixed(0)} ms and ${((s.tables.ingested_messages ?? 0) / BATCH_SIZE / s.flushes.count).toFixed(1)} batches each`
+    : 'group commits: n/a';
   const droppedMsgs = Object.entries(s.messages).filter(([k]) => !k.endsWith('/stored')).map(([k, v]) => `${k}=${v}`);
   const droppedFields = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`);
   return [
@@ -121,6 +123,13 @@ function report(o: Outcome): string[] {
     `         ${flush}; merges ${s.identity.merge ?? 0}; messages not stored: ${droppedMsgs.join(', ') || 'none'}; dropped fields: ${droppedFields.join(', ') || 'none'}`,
     `         raw insert: ${fmt(o.baseline.rows)} rows in ${o.baseline.seconds.toFixed(2)} s${o.baseline.stoppedByTime ? ' (STOPPED BY TIME BOUND)' : ''}`,
   ];
+}
+
+/** Other work on the machine skews every figure: say so. */
+function loadNote(): string {
+  const [one] = loadavg();
+  const busy = (one ?? 0) > cpus().length * 0.5;
+  return `load average ${(one ?? 0).toFixed(2)}${busy ? ' — the machine is busy, figures will be low and noisy' : ''}`;
 }
 
 async function pgReachable(url: string): Promise<boolean> {
@@ -153,7 +162,7 @@ async function main(): Promise<void> {
   const w = buildWorkload(warmupBatches + measuredBatches, subjects);
   const mix = Object.entries(w.byType).map(([k, v]) => `${k} ${((100 * v) / w.messages).toFixed(0)}%`).join(', ');
   log(`workload: ${fmt(w.messages)} messages (${warmupBatches} warm-up + ${measuredBatches} measured batches of ${BATCH_SIZE}), ${fmt(subjects)} subjects, avg ${w.avgMessageBytes.toFixed(0)} bytes/message JSON, ${(w.bodies[warmupBatches]!.length / 1024).toFixed(1)} KiB/batch; ${mix}; built in ${((performance.now() - t0) / 1000).toFixed(1)} s (not measured)`);
-  log(`node ${process.version}, ${(await import('node:os')).cpus().length} CPUs (load generator and server share them)`);
+  log(`node ${process.version}, ${cpus().length} CPUs shared by load generator, server and PostgreSQL; ${loadNote()}`);
 
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'fiducia-bench-prof-')) : undefined;
   const outcomes: Outcome[] = [];
@@ -172,7 +181,7 @@ async function main(): Promise<void> {
 
   log('\n== results');
   for (const o of outcomes) for (const line of report(o)) log(line);
-  log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s; ${loadNote()}`);
 }
 
 const watchdog = setTimeout(() => {

@@ -79,7 +79,22 @@ interface PendingTrait {
   at: number;
 }
 
+/** What one group commit wrote, per live subject: for the audit log, segments and other observers. */
+export interface FlushSummary {
+  subjects: Map<string, { events: number; eventIds: string[]; traits: string[]; consents: string[]; created: boolean }>;
+  merges: { survivor: string; loser: string }[];
+  /** Messages stored / replayed / dropped in the group, by source. */
+  sources: Map<string, { stored: number; duplicates: number; dropped: number }>;
+}
+
+/** Called inside the transaction after the group's rows are written; a throw rolls the whole group back. */
+export interface IngestObserver {
+  onCommitting(trx: Transaction<DataDatabase>, summary: FlushSummary): Promise<void>;
+}
+
 export interface FlushDeps {
+  /** Run inside each group commit (audit entries, segment membership, …). */
+  observers?: readonly IngestObserver[];
   /** Lock subject rows while writing to them (several processes on one database). */
   rowLocks: boolean;
   cfg: CompiledConfig;
@@ -114,6 +129,8 @@ export class IngestFlush {
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
   readonly afterCommit: (() => Promise<unknown>)[] = [];
+  readonly #merges: { survivor: string; loser: string }[] = [];
+  readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
 
   constructor(
     private readonly trx: Transaction<DataDatabase>,
@@ -132,7 +149,8 @@ export class IngestFlush {
       if (op.kind === 'messages') results.push(await this.#messages(op, fresh[i]!));
       else results.push(await this.#consent(op));
     }
-    await this.#write();
+    const summary = await this.#write();
+    for (const o of this.deps.observers ?? []) await o.onCommitting(this.trx, summary);
     return results;
   }
 
@@ -263,6 +281,7 @@ export class IngestFlush {
       this.#newSubjects.delete(loser);
     }
     this.#redirect.set(loser, survivor);
+    this.#merges.push({ survivor, loser });
     if (this.#withUserId.has(loser)) this.#withUserId.add(survivor);
     // The merged ledger: per purpose, the most recent entry of either side.
     const ls = this.#states.get(loser);
@@ -451,6 +470,11 @@ export class IngestFlush {
       stored++;
       metrics.messages.inc({ type: m.type, outcome: 'stored' });
     }
+    const counts = this.#sourceCounts.get(op.source.id) ?? { stored: 0, duplicates: 0, dropped: 0 };
+    counts.stored += stored;
+    counts.duplicates += duplicates;
+    counts.dropped += op.messages.length - stored - duplicates;
+    this.#sourceCounts.set(op.source.id, counts);
     return { kind: 'messages', stored, duplicates };
   }
 
@@ -480,7 +504,7 @@ export class IngestFlush {
 
   // ---- writing --------------------------------------------------------------------------------
 
-  async #write(): Promise<void> {
+  async #write(): Promise<FlushSummary> {
     const now = Date.now();
     const created = [...this.#newSubjects].filter((s) => !this.#redirect.has(s));
     const fresh = await this.deps.ring.createKeys(created);
@@ -533,5 +557,24 @@ export class IngestFlush {
       events.push({ ...e.row, subject_id: subject, payload_enc: encryptJson(k.key, k.version, subject, `event:${e.row.id}`, e.payload) });
     }
     await this.#events.insertEvents(events);
+
+    const subjects: FlushSummary['subjects'] = new Map();
+    const entry = (s: string) => {
+      let e = subjects.get(s);
+      if (!e) subjects.set(s, (e = { events: 0, eventIds: [], traits: [], consents: [], created: fresh.has(s) }));
+      return e;
+    };
+    for (const e of events) {
+      const x = entry(e.subject_id);
+      x.events++;
+      x.eventIds.push(e.id);
+    }
+    for (const t of traits.values()) entry(t.subject_id).traits.push(t.name);
+    for (const c of this.#consentRows) entry(this.#resolve(c.subject_id)).consents.push(c.purpose);
+    return {
+      subjects,
+      merges: this.#merges.map((m) => ({ survivor: this.#resolve(m.survivor), loser: m.loser })),
+      sources: this.#sourceCounts,
+    };
   }
 }

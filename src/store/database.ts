@@ -5,7 +5,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DataDatabase, KeysDatabase } from './schema.ts';
-import { dataMigrationProvider, keyMigrationProvider } from './migrations.ts';
+import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 

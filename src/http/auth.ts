@@ -1,0 +1,51 @@
+// Bearer-token authentication and role checks for /api/*; every failure is audited.
+import type { FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AccessService, Role } from '../services/access.ts';
+import type { AuditPort } from '../services/audit-port.ts';
+import type { DataDatabase } from '../store/schema.ts';
+import { FiduciaError } from './errors.ts';
+
+export interface Caller {
+  tokenId: string;
+  role: Role;
+  /** Purposes a `service` token may act for; empty for other roles. */
+  purposes: readonly string[];
+}
+
+export interface AuthDeps {
+  access: AccessService;
+  audit: AuditPort;
+  db: Kysely<DataDatabase>;
+}
+
+const ROLES: readonly Role[] = ['admin', 'dpo', 'analyst', 'service'];
+
+function bearer(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string' || !h.startsWith('Bearer ')) return null;
+  const t = h.slice(7).trim();
+  return t.length > 0 ? t : null;
+}
+
+/** The caller behind the request's token, or a 401 (audited as `auth.failed`). */
+export async function authenticate(req: FastifyRequest, deps: AuthDeps): Promise<Caller> {
+  const token = bearer(req);
+  const row = token ? await deps.access.tokenFor(token) : null;
+  if (!row || !(ROLES as readonly string[]).includes(row.role)) {
+    await deps.audit.append(deps.db, [
+      { actor: 'anonymous', action: 'auth.failed', outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', reason: token ? 'unknown_token' : 'missing_token' } },
+    ]);
+    throw new FiduciaError('FIDUCIA_UNAUTHORIZED', token ? 'unknown or revoked token' : 'a bearer token is required');
+  }
+  return { tokenId: row.id, role: row.role as Role, purposes: JSON.parse(row.purposes) as string[] };
+}
+
+/** 403 (audited as `authz.denied`) unless the caller has one of `roles`. */
+export async function requireRole(req: FastifyRequest, deps: AuthDeps, caller: Caller, roles: readonly Role[]): Promise<void> {
+  if (roles.includes(caller.role)) return;
+  await deps.audit.append(deps.db, [
+    { actor: caller.tokenId, action: 'authz.denied', outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', role: caller.role, reason: 'role_not_allowed' } },
+  ]);
+  throw new FiduciaError('FIDUCIA_FORBIDDEN', `role ${caller.role} may not do this`, { reason: 'role_not_allowed' });
+}

@@ -14,6 +14,13 @@ export interface BaselineResult {
   seconds: number;
   rowsPerSecond: number;
   stoppedByTime: boolean;
+  /** CPU time of this process while inserting, per row (the database server's own CPU is not included on PostgreSQL). */
+  cpuMicrosPerRow: number;
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 const ROWS_PER_TX = 100;
@@ -47,6 +54,7 @@ export function sqliteBaseline(rows: readonly RawRow[], maxSeconds: number): Bas
       for (const r of part) insert.run(values(r, sourceId, receivedAt));
     });
     const started = performance.now();
+    const cpu0 = cpuMicros();
     const deadline = started + maxSeconds * 1000;
     let done = 0;
     while (done < rows.length && performance.now() < deadline) {
@@ -55,9 +63,10 @@ export function sqliteBaseline(rows: readonly RawRow[], maxSeconds: number): Bas
       done += part.length;
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuMicros() - cpu0;
     const stored = (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
     if (stored !== done) throw new Error(`sqlite baseline stored ${stored} rows, expected ${done}`);
-    return { rows: done, seconds, rowsPerSecond: done / seconds, stoppedByTime: done < rows.length };
+    return { rows: done, seconds, rowsPerSecond: done / seconds, stoppedByTime: done < rows.length, cpuMicrosPerRow: cpu / done };
   } finally {
     db.close();
     rmSync(dir, { recursive: true, force: true });
@@ -81,6 +90,7 @@ export async function pgBaseline(url: string, rows: readonly RawRow[], maxSecond
     const full = statement(ROWS_PER_TX);
     const sourceId = randomUUID();
     const started = performance.now();
+    const cpu0 = cpuMicros();
     const deadline = started + maxSeconds * 1000;
     let done = 0;
     while (done < rows.length && performance.now() < deadline) {
@@ -90,9 +100,10 @@ export async function pgBaseline(url: string, rows: readonly RawRow[], maxSecond
       done += part.length;
     }
     const seconds = (performance.now() - started) / 1000;
+    const cpu = cpuMicros() - cpu0;
     const stored = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0]?.n);
     if (stored !== done) throw new Error(`postgres baseline stored ${stored} rows, expected ${done}`);
-    return { rows: done, seconds, rowsPerSecond: done / seconds, stoppedByTime: done < rows.length };
+    return { rows: done, seconds, rowsPerSecond: done / seconds, stoppedByTime: done < rows.length, cpuMicrosPerRow: cpu / done };
   } finally {
     await client.end();
     await dropPgSchema(url, schema);

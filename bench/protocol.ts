@@ -17,6 +17,8 @@ export interface ServerStats {
   flushes: { count: number; seconds: number } | null;
   /** Time per SQL statement shape, with `--sql-timing`. */
   sql: { sql: string; count: number; ms: number }[] | null;
+  /** CPU time (user + system) of the server process so far, in microseconds. */
+  cpuMicros: number;
 }
 
 export type ServerReply =

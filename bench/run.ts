@@ -44,9 +44,11 @@ const { values: args } = parseArgs({
   },
 });
 
+class UsageError extends Error {}
+
 function positive(name: string, v: string, min = 1): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
   return n;
 }
 
@@ -59,6 +61,8 @@ interface Outcome {
   baseline: BaselineResult;
   stats: ServerStats;
   expectedRows: number;
+  /** Server CPU per accepted event during the measured phase. */
+  serverCpuMicrosPerEvent: number;
 }
 
 let current: BenchServer | null = null;
@@ -70,15 +74,21 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
   let load: LoadResult;
   let stats: ServerStats;
   let expectedRows: number;
+  let cpuPerEvent: number;
   try {
-    const warm = await runLoad(server.port, w.bodies.slice(0, warmupBatches), w.eventRows.slice(0, warmupBatches), opts.connections, 15);
-    log(`   warm-up: ${fmt(warm.eventsOk)} events in ${warm.seconds.toFixed(1)} s, non-200: ${warm.non2xx}, errors: ${warm.errors}`);
+    let warmRows = 0;
+    if (warmupBatches > 0) {
+      const warm = await runLoad(server.port, w.bodies.slice(0, warmupBatches), w.eventRows.slice(0, warmupBatches), opts.connections, 15);
+      warmRows = warm.eventRowsOk;
+      log(`   warm-up: ${fmt(warm.eventsOk)} events in ${warm.seconds.toFixed(1)} s, non-200: ${warm.non2xx} ${JSON.stringify(warm.statusCodes)}, errors: ${warm.errors}`);
+    }
     const measured = w.bodies.slice(warmupBatches);
     log(`   measuring: ${fmt(measured.length * BATCH_SIZE)} events in ${measured.length} batches over ${opts.connections} connections (≤ ${opts.maxSeconds} s)`);
+    const cpuBefore = (await server.stats()).cpuMicros;
     load = await runLoad(server.port, measured, w.eventRows.slice(warmupBatches), opts.connections, opts.maxSeconds);
     stats = await server.stats();
-    expectedRows = warm.eventRowsOk + load.eventRowsOk;
-    if (warm.non2xx + warm.errors > 0) log(`   warm-up status codes: ${JSON.stringify(warm.statusCodes)}`);
+    cpuPerEvent = (stats.cpuMicros - cpuBefore) / Math.max(load.eventsOk, 1);
+    expectedRows = warmRows + load.eventRowsOk;
     if (stats.sql) {
       const total = stats.sql.reduce((a, t) => a + t.ms, 0);
       log(`   SQL time in the server (warm-up + measured): ${(total / 1000).toFixed(1)} s over ${fmt(stats.sql.reduce((a, t) => a + t.count, 0))} statements; costliest shapes:`);
@@ -92,7 +102,7 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
   const rows = w.rows.slice(warmupBatches * BATCH_SIZE, (warmupBatches + Math.max(load.batchesOk, 1)) * BATCH_SIZE);
   log(`   raw insert baseline: ${fmt(rows.length)} rows`);
   const baseline = dialect === 'sqlite' ? sqliteBaseline(rows, 20) : await pgBaseline(opts.pgUrl, rows, 20);
-  return { dialect, load, baseline, stats, expectedRows };
+  return { dialect, load, baseline, stats, expectedRows, serverCpuMicrosPerEvent: cpuPerEvent };
 }
 
 function report(o: Outcome): string[] {
@@ -121,6 +131,7 @@ function report(o: Outcome): string[] {
     `         requests: ${o.load.batchesOk}/${o.load.batchesSent} answered 200 in ${o.load.seconds.toFixed(1)} s; non-200: ${o.load.non2xx} ${JSON.stringify(o.load.statusCodes)}; errors ${o.load.errors}, timeouts ${o.load.timeouts}${o.load.stoppedByTime ? '; STOPPED BY TIME BOUND' : ''}`,
     `         stored: events ${fmt(stored)} (expected ${fmt(o.expectedRows)} from answered batches: ${stored >= o.expectedRows ? 'ok' : 'MISSING ROWS'}), subjects ${fmt(s.tables.subjects ?? 0)}, identities ${fmt(s.tables.identities ?? 0)}, traits ${fmt(s.tables.traits ?? 0)}, consents ${fmt(s.tables.consents ?? 0)}, messageIds ${fmt(s.tables.ingested_messages ?? 0)}`,
     `         ${flush}; merges ${s.identity.merge ?? 0}; messages not stored: ${droppedMsgs.join(', ') || 'none'}; dropped fields: ${droppedFields.join(', ') || 'none'}`,
+    `         cpu: fiducia server ${o.serverCpuMicrosPerEvent.toFixed(0)} µs/event (≈ ${fmt(1e6 / o.serverCpuMicrosPerEvent)} events per CPU-second); raw insert ${o.baseline.cpuMicrosPerRow.toFixed(1)} µs/row in the client${o.dialect === 'postgres' ? ' (PostgreSQL server CPU not counted)' : ''}`,
     `         raw insert: ${fmt(o.baseline.rows)} rows in ${o.baseline.seconds.toFixed(2)} s${o.baseline.stoppedByTime ? ' (STOPPED BY TIME BOUND)' : ''}`,
   ];
 }
@@ -153,7 +164,7 @@ async function main(): Promise<void> {
   const maxSeconds = positive('max-seconds', args['max-seconds']);
   const pgUrl = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const only = args.only;
-  if (only !== undefined && only !== 'sqlite' && only !== 'postgres') throw new Error('--only is sqlite or postgres');
+  if (only !== undefined && only !== 'sqlite' && only !== 'postgres') throw new UsageError('--only is sqlite or postgres');
   const dialects: Dialect[] = only ? [only] : ['sqlite', 'postgres'];
 
   const warmupBatches = Math.ceil(warmup / BATCH_SIZE);
@@ -193,7 +204,7 @@ watchdog.unref();
 main().then(
   () => process.exit(0),
   async (err: unknown) => {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(err instanceof UsageError ? `${err.message}\n\n${HELP}\n` : `bench failed: ${(err as Error).stack ?? String(err)}\n`);
     await current?.stop().catch(() => undefined);
     process.exit(1);
   },

@@ -8,6 +8,11 @@ import { BENCH_ADMIN_TOKEN, BENCH_WRITE_KEY, type ServerReply, type ServerReques
 
 const TABLES = ['events', 'subjects', 'identities', 'traits', 'consents', 'ingested_messages'] as const;
 
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
 function send(msg: ServerReply): void {
   process.send?.(msg);
 }
@@ -71,7 +76,7 @@ async function main(): Promise<void> {
             }
           }
         }
-        send({ type: 'stats', stats: { tables, messages, dropped, identity, flushes, sql: timing ? sqlTimings() : null } });
+        send({ type: 'stats', stats: { tables, messages, dropped, identity, flushes, sql: timing ? sqlTimings() : null, cpuMicros: cpuMicros() } });
       } catch (err) {
         send({ type: 'error', message: (err as Error).message });
       }

@@ -8,9 +8,25 @@ import { buildHttpApp } from './http/app.ts';
 import { AccessService, type Bootstrap } from './services/access.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config-loader.ts';
 import { ConsentService } from './services/consent.ts';
+import { PagesSource } from './services/pages.ts';
 import { IngestService } from './services/ingest.ts';
 import { KeyRing, loadMasterKey } from './services/keyring.ts';
 import { Metrics } from './services/metrics.ts';
+import { ProfileService } from './services/profiles.ts';
+import { PolicyEngine } from './domain/policy.ts';
+import { AuditLog } from './services/audit-log.ts';
+import { auditIngestObserver } from './services/audit-observers.ts';
+import { loadAuditSigner } from './services/audit-signer.ts';
+import { startCheckpointJob } from './jobs/audit-checkpoint.ts';
+import { startSegmentRefreshJob } from './jobs/segment-refresh.ts';
+import { SegmentService } from './services/segments.ts';
+import { RopaService } from './services/ropa.ts';
+import { createMailer, type Mailer } from './services/mailer.ts';
+import { OutboxRecipientNotifier } from './services/recipient-notifier.ts';
+import { RightsIntake } from './services/rights-intake.ts';
+import { sweepRights } from './services/rights-sweep.ts';
+import { RightsService } from './services/rights.ts';
+import { startRightsSweepJob } from './jobs/rights-sweep.ts';
 import { AccessRepo } from './store/access-repo.ts';
 import { openDatabases, type Databases, type StoreOptions } from './store/database.ts';
 import { KeystoreRepo } from './store/keystore-repo.ts';
@@ -22,6 +38,23 @@ export interface FiduciaOptions extends StoreOptions {
   adminToken?: string | undefined;
   writeKey?: string | undefined;
   logger?: Logger | undefined;
+  /** Seconds between signed audit checkpoints (`FIDUCIA_AUDIT_CHECKPOINT_SECONDS`, default 60; 0 disables the timer). */
+  auditCheckpointSeconds?: number | undefined;
+  /** Serve the demo shop at /demo (`FIDUCIA_DEMO=1`/`0`); default: on with SQLite (the quick start), off with PostgreSQL. */
+  demo?: boolean | undefined;
+  /** Time source of segment windows (tests pin it); default `Date.now`. */
+  segmentsClock?: (() => number) | undefined;
+  /** Milliseconds between checks for the daily segment refresh (default one hour; 0 disables the timer). */
+  segmentRefreshMs?: number | undefined;
+  /** Rights requests: the mailer (tests inject one); otherwise SMTP at `FIDUCIA_SMTP_URL`, or `<dataDir>/outbox/`. */
+  mailer?: Mailer | undefined;
+  smtpUrl?: string | undefined;
+  /** Sender of verification and outcome emails (`FIDUCIA_MAIL_FROM`). */
+  mailFrom?: string | undefined;
+  /** This server's URL as people reach it, for download links (`FIDUCIA_PUBLIC_URL`, default http://127.0.0.1:8787). */
+  publicUrl?: string | undefined;
+  /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
+  rightsSweepMs?: number | undefined;
 }
 
 export interface Fiducia {
@@ -32,8 +65,23 @@ export interface Fiducia {
   access: AccessService;
   ingest: IngestService;
   consent: ConsentService;
+  /** The tamper-evident audit log (implements the audit port). */
+  audit: AuditLog;
+  /** The record of processing (Art. 30) and the notice's purpose table. */
+  ropa: RopaService;
+  /** The use rule compiled from the configuration, and the purpose-bound profile reads built on it. */
+  policy: PolicyEngine;
+  profiles: ProfileService;
+  /** Segments and computed traits (also the ingestion observer that keeps them current). */
+  segments: SegmentService;
+  /** Data-subject rights requests, their self-service intake, and the sweep (run it by hand in tests). */
+  rights: RightsService;
+  rightsIntake: RightsIntake;
+  sweepRights(): Promise<unknown>;
   metrics: Metrics;
   bootstrap: Bootstrap;
+  /** The write key of the privacy center and demo pages, and whether /demo is served. */
+  pages: PagesSource;
   masterKeyCreated: boolean;
   logger: Logger;
   /** Stops taking requests, finishes in-flight commits, closes the databases. */
@@ -75,17 +123,24 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     masterKey: env.FIDUCIA_MASTER_KEY || undefined,
     adminToken: env.FIDUCIA_ADMIN_TOKEN || undefined,
     writeKey: env.FIDUCIA_WRITE_KEY || undefined,
+    auditCheckpointSeconds: env.FIDUCIA_AUDIT_CHECKPOINT_SECONDS ? Number(env.FIDUCIA_AUDIT_CHECKPOINT_SECONDS) : undefined,
+    demo: env.FIDUCIA_DEMO ? env.FIDUCIA_DEMO === '1' : undefined,
+    smtpUrl: env.FIDUCIA_SMTP_URL || undefined,
+    mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
+    publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
   };
 }
 
 /** Storage, migrated, plus the keyring: what the CLI's maintenance commands need. */
-export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; ring: KeyRing; masterKeyCreated: boolean }> {
+export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; ring: KeyRing; audit: AuditLog; masterKeyCreated: boolean }> {
   const dbs = await openDatabases(opts);
   try {
     await dbs.migrate();
     const master = loadMasterKey(opts.dataDir, opts.masterKey);
     const ring = await KeyRing.open(master.key, new KeystoreRepo(dbs.keys));
-    return { dbs, ring, masterKeyCreated: master.created };
+    // The checkpoint-signing key sits in the keystore, wrapped by a key derived from the master key.
+    const audit = new AuditLog(dbs.data, { rowLocks: dbs.rowLocks, signer: await loadAuditSigner(dbs.keys, master.key), blindIndex: ring.blindIndex, dialect: dbs.dialect });
+    return { dbs, ring, audit, masterKeyCreated: master.created };
   } catch (err) {
     await dbs.close();
     throw err;
@@ -95,19 +150,49 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const logger = opts.logger ?? createLogger();
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
-  const { dbs, ring, masterKeyCreated } = await openCore(opts);
+  const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
-  const access = new AccessService(new AccessRepo(dbs.data));
+  const access = new AccessService(new AccessRepo(dbs.data), { port: audit, db: dbs.data });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
-  const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks });
+  await audit.recordConfig(cfg.hash, { purposes: cfg.config.purposes.length, noticeVersion: cfg.config.notice.current });
+  const segments = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks, logger, now: opts.segmentsClock });
+  await segments.init();
+  const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks, observers: [auditIngestObserver(audit), segments] });
   const consent = new ConsentService(cfg, ingest);
+  const pages = new PagesSource(access, ring, opts.demo ?? dbs.dialect === 'sqlite');
+  const policy = new PolicyEngine(cfg);
+  const profiles = new ProfileService({ db: dbs.data, ring, policy, audit, segments });
+  const ropa = new RopaService(cfg, dbs, audit);
+  const rightsDeps = {
+    db: dbs.data,
+    ring,
+    cfg,
+    audit,
+    segments,
+    notifier: new OutboxRecipientNotifier(),
+    mailer: opts.mailer ?? createMailer({ smtpUrl: opts.smtpUrl, from: opts.mailFrom, dataDir: opts.dataDir, logger }),
+    rowLocks: dbs.rowLocks,
+    logger,
+    publicUrl: opts.publicUrl ?? 'http://127.0.0.1:8787',
+  };
+  const rights = new RightsService(rightsDeps);
+  const rightsIntake = new RightsIntake(rightsDeps, rights);
+  const runSweep = () => sweepRights(rightsDeps, rights, rightsIntake);
   const app = await buildHttpApp(
     {
       cfg,
       access,
       ingest,
       consent,
+      audit,
+      ropa,
+      db: dbs.data,
       metrics,
+      profiles,
+      segments,
+      rights,
+      rightsIntake,
+      pages,
       async ping() {
         await sql`select 1`.execute(dbs.data);
         await sql`select 1`.execute(dbs.keys);
@@ -115,6 +200,9 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     },
     logger,
   );
+  const checkpoints = startCheckpointJob(audit, (opts.auditCheckpointSeconds ?? 60) * 1000, logger);
+  const segmentRefresh = startSegmentRefreshJob(segments, opts.segmentRefreshMs ?? 3_600_000, logger);
+  const rightsSweep = startRightsSweepJob(runSweep, opts.rightsSweepMs ?? 300_000, logger);
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -124,14 +212,28 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     access,
     ingest,
     consent,
+    audit,
+    ropa,
+    policy,
+    profiles,
+    segments,
+    rights,
+    rightsIntake,
+    sweepRights: runSweep,
     metrics,
     bootstrap,
+    pages,
     masterKeyCreated,
     logger,
     close() {
       closing ??= (async () => {
         await app.close();
         await ingest.close();
+        await segmentRefresh.stop();
+        await rightsSweep.stop();
+        await segments.close();
+        await profiles.close();
+        await checkpoints.stop(true);
         await dbs.close();
       })();
       return closing;

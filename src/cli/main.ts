@@ -3,6 +3,9 @@
 import { Command } from 'commander';
 import { createFiducia, openCore, optionsFromEnv } from '../app.ts';
 import { ConfigInvalidError, DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
+import { rotateKeys } from '../services/key-rotation.ts';
+import { registerAuditCommands } from './audit.ts';
+import { registerSegmentCommands } from './segments.ts';
 
 function fail(err: unknown): never {
   if (err instanceof ConfigInvalidError) {
@@ -37,6 +40,7 @@ program
       if (writeKey) lines.push(`  write key:   ${writeKey}`);
       lines.push(`  try: curl -u ${writeKey ?? '<write key>'}: ${url}/v1/track -H 'content-type: application/json' -d '{"anonymousId":"a1","event":"Product Viewed"}'`);
     }
+    lines.push(`Privacy center: ${url}/privacy${fiducia.pages.demo ? `   Demo shop: ${url}/demo` : ''}`);
     process.stdout.write(`${lines.join('\n')}\n`);
     let stopping = false;
     const stop = (signal: string) => {
@@ -69,9 +73,9 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
-    const { dbs, ring } = await openCore(optionsFromEnv()).catch(fail);
+    const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
     try {
-      const result = await ring.rotate((done) => process.stderr.write(`\rrewrapped ${done} data keys`));
+      const result = await rotateKeys({ ring, audit, db: dbs.data }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
       process.stderr.write('\n');
       process.stdout.write(`KEK version ${result.kekVersion}: ${result.rewrapped} data keys rewrapped\n`);
     } finally {
@@ -92,5 +96,8 @@ program
       fail(err);
     }
   });
+
+registerAuditCommands(program, fail);
+registerSegmentCommands(program, fail);
 
 await program.parseAsync(process.argv);

@@ -1,4 +1,5 @@
 // The privacy configuration ("privacy as code") as the rest of the program sees it after validation.
+import type { SegmentDefinition } from './segments.ts';
 
 export type LegalBasis =
   | 'consent'
@@ -88,6 +89,17 @@ export interface PrivacyConfig {
   notice: { current: string; versions: NoticeVersion[] };
   /** Segment consent category id → purpose keys. */
   segmentConsentCategories: Record<string, string[]>;
+  /** IAB TCF v2.2: how a TC string's purpose consents map onto our purposes; absent when TC strings are not accepted. */
+  tcf?: TcfMapping | undefined;
+  /** Segments and computed traits defined in the configuration (src/domain/segments.ts); more can be added through the API. */
+  segments?: SegmentDefinition[] | undefined;
+}
+
+export interface TcfMapping {
+  /** TCF purpose id (1–11) → our consent-based purposes. Ours is granted only if every TCF purpose mapped onto it is. */
+  purposes: Record<string, string[]>;
+  /** Our IAB vendor id, if registered: then a grant also needs this vendor's consent in the string. */
+  vendorId?: number | undefined;
 }
 
 /** The category every unknown field gets when the policy keeps it; no purpose may cover it. */

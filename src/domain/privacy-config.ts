@@ -6,6 +6,7 @@ import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import type { ValueError } from '@sinclair/typebox/value';
 import { LEGAL_BASES, UNCLASSIFIED } from './privacy-config-types.ts';
 import type { Category, EventPlan, PrivacyConfig, Purpose, TrackingPlan } from './privacy-config-types.ts';
+import { validateSegmentDefinition, type SegmentCatalog, type SegmentDefinition } from './segments.ts';
 
 /** One problem in a configuration: `path` is like `purposes[2].legalBasis` or `trackingPlan.events["Order Completed"]`. */
 export interface ConfigError {
@@ -54,6 +55,9 @@ const ConfigSchema = Closed({
   }),
   notice: Closed({ current: Text, versions: Type.Array(Closed({ version: Text, material: Type.Boolean() }), { minItems: 1 }) }),
   segmentConsentCategories: Opt(Type.Record(Type.String(), Type.Array(Text))),
+  // Each entry is checked by validateSegmentDefinition (closed mappings, so unknown keys are errors there too).
+  segments: Opt(Type.Array(Type.Unknown())),
+  tcf: Opt(Closed({ purposes: Type.Record(Type.String(), Type.Array(Text, { minItems: 1 })), vendorId: Opt(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer (IAB vendor id)' })) })),
 });
 type ConfigInput = Static<typeof ConfigSchema>;
 
@@ -247,6 +251,15 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
       if (!purposeKeys.includes(p)) add(['segmentConsentCategories', id, i], `unknown purpose "${p}"${suggestion(p, purposeKeys)}`);
     });
   }
+  for (const [id, purposes] of Object.entries(input.tcf?.purposes ?? {})) {
+    // TCF v2.2 defines purposes 1–11.
+    if (!/^([1-9]|1[01])$/.test(id)) add(['tcf', 'purposes', id], 'TCF purpose ids are 1 to 11');
+    purposes.forEach((p, i) => {
+      const purpose = input.purposes.find((x) => x.key === p);
+      if (!purpose) add(['tcf', 'purposes', id, i], `unknown purpose "${p}"${suggestion(p, purposeKeys)}`);
+      else if (purpose.legalBasis !== 'consent') add(['tcf', 'purposes', id, i], `purpose "${p}" is based on ${purpose.legalBasis}; a TC string can only grant consent-based purposes`);
+    });
+  }
   return errors;
 }
 
@@ -288,7 +301,21 @@ function normalize(input: ConfigInput): PrivacyConfig {
     trackingPlan,
     notice: { current: input.notice.current, versions: input.notice.versions.map((v) => ({ ...v })) },
     segmentConsentCategories: dict(input.segmentConsentCategories, (ps) => [...ps]),
+    ...(input.tcf ? { tcf: { purposes: dict(input.tcf.purposes, (ps) => [...ps]), ...(input.tcf.vendorId !== undefined ? { vendorId: input.tcf.vendorId } : {}) } } : {}),
   };
+}
+
+/** Segment definitions are checked against the rest of the configuration (their purposes, events and traits). */
+function segmentErrors(raw: readonly unknown[], catalog: SegmentCatalog): { ok: true; definitions: SegmentDefinition[] } | { ok: false; errors: ConfigError[] } {
+  const errors: ConfigError[] = [];
+  const definitions: SegmentDefinition[] = [];
+  raw.forEach((r, i) => {
+    const v = validateSegmentDefinition(r, catalog, ['segments', i]);
+    if (!v.ok) errors.push(...v.errors.map((e) => ({ path: formatConfigPath(e.path), message: e.message })));
+    else if (definitions.some((d) => d.key === v.definition.key)) errors.push({ path: formatConfigPath(['segments', i, 'key']), message: `duplicate segment key "${v.definition.key}"` });
+    else definitions.push(v.definition);
+  });
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, definitions };
 }
 
 /** Validates a parsed configuration (e.g. YAML → JS). Pure: no I/O. */
@@ -298,7 +325,10 @@ export function validatePrivacyConfig(raw: unknown): ConfigValidation {
   const input = raw as ConfigInput;
   const semantic = semanticErrors(input);
   if (semantic.length > 0) return { ok: false, errors: semantic };
-  return { ok: true, config: normalize(input) };
+  const config = normalize(input);
+  const segments = segmentErrors(input.segments ?? [], new CompiledConfig(config));
+  if (!segments.ok) return { ok: false, errors: segments.errors };
+  return { ok: true, config: { ...config, segments: segments.definitions } };
 }
 
 // ---- compiled lookups ----

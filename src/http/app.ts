@@ -7,9 +7,17 @@ import { ShuttingDownError } from '../services/ingest.ts';
 import type { HttpContext } from './context.ts';
 import { FiduciaError, errorBody } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { consentRoutes } from './routes/consent.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
+import { profileRoutes } from './routes/profiles.ts';
+import { segmentRoutes } from './routes/segments.ts';
+import { ropaRoutes } from './routes/ropa.ts';
+import { rightsPublicRoutes } from './routes/rights-public.ts';
+import { rightsRoutes } from './routes/rights.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { webRoutes } from './routes/web.ts';
 
 function toFiduciaError(err: FastifyError | Error): FiduciaError {
   if (err instanceof FiduciaError) return err;
@@ -81,8 +89,16 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger): Promise<Fa
     });
     await pub.register(async (s) => ingestRoutes(s, ctx));
     await pub.register(async (s) => consentRoutes(s, ctx));
+    await pub.register(async (s) => rightsPublicRoutes(s, ctx));
   });
   await app.register(async (ops) => healthRoutes(ops, ctx));
+  await app.register(async (s) => profileRoutes(s, ctx));
+  await app.register(async (s) => segmentRoutes(s, ctx));
+  await app.register(async (s) => auditRoutes(s, ctx));
+  await app.register(async (s) => ropaRoutes(s, ctx));
+  await app.register(async (s) => rightsRoutes(s, ctx));
+  await app.register(async (s) => tokenRoutes(s, ctx));
+  await app.register(async (s) => webRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

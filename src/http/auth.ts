@@ -1,6 +1,7 @@
 // Bearer-token authentication and role checks for /api/*; every failure is audited.
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
+import { callerMayActFor } from '../domain/policy.ts';
 import type { AccessService, Role } from '../services/access.ts';
 import type { AuditPort } from '../services/audit-port.ts';
 import type { DataDatabase } from '../store/schema.ts';
@@ -48,4 +49,16 @@ export async function requireRole(req: FastifyRequest, deps: AuthDeps, caller: C
     { actor: caller.tokenId, action: 'authz.denied', outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', role: caller.role, reason: 'role_not_allowed' } },
   ]);
   throw new FiduciaError('FIDUCIA_FORBIDDEN', `role ${caller.role} may not do this`, { reason: 'role_not_allowed' });
+}
+
+/**
+ * 403 `FIDUCIA_PURPOSE_NOT_ALLOWED` (audited as `authz.denied`) unless the caller may act for `purpose` on one
+ * subject's data: admin and dpo for any purpose, service tokens for their bound purposes, analysts never.
+ */
+export async function requirePurpose(req: FastifyRequest, deps: AuthDeps, caller: Caller, purpose: string): Promise<void> {
+  if (callerMayActFor(caller, purpose)) return;
+  await deps.audit.append(deps.db, [
+    { actor: caller.tokenId, action: 'authz.denied', purpose, outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', role: caller.role, reason: 'caller_not_allowed' } },
+  ]);
+  throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', `this token may not act for purpose "${purpose}"`, { reason: 'caller_not_allowed', purpose });
 }

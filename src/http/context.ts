@@ -1,16 +1,40 @@
 // What route modules receive from the composition root.
+import type { Kysely } from 'kysely';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import type { AccessService } from '../services/access.ts';
+import type { AuditLog } from '../services/audit-log.ts';
+import type { RopaService } from '../services/ropa.ts';
 import type { ConsentService } from '../services/consent.ts';
 import type { IngestService } from '../services/ingest.ts';
 import type { Metrics } from '../services/metrics.ts';
+import type { PagesSource } from '../services/pages.ts';
+import type { ProfileService } from '../services/profiles.ts';
+import type { RightsIntake } from '../services/rights-intake.ts';
+import type { RightsService } from '../services/rights.ts';
+import type { SegmentService } from '../services/segments.ts';
+import type { DataDatabase } from '../store/schema.ts';
 
 export interface HttpContext {
   cfg: CompiledConfig;
   access: AccessService;
   ingest: IngestService;
   consent: ConsentService;
+  /** The audit log: `ctx.audit.append(trx, entries)` inside the operation's transaction. */
+  audit: AuditLog;
+  /** Record of processing (Art. 30) and the notice's purpose table. */
+  ropa: RopaService;
+  /** The data database (for transactions and `authenticate(req, ctx)`: the context is an `AuthDeps`). */
+  db: Kysely<DataDatabase>;
   metrics: Metrics;
+  /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */
+  profiles: ProfileService;
+  /** Segments and computed traits: definitions, memberships (`membershipsFor(subjectId, purpose)`), counts. */
+  segments: SegmentService;
+  /** Data-subject rights requests (staff API) and their self-service intake (privacy center). */
+  rights: RightsService;
+  rightsIntake: RightsIntake;
+  /** Fiducia's own pages (privacy center, demo shop): their write key and whether /demo is on. */
+  pages?: PagesSource | undefined;
   /** Liveness of the storage: throws when a database does not answer. */
   ping(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import type { JsonObject, NormalizedMessage } from '../domain/segment-message.ts
 import { encryptJson } from '../crypto/envelope.ts';
 import { ConsentRepo } from '../store/consent-repo.ts';
 import { EventRepo } from '../store/event-repo.ts';
+import { ErasureRepo } from '../store/erasure-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { ConsentsTable, DataDatabase, EventsTable, TraitsTable } from '../store/schema.ts';
 import type { KeyRing } from './keyring.ts';
@@ -26,6 +27,8 @@ export interface MessagesOp {
   messages: NormalizedMessage[];
   receivedAt: number;
   proof: ConsentProof;
+  /** `Sec-GPC: 1` on the request: an objection to sale/share purposes for every subject it touches. */
+  gpc?: boolean | undefined;
 }
 
 export interface ConsentOp {
@@ -33,9 +36,12 @@ export interface ConsentOp {
   source: SourceRef;
   userId: string | null;
   anonymousId: string | null;
-  choices: { purpose: string; granted: boolean }[];
+  /** `method` per choice overrides the op's (e.g. `gpc`, `tcf` next to `banner` under one receipt). */
+  choices: { purpose: string; granted: boolean; method?: string | undefined }[];
   noticeVersion: string;
   method: string;
+  /** Grants are explicit consent (Art. 9(2)(a)): a separate, express statement, needed for special categories. */
+  explicit?: boolean | undefined;
   receivedAt: number;
   proof: ConsentProof;
 }
@@ -85,6 +91,18 @@ export interface FlushSummary {
   merges: { survivor: string; loser: string }[];
   /** Messages stored / replayed / dropped in the group, by source. */
   sources: Map<string, { stored: number; duplicates: number; dropped: number }>;
+  /** The events written, payloads in clear (in memory only; never log them): segments fold them into their aggregates. */
+  written?: WrittenEvent[];
+}
+
+export interface WrittenEvent {
+  id: string;
+  subjectId: string;
+  type: string;
+  name: string | null;
+  category: string;
+  timestamp: number;
+  payload: JsonObject;
 }
 
 /** Called inside the transaction after the group's rows are written; a throw rolls the whole group back. */
@@ -131,6 +149,10 @@ export class IngestFlush {
   readonly afterCommit: (() => Promise<unknown>)[] = [];
   readonly #merges: { survivor: string; loser: string }[] = [];
   readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
+  /** `kind:blindIndex` keys suppressed by an erasure (Art. 17 with suppression). */
+  readonly #suppressed = new Set<string>();
+  /** Art. 21 objections in force, by subject as loaded (merged subjects are resolved when checked). */
+  readonly #objections = new Map<string, Set<string>>();
 
   constructor(
     private readonly trx: Transaction<DataDatabase>,
@@ -209,6 +231,8 @@ export class IngestFlush {
       }
     });
     const rows = await this.#profiles.identitiesByIndex([...wanted.values()]);
+    // Identifiers an erasure asked to suppress (blind indexes only): their messages are dropped below.
+    for (const k of await new ErasureRepo(this.trx).suppressedAmong([...wanted.values()])) this.#suppressed.add(k);
     const subjects = new Set<string>();
     for (const r of rows) {
       this.#ids.set(`${r.kind}:${Buffer.from(r.blind_index).toString('base64')}`, r.subject_id);
@@ -218,6 +242,11 @@ export class IngestFlush {
     for (const s of await this.#profiles.subjectsWithUserId(list)) this.#withUserId.add(s);
     for (const s of await this.#profiles.subjects(list)) this.#createdAt.set(s.id, s.created_at);
     for (const row of await this.#consents.ledgerOf(list)) this.#applyState(row.subject_id, row);
+    for (const o of await new ErasureRepo(this.trx).objectionsOf(list)) {
+      let s = this.#objections.get(o.subject_id);
+      if (!s) this.#objections.set(o.subject_id, (s = new Set()));
+      s.add(o.purpose);
+    }
   }
 
   #applyState(subject: string, row: Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at'>): void {
@@ -273,7 +302,7 @@ export class IngestFlush {
         // The survivor needs its key now, to re-encrypt the loser's stored rows under it.
         await this.deps.ring.createKeys([survivor]);
         this.#newSubjects.delete(survivor);
-        await this.#profiles.insertSubjects([{ id: survivor, created_at: this.#createdAt.get(survivor)!, updated_at: Date.now(), merged_into: null }]);
+        await this.#profiles.insertSubjects([{ id: survivor, created_at: this.#createdAt.get(survivor)!, updated_at: Date.now(), merged_into: null, restricted_at: null, erased_at: null }]);
       }
       await mergeStoredSubjects(this.trx, this.deps.ring, survivor, loser);
       this.afterCommit.push(() => this.deps.ring.destroy(loser));
@@ -336,13 +365,19 @@ export class IngestFlush {
 
   #validNow(subject: string | null): ValidNow {
     const states = subject ? this.#states.get(this.#resolve(subject)) : undefined;
+    const resolved = subject ? this.#resolve(subject) : null;
+    // An objection (Art. 21) ends collection for that purpose too, not only its use.
+    const objected = (key: string) => {
+      for (const [s, purposes] of this.#objections) if (purposes.has(key) && this.#resolve(s) === resolved) return true;
+      return false;
+    };
     return (key) => {
       const p = this.deps.cfg.purpose(key);
-      return p !== undefined && basisHolds(p, states?.get(key), (v) => this.deps.cfg.noticeVersionValid(v)).holds;
+      return p !== undefined && basisHolds(p, states?.get(key), (v) => this.deps.cfg.noticeVersionValid(v)).holds && (this.#objections.size === 0 || !objected(key));
     };
   }
 
-  #record(subject: string, purpose: string, granted: boolean, op: { noticeVersion: string; method: string; source: string | null; receiptId: string; at: number; proof: ConsentProof }, force: boolean): ConsentStatus | null {
+  #record(subject: string, purpose: string, granted: boolean, op: { noticeVersion: string; method: string; source: string | null; receiptId: string; at: number; proof: ConsentProof; explicit?: boolean | undefined }, force: boolean): ConsentStatus | null {
     const prev = this.#states.get(subject)?.get(purpose);
     if (!force && isUnchanged(prev, granted, op.noticeVersion)) return null;
     const status = nextStatus(prev, granted);
@@ -358,6 +393,7 @@ export class IngestFlush {
       at: op.at,
       ua_hash: op.proof.uaHash,
       ip_truncated: op.proof.ipTruncated,
+      explicit: granted && op.explicit === true ? 1 : 0,
     };
     this.#consentRows.push(row);
     this.#applyState(subject, row);
@@ -366,7 +402,7 @@ export class IngestFlush {
   }
 
   /** Segment's `context.consent.categoryPreferences`, mapped to purposes; a denial wins over a grant. */
-  #contextChoices(m: NormalizedMessage): Map<string, boolean> | null {
+  #contextChoices(m: NormalizedMessage, gpc: boolean): Map<string, boolean> | null {
     const consent = m.context.consent;
     if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return null;
     const prefs = consent.categoryPreferences;
@@ -375,11 +411,24 @@ export class IngestFlush {
     for (const [id, value] of Object.entries(prefs)) {
       if (typeof value !== 'boolean') continue;
       for (const purpose of this.deps.cfg.purposesForSegmentCategory(id)) {
-        if (this.deps.cfg.purpose(purpose)?.legalBasis !== 'consent') continue;
+        const p = this.deps.cfg.purpose(purpose);
+        if (p?.legalBasis !== 'consent' || (gpc && p.saleOrShare)) continue; // under GPC the objection decides sale/share
         out.set(purpose, (out.get(purpose) ?? true) && value);
       }
     }
     return out.size > 0 ? out : null;
+  }
+
+  /** GPC: sale/share purposes denied with method `gpc`, once: skipped while the latest entry already is that objection. */
+  #objectGpc(subject: string, op: MessagesOp): void {
+    const states = this.#states.get(subject);
+    const receiptId = uuidv7(op.receivedAt);
+    for (const p of this.deps.cfg.consentPurposes()) {
+      if (!p.saleOrShare) continue;
+      const prev = states?.get(p.key);
+      if (prev && prev.status !== 'granted' && prev.method === 'gpc') continue;
+      this.#record(subject, p.key, false, { noticeVersion: this.deps.cfg.config.notice.current, method: 'gpc', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, true);
+    }
   }
 
   // ---- operations -----------------------------------------------------------------------------
@@ -401,6 +450,11 @@ export class IngestFlush {
         metrics.messages.inc({ type: m.type, outcome: 'dropped' });
         continue;
       }
+      if (this.#suppressed.size > 0 && [...this.#messageIdents(m), ...this.#previousIdents(m)].some((i) => this.#suppressed.has(i.key))) {
+        metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
+        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+        continue;
+      }
       const all = this.#messageIdents(m);
       const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
       let subject = await this.#find(
@@ -408,7 +462,9 @@ export class IngestFlush {
         [...core, ...this.#previousIdents(m)],
       );
 
-      const choices = this.#contextChoices(m);
+      // Before planning, so that a grant the objection withdraws no longer covers this message.
+      if (op.gpc && subject !== null) this.#objectGpc(subject, op);
+      const choices = this.#contextChoices(m, op.gpc === true);
       if (choices) {
         subject ??= this.#createSubject(op.receivedAt);
         const receiptId = uuidv7(op.receivedAt);
@@ -440,6 +496,7 @@ export class IngestFlush {
         subject = await this.#link(subject, prevAsAnon);
       }
       subject = this.#resolve(subject);
+      if (op.gpc) this.#objectGpc(subject, op); // a subject new in this message (no-op when already recorded above)
 
       for (const t of plan.traits) {
         const k = `${subject}\u0000${t.name}`;
@@ -488,7 +545,7 @@ export class IngestFlush {
     const receiptId = uuidv7(op.receivedAt);
     for (const c of op.choices) {
       // An explicit choice is always recorded, even when it repeats the last one: it is the proof.
-      this.#record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, true);
+      this.#record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: c.method ?? op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof, explicit: op.explicit }, true);
     }
     const consents: Record<string, ConsentStatus> = {};
     for (const [k, st] of this.#states.get(subject) ?? []) consents[k] = st.status;
@@ -499,7 +556,8 @@ export class IngestFlush {
   async #ensureLive(ids: readonly string[], mode: 'share' | 'update'): Promise<void> {
     if (ids.length === 0) return;
     const rows = await this.#profiles.lockSubjects(ids, mode);
-    if (rows.length !== ids.length || rows.some((r) => r.merged_into !== null)) throw new StaleSubjectError();
+    // An erasure committed in another process since we read the subject: retried, its identities are gone by then.
+    if (rows.length !== ids.length || rows.some((r) => r.merged_into !== null || r.erased_at !== null)) throw new StaleSubjectError();
   }
 
   // ---- writing --------------------------------------------------------------------------------
@@ -508,7 +566,7 @@ export class IngestFlush {
     const now = Date.now();
     const created = [...this.#newSubjects].filter((s) => !this.#redirect.has(s));
     const fresh = await this.deps.ring.createKeys(created);
-    await this.#profiles.insertSubjects(created.map((id) => ({ id, created_at: this.#createdAt.get(id) ?? now, updated_at: now, merged_into: null })));
+    await this.#profiles.insertSubjects(created.map((id) => ({ id, created_at: this.#createdAt.get(id) ?? now, updated_at: now, merged_into: null, restricted_at: null, erased_at: null })));
 
     const touched = new Set<string>();
     for (const i of this.#newIdentities.values()) touched.add(this.#resolve(i.subject));
@@ -550,11 +608,13 @@ export class IngestFlush {
     await this.#profiles.upsertTraits([...traits.values()]);
 
     const events: EventsTable[] = [];
+    const written: WrittenEvent[] = [];
     for (const e of this.#pendingEvents) {
       const subject = this.#resolve(e.row.subject_id);
       const k = keys.get(subject);
       if (!k) continue;
       events.push({ ...e.row, subject_id: subject, payload_enc: encryptJson(k.key, k.version, subject, `event:${e.row.id}`, e.payload) });
+      written.push({ id: e.row.id, subjectId: subject, type: e.row.type, name: e.row.event_name, category: e.row.category, timestamp: e.row.timestamp, payload: e.payload });
     }
     await this.#events.insertEvents(events);
 
@@ -575,6 +635,7 @@ export class IngestFlush {
       subjects,
       merges: this.#merges.map((m) => ({ survivor: this.#resolve(m.survivor), loser: m.loser })),
       sources: this.#sourceCounts,
+      written,
     };
   }
 }

@@ -5,6 +5,7 @@ import { ConsentRepo } from '../store/consent-repo.ts';
 import { EventRepo } from '../store/event-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { DataDatabase } from '../store/schema.ts';
+import { SubjectStateRepo } from '../store/subject-state-repo.ts';
 import type { KeyRing } from './keyring.ts';
 
 export class MissingKeyError extends Error {
@@ -61,5 +62,6 @@ export async function mergeStoredSubjects(
   }
 
   await new ConsentRepo(trx).reassign(loser, survivor);
+  await new SubjectStateRepo(trx).reassign(loser, survivor);
   await profiles.markMerged(loser, survivor, Date.now());
 }

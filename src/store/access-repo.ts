@@ -1,5 +1,5 @@
 // Sources (write keys) and API tokens, both stored as hashes.
-import type { Kysely } from 'kysely';
+import type { CompiledQuery, Kysely } from 'kysely';
 import type { DataDatabase, SourcesTable, TokensTable } from './schema.ts';
 
 export class AccessRepo {
@@ -9,8 +9,10 @@ export class AccessRepo {
     return this.db.selectFrom('sources').selectAll().where('write_key_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
   }
 
-  async insertSource(row: SourcesTable): Promise<void> {
-    await this.db.insertInto('sources').values(row).onConflict((oc) => oc.column('write_key_hash').doNothing()).execute();
+  /** False when a source with this write key already exists. */
+  async insertSource(row: SourcesTable): Promise<boolean> {
+    const r = await this.db.insertInto('sources').values(row).onConflict((oc) => oc.column('write_key_hash').doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
   async countSources(): Promise<number> {
@@ -18,12 +20,34 @@ export class AccessRepo {
     return Number(r?.n ?? 0);
   }
 
-  tokenByHash(hash: string): Promise<TokensTable | undefined> {
-    return this.db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
+  #tokenQuery: CompiledQuery<TokensTable> | undefined;
+
+  /** Every API request asks this: compiled once (building a Kysely query costs more than running this one). */
+  async tokenByHash(hash: string): Promise<TokensTable | undefined> {
+    this.#tokenQuery ??= this.db.selectFrom('tokens').selectAll().where('token_hash', '=', '\u0000hash').where('revoked_at', 'is', null).compile();
+    const q = this.#tokenQuery;
+    return (await this.db.executeQuery<TokensTable>({ ...q, parameters: q.parameters.map((p) => (p === '\u0000hash' ? hash : p)) })).rows[0];
   }
 
-  async insertToken(row: TokensTable): Promise<void> {
-    await this.db.insertInto('tokens').values(row).onConflict((oc) => oc.column('token_hash').doNothing()).execute();
+  /** False when a token with this hash already exists. */
+  async insertToken(row: TokensTable): Promise<boolean> {
+    const r = await this.db.insertInto('tokens').values(row).onConflict((oc) => oc.column('token_hash').doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  /** Every token, newest first (hashes are not returned). */
+  listTokens(): Promise<Omit<TokensTable, 'token_hash'>[]> {
+    return this.db.selectFrom('tokens').select(['id', 'name', 'role', 'purposes', 'created_at', 'revoked_at']).orderBy('id', 'desc').execute();
+  }
+
+  tokenById(id: string): Promise<TokensTable | undefined> {
+    return this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Marks a token revoked; false when it does not exist or was already revoked. */
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    const r = await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async countTokens(role: string): Promise<number> {

@@ -41,7 +41,31 @@ function openSqlite(file: string): SQLite.Database {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   db.pragma('cache_size = -65536');
+  cacheStatements(db);
   return db;
+}
+
+const STATEMENT_CACHE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every statement it runs; preparing costs as much as running a small indexed
+ * query. Statements are reusable (and re-prepare themselves after a schema change), so keep the recent ones.
+ */
+function cacheStatements(db: SQLite.Database): void {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    let stmt = cache.get(source);
+    if (stmt) {
+      // Most recently used last, so the oldest is first in line for eviction.
+      cache.delete(source);
+    } else {
+      stmt = prepare(source);
+      if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, stmt);
+    return stmt;
+  }) as SQLite.Database['prepare'];
 }
 
 function pgPool(url: string, schema: string): pg.Pool {

@@ -20,10 +20,10 @@ export class ProfileRepo {
    * Reads (and, where the database can, locks) subject rows for the rest of the transaction, so a concurrent
    * merge in another process cannot slip between reading a subject and writing to it.
    */
-  async lockSubjects(ids: readonly string[], mode: 'share' | 'update'): Promise<Pick<SubjectsTable, 'id' | 'merged_into'>[]> {
+  async lockSubjects(ids: readonly string[], mode: 'share' | 'update'): Promise<Pick<SubjectsTable, 'id' | 'merged_into' | 'erased_at'>[]> {
     const out = [];
     for (const part of chunks([...ids].sort())) {
-      const q = this.db.selectFrom('subjects').select(['id', 'merged_into']).where('id', 'in', part).orderBy('id');
+      const q = this.db.selectFrom('subjects').select(['id', 'merged_into', 'erased_at']).where('id', 'in', part).orderBy('id');
       out.push(...(await (this.rowLocks ? (mode === 'update' ? q.forUpdate() : q.forShare()) : q).execute()));
     }
     return out;

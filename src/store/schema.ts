@@ -25,6 +25,10 @@ export interface SubjectsTable {
   updated_at: number;
   /** Set when the subject was merged into another one; the row stays as a pseudonymous redirect. */
   merged_into: string | null;
+  /** Art. 18 restriction in force since (null: none). */
+  restricted_at: number | null;
+  /** Erasure done or under way since (null: none); nothing of the subject is readable. */
+  erased_at: number | null;
 }
 
 export interface IdentitiesTable {
@@ -84,6 +88,143 @@ export interface ConsentsTable {
   at: number;
   ua_hash: string | null;
   ip_truncated: string | null;
+  /** 1 when a grant was explicit consent (Art. 9(2)(a)), needed for special categories. */
+  explicit: number;
+}
+
+/** Art. 21 objections to a purpose: in force while `lifted_at` is null. */
+export interface ObjectionsTable {
+  id: string;
+  subject_id: string;
+  purpose: string;
+  at: number;
+  lifted_at: number | null;
+  /** The rights request that recorded it, if any. */
+  request_id: string | null;
+}
+
+/** A data-subject rights request (migration 0005); personal parts are encrypted under the request key `rights:<id>`. */
+export interface RightsRequestsTable {
+  id: string;
+  type: string;
+  status: string;
+  channel: string;
+  language: string;
+  identity_kind: string | null;
+  /** Blind index of the identity the request names. */
+  identity_index: Buffer | null;
+  subject_id: string | null;
+  contact_enc: Buffer | null;
+  params_enc: Buffer | null;
+  /** Non-personal JSON: purposes, suppress, … */
+  options: string;
+  /** Non-personal JSON summary of what was done. */
+  outcome: string;
+  status_reason: string | null;
+  /** Why an open request is waiting (e.g. `legal_hold`). */
+  waiting: string | null;
+  created_by: string;
+  received_at: number;
+  due_at: number;
+  verified_at: number | null;
+  extended_at: number | null;
+  extension_months: number | null;
+  extension_reason: string | null;
+  closed_at: number | null;
+  updated_at: number;
+  code_hash: Buffer | null;
+  code_expires_at: number | null;
+  attempts: number;
+  download_hash: Buffer | null;
+}
+
+export interface RightsRequestHistoryTable {
+  id: string;
+  request_id: string;
+  at: number;
+  status: string;
+  step: string;
+  reason: string | null;
+  actor: string;
+}
+
+export interface RightsPackagesTable {
+  request_id: string;
+  subject_id: string | null;
+  kind: string;
+  package_enc: Buffer;
+  size: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SuppressionsTable {
+  kind: string;
+  blind_index: Buffer;
+  request_id: string | null;
+  created_at: number;
+}
+
+export interface LegalHoldsTable {
+  id: string;
+  subject_id: string;
+  reason: string;
+  set_by: string;
+  set_at: number;
+  released_by: string | null;
+  released_at: number | null;
+}
+
+/** Art. 19 outbox: what each recipient must be told (field names and purposes, never values). */
+export interface RecipientNotificationsTable {
+  id: string;
+  request_id: string | null;
+  subject_id: string;
+  recipient: string;
+  purposes: string;
+  action: string;
+  fields: string;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+export interface RateLimitWindowsTable {
+  bucket: string;
+  window_start: number;
+  hits: number;
+}
+
+/** Segment and computed-trait definitions (migration 0004); `definition` is the validated JSON. */
+export interface SegmentDefinitionsTable {
+  key: string;
+  /** `config` (synced from the privacy configuration at start) or `api`. */
+  origin: string;
+  kind: string;
+  purpose: string;
+  definition: string;
+  hash: string;
+  created_at: number;
+  updated_at: number;
+  built_hash: string | null;
+  built_at: number | null;
+}
+
+export interface SegmentMembersTable {
+  segment_id: string;
+  subject_id: string;
+  since: number;
+}
+
+/** Per-subject aggregate state of every segment and computed trait, encrypted under the subject's key (`segments:state`). */
+export interface SegmentStatesTable {
+  subject_id: string;
+  state_enc: Buffer;
+  updated_at: number;
+}
+
+export interface SegmentMetaTable {
+  name: string;
+  value: string;
 }
 
 export interface DataDatabase {
@@ -95,6 +236,61 @@ export interface DataDatabase {
   events: EventsTable;
   ingested_messages: IngestedMessagesTable;
   consents: ConsentsTable;
+  objections: ObjectionsTable;
+  rights_requests: RightsRequestsTable;
+  rights_request_history: RightsRequestHistoryTable;
+  rights_packages: RightsPackagesTable;
+  suppressions: SuppressionsTable;
+  legal_holds: LegalHoldsTable;
+  recipient_notifications: RecipientNotificationsTable;
+  rate_limit_windows: RateLimitWindowsTable;
+  audit_entries: AuditEntriesTable;
+  audit_nodes: AuditNodesTable;
+  audit_head: AuditHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  segment_definitions: SegmentDefinitionsTable;
+  segment_members: SegmentMembersTable;
+  segment_states: SegmentStatesTable;
+  segment_meta: SegmentMetaTable;
+}
+
+/** One audit entry (a leaf); `data` is the canonical JSON text of `{counts, details, fields}`. */
+export interface AuditEntriesTable {
+  idx: number;
+  at: number;
+  actor: string;
+  action: string;
+  purpose: string | null;
+  subject_id: string | null;
+  outcome: string;
+  data: string;
+  leaf_hash: Buffer;
+}
+
+/** A complete subtree of the audit tree of level ≥ 8 (smaller ones are recomputed from leaf hashes). */
+export interface AuditNodesTable {
+  level: number;
+  idx: number;
+  hash: Buffer;
+}
+
+/** The single row (id 1) every append locks: tree size, its peaks (32-byte hashes, largest first) and root. */
+export interface AuditHeadTable {
+  id: number;
+  size: number;
+  peaks: Buffer;
+  root: Buffer;
+  updated_at: number;
+}
+
+export interface AuditCheckpointsTable {
+  id: string;
+  tree_size: number;
+  root: Buffer;
+  at: number;
+  key_id: string;
+  /** The signed note, exactly as exported. */
+  note: string;
 }
 
 export interface KekVersionsTable {
@@ -115,4 +311,14 @@ export interface DataKeysTable {
 export interface KeysDatabase {
   kek_versions: KekVersionsTable;
   data_keys: DataKeysTable;
+  audit_signing_keys: AuditSigningKeysTable;
+}
+
+/** The audit log's Ed25519 key; the private key (PKCS#8) is wrapped with a key derived from the master key. */
+export interface AuditSigningKeysTable {
+  slot: number;
+  key_id: string;
+  public_key: Buffer;
+  private_wrapped: Buffer;
+  created_at: number;
 }

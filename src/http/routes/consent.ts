@@ -3,6 +3,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { consentProof } from '../../domain/consent-proof.ts';
 import { normalizeIdentity } from '../../domain/identity.ts';
+import { entryCovers } from '../../domain/privacy-config.ts';
+import { MAX_TC_STRING_LENGTH } from '../../domain/tcf.ts';
+import { consentReceipt } from '../../services/consent-receipts.ts';
 import { ConsentInputError } from '../../services/consent.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
@@ -12,9 +15,16 @@ const ConsentBody = Type.Object(
   {
     userId: Type.Optional(Type.String({ maxLength: 512 })),
     anonymousId: Type.Optional(Type.String({ maxLength: 512 })),
-    purposes: Type.Record(Type.String(), Type.Boolean()),
+    /** May be omitted when `tcString` is given. */
+    purposes: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
+    /** IAB TCF v2.2 TC string, mapped onto purposes by the configuration (recorded with method `tcf`). */
+    tcString: Type.Optional(Type.String({ maxLength: MAX_TC_STRING_LENGTH })),
+    /** The page saw `navigator.globalPrivacyControl`: the same objection as a `Sec-GPC: 1` header. */
+    gpc: Type.Optional(Type.Boolean()),
     noticeVersion: Type.String({ minLength: 1, maxLength: 100 }),
     method: Type.Optional(Type.Union([Type.Literal('banner'), Type.Literal('preference_center'), Type.Literal('api')])),
+    /** The grants in this request are explicit consent (Art. 9(2)(a)): needed before special categories may be read. */
+    explicit: Type.Optional(Type.Boolean()),
     writeKey: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
@@ -30,7 +40,10 @@ const ConsentReply = Type.Object({
 const Localized = Type.Object({ it: Type.String(), en: Type.String() });
 const ConsentConfig = Type.Object({
   noticeVersion: Type.String(),
+  /** Consent given under these versions still holds (no material change since): the widget asks again otherwise. */
+  validNoticeVersions: Type.Array(Type.String()),
   languages: Type.Array(Type.String()),
+  controller: Type.Object({ name: Type.String(), contact: Type.String(), dpo: Type.Optional(Type.String()), country: Type.String() }),
   purposes: Type.Array(
     Type.Object({
       key: Type.String(),
@@ -39,16 +52,31 @@ const ConsentConfig = Type.Object({
       legalBasis: Type.String(),
       consentRequired: Type.Boolean(),
       saleOrShare: Type.Boolean(),
+      /** The taxonomy categories the purpose covers (prefixes expanded). */
+      categories: Type.Array(Type.Object({ key: Type.String(), name: Localized })),
+      retentionDays: Type.Integer(),
+      recipients: Type.Array(Type.Object({ name: Type.String(), kind: Type.String(), country: Type.String() })),
     }),
   ),
 });
 
+const Receipt = Type.Object({
+  receiptId: Type.String(),
+  noticeVersion: Type.String(),
+  recordedAt: Type.String(),
+  choices: Type.Array(Type.Object({ purpose: Type.String(), status: Type.String(), method: Type.String() })),
+});
+
 export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/v1/consent/config', { schema: { tags: ['consent'], response: { 200: ConsentConfig } } }, async () => {
+  app.get('/v1/consent/config', { schema: { tags: ['consent'], response: { 200: ConsentConfig } } }, async (_req, reply) => {
     const c = ctx.cfg.config;
+    // Every page view of a shop asks for this; a minute of caching keeps it cheap and a new notice still shows soon.
+    void reply.header('cache-control', 'public, max-age=60');
     return {
       noticeVersion: c.notice.current,
+      validNoticeVersions: c.notice.versions.map((v) => v.version).filter((v) => ctx.cfg.noticeVersionValid(v)),
       languages: c.languages,
+      controller: c.controller,
       purposes: c.purposes.map((p) => ({
         key: p.key,
         name: p.name,
@@ -56,9 +84,24 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
         legalBasis: p.legalBasis,
         consentRequired: p.legalBasis === 'consent',
         saleOrShare: p.saleOrShare,
+        categories: c.categories.filter((k) => p.categories.some((entry) => entryCovers(entry, k.key))).map((k) => ({ key: k.key, name: k.name })),
+        retentionDays: p.retentionDays,
+        recipients: p.recipients,
       })),
     };
   });
+
+  // Public: the receipt id is the capability (unguessable, see consent-receipts.ts); it shows choices, never who made them.
+  app.get(
+    '/v1/consent/receipt/:id',
+    { schema: { tags: ['consent'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Receipt } } },
+    async (req) => {
+      const { id } = req.params as { id: string };
+      const receipt = await consentReceipt(ctx.db, id.toLowerCase());
+      if (!receipt) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such consent receipt');
+      return receipt;
+    },
+  );
 
   app.post(
     '/v1/consent',
@@ -75,9 +118,11 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
           userId,
           anonymousId,
           purposes: body.purposes,
+          tcString: body.tcString,
           noticeVersion: body.noticeVersion,
           method: body.method ?? 'api',
-          gpc: req.headers['sec-gpc'] === '1',
+          gpc: req.headers['sec-gpc'] === '1' || body.gpc === true,
+          explicit: body.explicit === true,
           proof: consentProof(typeof ua === 'string' ? ua : undefined, req.ip),
         });
       } catch (err) {

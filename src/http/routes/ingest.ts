@@ -91,6 +91,8 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       messages,
       receivedAt,
       proof: requestMeta(req),
+      // Global Privacy Control: an objection to sale/share purposes for the subjects of these messages.
+      gpc: req.headers['sec-gpc'] === '1',
     });
     return { success: true as const };
   };

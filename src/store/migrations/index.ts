@@ -2,14 +2,24 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../database.ts';
 import { initial } from './0001-initial.ts';
+import { audit } from './0002-audit.ts';
+import { subjectState } from './0003-subject-state.ts';
+import { segments } from './0004-segments.ts';
+import { rights } from './0005-rights.ts';
 import { keystore } from './keys-0001.ts';
+import { auditSigning } from './keys-0002-audit-signing.ts';
 
 const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0001_initial', initial],
+  ['0002_audit', audit],
+  ['0003_subject_state', subjectState],
+  ['0004_segments', segments],
+  ['0005_rights', rights],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [
   ['0001_keystore', keystore],
+  ['0002_audit_signing', auditSigning],
 ];
 
 class StaticProvider implements MigrationProvider {

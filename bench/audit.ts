@@ -1,0 +1,174 @@
+// Audit-log benchmark: batched appends per second (against plain inserts of the same rows) and the time to verify 1,000,000 entries
+// (against reading the same rows). `npx tsx bench/audit.ts [--only sqlite|postgres] [--entries N]`.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import { openCore, type FiduciaOptions } from '../src/app.ts';
+import { canonicalEntryBytes, entryParts } from '../src/domain/audit-entry.ts';
+import { leafHash } from '../src/domain/merkle.ts';
+import type { AuditEntryInput } from '../src/services/audit-port.ts';
+import { AuditRepo } from '../src/store/audit-repo.ts';
+import { dropPgSchema, type Dialect } from '../src/store/database.ts';
+import type { DataDatabase } from '../src/store/schema.ts';
+
+const PG_URL = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const BATCH = 1000;
+const TARGET_APPENDS = 50_000;
+const TARGET_VERIFY_MS = 3000;
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+interface Figures {
+  dialect: Dialect;
+  appended: number;
+  appendsPerSecond: number;
+  plainPerSecond: number;
+  verified: number;
+  verifyMs: number;
+  readMs: number;
+  ok: boolean;
+}
+
+/** Entries shaped like the hot path's: `ingest.batch` per subject, and `profile.read` with purpose and fields. */
+function workload(n: number): AuditEntryInput[] {
+  const subjects = Array.from({ length: 20_000 }, () => randomUUID());
+  return Array.from({ length: n }, (_, i) =>
+    i % 3 === 0
+      ? { actor: 'tok_0193b1c2', action: 'profile.read', purpose: 'personalization', subjectId: subjects[i % subjects.length]!, fields: ['favoriteCategory', 'firstName', 'interests'], outcome: 'ok' as const }
+      : { actor: 'source:0193b1c2-aaaa-7000-8000-000000000001', action: 'ingest.batch', subjectId: subjects[i % subjects.length]!, fields: ['trait:email'], counts: { events: 4, traits: 1, consents: 0 }, outcome: 'ok' as const },
+  );
+}
+
+/** The baseline: the same rows (same columns and indexes) inserted through the same driver, without hashing, tree or head lock. */
+async function plainInserts(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<number> {
+  await sql`create table bench_plain as select * from audit_entries where 1 = 0`.execute(db);
+  for (const c of ['subject_id, idx', 'actor, idx', 'action, idx', 'at']) {
+    await sql.raw(`create index bench_plain_${c.split(',')[0]} on bench_plain (${c})`).execute(db);
+  }
+  const leaf = Buffer.alloc(32, 7);
+  const t = performance.now();
+  for (let i = 0; i < entries.length; i += BATCH) {
+    const rows = entries.slice(i, i + BATCH).map((e, j) => {
+      const p = entryParts({ index: i + j, at: Date.now(), actor: e.actor, action: e.action, purpose: e.purpose ?? null, subjectId: e.subjectId ?? null, fields: [...(e.fields ?? [])], counts: e.counts ?? {}, outcome: e.outcome, details: e.details ?? {} });
+      return { idx: p.index, at: p.at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf };
+    });
+    await db.transaction().execute(async (trx) => {
+      for (let k = 0; k < rows.length; k += 2000) await (trx as unknown as Kysely<{ bench_plain: (typeof rows)[number] }>).insertInto('bench_plain').values(rows.slice(k, k + 2000)).execute();
+    });
+  }
+  const s = (performance.now() - t) / 1000;
+  await sql`drop table bench_plain`.execute(db);
+  return entries.length / s;
+}
+
+async function measure(dialect: Dialect, target: number, log: (l: string) => void): Promise<Figures> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fiducia-bench-audit-'));
+  const schema = `bench_audit_${randomBytes(4).toString('hex')}`;
+  const opts: FiduciaOptions = { dataDir, masterKey: randomBytes(32).toString('base64') };
+  if (dialect === 'postgres') Object.assign(opts, { databaseUrl: PG_URL, schema, keysSchema: `${schema}_keys` });
+  const { dbs, audit } = await openCore(opts);
+  try {
+    const sample = workload(100_000);
+    // Warm-up, then appends in transactions of BATCH entries, as an ingestion group commit or a read batch makes them.
+    await dbs.data.transaction().execute((trx) => audit.append(trx, sample.slice(0, BATCH)));
+    const appendN = Math.min(100_000, target) - BATCH;
+    let t = performance.now();
+    for (let i = BATCH; i < BATCH + appendN; i += BATCH) await dbs.data.transaction().execute((trx) => audit.append(trx, sample.slice(i, i + BATCH)));
+    const appendsPerSecond = appendN / ((performance.now() - t) / 1000);
+    const plainPerSecond = await plainInserts(dbs.data, sample.slice(0, appendN));
+    log(`  ${dialect}: ${fmt(appendsPerSecond)} appends/s in transactions of ${BATCH}; plain inserts of the same rows ${fmt(plainPerSecond)} rows/s (${(appendsPerSecond / plainPerSecond).toFixed(2)}×)`);
+
+    // Fill to `target` entries with larger transactions (bounded in time), then verify everything.
+    const fillUntil = performance.now() + 90_000;
+    let size = (await audit.head()).size;
+    while (size < target && performance.now() < fillUntil) {
+      const n = Math.min(10_000, target - size);
+      const chunk = Array.from({ length: n }, (_, k) => sample[(size + k) % sample.length]!);
+      await dbs.data.transaction().execute((trx) => audit.append(trx, chunk));
+      size += n;
+    }
+    // Baseline: the same pages read without recomputing anything.
+    const repo = new AuditRepo(dbs.data);
+    t = performance.now();
+    for (let from = 0; from < size; from += 50_000) await repo.entriesRange(from, from + 50_000);
+    const readMs = performance.now() - t;
+    t = performance.now();
+    const report = await audit.verify();
+    const verifyMs = performance.now() - t;
+    const per1M = (verifyMs * 1_000_000) / size;
+    log(
+      `  ${dialect}: verify ${fmt(size)} entries in ${fmt(verifyMs)} ms (${report.ok ? 'ok' : 'FAILED'}; ${fmt(per1M)} ms per 1,000,000); ` +
+        `reading the same rows alone ${fmt(readMs)} ms (${(verifyMs / readMs).toFixed(2)}×)`,
+    );
+    // A sanity check that the benchmark measured a real log: one leaf recomputed by hand.
+    const first = (await repo.entriesRange(0, 1))[0];
+    if (first && !leafHash(canonicalEntryBytes({ index: 0, at: first.at, actor: first.actor, action: first.action, purpose: first.purpose, subjectId: first.subject_id, outcome: first.outcome, dataJson: first.data })).equals(first.leaf_hash)) {
+      throw new Error('leaf 0 does not recompute');
+    }
+    return { dialect, appended: appendN, appendsPerSecond, plainPerSecond, verified: size, verifyMs, readMs, ok: report.ok };
+  } finally {
+    await dbs.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (dialect === 'postgres') {
+      await dropPgSchema(PG_URL, schema);
+      await dropPgSchema(PG_URL, `${schema}_keys`);
+    }
+  }
+}
+
+async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export async function run(log: (line: string) => void, opts: { only?: Dialect; entries?: number } = {}): Promise<void> {
+  const [one] = loadavg();
+  const target = opts.entries ?? 1_000_000;
+  log(`== audit log: node ${process.version}, ${cpus().length} CPUs, load average ${(one ?? 0).toFixed(2)}${(one ?? 0) > cpus().length * 0.5 ? ' (busy machine: figures low and noisy)' : ''}`);
+  const out: Figures[] = [];
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    if (opts.only && opts.only !== dialect) continue;
+    if (dialect === 'postgres' && !(await pgReachable())) {
+      log(`  postgres: ${PG_URL} is not reachable, skipped`);
+      continue;
+    }
+    out.push(await measure(dialect, target, log));
+  }
+  for (const f of out) {
+    const per1M = (f.verifyMs * 1_000_000) / f.verified;
+    log(
+      `  ${f.dialect}: appends ${fmt(f.appendsPerSecond)}/s (target ≥ ${fmt(TARGET_APPENDS)}: ${f.appendsPerSecond >= TARGET_APPENDS ? 'met' : 'NOT met'}); ` +
+        `verify 1,000,000 ${f.verified >= 1_000_000 ? '' : '(extrapolated) '}${fmt(per1M)} ms (target ≤ ${fmt(TARGET_VERIFY_MS)}: ${per1M <= TARGET_VERIFY_MS ? 'met' : 'NOT met'})`,
+    );
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, entries: { type: 'string' } } });
+  const watchdog = setTimeout(() => {
+    process.stderr.write('bench/audit.ts: still running after 290 s, giving up\n');
+    process.exit(2);
+  }, 290_000);
+  watchdog.unref();
+  run((line) => void process.stdout.write(`${line}\n`), {
+    only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
+    entries: values.entries ? Number(values.entries) : undefined,
+  }).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,111 @@
+// The Fiducia under test for bench/reads.ts, in its own process, beside a plain Fastify echo route (the baseline).
+// Seeds profiles with 20 traits each through the ingestion API, then serves reads; talks to the parent over IPC.
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { createFiducia, type FiduciaOptions } from '../src/app.ts';
+import { BENCH_ADMIN_TOKEN, BENCH_WRITE_KEY } from './protocol.ts';
+import { installSqlTiming, resetSqlTimings, sqlTimings, type SqlTiming } from './sql-timing.ts';
+
+export type ReadsServerReply =
+  | { type: 'ready'; port: number; echoPort: number; token: string; subjects: number; seedSeconds: number }
+  | { type: 'stats'; auditReads: number; auditEntries: number; sql: SqlTiming[] | null }
+  | { type: 'stopped' }
+  | { type: 'error'; message: string };
+export type ReadsServerRequest = { cmd: 'stats' } | { cmd: 'stop' };
+
+/** Twenty traits of the shipped tracking plan: 13 readable for personalization, 7 withheld (contact, account, campaign…). */
+export function benchTraits(i: number): Record<string, unknown> {
+  return {
+    email: `user${i}@example.com`, phone: `+39 333 ${String(1_000_000 + i)}`, address: { city: 'Milano', zip: '20100' },
+    firstName: 'Ada', lastName: `Rossi${i}`, name: `Ada Rossi${i}`, birthday: '1990-12-10', age: 20 + (i % 50), gender: i % 2 ? 'f' : 'm',
+    language: 'it', username: `user${i}`, company: 'ACME S.p.A.', title: 'Buyer', favoriteCategory: ['shoes', 'bags', 'coats'][i % 3],
+    interests: ['running', 'hiking'], lifestyle: 'sporty', attitudes: 'eco-conscious', newsletter: i % 3 === 0, preferredChannel: 'email', lastCampaign: 'autumn-sale',
+  };
+}
+
+/** The echo payload has the size of a typical profile answer, so both routes serialize comparable JSON. */
+const ECHO_FILL = 'x'.repeat(900);
+
+function send(msg: ReadsServerReply): void {
+  process.send?.(msg);
+}
+
+async function main(): Promise<void> {
+  if (!process.send) throw new Error('bench/reads-server.ts must be started by bench/reads.ts (it needs an IPC channel)');
+  const env = process.env;
+  const subjects = Number(env.BENCH_SUBJECTS ?? '2000');
+  const options: FiduciaOptions = {
+    dataDir: env.BENCH_DATA_DIR ?? '',
+    databaseUrl: env.BENCH_DATABASE_URL || undefined,
+    schema: env.BENCH_SCHEMA || undefined,
+    keysSchema: env.BENCH_KEYS_SCHEMA || undefined,
+    masterKey: env.BENCH_MASTER_KEY,
+    writeKey: BENCH_WRITE_KEY,
+    adminToken: BENCH_ADMIN_TOKEN,
+    auditCheckpointSeconds: 0,
+    logger: pino({ level: 'silent' }),
+  };
+  if (!options.dataDir) throw new Error('BENCH_DATA_DIR is required');
+  // BENCH_SQL_TIMING=1: time each statement shape (bench/sql-timing.ts), from the end of seeding on.
+  const timing = env.BENCH_SQL_TIMING === '1';
+  if (timing) installSqlTiming();
+  const fiducia = await createFiducia(options);
+
+  // Seed: identify calls granting analytics, personalization and marketing in Segment's consent context.
+  const t0 = performance.now();
+  const auth = `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`;
+  const consent = { consent: { categoryPreferences: { analytics: true, personalization: true, marketing: true } } };
+  const batches = [];
+  for (let i = 0; i < subjects; i += 100) {
+    const batch = [];
+    for (let j = i; j < Math.min(i + 100, subjects); j++) batch.push({ type: 'identify', userId: `bench-u-${j}`, traits: benchTraits(j), context: consent });
+    batches.push(fiducia.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: auth }, payload: { batch } }));
+  }
+  for (const r of await Promise.all(batches)) if (r.statusCode !== 200) throw new Error(`seeding failed: ${r.statusCode} ${r.body}`);
+  const seedSeconds = (performance.now() - t0) / 1000;
+  const { token } = await fiducia.access.createToken({ name: 'bench personalization', role: 'service', purposes: ['personalization'] });
+  if (timing) resetSqlTimings();
+
+  const address = await fiducia.app.listen({ host: '127.0.0.1', port: 0 });
+  // The baseline: the same Fastify, no auth, no database, no crypto, no audit; a JSON answer of similar size.
+  const echo = Fastify({ logger: false });
+  echo.get('/echo/:identity', async (req) => ({ identity: (req.params as { identity: string }).identity, purpose: (req.query as { purpose?: string }).purpose ?? null, fill: ECHO_FILL }));
+  const echoAddress = await echo.listen({ host: '127.0.0.1', port: 0 });
+  send({ type: 'ready', port: Number(new URL(address).port), echoPort: Number(new URL(echoAddress).port), token, subjects, seedSeconds });
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await echo.close();
+    await fiducia.close();
+    send({ type: 'stopped' });
+    process.exit(0);
+  };
+  process.on('disconnect', () => void stop());
+  process.on('message', (raw: ReadsServerRequest) => {
+    void (async () => {
+      try {
+        if (raw.cmd === 'stop') return await stop();
+        const count = async (action?: string) => {
+          const q = action ? sql<{ n: number | string }>`select count(*) as n from audit_entries where action = ${action}` : sql<{ n: number | string }>`select count(*) as n from audit_entries`;
+          return Number((await q.execute(fiducia.dbs.data)).rows[0]?.n ?? 0);
+        };
+        const sqlStats = timing ? sqlTimings() : null;
+        send({ type: 'stats', auditReads: await count('profile.read'), auditEntries: await count(), sql: sqlStats });
+      } catch (err) {
+        send({ type: 'error', message: (err as Error).message });
+      }
+    })();
+  });
+}
+
+// Only when started as a program: bench/reads.ts imports the types and `benchTraits` from here.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    send({ type: 'error', message: (err as Error).stack ?? String(err) });
+    process.exit(1);
+  });
+}

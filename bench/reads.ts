@@ -1,0 +1,285 @@
+// Read-side benchmark: purpose-bound profile reads (20 traits, audit on) beside a Fastify echo route, and policy
+// decisions beside Cedar (cedar-wasm) evaluating the same rule, all measured in the same run.
+// `node --import tsx bench/reads.ts` on its own, or through `run(log)` from bench/run.ts.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon, { type AutocannonResult } from 'autocannon';
+import pg from 'pg';
+import { PolicyEngine } from '../src/domain/policy.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config-loader.ts';
+import { dropPgSchema, type Dialect } from '../src/store/database.ts';
+import { agrees, cedar, cedarDecide, decisionWorkload, prepareCedar } from './policy-cedar.ts';
+import type { ReadsServerReply, ReadsServerRequest } from './reads-server.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const TARGET = { readsPerSecond: 10_000, p99Ms: 10, cedarRatio: 100 };
+const env = process.env;
+const SUBJECTS = Number(env.BENCH_READS_SUBJECTS ?? '2000');
+const CONNECTIONS = Number(env.BENCH_READS_CONNECTIONS ?? '16');
+const SECONDS = Number(env.BENCH_READS_SECONDS ?? '8');
+const PG_URL = env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const verdict = (ok: boolean, why: string) => (ok ? 'MET' : `MISSED (${why})`);
+
+// ---- policy decisions ----------------------------------------------------------------------------
+
+export interface PolicyFigures {
+  oursPerSecond: number;
+  cedarPerSecond: number;
+  ratio: number;
+  agreed: number;
+  total: number;
+}
+
+/** Calls `fn` over the workload until `ms` have passed (checking the clock every `every` calls). */
+function rate(ms: number, every: number, fn: (i: number) => void): number {
+  const start = performance.now();
+  let n = 0;
+  let now = start;
+  do {
+    for (let k = 0; k < every; k++, n++) fn(n);
+    now = performance.now();
+  } while (now - start < ms);
+  return (n * 1000) / (now - start);
+}
+
+export function benchPolicy(log: (line: string) => void): PolicyFigures {
+  const cfg = loadPrivacyConfig(DEFAULT_CONFIG_PATH);
+  const engine = new PolicyEngine(cfg);
+  prepareCedar(cfg);
+  const work = decisionWorkload(cfg, 4096);
+  // Same answers first: otherwise the comparison is meaningless.
+  let agreed = 0;
+  let allowed = 0;
+  for (const d of work) {
+    const ours = engine.decide(d.purpose, d.category, d.subject, d.caller);
+    if (ours.allow) allowed++;
+    if (agrees(ours, cedarDecide(d))) agreed++;
+  }
+  const mask = work.length - 1;
+  let sink = 0;
+  rate(300, 4096, (i) => {
+    const d = work[i & mask]!;
+    if (engine.decide(d.purpose, d.category, d.subject, d.caller).allow) sink++;
+  });
+  const oursPerSecond = rate(1500, 4096, (i) => {
+    const d = work[i & mask]!;
+    if (engine.decide(d.purpose, d.category, d.subject, d.caller).allow) sink++;
+  });
+  rate(300, 64, (i) => void cedarDecide(work[i & mask]!));
+  const cedarPerSecond = rate(3000, 64, (i) => {
+    if (cedarDecide(work[i & mask]!).allow) sink++;
+  });
+  const ratio = oursPerSecond / cedarPerSecond;
+  log(`policy decisions: ${work.length} distinct requests (${((100 * allowed) / work.length).toFixed(0)}% allowed); answers agree with Cedar on ${agreed}/${work.length}`);
+  if (sink < 0) log('unreachable'); // keeps the measured calls observable
+  log(`  fiducia PolicyEngine.decide: ${fmt(oursPerSecond)} decisions/s | cedar-wasm ${cedar.getCedarVersion()} statefulIsAuthorized (preparsed policy set): ${fmt(cedarPerSecond)} decisions/s | ratio ${ratio.toFixed(0)}× | target ≥${TARGET.cedarRatio}×: ${verdict(ratio >= TARGET.cedarRatio && agreed === work.length, agreed === work.length ? `${ratio.toFixed(0)}×` : 'answers differ')}`);
+  return { oursPerSecond, cedarPerSecond, ratio, agreed, total: work.length };
+}
+
+// ---- HTTP reads ------------------------------------------------------------------------------------
+
+interface Server {
+  port: number;
+  echoPort: number;
+  token: string;
+  seedSeconds: number;
+  request(req: ReadsServerRequest): Promise<ReadsServerReply>;
+  stop(): Promise<void>;
+}
+
+async function startServer(dialect: Dialect): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fiducia-bench-reads-'));
+  const schema = `bench_r_${randomBytes(5).toString('hex')}`;
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    BENCH_DATA_DIR: dataDir,
+    BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
+    BENCH_SUBJECTS: String(SUBJECTS),
+    ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: PG_URL, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
+  };
+  // BENCH_READS_CPU_PROF=<dir>: a V8 CPU profile of the server (summarize with bench/profile.ts).
+  const prof = env.BENCH_READS_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(env.BENCH_READS_CPU_PROF, dialect)}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench/reads-server.ts')], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const cleanup = async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    if (dialect === 'postgres') {
+      await dropPgSchema(PG_URL, schema);
+      await dropPgSchema(PG_URL, `${schema}_keys`);
+    }
+  };
+  let ready: Extract<ReadsServerReply, { type: 'ready' }>;
+  try {
+    ready = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the reads bench server did not start within 60 s')), 60_000);
+      child.on('message', (m: ReadsServerReply) => {
+        if (m.type === 'ready') resolve(m);
+        if (m.type === 'error') reject(new Error(`reads bench server: ${m.message}`));
+      });
+      child.once('exit', (code) => reject(new Error(`the reads bench server exited with code ${code}`)));
+      void exited.finally(() => clearTimeout(timer));
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    await cleanup();
+    throw err;
+  }
+  return {
+    port: ready.port,
+    echoPort: ready.echoPort,
+    token: ready.token,
+    seedSeconds: ready.seedSeconds,
+    request: (req) =>
+      new Promise((resolve, reject) => {
+        const on = (m: ReadsServerReply) => {
+          if (m.type === 'ready') return;
+          child.off('message', on);
+          if (m.type === 'error') reject(new Error(m.message));
+          else resolve(m);
+        };
+        child.on('message', on);
+        child.send(req);
+      }),
+    async stop() {
+      if (child.exitCode === null && child.connected) {
+        child.send({ cmd: 'stop' } satisfies ReadsServerRequest);
+        const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        await exited;
+        clearTimeout(killer);
+      }
+      await cleanup();
+    },
+  };
+}
+
+interface Load {
+  perSecond: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  p50: number;
+  p99: number;
+}
+
+function load(port: number, path: (i: number) => string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  let i = 0;
+  let ok = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        timeout: 10,
+        requests: [
+          {
+            method: 'GET',
+            headers,
+            setupRequest: (req) => ({ ...req, path: path(i++) }),
+            onResponse: (status) => void (status === 200 && ok++),
+          },
+        ],
+      },
+      (err, r: AutocannonResult) => {
+        if (err) return reject(err);
+        resolve({ perSecond: ok / r.duration, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, p50: r.latency.p50, p99: r.latency.p99 });
+      },
+    );
+  });
+}
+
+export interface ReadFigures {
+  dialect: Dialect;
+  reads: Load;
+  echo: Load;
+  auditReads: number;
+}
+
+export async function benchReads(dialect: Dialect, log: (line: string) => void): Promise<ReadFigures> {
+  const server = await startServer(dialect);
+  try {
+    log(`${dialect}: ${fmt(SUBJECTS)} profiles of 20 traits seeded in ${server.seedSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per measurement`);
+    const headers = { authorization: `Bearer ${server.token}` };
+    // Check the answer before timing it: 13 of the 20 traits are readable for personalization.
+    const probe = await fetch(`http://127.0.0.1:${server.port}/api/v1/profiles/userId:bench-u-1?purpose=personalization`, { headers });
+    const body = (await probe.json()) as { traits?: Record<string, unknown>; withheld?: unknown[] };
+    if (probe.status !== 200 || Object.keys(body.traits ?? {}).length !== 13 || body.withheld?.length !== 7) {
+      throw new Error(`unexpected profile answer ${probe.status}: ${Object.keys(body.traits ?? {}).length} traits, ${body.withheld?.length} withheld`);
+    }
+    const before = await server.request({ cmd: 'stats' });
+    const profilePath = (i: number) => `/api/v1/profiles/userId:bench-u-${(i * 7919) % SUBJECTS}?purpose=personalization`;
+    const echoPath = (i: number) => `/echo/userId:bench-u-${(i * 7919) % SUBJECTS}?purpose=personalization`;
+    // BENCH_READS_ECHO=0 skips the baseline (to profile the reads alone).
+    const withEcho = env.BENCH_READS_ECHO !== '0';
+    if (withEcho) await load(server.echoPort, echoPath, headers, 2);
+    await load(server.port, profilePath, headers, 2);
+    const echo = withEcho ? await load(server.echoPort, echoPath, headers, SECONDS) : { perSecond: NaN, ok: 0, non2xx: 0, errors: 0, p50: NaN, p99: NaN };
+    const reads = await load(server.port, profilePath, headers, SECONDS);
+    const after = await server.request({ cmd: 'stats' });
+    const auditReads = after.type === 'stats' && before.type === 'stats' ? after.auditReads - before.auditReads : -1;
+    return { dialect, reads, echo, auditReads };
+  } finally {
+    await server.stop();
+  }
+}
+
+function report(f: ReadFigures, log: (line: string) => void): void {
+  const r = f.reads;
+  const ratio = r.perSecond / f.echo.perSecond;
+  const short: string[] = [];
+  if (r.perSecond < TARGET.readsPerSecond) short.push(`${fmt(r.perSecond)} < ${fmt(TARGET.readsPerSecond)}/s`);
+  if (r.p99 > TARGET.p99Ms) short.push(`p99 ${r.p99} ms > ${TARGET.p99Ms} ms`);
+  log(
+    `${f.dialect.padEnd(8)} profile reads (personalization, 20 traits → 13 returned + 7 withheld, audit on): ${fmt(r.perSecond)}/s, p50 ${r.p50} ms, p99 ${r.p99} ms | fastify echo: ${fmt(f.echo.perSecond)}/s, p99 ${f.echo.p99} ms | ratio ${(ratio * 100).toFixed(1)}% | target ≥${fmt(TARGET.readsPerSecond)}/s & p99 ≤${TARGET.p99Ms} ms: ${verdict(short.length === 0, short.join('; '))}`,
+  );
+  log(`         non-200: reads ${r.non2xx}, echo ${f.echo.non2xx}; errors ${r.errors + f.echo.errors}; audit entries profile.read written during warm-up + measurement: ${fmt(f.auditReads)}`);
+}
+
+async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+export async function run(log: (line: string) => void): Promise<void> {
+  const [one] = loadavg();
+  log(`== reads: node ${process.version}, ${cpus().length} CPUs, load average ${(one ?? 0).toFixed(2)}${(one ?? 0) > cpus().length * 0.5 ? ' (busy machine: figures low and noisy)' : ''}`);
+  benchPolicy(log);
+  const results: ReadFigures[] = [];
+  for (const dialect of ['sqlite', 'postgres'] as const) {
+    if (dialect === 'postgres' && !(await pgReachable())) {
+      log(`postgres: ${PG_URL} is not reachable, skipped`);
+      continue;
+    }
+    results.push(await benchReads(dialect, log));
+  }
+  for (const f of results) report(f, log);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const watchdog = setTimeout(() => {
+    process.stderr.write('bench/reads.ts: still running after 170 s, giving up\n');
+    process.exit(2);
+  }, 170_000);
+  watchdog.unref();
+  run((line) => void process.stdout.write(`${line}\n`)).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,116 @@
+// Segment cost on ingestion: the same shop traffic through POST /v1/batch with no segments, with definitions no event
+// touches, and with the shipped definitions (which read Product Viewed and Order Completed), measured in one run.
+// Also times a full recompute. In-process (app.inject), so absolute rates are below bench/ingest.ts; read the ratios.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { pino } from 'pino';
+import { parse, stringify } from 'yaml';
+import { createFiducia, type Fiducia } from '../src/app.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { dropPgSchema, type Dialect } from '../src/store/database.ts';
+import { buildWorkload } from './events.ts';
+import { BENCH_WRITE_KEY } from './protocol.ts';
+
+const PG_URL = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const BATCHES = Number(process.env.SEGMENTS_BENCH_BATCHES ?? 1200); // × 100 messages
+const WARMUP = 100;
+const CONCURRENCY = 32;
+const AUTH = `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`;
+
+type Variant = 'none' | 'untouched' | 'shipped';
+
+function configFor(variant: Variant, dir: string): string {
+  const doc = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as { segments?: { key: string }[] };
+  if (variant === 'none') delete doc.segments;
+  // A trait segment: the bench traffic never sends `newsletter`, so no commit has work for it.
+  if (variant === 'untouched') doc.segments = (doc.segments ?? []).filter((s) => s.key === 'newsletter_subscribers');
+  const file = join(dir, `fiducia-${variant}.yaml`);
+  writeFileSync(file, stringify(doc));
+  return file;
+}
+
+async function pgReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+async function send(f: Fiducia, bodies: readonly string[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < bodies.length) {
+      const body = bodies[next++]!;
+      const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: AUTH, 'content-type': 'application/json' }, payload: body });
+      if (r.statusCode !== 200) throw new Error(`batch refused: ${r.statusCode} ${r.body}`);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+}
+
+async function measure(dialect: Dialect, variant: Variant, dir: string): Promise<{ eventsPerSecond: number; recomputeMs: number; members: number }> {
+  const schema = `bench_seg_${randomBytes(4).toString('hex')}`;
+  const dataDir = mkdtempSync(join(dir, `${dialect}-${variant}-`));
+  const f = await createFiducia({
+    dataDir,
+    masterKey: randomBytes(32).toString('base64'),
+    writeKey: BENCH_WRITE_KEY,
+    configPath: configFor(variant, dir),
+    logger: pino({ level: 'silent' }),
+    auditCheckpointSeconds: 0,
+    segmentRefreshMs: 0,
+    ...(dialect === 'postgres' ? { databaseUrl: PG_URL, schema, keysSchema: `${schema}_keys` } : {}),
+  });
+  try {
+    // The same seed every time: every variant ingests exactly the same messages.
+    const w = buildWorkload(WARMUP + BATCHES, 20_000, 7);
+    await send(f, w.bodies.slice(0, WARMUP));
+    const measured = w.bodies.slice(WARMUP);
+    const events = w.eventRows.slice(WARMUP).reduce((a, b) => a + b, 0);
+    const t0 = performance.now();
+    await send(f, measured);
+    const seconds = (performance.now() - t0) / 1000;
+    const r0 = performance.now();
+    if (variant !== 'none') await f.segments.recompute();
+    const recomputeMs = performance.now() - r0;
+    const members = Number((await f.dbs.data.selectFrom('segment_members').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    return { eventsPerSecond: events / seconds, recomputeMs, members };
+  } finally {
+    await f.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (dialect === 'postgres') {
+      await dropPgSchema(PG_URL, schema);
+      await dropPgSchema(PG_URL, `${schema}_keys`);
+    }
+  }
+}
+
+export async function run(log: (line: string) => void): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fiducia-bench-segments-'));
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  try {
+    const dialects: Dialect[] = ['sqlite', ...((await pgReachable()) ? (['postgres'] as const) : [])];
+    log(`segments on ingestion: ${fmt(BATCHES * 100)} messages per variant (20,000 visitors), ${CONCURRENCY} concurrent requests, in-process`);
+    for (const dialect of dialects) {
+      const none = await measure(dialect, 'none', dir);
+      const untouched = await measure(dialect, 'untouched', dir);
+      const shipped = await measure(dialect, 'shipped', dir);
+      log(`  ${dialect}: no segments ${fmt(none.eventsPerSecond)} events/s (baseline)`);
+      log(`  ${dialect}: a segment no event touches ${fmt(untouched.eventsPerSecond)} events/s — ${(untouched.eventsPerSecond / none.eventsPerSecond).toFixed(2)}× baseline`);
+      log(`  ${dialect}: shipped 7 definitions ${fmt(shipped.eventsPerSecond)} events/s — ${(shipped.eventsPerSecond / none.eventsPerSecond).toFixed(2)}× baseline; ${fmt(shipped.members)} memberships; full recompute ${fmt(shipped.recomputeMs)} ms`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// `npx tsx bench/segments.ts` runs it alone.
+if (import.meta.url === `file://${process.argv[1]}`) await run((l) => process.stdout.write(`${l}\n`));

@@ -1,0 +1,244 @@
+// The record of processing activities (GDPR Art. 30(1)) and the privacy notice's purpose table, built from the configuration and system facts.
+import type { LegalBasis, Localized, PrivacyConfig, Purpose, Recipient } from './privacy-config-types.ts';
+
+export type Lang = 'it' | 'en';
+
+/** What the running system reports about itself; the RoPA states these, it does not assume them. */
+export interface SystemFacts {
+  generatedAt: number;
+  configHash: string;
+  storage: 'sqlite' | 'postgres';
+  encryption: { kekVersion: number; lastKeyRotation: number | null; kekVersions: number };
+  access: { tokensByRole: Record<string, number>; sources: number };
+  audit: {
+    size: number;
+    rootHash: string;
+    signingKeyId: string;
+    origin: string;
+    lastCheckpoint: { treeSize: number; timestamp: number } | null;
+    lastVerify: { at: number; ok: boolean; entries: number } | null;
+  };
+}
+
+export const LEGAL_BASIS_TEXT: Record<LegalBasis, { article: string } & Localized> = {
+  consent: { article: 'Art. 6(1)(a) GDPR', it: 'Consenso', en: 'Consent' },
+  contract: { article: 'Art. 6(1)(b) GDPR', it: 'Esecuzione di un contratto', en: 'Performance of a contract' },
+  legal_obligation: { article: 'Art. 6(1)(c) GDPR', it: 'Obbligo di legge', en: 'Legal obligation' },
+  vital_interests: { article: 'Art. 6(1)(d) GDPR', it: 'Interessi vitali', en: 'Vital interests' },
+  public_task: { article: 'Art. 6(1)(e) GDPR', it: 'Compito di interesse pubblico', en: 'Public task' },
+  legitimate_interests: { article: 'Art. 6(1)(f) GDPR', it: 'Legittimo interesse', en: 'Legitimate interests' },
+};
+
+/** EU member states and the other EEA states: no Chapter V transfer. */
+const EEA = new Set('AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO'.split(' '));
+/** Countries with a Commission adequacy decision (Art. 45); for the US it covers only Data Privacy Framework participants. */
+const ADEQUATE = new Set('AD AR CA CH FO GB GG IL IM JE JP KR NZ UY'.split(' '));
+
+/** The Chapter V basis that can apply to a transfer to `country`. */
+export function safeguardText(country: string, lang: Lang): string {
+  if (country === 'US') {
+    return lang === 'it'
+      ? 'decisione di adeguatezza per i partecipanti al Data Privacy Framework UE-USA; altrimenti clausole contrattuali tipo (art. 46)'
+      : 'adequacy decision for EU-US Data Privacy Framework participants; otherwise standard contractual clauses (Art. 46)';
+  }
+  if (ADEQUATE.has(country)) return lang === 'it' ? 'decisione di adeguatezza (art. 45)' : 'adequacy decision (Art. 45)';
+  return lang === 'it'
+    ? 'garanzie adeguate (art. 46, ad es. clausole contrattuali tipo)'
+    : 'appropriate safeguards (Art. 46, e.g. standard contractual clauses)';
+}
+
+export interface Transfer {
+  purpose: string;
+  recipient: string;
+  kind: Recipient['kind'];
+  country: string;
+  /** The Chapter V basis that can apply; the configuration does not record which one is signed. */
+  safeguard: string;
+}
+
+export interface RopaActivity {
+  purpose: string;
+  name: Localized;
+  description: Localized;
+  legalBasis: LegalBasis;
+  legalBasisArticle: string;
+  consentRequired: boolean;
+  saleOrShare: boolean;
+  dataSubjects: string[];
+  dataCategories: { key: string; name: Localized; special: boolean }[];
+  recipients: Recipient[];
+  transfers: Transfer[];
+  retentionDays: number;
+}
+
+export interface Ropa {
+  generatedAt: string;
+  configHash: string;
+  noticeVersion: string;
+  controller: PrivacyConfig['controller'];
+  activities: RopaActivity[];
+  recipients: (Recipient & { purposes: string[] })[];
+  transfers: Transfer[];
+  security: {
+    encryption: {
+      scheme: string;
+      keyHierarchy: string;
+      blindIndexes: string;
+      keySeparation: string;
+      kekVersion: number;
+      kekVersions: number;
+      lastKeyRotation: string | null;
+    };
+    access: { tokens: string; tokensByRole: Record<string, number>; sources: number };
+    audit: {
+      scheme: string;
+      entries: number;
+      rootHash: string;
+      signingKeyId: string;
+      origin: string;
+      lastCheckpoint: { treeSize: number; at: string } | null;
+      lastVerify: { at: string; ok: boolean; entries: number } | null;
+    };
+    storage: string;
+  };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Who the data is about: visitors are known by device/cookie ids, customers by an account id. */
+export const DATA_SUBJECTS: readonly Localized[] = [
+  { it: 'Visitatori del sito e delle app (identificati da un anonymousId)', en: 'Website and app visitors (known by an anonymousId)' },
+  { it: 'Clienti e utenti registrati (identificati da un userId o da un contatto)', en: 'Customers and registered users (known by a userId or a contact)' },
+];
+
+function categoriesOf(cfg: PrivacyConfig, p: Purpose): RopaActivity['dataCategories'] {
+  // A purpose entry may be a prefix: list every taxonomy key it covers.
+  const covered = cfg.categories.filter((c) => p.categories.some((e) => c.key === e || c.key.startsWith(`${e}.`)));
+  return covered.map((c) => ({ key: c.key, name: c.name, special: c.special }));
+}
+
+export function transfersOf(purpose: Purpose, lang: Lang = 'en'): Transfer[] {
+  return purpose.recipients
+    .filter((r) => !EEA.has(r.country))
+    .map((r) => ({
+      purpose: purpose.key,
+      recipient: r.name,
+      kind: r.kind,
+      country: r.country,
+      safeguard: safeguardText(r.country, lang),
+    }));
+}
+
+export function buildRopa(cfg: PrivacyConfig, facts: SystemFacts): Ropa {
+  const activities = cfg.purposes.map((p) => ({
+    purpose: p.key,
+    name: p.name,
+    description: p.description,
+    legalBasis: p.legalBasis,
+    legalBasisArticle: LEGAL_BASIS_TEXT[p.legalBasis].article,
+    consentRequired: p.legalBasis === 'consent',
+    saleOrShare: p.saleOrShare,
+    dataSubjects: DATA_SUBJECTS.map((d) => d.en),
+    dataCategories: categoriesOf(cfg, p),
+    recipients: p.recipients,
+    transfers: transfersOf(p),
+    retentionDays: p.retentionDays,
+  }));
+  const recipients = new Map<string, Recipient & { purposes: string[] }>();
+  for (const p of cfg.purposes) {
+    for (const r of p.recipients) {
+      const key = `${r.name}|${r.kind}|${r.country}`;
+      const hit = recipients.get(key) ?? { ...r, purposes: [] };
+      hit.purposes.push(p.key);
+      recipients.set(key, hit);
+    }
+  }
+  const e = facts.encryption;
+  const a = facts.audit;
+  return {
+    generatedAt: iso(facts.generatedAt),
+    configHash: facts.configHash,
+    noticeVersion: cfg.notice.current,
+    controller: cfg.controller,
+    activities,
+    recipients: [...recipients.values()],
+    transfers: activities.flatMap((x) => x.transfers),
+    security: {
+      encryption: {
+        scheme: 'AES-256-GCM per field, fresh 96-bit IV, AAD binding subject and field (ciphertext format 1)',
+        keyHierarchy: 'one data key per subject, wrapped (AES-256-GCM) by a versioned KEK derived with HKDF-SHA256 from the master key; erasure destroys the data key',
+        blindIndexes: 'identities are looked up by HMAC-SHA256 blind index, never stored in clear',
+        keySeparation: facts.storage === 'sqlite' ? 'keystore in its own SQLite file (keys.db), master key apart' : 'keystore in its own PostgreSQL schema or database, master key apart',
+        kekVersion: e.kekVersion,
+        kekVersions: e.kekVersions,
+        lastKeyRotation: e.lastKeyRotation === null ? null : iso(e.lastKeyRotation),
+      },
+      access: {
+        tokens: 'bearer tokens stored as SHA-256 hashes, roles admin/dpo/analyst/service, service tokens bound to purposes; write keys ingest only',
+        tokensByRole: facts.access.tokensByRole,
+        sources: facts.access.sources,
+      },
+      audit: {
+        scheme: 'append-only log, RFC 6962 Merkle tree (SHA-256), Ed25519-signed checkpoints (C2SP tlog-checkpoint)',
+        entries: a.size,
+        rootHash: a.rootHash,
+        signingKeyId: a.signingKeyId,
+        origin: a.origin,
+        lastCheckpoint: a.lastCheckpoint && { treeSize: a.lastCheckpoint.treeSize, at: iso(a.lastCheckpoint.timestamp) },
+        lastVerify: a.lastVerify && { at: iso(a.lastVerify.at), ok: a.lastVerify.ok, entries: a.lastVerify.entries },
+      },
+      storage: facts.storage === 'sqlite' ? 'SQLite (WAL, synchronous=FULL)' : 'PostgreSQL',
+    },
+  };
+}
+
+// ---- the privacy notice's purpose table ---------------------------------------------------------------------------
+
+export interface NoticePurpose {
+  key: string;
+  name: string;
+  description: string;
+  legalBasis: string;
+  legalBasisArticle: string;
+  consentRequired: boolean;
+  saleOrShare: boolean;
+  dataCategories: string[];
+  retention: string;
+  retentionDays: number;
+  recipients: { name: string; kind: string; country: string }[];
+  transfers: { recipient: string; country: string; safeguard: string }[];
+}
+
+const KIND: Record<Recipient['kind'], Localized> = {
+  processor: { it: 'responsabile del trattamento', en: 'processor' },
+  third_party: { it: 'titolare autonomo', en: 'independent controller' },
+};
+
+export function retentionText(days: number, lang: Lang): string {
+  if (days % 365 === 0) {
+    const y = days / 365;
+    return lang === 'it' ? `${y} ${y === 1 ? 'anno' : 'anni'}` : `${y} ${y === 1 ? 'year' : 'years'}`;
+  }
+  if (days % 30 === 0 || days === 395) {
+    const m = Math.round(days / 30.4);
+    return lang === 'it' ? `${m} mesi (${days} giorni)` : `${m} months (${days} days)`;
+  }
+  return lang === 'it' ? `${days} giorni` : `${days} days`;
+}
+
+export function noticePurposes(cfg: PrivacyConfig, lang: Lang): NoticePurpose[] {
+  return cfg.purposes.map((p) => ({
+    key: p.key,
+    name: p.name[lang],
+    description: p.description[lang],
+    legalBasis: LEGAL_BASIS_TEXT[p.legalBasis][lang],
+    legalBasisArticle: LEGAL_BASIS_TEXT[p.legalBasis].article,
+    consentRequired: p.legalBasis === 'consent',
+    saleOrShare: p.saleOrShare,
+    dataCategories: categoriesOf(cfg, p).map((c) => c.name[lang]),
+    retention: retentionText(p.retentionDays, lang),
+    retentionDays: p.retentionDays,
+    recipients: p.recipients.map((r) => ({ name: r.name, kind: KIND[r.kind][lang], country: r.country })),
+    transfers: transfersOf(p, lang).map((t) => ({ recipient: t.recipient, country: t.country, safeguard: t.safeguard })),
+  }));
+}

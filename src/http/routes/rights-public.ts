@@ -1,0 +1,98 @@
+// Self-service rights requests for the privacy center (write key, CORS): ask, confirm the emailed code, download the package.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { RIGHTS_TYPES } from '../../domain/rights.ts';
+import { DownloadNotFoundError, InvalidEmailError, MailUnavailableError, RateLimitedError, VerificationFailedError } from '../../services/rights-intake.ts';
+import { PackageExpiredError, RightsStateError, type ExportFormat } from '../../services/rights.ts';
+import type { HttpContext } from '../context.ts';
+import { FiduciaError } from '../errors.ts';
+import { requireSource } from '../write-key.ts';
+
+const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
+const Lang = literals(['it', 'en'] as const);
+const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+const IntakeBody = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 320 }),
+    type: literals(RIGHTS_TYPES),
+    language: Lang,
+    details: Type.Optional(Type.String({ maxLength: 2000 })),
+    writeKey: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+type IntakeBody = Static<typeof IntakeBody>;
+const VerifyBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 32 }), writeKey: Type.Optional(Type.String()) }, { additionalProperties: false });
+const DownloadQuery = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 128 }), format: Type.Optional(literals(['json', 'html', 'csv'] as const)), lang: Type.Optional(Lang) },
+  { additionalProperties: false },
+);
+type DownloadQuery = Static<typeof DownloadQuery>;
+const Status = Type.Object({ id: Type.String(), status: Type.String() });
+const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
+
+function mapError(err: unknown, reply: FastifyReply): never {
+  if (err instanceof RateLimitedError) {
+    if (err.retryAfterSeconds > 0) void reply.header('retry-after', String(err.retryAfterSeconds));
+    throw new FiduciaError('FIDUCIA_RATE_LIMITED', err.message);
+  }
+  if (err instanceof VerificationFailedError) {
+    throw new FiduciaError('FIDUCIA_VERIFICATION_FAILED', err.message, err.attemptsLeft === null ? undefined : { attemptsLeft: err.attemptsLeft });
+  }
+  if (err instanceof InvalidEmailError) throw new FiduciaError('FIDUCIA_VALIDATION', err.message);
+  if (err instanceof MailUnavailableError) throw new FiduciaError('FIDUCIA_UNAVAILABLE', err.message);
+  if (err instanceof DownloadNotFoundError) throw new FiduciaError('FIDUCIA_NOT_FOUND', err.message);
+  if (err instanceof PackageExpiredError) throw new FiduciaError('FIDUCIA_EXPORT_EXPIRED', err.message);
+  if (err instanceof RightsStateError) throw new FiduciaError('FIDUCIA_REQUEST_STATE', err.message);
+  throw err;
+}
+
+export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  const tags = ['rights'];
+  const security = [{ writeKey: [] }];
+  const errors = { 400: ErrorReply, 401: ErrorReply, 429: ErrorReply };
+
+  app.post(
+    '/v1/rights-requests',
+    {
+      bodyLimit: 16 * 1024,
+      // The write key is checked before the schema: a caller without one learns nothing.
+      preValidation: async (req) => void (await requireSource(req, ctx.access)),
+      schema: { tags, security, body: IntakeBody, response: { 202: Status, ...errors } },
+    },
+    async (req, reply) => {
+      const source = await requireSource(req, ctx.access);
+      const b = req.body as IntakeBody;
+      const out = await ctx.rightsIntake.submit({ email: b.email, type: b.type, language: b.language, details: b.details, ip: req.ip, sourceId: source.id }).catch((e: unknown) => mapError(e, reply));
+      return reply.status(202).send(out);
+    },
+  );
+
+  app.post(
+    '/v1/rights-requests/:id/verify',
+    {
+      bodyLimit: 4 * 1024,
+      preValidation: async (req) => void (await requireSource(req, ctx.access)),
+      schema: { tags, security, params: Id, body: VerifyBody, response: { 200: Status, ...errors } },
+    },
+    async (req, reply) => {
+      const { id } = req.params as Static<typeof Id>;
+      const { code } = req.body as Static<typeof VerifyBody>;
+      return ctx.rightsIntake.verify(id, code.trim(), req.ip).catch((e: unknown) => mapError(e, reply));
+    },
+  );
+
+  // The personal link from the outcome email; the token in it is the credential, so no write key.
+  app.get('/v1/rights-requests/:id/download', { schema: { tags, params: Id, querystring: DownloadQuery } }, async (req, reply) => {
+    const { id } = req.params as Static<typeof Id>;
+    const q = req.query as DownloadQuery;
+    const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang).catch((e: unknown) => mapError(e, reply));
+    return reply
+      .header('content-type', out.contentType)
+      .header('cache-control', 'no-store')
+      .header('referrer-policy', 'no-referrer')
+      .header('content-disposition', `${q.format === 'csv' ? 'attachment' : 'inline'}; filename="${out.filename}"`)
+      .send(out.body);
+  });
+}

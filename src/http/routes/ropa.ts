@@ -1,0 +1,63 @@
+// The record of processing (Art. 30; dpo/admin) as JSON, HTML or CSV, and the privacy notice's purpose table (public).
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { noticeHtml, ropaCsv, ropaHtml } from '../../domain/ropa-render.ts';
+import { authenticate, requireRole } from '../auth.ts';
+import type { HttpContext } from '../context.ts';
+
+const RopaQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html'), Type.Literal('csv')])) }, { additionalProperties: false });
+const PurposesQuery = Type.Object(
+  {
+    lang: Type.Optional(Type.Union([Type.Literal('it'), Type.Literal('en')])),
+    format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html')])),
+  },
+  { additionalProperties: false },
+);
+const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
+const raw = (x: unknown): string => String(x);
+
+export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  app.get(
+    '/api/v1/ropa',
+    {
+      schema: {
+        tags: ['ropa'],
+        security: [{ token: [] }],
+        description: 'Record of processing activities (Art. 30 GDPR), generated from the configuration and the running system.',
+        querystring: RopaQuery,
+        response: { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply },
+      },
+      // Checked before validation: no token is a 401 whatever the query.
+      onRequest: async (req) => {
+        const caller = await authenticate(req, ctx);
+        await requireRole(req, ctx, caller, ['dpo', 'admin']);
+      },
+    },
+    async (req, reply) => {
+      const { format } = req.query as Static<typeof RopaQuery>;
+      const ropa = await ctx.ropa.ropa();
+      if (format === 'html') return reply.type('text/html; charset=utf-8').serializer(raw).send(ropaHtml(ropa));
+      if (format === 'csv') {
+        return reply
+          .type('text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="record-of-processing.csv"')
+          .serializer(raw)
+          .send(ropaCsv(ropa));
+      }
+      return ropa;
+    },
+  );
+
+  // Public: the same table a privacy notice shows (Art. 13: purposes, bases, recipients, transfers, retention).
+  app.get(
+    '/api/v1/ropa/purposes',
+    { schema: { tags: ['ropa'], description: 'The purpose table of the privacy notice, in Italian or English.', querystring: PurposesQuery, response: { 400: ErrorReply } } },
+    async (req, reply) => {
+      const q = req.query as Static<typeof PurposesQuery>;
+      const lang = q.lang ?? 'it';
+      const purposes = ctx.ropa.purposes(lang);
+      if (q.format === 'html') return reply.type('text/html; charset=utf-8').serializer(raw).send(noticeHtml(ctx.cfg.config.controller.name, purposes, lang));
+      return { lang, noticeVersion: ctx.cfg.config.notice.current, controller: ctx.cfg.config.controller, purposes };
+    },
+  );
+}

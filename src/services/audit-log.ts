@@ -1,0 +1,265 @@
+// The tamper-evident audit log: appends entries inside the caller's transaction, signs checkpoints, serves proofs and queries.
+import type { Kysely } from 'kysely';
+import { canonicalEntryBytes, entryDataJson, entryFromParts, entryProblem, type AuditEntry, type AuditEntryParts } from '../domain/audit-entry.ts';
+import {
+  CompactRange,
+  consistencyProofFromNodes,
+  consistencyProofNodes,
+  inclusionProofFromNodes,
+  inclusionProofNodes,
+  leafHash,
+  rootFromLeaves,
+  rootFromNodes,
+  rootNodes,
+  type NodeId,
+} from '../domain/merkle.ts';
+import type { BlindIndexer } from '../crypto/blind-index.ts';
+import type { CheckpointSigner, SignedCheckpoint } from '../crypto/signed-note.ts';
+import type { IdentityRef } from '../domain/identity.ts';
+import { AuditRepo, type AuditQuery } from '../store/audit-repo.ts';
+import type { Dialect } from '../store/database.ts';
+import { ProfileRepo } from '../store/profile-repo.ts';
+import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../store/schema.ts';
+import type { AuditEntryInput, AuditPort } from './audit-port.ts';
+import { verifyAuditLog, type VerifyOptions, type VerifyReport } from './audit-verify.ts';
+
+export class AuditInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditInputError';
+  }
+}
+
+export interface AuditLogDeps {
+  /** Lock the head row (several processes on one PostgreSQL database). */
+  rowLocks: boolean;
+  signer: CheckpointSigner;
+  /** Lets verification have the database splice each entry's text (the fast pass). */
+  dialect?: Dialect;
+  /** Lets queries name a person by identity (`email:…`) instead of subject id. */
+  blindIndex?: BlindIndexer;
+  now?: () => number;
+}
+
+export interface InclusionProof {
+  index: number;
+  treeSize: number;
+  entry: AuditEntry;
+  leafHash: Buffer;
+  proof: Buffer[];
+  rootHash: Buffer;
+  /** A checkpoint signed now for `treeSize`, so the proof can be checked against a signed root. */
+  checkpoint: SignedCheckpoint;
+}
+
+export interface ConsistencyProof {
+  from: number;
+  to: number;
+  proof: Buffer[];
+  fromRoot: Buffer;
+  toRoot: Buffer;
+  fromCheckpoint: SignedCheckpoint;
+  toCheckpoint: SignedCheckpoint;
+}
+
+export class ProofRangeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProofRangeError';
+  }
+}
+
+/** Complete subtrees of this level and up are stored; smaller ones are recomputed from ≤ 2^(level-1)·2 leaf hashes. */
+export const STORED_NODE_LEVEL = 8;
+
+export function partsOfRow(r: AuditEntriesTable) {
+  return { index: r.idx, at: r.at, actor: r.actor, action: r.action, purpose: r.purpose, subjectId: r.subject_id, outcome: r.outcome, dataJson: r.data };
+}
+
+export function entryFromRow(r: AuditEntriesTable): AuditEntry {
+  return entryFromParts(partsOfRow(r));
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\ufffd');
+
+export class AuditLog implements AuditPort {
+  readonly signer: CheckpointSigner;
+  readonly #now: () => number;
+
+  constructor(
+    private readonly db: Kysely<DataDatabase>,
+    private readonly deps: AuditLogDeps,
+  ) {
+    this.signer = deps.signer;
+    this.#now = deps.now ?? Date.now;
+  }
+
+  async append(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<void> {
+    if (entries.length === 0) return;
+    // Checked and encoded now, before any await: a caller changing its objects later cannot change what is recorded.
+    const prepared = entries.map((e): Omit<AuditEntryParts, 'index' | 'at'> => {
+      const x = {
+        actor: e.actor,
+        action: e.action,
+        purpose: e.purpose ?? null,
+        subjectId: e.subjectId ?? null,
+        fields: e.fields ?? [],
+        counts: e.counts ?? {},
+        outcome: e.outcome,
+        details: e.details ?? {},
+      };
+      const problem = entryProblem(x);
+      if (problem) throw new AuditInputError(`audit entry refused: ${problem}`);
+      // Columns hold text as the database stores it: a lone surrogate would come back as U+FFFD and no longer hash the
+      // same, so it is replaced before hashing (JSON-encoded `data` escapes it instead).
+      return { actor: wellFormed(x.actor), action: x.action, purpose: x.purpose && wellFormed(x.purpose), subjectId: x.subjectId && wellFormed(x.subjectId), outcome: x.outcome, dataJson: entryDataJson(x) };
+    });
+    // Outside a transaction the entries get one of their own: the head must be locked until the rows commit.
+    if (db.isTransaction) await this.#append(db, prepared);
+    else await db.transaction().execute((trx) => this.#append(trx, prepared));
+  }
+
+  async #append(trx: Kysely<DataDatabase>, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
+    const repo = new AuditRepo(trx, this.deps.rowLocks);
+    const head = await repo.lockHead();
+    const range = CompactRange.fromPeaks(head.size, head.peaks);
+    // Never before the last append: time order and index order agree, so time ranges are index ranges.
+    const at = Math.max(this.#now(), head.updatedAt ?? 0);
+    const rows: AuditEntriesTable[] = new Array(prepared.length);
+    const nodes: AuditNodesTable[] = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!;
+      const idx = range.size;
+      const leaf = leafHash(canonicalEntryBytes({ ...p, index: idx, at }));
+      rows[i] = { idx, at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf };
+      for (const n of range.append(leaf).newNodes) if (n.level >= STORED_NODE_LEVEL) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
+    }
+    await repo.insertEntries(rows);
+    await repo.insertNodes(nodes);
+    await repo.setHead({ size: range.size, peaks: range.peaks, root: range.root() }, at);
+  }
+
+  /**
+   * Appends `config.changed` with the configuration's hash unless it is the hash recorded last. Checked under the head
+   * lock, so processes starting together record a change once.
+   */
+  async recordConfig(hash: string, details: Record<string, string | number>): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const repo = new AuditRepo(trx, this.deps.rowLocks);
+      await repo.lockHead();
+      const last = await repo.lastOf('config.changed');
+      const previous = last ? entryFromRow(last).details.hash : undefined;
+      if (previous === hash) return false;
+      await this.append(trx, [
+        { actor: 'system', action: 'config.changed', outcome: 'ok', details: { ...details, hash, previous: typeof previous === 'string' ? previous : null } },
+      ]);
+      return true;
+    });
+  }
+
+  /** Size and root of the committed tree. */
+  async head(): Promise<{ size: number; rootHash: Buffer }> {
+    const h = await new AuditRepo(this.db).head();
+    return { size: h.size, rootHash: h.root };
+  }
+
+  /** Node hashes: stored ones read, small subtrees recomputed from their leaf hashes (one range read each). */
+  async #fetch(repo: AuditRepo, ids: readonly NodeId[]): Promise<Buffer[]> {
+    const got = await repo.nodes(ids.filter((n) => n.level === 0 || n.level >= STORED_NODE_LEVEL));
+    for (const n of ids) {
+      if (n.level === 0 || n.level >= STORED_NODE_LEVEL) continue;
+      const width = 2 ** n.level;
+      const leaves = await repo.leafHashes(n.index * width, (n.index + 1) * width);
+      if (leaves.length === width) got.set(`${n.level}:${n.index}`, rootFromLeaves(leaves));
+    }
+    return ids.map((n) => {
+      const h = got.get(`${n.level}:${n.index}`);
+      if (!h) throw new Error(`audit node ${n.level}:${n.index} is missing: run "fiducia audit verify"`);
+      return h;
+    });
+  }
+
+  async #rootAt(repo: AuditRepo, size: number): Promise<Buffer> {
+    return rootFromNodes(size, await this.#fetch(repo, rootNodes(size)));
+  }
+
+  /**
+   * A signed checkpoint of the current head. Stored (so later verification can check the log against it) unless the
+   * newest stored checkpoint already has this size; `force` stores one anyway.
+   */
+  async checkpoint(force = false): Promise<SignedCheckpoint> {
+    const repo = new AuditRepo(this.db);
+    const head = await repo.head();
+    const latest = await repo.latestCheckpoint();
+    if (!force && latest && latest.tree_size === head.size && latest.root.equals(head.root)) {
+      const opened = this.signer.open(latest.note);
+      if (opened.ok) return opened.checkpoint;
+    }
+    const cp = this.signer.sign(head.size, head.root, this.#now());
+    await repo.insertCheckpoint({ id: `${cp.timestamp}-${cp.treeSize}-${cp.signature.subarray(0, 6).toString('hex')}`, tree_size: cp.treeSize, root: cp.rootHash, at: cp.timestamp, key_id: cp.keyId, note: cp.note });
+    return cp;
+  }
+
+  /** The newest stored checkpoint, if any (what the timer or the last request made). */
+  async latestCheckpoint(): Promise<SignedCheckpoint | undefined> {
+    const row = await new AuditRepo(this.db).latestCheckpoint();
+    if (!row) return undefined;
+    const opened = this.signer.open(row.note);
+    return opened.ok ? opened.checkpoint : undefined;
+  }
+
+  async inclusionProof(index: number, size?: number): Promise<InclusionProof> {
+    const repo = new AuditRepo(this.db);
+    const head = await repo.head();
+    const treeSize = size ?? head.size;
+    if (treeSize > head.size) throw new ProofRangeError(`the log has ${head.size} entries, not ${treeSize}`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= treeSize) throw new ProofRangeError(`index ${index} is not in a tree of ${treeSize} entries`);
+    const ids = inclusionProofNodes(index, treeSize);
+    const proof = inclusionProofFromNodes(index, treeSize, await this.#fetch(repo, ids));
+    const rows = await repo.entriesRange(index, index + 1);
+    const row = rows[0];
+    if (!row) throw new Error(`audit entry ${index} is missing: run "fiducia audit verify"`);
+    const rootHash = treeSize === head.size ? head.root : await this.#rootAt(repo, treeSize);
+    return { index, treeSize, entry: entryFromRow(row), leafHash: Buffer.from(row.leaf_hash), proof, rootHash, checkpoint: this.signer.sign(treeSize, rootHash, this.#now()) };
+  }
+
+  async consistencyProof(from: number, to?: number): Promise<ConsistencyProof> {
+    const repo = new AuditRepo(this.db);
+    const head = await repo.head();
+    const end = to ?? head.size;
+    if (!Number.isSafeInteger(from) || from < 0 || !Number.isSafeInteger(end) || from > end) throw new ProofRangeError(`no consistency proof from ${from} to ${end}`);
+    if (end > head.size) throw new ProofRangeError(`the log has ${head.size} entries, not ${end}`);
+    const proof = consistencyProofFromNodes(from, end, await this.#fetch(repo, consistencyProofNodes(from, end)));
+    const fromRoot = await this.#rootAt(repo, from);
+    const toRoot = end === head.size ? head.root : await this.#rootAt(repo, end);
+    const now = this.#now();
+    return { from, to: end, proof, fromRoot, toRoot, fromCheckpoint: this.signer.sign(from, fromRoot, now), toCheckpoint: this.signer.sign(end, toRoot, now) };
+  }
+
+  /** Entries matching every given filter, newest first; `next` pages on with `before`. */
+  async query(q: AuditQuery): Promise<{ entries: AuditEntry[]; next: number | null }> {
+    const rows = await new AuditRepo(this.db).query({ ...q, limit: q.limit + 1 });
+    const more = rows.length > q.limit;
+    const page = rows.slice(0, q.limit).map(entryFromRow);
+    return { entries: page, next: more && page.length > 0 ? page[page.length - 1]!.index : null };
+  }
+
+  /** The subject an identity points to now, or null. */
+  async subjectFor(ref: IdentityRef): Promise<string | null> {
+    if (!this.deps.blindIndex) return null;
+    const rows = await new ProfileRepo(this.db).identitiesByIndex([this.deps.blindIndex.index(ref.kind, ref.value)]);
+    return rows.find((r) => r.kind === ref.kind)?.subject_id ?? null;
+  }
+
+  /** The last entry of an action, e.g. the configuration hash recorded last. */
+  async last(action: string): Promise<AuditEntry | undefined> {
+    const row = await new AuditRepo(this.db).lastOf(action);
+    return row && entryFromRow(row);
+  }
+
+  /** Recomputes every leaf, node, the head and the checkpoints; names the first bad entry. */
+  verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    return verifyAuditLog(new AuditRepo(this.db, false, this.deps.dialect), this.signer, opts);
+  }
+}

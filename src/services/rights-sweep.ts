@@ -1,0 +1,59 @@
+// Housekeeping of rights requests: expired packages and unconfirmed requests are crypto-shredded, interrupted erasures finished.
+import { RightsRepo } from '../store/rights-repo.ts';
+import type { RightsIntake } from './rights-intake.ts';
+import { destroyRequestKey, errorCode, parseJson, type RightsDeps } from './rights-steps.ts';
+import type { RightsService } from './rights.ts';
+
+export interface SweepReport {
+  packagesExpired: number;
+  unverifiedRejected: number;
+  erasuresFinished: number;
+  requestKeysDestroyed: number;
+}
+
+const SYSTEM = 'system';
+/** Rate-limit windows older than this are dropped (the longest window is an hour). */
+const RATE_WINDOW_KEEP_MS = 24 * 3600_000;
+
+export async function sweepRights(deps: RightsDeps, rights: RightsService, intake: RightsIntake): Promise<SweepReport> {
+  const now = (deps.now ?? Date.now)();
+  const repo = new RightsRepo(deps.db);
+  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0 };
+
+  for (const id of await repo.expiredPackages(now, 500)) {
+    await deps.db.transaction().execute(async (trx) => {
+      const pkg = await new RightsRepo(trx).getPackage(id);
+      await new RightsRepo(trx).deletePackage(id);
+      await new RightsRepo(trx).update(id, { contact_enc: null, params_enc: null, download_hash: null });
+      await deps.audit.append(trx, [{ actor: SYSTEM, action: 'rights.package.expired', subjectId: pkg?.subject_id ?? null, outcome: 'ok', details: { requestId: id } }]);
+    });
+    await destroyRequestKey(deps.ring, id);
+    report.packagesExpired++;
+  }
+
+  report.unverifiedRejected = await intake.expireUnverified();
+
+  // An erasure whose keys could not be destroyed right after its commit (crash, keystore down) is finished here.
+  const stuck = await deps.db.selectFrom('rights_requests').select('id').where('status', '=', 'in_progress').where('waiting', '=', 'key_destruction').limit(100).execute();
+  for (const r of stuck) {
+    try {
+      await rights.process(r.id, SYSTEM);
+      report.erasuresFinished++;
+    } catch (err) {
+      deps.logger.error({ requestId: r.id, err: errorCode(err) }, 'could not finish an erasure');
+    }
+  }
+
+  // Closed requests no longer need the contact address or the corrections they carried (restrictions in force excepted).
+  for (const { id } of await repo.closedWithPersonalParts(500)) {
+    const req = await repo.get(id);
+    if (!req) continue;
+    if (req.type === 'restriction' && req.status === 'completed' && parseJson<{ restricted?: boolean }>(req.outcome, {}).restricted === true) continue;
+    await repo.update(id, { contact_enc: null, params_enc: null });
+    await destroyRequestKey(deps.ring, id);
+    report.requestKeysDestroyed++;
+  }
+
+  await repo.pruneRateLimits(now - RATE_WINDOW_KEEP_MS);
+  return report;
+}

@@ -1,0 +1,229 @@
+// The audit tables: the locked head, entry and node inserts, node and entry reads for proofs, verification and queries.
+import { sql, type Kysely } from 'kysely';
+import type { Dialect } from './database.ts';
+import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
+
+export interface AuditHead {
+  size: number;
+  peaks: Buffer[];
+  root: Buffer;
+  /** Time of the last append (appends never go back in time, so time ranges are index ranges). */
+  updatedAt?: number;
+}
+
+export interface AuditQuery {
+  subjectId?: string | undefined;
+  actor?: string | undefined;
+  action?: string | undefined;
+  purpose?: string | undefined;
+  /** Epoch ms, inclusive. */
+  from?: number | undefined;
+  /** Epoch ms, exclusive. */
+  to?: number | undefined;
+  /** Entries with idx below this (paging newest first). */
+  before?: number | undefined;
+  limit: number;
+}
+
+// Row limits per multi-row INSERT: under PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
+const ENTRY_CHUNK = 2000;
+const NODE_CHUNK = 8000;
+
+const toBuf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+function splitPeaks(blob: Uint8Array): Buffer[] {
+  const b = toBuf(blob);
+  const out: Buffer[] = [];
+  for (let i = 0; i + 32 <= b.length; i += 32) out.push(b.subarray(i, i + 32));
+  return out;
+}
+
+export class AuditRepo {
+  constructor(
+    private readonly db: Kysely<DataDatabase>,
+    private readonly rowLocks = false,
+    /** Known dialect: enables `canonicalTexts`. */
+    private readonly dialect?: Dialect,
+  ) {}
+
+  get canSpliceText(): boolean {
+    return this.dialect !== undefined;
+  }
+
+  /**
+   * Each entry's canonical text (src/domain/audit-entry.ts) spliced by the database: its JSON string quoting
+   * (SQLite json_quote, PostgreSQL to_json) is JSON.stringify's. NULL where a NOT NULL column was emptied.
+   */
+  async canonicalTexts(from: number, to: number): Promise<{ idx: number; text: string | null }[]> {
+    const quote =
+      this.dialect === 'postgres'
+        ? (c: string) => sql`coalesce(pg_catalog.to_json(${sql.ref(c)})::text, 'null')`
+        : (c: string) => sql`json_quote(${sql.ref(c)})`;
+    const text = sql<string | null>`'{"action":' || ${quote('action')} || ',"actor":' || ${quote('actor')} || ',"at":' || ${sql.ref('at')} || ',"data":' || ${sql.ref('data')} || ',"index":' || ${sql.ref('idx')} || ',"outcome":' || ${quote('outcome')} || ',"purpose":' || ${quote('purpose')} || ',"subjectId":' || ${quote('subject_id')} || '}'`;
+    const rows = await this.db
+      .selectFrom('audit_entries')
+      .select(['idx', text.as('text')])
+      .where('idx', '>=', from)
+      .where('idx', '<', to)
+      .orderBy('idx')
+      .execute();
+    return rows.map((r) => ({ idx: Number(r.idx), text: r.text }));
+  }
+
+  /**
+   * The head, locked for the rest of the transaction where the database can (PostgreSQL); on SQLite the single
+   * writer connection already serializes transactions.
+   */
+  async lockHead(): Promise<AuditHead> {
+    const q = this.db.selectFrom('audit_head').select(['size', 'peaks', 'root', 'updated_at']).where('id', '=', 1);
+    const row = await (this.rowLocks ? q.forUpdate() : q).executeTakeFirstOrThrow();
+    return { size: Number(row.size), peaks: splitPeaks(row.peaks), root: toBuf(row.root), updatedAt: Number(row.updated_at) };
+  }
+
+  async head(): Promise<AuditHead> {
+    const row = await this.db.selectFrom('audit_head').select(['size', 'peaks', 'root']).where('id', '=', 1).executeTakeFirstOrThrow();
+    return { size: Number(row.size), peaks: splitPeaks(row.peaks), root: toBuf(row.root) };
+  }
+
+  async setHead(head: AuditHead, now: number): Promise<void> {
+    await this.db
+      .updateTable('audit_head')
+      .set({ size: head.size, peaks: Buffer.concat(head.peaks), root: head.root, updated_at: now })
+      .where('id', '=', 1)
+      .execute();
+  }
+
+  async insertEntries(rows: readonly AuditEntriesTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += ENTRY_CHUNK) await this.db.insertInto('audit_entries').values(rows.slice(i, i + ENTRY_CHUNK)).execute();
+  }
+
+  async insertNodes(rows: readonly AuditNodesTable[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += NODE_CHUNK) await this.db.insertInto('audit_nodes').values(rows.slice(i, i + NODE_CHUNK)).execute();
+  }
+
+  /** Hashes of the requested nodes, keyed `level:idx`; level 0 comes from the entries' leaf hashes. */
+  async nodes(ids: readonly { level: number; index: number }[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    const leaves = ids.filter((n) => n.level === 0).map((n) => n.index);
+    const inner = ids.filter((n) => n.level > 0);
+    if (leaves.length > 0) {
+      const rows = await this.db.selectFrom('audit_entries').select(['idx', 'leaf_hash']).where('idx', 'in', leaves).execute();
+      for (const r of rows) out.set(`0:${Number(r.idx)}`, toBuf(r.leaf_hash));
+    }
+    if (inner.length > 0) {
+      const rows = await this.db
+        .selectFrom('audit_nodes')
+        .select(['level', 'idx', 'hash'])
+        .where((eb) => eb.or(inner.map((n) => eb.and([eb('level', '=', n.level), eb('idx', '=', n.index)]))))
+        .execute();
+      for (const r of rows) out.set(`${r.level}:${Number(r.idx)}`, toBuf(r.hash));
+    }
+    return out;
+  }
+
+  /** Leaf hashes of entries from ≤ idx < to, in order (to recompute a small subtree). */
+  async leafHashes(from: number, to: number): Promise<Buffer[]> {
+    const rows = await this.db.selectFrom('audit_entries').select('leaf_hash').where('idx', '>=', from).where('idx', '<', to).orderBy('idx').execute();
+    return rows.map((r) => toBuf(r.leaf_hash));
+  }
+
+  /** Stored leaf hashes of entries from ≤ idx < to, by index. */
+  async leafHashesByIndex(from: number, to: number): Promise<Map<number, Buffer>> {
+    const rows = await this.db.selectFrom('audit_entries').select(['idx', 'leaf_hash']).where('idx', '>=', from).where('idx', '<', to).execute();
+    return new Map(rows.map((r) => [Number(r.idx), toBuf(r.leaf_hash)]));
+  }
+
+  /** What the leaf hash is recomputed from, without the stored hash itself (verification reads it only where needed). */
+  entriesForVerify(from: number, to: number): Promise<Omit<AuditEntriesTable, 'leaf_hash'>[]> {
+    return this.db
+      .selectFrom('audit_entries')
+      .select(['idx', 'at', 'actor', 'action', 'purpose', 'subject_id', 'outcome', 'data'])
+      .where('idx', '>=', from)
+      .where('idx', '<', to)
+      .orderBy('idx')
+      .execute();
+  }
+
+  /** Entries with from ≤ idx < to, in index order (one page of a verification stream). */
+  entriesRange(from: number, to: number): Promise<AuditEntriesTable[]> {
+    return this.db.selectFrom('audit_entries').selectAll().where('idx', '>=', from).where('idx', '<', to).orderBy('idx').execute();
+  }
+
+  /** Stored nodes completed by appending leaves [from, to) (their last leaf is in the range), level by level. */
+  async nodesCompletedIn(from: number, to: number, minLevel: number, maxLevel: number): Promise<AuditNodesTable[]> {
+    const ranges: { level: number; lo: number; hi: number }[] = [];
+    for (let level = minLevel; level <= maxLevel; level++) {
+      const lo = Math.ceil((from + 1) / 2 ** level) - 1;
+      const hi = Math.floor(to / 2 ** level); // exclusive
+      if (hi > lo) ranges.push({ level, lo, hi });
+    }
+    if (ranges.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('audit_nodes')
+      .select(['level', 'idx', 'hash'])
+      .where((eb) => eb.or(ranges.map((r) => eb.and([eb('level', '=', r.level), eb('idx', '>=', r.lo), eb('idx', '<', r.hi)]))))
+      .execute();
+    return rows.map((r) => ({ level: r.level, idx: Number(r.idx), hash: toBuf(r.hash) }));
+  }
+
+  async countEntries(): Promise<{ n: number; max: number | null }> {
+    const r = await this.db
+      .selectFrom('audit_entries')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('idx').as('max')])
+      .executeTakeFirst();
+    return { n: Number(r?.n ?? 0), max: r?.max === null || r?.max === undefined ? null : Number(r.max) };
+  }
+
+  async countNodes(): Promise<number> {
+    const r = await this.db.selectFrom('audit_nodes').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  /** The first index whose time is ≥ t (binary search on the primary key; times never decrease along the index). */
+  async firstIndexAtOrAfter(t: number): Promise<number> {
+    const last = await this.db.selectFrom('audit_entries').select('idx').orderBy('idx', 'desc').limit(1).executeTakeFirst();
+    let lo = 0;
+    let hi = last ? Number(last.idx) + 1 : 0;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      // The row at mid, or the next one if mid is missing (the verifier reports gaps; queries still answer).
+      const row = await this.db.selectFrom('audit_entries').select(['idx', 'at']).where('idx', '>=', mid).orderBy('idx').limit(1).executeTakeFirst();
+      if (!row || Number(row.at) >= t) hi = mid;
+      else lo = Number(row.idx) + 1;
+    }
+    return lo;
+  }
+
+  async query(q: AuditQuery): Promise<AuditEntriesTable[]> {
+    let s = this.db.selectFrom('audit_entries').selectAll();
+    if (q.from !== undefined) s = s.where('idx', '>=', await this.firstIndexAtOrAfter(q.from));
+    if (q.to !== undefined) s = s.where('idx', '<', await this.firstIndexAtOrAfter(q.to));
+    if (q.subjectId !== undefined) s = s.where('subject_id', '=', q.subjectId);
+    if (q.actor !== undefined) s = s.where('actor', '=', q.actor);
+    if (q.action !== undefined) s = s.where('action', '=', q.action);
+    if (q.purpose !== undefined) s = s.where('purpose', '=', q.purpose);
+    if (q.from !== undefined) s = s.where('at', '>=', q.from);
+    if (q.to !== undefined) s = s.where('at', '<', q.to);
+    if (q.before !== undefined) s = s.where('idx', '<', q.before);
+    return s.orderBy('idx', 'desc').limit(q.limit).execute();
+  }
+
+  /** The last entry of an action (e.g. the last recorded configuration hash). */
+  lastOf(action: string): Promise<AuditEntriesTable | undefined> {
+    return this.db.selectFrom('audit_entries').selectAll().where('action', '=', action).orderBy('idx', 'desc').limit(1).executeTakeFirst();
+  }
+
+  async insertCheckpoint(row: AuditCheckpointsTable): Promise<void> {
+    await this.db.insertInto('audit_checkpoints').values(row).execute();
+  }
+
+  async checkpoints(limit?: number): Promise<AuditCheckpointsTable[]> {
+    const q = this.db.selectFrom('audit_checkpoints').selectAll().orderBy('tree_size', 'desc').orderBy('at', 'desc');
+    const rows = await (limit === undefined ? q : q.limit(limit)).execute();
+    return rows.map((r) => ({ ...r, tree_size: Number(r.tree_size), at: Number(r.at), root: toBuf(r.root) }));
+  }
+
+  async latestCheckpoint(): Promise<AuditCheckpointsTable | undefined> {
+    return (await this.checkpoints(1))[0];
+  }
+}

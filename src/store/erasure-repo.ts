@@ -1,0 +1,92 @@
+// Erasure (Art. 17) at the storage level: every row of a subject's data deleted, a pseudonymous marker and the suppression list kept.
+import type { Kysely } from 'kysely';
+import type { DataDatabase, SuppressionsTable } from './schema.ts';
+
+export interface ErasedCounts {
+  events: number;
+  traits: number;
+  identities: number;
+  objections: number;
+  packages: number;
+  consentProofs: number;
+  mergedAway: number;
+}
+
+export class ErasureRepo {
+  constructor(private readonly db: Kysely<DataDatabase>) {}
+
+  /** The identities of a subject, by blind index (for the suppression list). */
+  identityIndexes(subjectId: string): Promise<{ kind: string; blind_index: Buffer }[]> {
+    return this.db.selectFrom('identities').select(['kind', 'blind_index']).where('subject_id', '=', subjectId).execute();
+  }
+
+  /** The distinct purpose lists the subject's events and traits were collected under (JSON texts). */
+  async purposeLists(subjectId: string): Promise<string[]> {
+    const e = await this.db.selectFrom('events').select('purposes').distinct().where('subject_id', '=', subjectId).execute();
+    const t = await this.db.selectFrom('traits').select('purposes').distinct().where('subject_id', '=', subjectId).execute();
+    return [...new Set([...e, ...t].map((r) => r.purposes))];
+  }
+
+  /** Subjects merged into this one earlier: their rows moved here, their redirect rows remain. */
+  async mergedInto(subjectId: string): Promise<string[]> {
+    return (await this.db.selectFrom('subjects').select('id').where('merged_into', '=', subjectId).execute()).map((r) => r.id);
+  }
+
+  /** Request ids of the subject's stored packages (their keys are destroyed with them). */
+  async packageRequests(subjectId: string): Promise<string[]> {
+    return (await this.db.selectFrom('rights_packages').select('request_id').where('subject_id', '=', subjectId).execute()).map((r) => r.request_id);
+  }
+
+  /**
+   * Deletes the subject's personal rows. The consent ledger stays as pseudonymous proof of lawful processing, minus the
+   * proof fields that could help re-link it to a browser (hashed user agent, truncated IP); see docs/rights.md.
+   */
+  async deleteSubjectRows(subjectId: string, alsoMarked: readonly string[], at: number): Promise<ErasedCounts> {
+    const n = (r: { numDeletedRows?: bigint; numUpdatedRows?: bigint }) => Number(r.numDeletedRows ?? r.numUpdatedRows ?? 0);
+    const events = n(await this.db.deleteFrom('events').where('subject_id', '=', subjectId).executeTakeFirst());
+    const traits = n(await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).executeTakeFirst());
+    const identities = n(await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).executeTakeFirst());
+    const objections = n(await this.db.deleteFrom('objections').where('subject_id', '=', subjectId).executeTakeFirst());
+    const packages = n(await this.db.deleteFrom('rights_packages').where('subject_id', '=', subjectId).executeTakeFirst());
+    const consentProofs = n(
+      await this.db
+        .updateTable('consents')
+        .set({ ua_hash: null, ip_truncated: null })
+        .where('subject_id', '=', subjectId)
+        .where((eb) => eb.or([eb('ua_hash', 'is not', null), eb('ip_truncated', 'is not', null)]))
+        .executeTakeFirst(),
+    );
+    const ids = [subjectId, ...alsoMarked];
+    // The subject row stays as the pseudonymous record that an erasure happened; a restriction has nothing left to hold.
+    await this.db
+      .updateTable('subjects')
+      .set((eb) => ({ erased_at: eb.fn.coalesce('erased_at', eb.val(at)), restricted_at: null, updated_at: at }))
+      .where('id', 'in', ids)
+      .execute();
+    return { events, traits, identities, objections, packages, consentProofs, mergedAway: alsoMarked.length };
+  }
+
+  async suppress(rows: readonly SuppressionsTable[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db.insertInto('suppressions').values([...rows]).onConflict((oc) => oc.columns(['kind', 'blind_index']).doNothing()).execute();
+  }
+
+  /** Objections in force of these subjects (ingestion stops collecting for those purposes). */
+  async objectionsOf(subjectIds: readonly string[]): Promise<{ subject_id: string; purpose: string }[]> {
+    const out: { subject_id: string; purpose: string }[] = [];
+    for (let i = 0; i < subjectIds.length; i += 400) {
+      out.push(...(await this.db.selectFrom('objections').select(['subject_id', 'purpose']).where('subject_id', 'in', subjectIds.slice(i, i + 400)).where('lifted_at', 'is', null).execute()));
+    }
+    return out;
+  }
+
+  /** `kind:base64(blind index)` of those among `indexes` that are suppressed. */
+  async suppressedAmong(indexes: readonly Buffer[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < indexes.length; i += 400) {
+      const rows = await this.db.selectFrom('suppressions').select(['kind', 'blind_index']).where('blind_index', 'in', indexes.slice(i, i + 400)).execute();
+      for (const r of rows) out.add(`${r.kind}:${Buffer.from(r.blind_index).toString('base64')}`);
+    }
+    return out;
+  }
+}

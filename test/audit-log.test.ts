@@ -1,0 +1,230 @@
+// The audit log as a service: transactional appends, sequencing, what it records on its own, proofs, checkpoints, queries.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createFiducia } from '../src/app.ts';
+import { startCheckpointJob } from '../src/jobs/audit-checkpoint.ts';
+import { AuditInputError } from '../src/services/audit-log.ts';
+import { checkConsistency, checkInclusion } from '../src/services/audit-proofs.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { rotateKeys } from '../src/services/key-rotation.ts';
+import { basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
+
+const entry = (i: number, extra: Record<string, unknown> = {}) => ({
+  actor: `tok_${i % 3}`,
+  action: 'profile.read',
+  purpose: i % 2 ? 'marketing' : 'personalization',
+  subjectId: `s-${i % 4}`,
+  fields: ['email'],
+  outcome: 'ok' as const,
+  ...extra,
+});
+
+await eachDialect('audit log', (dialect) => {
+  let f: Awaited<ReturnType<typeof startFiducia>>;
+  before(async () => {
+    f = await startFiducia(dialect, { auditCheckpointSeconds: 0 });
+  });
+  after(async () => f.stop());
+  const all = async (action: string) => (await f.audit.query({ action, limit: 10_000 })).entries.reverse();
+
+  describe('appending', () => {
+    it('commits entries with the transaction that records them, or not at all', async () => {
+      const size = (await f.audit.head()).size;
+      await assert.rejects(
+        f.dbs.data.transaction().execute(async (trx) => {
+          await f.audit.append(trx, [entry(1, { action: 'test.rolled_back' })]);
+          throw new Error('the operation failed');
+        }),
+        /the operation failed/,
+      );
+      assert.equal((await f.audit.head()).size, size);
+      assert.equal((await all('test.rolled_back')).length, 0);
+      await f.dbs.data.transaction().execute((trx) => f.audit.append(trx, [entry(1, { action: 'test.committed' })]));
+      assert.equal((await f.audit.head()).size, size + 1);
+      const [e] = await all('test.committed');
+      assert.equal(e?.index, size);
+      assert.deepEqual(e?.fields, ['email']);
+      assert.equal(e?.purpose, 'marketing');
+    });
+
+    it('gives concurrent appends gap-free indices and a tree that verifies', async () => {
+      const before = (await f.audit.head()).size;
+      await Promise.all(Array.from({ length: 40 }, (_, i) => f.audit.append(f.dbs.data, [entry(i, { action: 'test.concurrent', details: { n: i } }), entry(i, { action: 'test.concurrent', details: { n: i, second: true } })])));
+      const got = await all('test.concurrent');
+      assert.equal(got.length, 80);
+      assert.deepEqual(got.map((e) => e.index), Array.from({ length: 80 }, (_, i) => before + i));
+      // The two entries of one append are adjacent.
+      for (let i = 0; i < 80; i += 2) assert.equal(got[i]!.details.n, got[i + 1]!.details.n);
+      const r = await f.audit.verify();
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+    });
+
+    it('refuses malformed entries before writing anything', async () => {
+      const size = (await f.audit.head()).size;
+      for (const bad of [{ ...entry(0), action: 'Read' }, { ...entry(0), actor: '' }, { ...entry(0), counts: { n: Number.NaN } }, { ...entry(0), outcome: 'maybe' }]) {
+        await assert.rejects(f.audit.append(f.dbs.data, [entry(0), bad as never]), AuditInputError);
+      }
+      assert.equal((await f.audit.head()).size, size);
+    });
+  });
+
+  describe('what is recorded without being asked', () => {
+    it('records bootstrap token and source creation, and the configuration hash', async () => {
+      const [token] = await all('token.create');
+      assert.equal(token?.actor, 'system');
+      assert.equal(token?.details.role, 'admin');
+      assert.equal(typeof token?.details.tokenId, 'string');
+      assert.equal((await all('source.create')).length, 1);
+      const [cfg] = await all('config.changed');
+      assert.equal(cfg?.details.hash, f.cfg.hash);
+      assert.equal(cfg?.details.previous, null);
+    });
+
+    it('records one entry per subject per ingestion batch, consent changes, never values', async () => {
+      const consent = await f.app.inject({
+        method: 'POST',
+        url: '/v1/consent',
+        headers: { authorization: basicAuth() },
+        payload: { anonymousId: 'a-audit', purposes: { analytics: true, marketing: true }, noticeVersion: '2026-11' },
+      });
+      assert.equal(consent.statusCode, 200, consent.body);
+      const other = await f.app.inject({
+        method: 'POST',
+        url: '/v1/consent',
+        headers: { authorization: basicAuth() },
+        payload: { anonymousId: 'other-visitor', purposes: { analytics: true }, noticeVersion: '2026-11' },
+      });
+      assert.equal(other.statusCode, 200, other.body);
+      const r = await f.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basicAuth() },
+        payload: {
+          batch: [
+            { type: 'identify', anonymousId: 'a-audit', traits: { email: 'ada.audit@example.com', firstName: 'Ada' } },
+            { type: 'track', anonymousId: 'a-audit', event: 'Product Viewed', properties: { product_id: 'p1' } },
+            { type: 'track', anonymousId: 'a-audit', event: 'Product Viewed', properties: { product_id: 'p2' } },
+            { type: 'track', anonymousId: 'other-visitor', event: 'Product Viewed', properties: { product_id: 'p3' } },
+          ],
+        },
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      const subject = (await f.dbs.data.selectFrom('consents').select('subject_id').where('purpose', '=', 'marketing').executeTakeFirstOrThrow()).subject_id;
+      const consents = (await all('consent.record')).filter((e) => e.subjectId === subject);
+      assert.equal(consents.length, 1);
+      assert.deepEqual(consents[0]!.fields, ['consent:analytics', 'consent:marketing']);
+      const batches = (await all('ingest.batch')).slice(-2);
+      const mine = batches.find((e) => e.subjectId === subject);
+      assert.ok(mine, 'an entry for the identified subject');
+      assert.deepEqual(mine.counts, { events: 2, traits: 2, consents: 0 });
+      assert.deepEqual(mine.fields, ['trait:email', 'trait:firstName']); // names only
+      assert.match(mine.actor, /^source:/);
+      const others = batches.filter((e) => e.subjectId !== subject);
+      assert.equal(others.length, 1, 'the other visitor has its own entry');
+      assert.deepEqual(others[0]!.counts, { events: 1, traits: 0, consents: 0 });
+      const rows = await f.dbs.data.selectFrom('audit_entries').selectAll().execute();
+      assert.ok(!JSON.stringify(rows).toLowerCase().includes('ada.audit@example.com'), 'no personal value in the audit log');
+    });
+
+    it('records key rotations', async () => {
+      const result = await rotateKeys({ ring: f.ring, audit: f.audit, db: f.dbs.data });
+      const [e] = (await all('keys.rotate')).slice(-1);
+      assert.equal(e?.details.kekVersion, result.kekVersion);
+      assert.equal(e?.counts.rewrapped, result.rewrapped);
+      assert.ok(result.rewrapped >= 1);
+    });
+  });
+
+  describe('proofs and checkpoints', () => {
+    before(async () => {
+      // Past 512 entries, so proofs use stored level-8 and level-9 nodes as well as recomputed small subtrees.
+      const size = (await f.audit.head()).size;
+      const more = Array.from({ length: Math.max(0, 700 - size) }, (_, i) => entry(i, { action: 'test.fill' }));
+      for (let i = 0; i < more.length; i += 250) await f.audit.append(f.dbs.data, more.slice(i, i + 250));
+    });
+
+    it('serves inclusion proofs that verify against signed checkpoints', async () => {
+      const { size } = await f.audit.head();
+      for (const [index, treeSize] of [[0, size], [size - 1, size], [255, 300], [256, 257], [511, 700], [300, 513], [5, 6]] as const) {
+        const p = await f.audit.inclusionProof(index, treeSize);
+        const proof = p.proof.map((b) => b.toString('base64'));
+        assert.deepEqual(checkInclusion(f.audit.signer, p.entry, proof, p.checkpoint.note), { ok: true }, `${index}/${treeSize}`);
+        assert.equal(checkInclusion(f.audit.signer, { ...p.entry, actor: 'someone else' }, proof, p.checkpoint.note).ok, false);
+      }
+      await assert.rejects(f.audit.inclusionProof(size, size), /not in a tree/);
+      await assert.rejects(f.audit.inclusionProof(0, size + 1), /entries, not/);
+    });
+
+    it('serves consistency proofs between any two sizes', async () => {
+      const { size } = await f.audit.head();
+      for (const [a, b] of [[1, size], [256, 512], [255, 700], [300, 301], [511, 513], [0, 10], [size, size], [37, 600]] as const) {
+        const p = await f.audit.consistencyProof(a, b);
+        const ok = checkConsistency(f.audit.signer, p.fromCheckpoint.note, p.toCheckpoint.note, p.proof.map((x) => x.toString('base64')));
+        assert.deepEqual(ok, { ok: true }, `${a}→${b}`);
+      }
+      await assert.rejects(f.audit.consistencyProof(10, 5));
+    });
+
+    it('stores a checkpoint when the head moved, and only then; the timer job does the same', async () => {
+      const first = await f.audit.checkpoint();
+      const again = await f.audit.checkpoint();
+      assert.equal(again.note, first.note);
+      await f.audit.append(f.dbs.data, [entry(1, { action: 'test.after_checkpoint' })]);
+      const job = startCheckpointJob(f.audit, 0, f.logger);
+      await job.tick();
+      await job.stop();
+      const latest = await f.audit.latestCheckpoint();
+      assert.equal(latest?.treeSize, first.treeSize + 1);
+      const stored = await f.dbs.data.selectFrom('audit_checkpoints').select('tree_size').execute();
+      assert.equal(stored.filter((s) => Number(s.tree_size) === first.treeSize).length, 1);
+    });
+  });
+
+  describe('queries', () => {
+    it('filters by subject, actor, action, purpose and time, newest first, in pages', async () => {
+      const subject = randomUUID();
+      const t0 = Date.now();
+      await f.audit.append(f.dbs.data, Array.from({ length: 7 }, (_, i) => ({ ...entry(i), subjectId: subject, action: i < 5 ? 'profile.read' : 'rights.export' })));
+      const mine = await f.audit.query({ subjectId: subject, limit: 100 });
+      assert.equal(mine.entries.length, 7);
+      assert.ok(mine.entries[0]!.index > mine.entries[6]!.index);
+      assert.equal((await f.audit.query({ subjectId: subject, action: 'rights.export', limit: 100 })).entries.length, 2);
+      assert.equal((await f.audit.query({ subjectId: subject, actor: 'tok_0', limit: 100 })).entries.length, 3);
+      assert.equal((await f.audit.query({ subjectId: subject, purpose: 'marketing', limit: 100 })).entries.length, 3);
+      assert.equal((await f.audit.query({ subjectId: subject, from: t0 - 1, limit: 100 })).entries.length, 7);
+      assert.equal((await f.audit.query({ subjectId: subject, to: t0 - 1, limit: 100 })).entries.length, 0);
+      const p1 = await f.audit.query({ subjectId: subject, limit: 3 });
+      const p2 = await f.audit.query({ subjectId: subject, limit: 3, before: p1.next! });
+      const p3 = await f.audit.query({ subjectId: subject, limit: 3, before: p2.next! });
+      assert.deepEqual([...p1.entries, ...p2.entries, ...p3.entries].map((e) => e.index), mine.entries.map((e) => e.index));
+      assert.equal(p3.next, null);
+    });
+  });
+
+  describe('configuration changes', () => {
+    it('records a new configuration hash once, at the start that sees it', async () => {
+      const opts = f.store.options;
+      const count = async () => (await all('config.changed')).length;
+      const n = await count();
+      await f.close();
+      // Same configuration: nothing new.
+      let g = await createFiducia(opts);
+      assert.equal((await g.audit.query({ action: 'config.changed', limit: 100 })).entries.length, n);
+      await g.close();
+      // A changed configuration: one entry naming both hashes.
+      const changed = join(opts.dataDir, 'changed.yaml');
+      writeFileSync(changed, readFileSync(DEFAULT_CONFIG_PATH, 'utf8').replace('name: Example Shop S.r.l.', 'name: Example Shop S.p.A.'));
+      g = await createFiducia({ ...opts, configPath: changed });
+      const [last] = (await g.audit.query({ action: 'config.changed', limit: 1 })).entries;
+      assert.equal(last?.details.hash, g.cfg.hash);
+      assert.equal(last?.details.previous, f.cfg.hash);
+      assert.notEqual(g.cfg.hash, f.cfg.hash);
+      assert.equal((await g.audit.query({ action: 'token.create', limit: 100 })).entries.length, 1, 'the admin token is not created (nor recorded) twice');
+      // Give the suite's `after` a live instance to stop.
+      f = Object.assign(g, { store: f.store, stop: async () => { await g.close(); await f.store.cleanup(); } });
+    });
+  });
+});

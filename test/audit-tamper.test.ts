@@ -1,0 +1,225 @@
+// Adversarial tests of the audit verifier: each attack on the stored log must be detected, on both databases.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, it } from 'node:test';
+import { CheckpointSigner } from '../src/crypto/signed-note.ts';
+import { checkConsistency } from '../src/services/audit-proofs.ts';
+import type { AuditEntryInput } from '../src/services/audit-port.ts';
+import type { VerifyReport } from '../src/services/audit-verify.ts';
+import { dropStoredCheckpoints, rebuildTree, rewindTo, setData, swapEntries } from './helpers/audit-tamper.ts';
+import { eachDialect, startFiducia } from './helpers/harness.ts';
+
+const SIZE = 600; // two complete 256-entry blocks (stored level-8 nodes) and a tail of 88
+
+function entries(n: number, tag = 'a'): AuditEntryInput[] {
+  return Array.from({ length: n }, (_, i) => ({
+    actor: `tok_${tag}${i % 7}`,
+    action: i % 2 ? 'profile.read' : 'ingest.batch',
+    purpose: i % 2 ? 'personalization' : null,
+    subjectId: randomUUID(),
+    fields: ['firstName', 'favoriteCategory'],
+    counts: { events: i % 5 },
+    outcome: 'ok' as const,
+    details: { n: i },
+  }));
+}
+
+const codes = (r: VerifyReport) => r.problems.map((p) => p.code);
+
+await eachDialect('audit tamper evidence', (dialect) => {
+  let f: Awaited<ReturnType<typeof startFiducia>>;
+  const db = () => f.dbs.data;
+  beforeEach(async () => {
+    f = await startFiducia(dialect, { auditCheckpointSeconds: 0 });
+    const size = (await f.audit.head()).size; // bootstrap entries (token, source, configuration)
+    const batch = entries(SIZE - size);
+    for (let i = 0; i < batch.length; i += 200) await f.audit.append(db(), batch.slice(i, i + 200));
+    assert.equal((await f.audit.head()).size, SIZE);
+  });
+  afterEach(async () => f.stop());
+
+  it('passes an untouched log, and compares the stored nodes', async () => {
+    await f.audit.checkpoint();
+    const r = await f.audit.verify();
+    assert.equal(r.ok, true, JSON.stringify(r.problems));
+    assert.equal(r.entries, SIZE);
+    assert.equal(r.firstBadEntry, undefined);
+    assert.ok(r.nodesChecked >= 2, `nodes checked: ${r.nodesChecked}`);
+    assert.equal(r.computedRoot, r.head.rootHash);
+    // The database-spliced pass was accepted; the column pass agrees.
+    assert.equal(r.method, 'sql-text');
+    const columns = await f.audit.verify({ method: 'columns' });
+    assert.deepEqual({ ...columns, method: 'sql-text' }, r);
+  });
+
+  it('hashes what the database gives back, also for text it must normalize', async () => {
+    // A lone surrogate cannot be stored as UTF-8: the entry is recorded with U+FFFD in the column, and verifies.
+    await f.audit.append(db(), [{ actor: 'tok_\ud800x', action: 'test.unicode', subjectId: 's\udc00', fields: ['f\ud800'], details: { k: '\u0000\u2028"' }, outcome: 'ok' }]);
+    const r = await f.audit.verify();
+    assert.equal(r.ok, true, JSON.stringify(r.problems));
+    assert.equal(r.method, 'sql-text');
+    const [e] = (await f.audit.query({ action: 'test.unicode', limit: 1 })).entries;
+    assert.equal(e?.actor, 'tok_\ufffdx');
+    assert.deepEqual(e?.fields, ['f\ud800']);
+  });
+
+  it('names an edited entry (inside a stored block, and in the tail)', async () => {
+    for (const index of [100, 590]) {
+      const row = await db().selectFrom('audit_entries').select('data').where('idx', '=', index).executeTakeFirstOrThrow();
+      await setData(db(), index, row.data.replace('"favoriteCategory"', '"email"'));
+      const r = await f.audit.verify();
+      assert.equal(r.ok, false);
+      assert.equal(r.firstBadEntry, 100);
+      assert.ok(r.problems.some((p) => p.code === 'entry_modified' && p.index === index), JSON.stringify(r.problems));
+      assert.equal(r.method, 'columns', 'a failed fast pass is redone from the columns');
+    }
+  });
+
+  it('detects an edited column other than data (who, what, whom)', async () => {
+    await db().updateTable('audit_entries').set({ actor: 'tok_innocent' }).where('idx', '=', 300).execute();
+    await db().updateTable('audit_entries').set({ subject_id: randomUUID() }).where('idx', '=', 301).execute();
+    const r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 300);
+    assert.deepEqual(r.problems.filter((p) => p.code === 'entry_modified').map((p) => p.index), [300, 301]);
+  });
+
+  it('detects an edit whose leaf hash was recomputed too (the stored tree no longer agrees)', async () => {
+    const row = await db().selectFrom('audit_entries').selectAll().where('idx', '=', 50).executeTakeFirstOrThrow();
+    const { canonicalEntryBytes } = await import('../src/domain/audit-entry.ts');
+    const { leafHash } = await import('../src/domain/merkle.ts');
+    const { partsOfRow } = await import('../src/services/audit-log.ts');
+    const data = row.data.replace('"firstName"', '"lastName"');
+    const leaf = leafHash(canonicalEntryBytes({ ...partsOfRow(row), dataJson: data }));
+    await db().updateTable('audit_entries').set({ data, leaf_hash: leaf }).where('idx', '=', 50).execute();
+    const r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => p.code === 'node_mismatch' && p.range?.[0] === 0), JSON.stringify(r.problems));
+    assert.ok(codes(r).includes('head_mismatch'));
+  });
+
+  it('names a deleted entry', async () => {
+    await db().deleteFrom('audit_entries').where('idx', '=', 300).execute();
+    const r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 300);
+    assert.ok(r.problems.some((p) => p.code === 'entry_missing' && p.index === 300));
+  });
+
+  it('names the first of two swapped entries', async () => {
+    await swapEntries(db(), 10, 20);
+    const r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 10);
+    assert.deepEqual(r.problems.filter((p) => p.code === 'entry_modified').map((p) => p.index), [10, 20]);
+  });
+
+  it('detects a truncated log: rows cut, then the head rewritten, then the stored checkpoints removed too', async () => {
+    const exported = (await f.audit.checkpoint()).note;
+    await db().deleteFrom('audit_entries').where('idx', '>=', 550).execute();
+    let r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 550);
+
+    // A careful attacker also rewrites the head; the stored checkpoint at 600 still covers the missing entries.
+    await rewindTo(db(), 550);
+    r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 550);
+    assert.ok(codes(r).includes('log_truncated'));
+
+    // With the stored checkpoints gone too, only a checkpoint kept elsewhere can tell.
+    await dropStoredCheckpoints(db());
+    r = await f.audit.verify();
+    assert.equal(r.ok, true, 'without any checkpoint a consistent rewrite cannot be told apart (documented)');
+    r = await f.audit.verify({ checkpoints: [exported] });
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 550);
+    assert.deepEqual(r.problems.map((p) => p.code), ['log_truncated']);
+  });
+
+  it('rejects a forged checkpoint signature', async () => {
+    const good = (await f.audit.checkpoint()).note;
+    const [origin, size, root, time, blank, sig] = good.split('\n');
+    // A bigger tree size under the real signature line.
+    const bigger = [origin, String(Number(size) + 10), root, time, blank, sig, ''].join('\n');
+    // A flipped bit in the signature.
+    const raw = Buffer.from(sig!.split(' ').pop()!, 'base64');
+    raw[10]! ^= 1;
+    const flipped = [origin, size, root, time, blank, `${sig!.split(' ').slice(0, -1).join(' ')} ${raw.toString('base64')}`, ''].join('\n');
+    // A well-formed note signed by another key that claims this log's name.
+    const other = CheckpointSigner.generate().signer;
+    const foreign = other.sign(Number(size), Buffer.from(root!, 'base64'), Date.now()).note.replaceAll(other.origin, f.audit.signer.origin);
+    for (const note of [bigger, flipped, foreign]) {
+      const r = await f.audit.verify({ checkpoints: [note] });
+      assert.equal(r.ok, false, note);
+      assert.deepEqual(codes(r), ['checkpoint_invalid']);
+    }
+    // The same forgery stored in the database is caught as well.
+    await db().updateTable('audit_checkpoints').set({ note: bigger }).execute();
+    const r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.ok(codes(r).includes('checkpoint_invalid'));
+  });
+
+  it('rejects a checkpoint from a forked log', async () => {
+    const original = (await f.audit.checkpoint()).note; // size 600, kept elsewhere
+    // The log is cut back to 400 (stored checkpoints removed) and grows again with other entries: a fork that the
+    // server itself signs as it goes.
+    await rewindTo(db(), 400);
+    await dropStoredCheckpoints(db());
+    await f.audit.append(db(), entries(250, 'fork'));
+    const fork = await f.audit.checkpoint();
+    assert.equal(fork.treeSize, 650);
+    assert.equal((await f.audit.verify()).ok, true, 'the fork is consistent in itself');
+    const r = await f.audit.verify({ checkpoints: [original] });
+    assert.equal(r.ok, false);
+    const p = r.problems.find((x) => x.code === 'checkpoint_mismatch');
+    assert.ok(p, JSON.stringify(r.problems));
+    assert.deepEqual(p.range, [0, 600]);
+    // And no consistency proof can bridge the two branches.
+    const proof = await f.audit.consistencyProof(600, 650);
+    assert.deepEqual(checkConsistency(f.audit.signer, original, fork.note, proof.proof.map((b) => b.toString('base64'))).ok, false);
+  });
+
+  it('rejects a consistency proof that skips entries', async () => {
+    const c300 = (await f.audit.consistencyProof(300, 300)).fromCheckpoint.note;
+    const honest = await f.audit.consistencyProof(300, SIZE);
+    const proof = honest.proof.map((b) => b.toString('base64'));
+    const c600 = honest.toCheckpoint.note;
+    assert.deepEqual(checkConsistency(f.audit.signer, c300, c600, proof), { ok: true });
+    // The same proof presented for other sizes, or with a node left out, proves nothing.
+    const c299 = (await f.audit.consistencyProof(299, 299)).fromCheckpoint.note;
+    const c599 = (await f.audit.consistencyProof(599, 599)).fromCheckpoint.note;
+    assert.equal(checkConsistency(f.audit.signer, c299, c600, proof).ok, false);
+    assert.equal(checkConsistency(f.audit.signer, c300, c599, proof).ok, false);
+    assert.equal(checkConsistency(f.audit.signer, c300, c600, proof.slice(1)).ok, false);
+    assert.equal(checkConsistency(f.audit.signer, c300, c600, [...proof.slice(0, -1)]).ok, false);
+    // A server that dropped entry 450 and appended one more to keep the size: its proof from 300 to 600 does not link
+    // the old signed root to the new signed root the client already holds.
+    await db().deleteFrom('audit_entries').where('idx', '=', 450).execute();
+    await rebuildTree(db());
+    await f.audit.append(db(), entries(1, 'filler'));
+    const skipping = await f.audit.consistencyProof(300, SIZE);
+    assert.equal(checkConsistency(f.audit.signer, c300, c600, skipping.proof.map((b) => b.toString('base64'))).ok, false);
+    // Its own freshly signed 600-root differs from the one the client kept: the two signed roots are the evidence.
+    assert.notEqual(skipping.toCheckpoint.note.split('\n')[2], c600.split('\n')[2]);
+    // And verification against the kept checkpoint names the range.
+    const r = await f.audit.verify({ checkpoints: [c600] });
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => p.code === 'checkpoint_mismatch'));
+  });
+
+  it('detects a rewritten stored node and a rewritten head', async () => {
+    await db().updateTable('audit_nodes').set({ hash: Buffer.alloc(32, 1) }).where('level', '=', 8).where('idx', '=', 1).execute();
+    let r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => p.code === 'node_mismatch' && p.range?.[0] === 256), JSON.stringify(r.problems));
+    assert.equal(r.firstBadEntry, undefined, 'the entries themselves are intact');
+    await rebuildTree(db());
+    await db().updateTable('audit_head').set({ root: Buffer.alloc(32, 2) }).execute();
+    r = await f.audit.verify();
+    assert.equal(r.ok, false);
+    assert.ok(codes(r).includes('head_mismatch'));
+  });
+});

@@ -97,12 +97,15 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
     for (let from = 0; from < size; from += 50_000) await repo.entriesRange(from, from + 50_000);
     const readMs = performance.now() - t;
     t = performance.now();
+    const cpu0 = process.cpuUsage();
     const report = await audit.verify();
     const verifyMs = performance.now() - t;
+    const cpu = process.cpuUsage(cpu0);
+    const verifyCpuMs = (cpu.user + cpu.system) / 1000;
     const per1M = (verifyMs * 1_000_000) / size;
     log(
       `  ${dialect}: verify ${fmt(size)} entries in ${fmt(verifyMs)} ms (${report.ok ? 'ok' : 'FAILED'}; ${fmt(per1M)} ms per 1,000,000); ` +
-        `reading the same rows alone ${fmt(readMs)} ms (${(verifyMs / readMs).toFixed(2)}×)`,
+        `reading the same rows alone ${fmt(readMs)} ms (${(verifyMs / readMs).toFixed(2)}×); CPU time of this process ${fmt(verifyCpuMs)} ms (${report.method})`,
     );
     // A sanity check that the benchmark measured a real log: one leaf recomputed by hand.
     const first = (await repo.entriesRange(0, 1))[0];

@@ -101,6 +101,7 @@ async function startServer(dialect: Dialect): Promise<Server> {
     BENCH_DATA_DIR: dataDir,
     BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
     BENCH_SUBJECTS: String(SUBJECTS),
+    BENCH_SQL_TIMING: env.BENCH_READS_SQL_TIMING === '1' ? '1' : '',
     ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: PG_URL, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
   };
   // BENCH_READS_CPU_PROF=<dir>: a V8 CPU profile of the server (summarize with bench/profile.ts).
@@ -161,6 +162,8 @@ async function startServer(dialect: Dialect): Promise<Server> {
 
 interface Load {
   perSecond: number;
+  /** Server CPU time (user + system) per answered request, in µs. */
+  cpuMicros: number;
   ok: number;
   non2xx: number;
   errors: number;
@@ -189,7 +192,7 @@ function load(port: number, path: (i: number) => string, headers: Record<string,
       },
       (err, r: AutocannonResult) => {
         if (err) return reject(err);
-        resolve({ perSecond: ok / r.duration, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, p50: r.latency.p50, p99: r.latency.p99 });
+        resolve({ perSecond: ok / r.duration, cpuMicros: NaN, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, p50: r.latency.p50, p99: r.latency.p99 });
       },
     );
   });
@@ -213,6 +216,10 @@ export async function benchReads(dialect: Dialect, log: (line: string) => void):
     if (probe.status !== 200 || Object.keys(body.traits ?? {}).length !== 13 || body.withheld?.length !== 7) {
       throw new Error(`unexpected profile answer ${probe.status}: ${Object.keys(body.traits ?? {}).length} traits, ${body.withheld?.length} withheld`);
     }
+    const cpu = async () => {
+      const s = await server.request({ cmd: 'stats' });
+      return s.type === 'stats' ? s.cpuMicros : NaN;
+    };
     const before = await server.request({ cmd: 'stats' });
     const profilePath = (i: number) => `/api/v1/profiles/userId:bench-u-${(i * 7919) % SUBJECTS}?purpose=personalization`;
     const echoPath = (i: number) => `/echo/userId:bench-u-${(i * 7919) % SUBJECTS}?purpose=personalization`;
@@ -220,10 +227,20 @@ export async function benchReads(dialect: Dialect, log: (line: string) => void):
     const withEcho = env.BENCH_READS_ECHO !== '0';
     if (withEcho) await load(server.echoPort, echoPath, headers, 2);
     await load(server.port, profilePath, headers, 2);
-    const echo = withEcho ? await load(server.echoPort, echoPath, headers, SECONDS) : { perSecond: NaN, ok: 0, non2xx: 0, errors: 0, p50: NaN, p99: NaN };
-    const reads = await load(server.port, profilePath, headers, SECONDS);
+    const measure = async (port: number, path: (i: number) => string): Promise<Load> => {
+      const c0 = await cpu();
+      const l = await load(port, path, headers, SECONDS);
+      return { ...l, cpuMicros: ((await cpu()) - c0) / Math.max(1, l.ok) };
+    };
+    const echo = withEcho ? await measure(server.echoPort, echoPath) : { perSecond: NaN, cpuMicros: NaN, ok: 0, non2xx: 0, errors: 0, p50: NaN, p99: NaN };
+    const reads = await measure(server.port, profilePath);
     const after = await server.request({ cmd: 'stats' });
     const auditReads = after.type === 'stats' && before.type === 'stats' ? after.auditReads - before.auditReads : -1;
+    if (after.type === 'stats' && after.sql) {
+      const reads = Math.max(1, auditReads);
+      log(`   SQL per profile read in the server (warm-up + measurement, ${fmt(reads)} reads): statement shapes by total time`);
+      for (const t of after.sql.slice(0, 10)) log(`   ${((t.ms * 1000) / reads).toFixed(0).padStart(6)} µs/read ${(t.count / reads).toFixed(2).padStart(6)}×/read  ${t.sql.slice(0, 100)}`);
+    }
     return { dialect, reads, echo, auditReads };
   } finally {
     await server.stop();
@@ -239,6 +256,7 @@ function report(f: ReadFigures, log: (line: string) => void): void {
   log(
     `${f.dialect.padEnd(8)} profile reads (personalization, 20 traits → 13 returned + 7 withheld, audit on): ${fmt(r.perSecond)}/s, p50 ${r.p50} ms, p99 ${r.p99} ms | fastify echo: ${fmt(f.echo.perSecond)}/s, p99 ${f.echo.p99} ms | ratio ${(ratio * 100).toFixed(1)}% | target ≥${fmt(TARGET.readsPerSecond)}/s & p99 ≤${TARGET.p99Ms} ms: ${verdict(short.length === 0, short.join('; '))}`,
   );
+  log(`         server CPU per request: read ${fmt(r.cpuMicros)} µs, echo ${fmt(f.echo.cpuMicros)} µs (${(r.cpuMicros / f.echo.cpuMicros).toFixed(1)}×) — on a busy machine the CPU ratio is steadier than the rates`);
   log(`         non-200: reads ${r.non2xx}, echo ${f.echo.non2xx}; errors ${r.errors + f.echo.errors}; audit entries profile.read written during warm-up + measurement: ${fmt(f.auditReads)}`);
 }
 

@@ -1,6 +1,6 @@
 // Ingestion benchmark: Fiducia's POST /v1/batch against a raw insert of the same rows, on SQLite and PostgreSQL.
 // `npm run bench [-- --only sqlite|postgres] [--events N] [--connections C] [--cpu-prof]`; see --help.
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -185,7 +185,10 @@ async function main(): Promise<void> {
     const cpuProfDir = profDir ? join(profDir, dialect) : undefined;
     outcomes.push(await benchDialect(dialect, w, warmupBatches, { pgUrl, connections, maxSeconds, cpuProfDir, sqlTiming: args['sql-timing'] }));
     if (cpuProfDir) {
-      const file = readdirSync(cpuProfDir).find((f) => f.endsWith('.cpuprofile'));
+      // tsx's loader thread writes a small profile too: the main thread's is the largest.
+      const file = readdirSync(cpuProfDir)
+        .filter((f) => f.endsWith('.cpuprofile'))
+        .sort((x, y) => statSync(join(cpuProfDir, y)).size - statSync(join(cpuProfDir, x)).size)[0];
       log(file ? `\n${summarizeProfile(join(cpuProfDir, file), 20)}` : `   (no CPU profile written in ${cpuProfDir})`);
     }
   }

@@ -15,7 +15,8 @@ import { buildWorkload } from './events.ts';
 import { BENCH_WRITE_KEY } from './protocol.ts';
 
 const PG_URL = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const BATCHES = Number(process.env.SEGMENTS_BENCH_BATCHES ?? 1200); // × 100 messages
+const BATCHES = Number(process.env.SEGMENTS_BENCH_BATCHES ?? 300); // × 100 messages
+const ROUNDS = Number(process.env.SEGMENTS_BENCH_ROUNDS ?? 3);
 const WARMUP = 100;
 const CONCURRENCY = 32;
 const AUTH = `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`;
@@ -56,7 +57,15 @@ async function send(f: Fiducia, bodies: readonly string[]): Promise<void> {
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
 }
 
-async function measure(dialect: Dialect, variant: Variant, dir: string): Promise<{ eventsPerSecond: number; recomputeMs: number; members: number }> {
+interface Sample {
+  eventsPerSecond: number;
+  /** CPU time of this process per event, µs (all of SQLite's work; on PostgreSQL the server's share is not in it). */
+  cpuPerEvent: number;
+  recomputeMs: number;
+  members: number;
+}
+
+async function measure(dialect: Dialect, variant: Variant, dir: string): Promise<Sample> {
   const schema = `bench_seg_${randomBytes(4).toString('hex')}`;
   const dataDir = mkdtempSync(join(dir, `${dialect}-${variant}-`));
   const f = await createFiducia({
@@ -75,14 +84,16 @@ async function measure(dialect: Dialect, variant: Variant, dir: string): Promise
     await send(f, w.bodies.slice(0, WARMUP));
     const measured = w.bodies.slice(WARMUP);
     const events = w.eventRows.slice(WARMUP).reduce((a, b) => a + b, 0);
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await send(f, measured);
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     const r0 = performance.now();
     if (variant !== 'none') await f.segments.recompute();
     const recomputeMs = performance.now() - r0;
     const members = Number((await f.dbs.data.selectFrom('segment_members').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-    return { eventsPerSecond: events / seconds, recomputeMs, members };
+    return { eventsPerSecond: events / seconds, cpuPerEvent: (cpu.user + cpu.system) / events, recomputeMs, members };
   } finally {
     await f.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -93,19 +104,32 @@ async function measure(dialect: Dialect, variant: Variant, dir: string): Promise
   }
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
 export async function run(log: (line: string) => void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fiducia-bench-segments-'));
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const variants: Variant[] = ['none', 'untouched', 'shipped'];
   try {
     const dialects: Dialect[] = ['sqlite', ...((await pgReachable()) ? (['postgres'] as const) : [])];
-    log(`segments on ingestion: ${fmt(BATCHES * 100)} messages per variant (20,000 visitors), ${CONCURRENCY} concurrent requests, in-process`);
+    log(`segments on ingestion: ${fmt(BATCHES * 100)} messages per run (20,000 visitors), ${CONCURRENCY} concurrent requests, in-process; ${ROUNDS} interleaved rounds, medians`);
     for (const dialect of dialects) {
-      const none = await measure(dialect, 'none', dir);
-      const untouched = await measure(dialect, 'untouched', dir);
-      const shipped = await measure(dialect, 'shipped', dir);
-      log(`  ${dialect}: no segments ${fmt(none.eventsPerSecond)} events/s (baseline)`);
-      log(`  ${dialect}: a segment no event touches ${fmt(untouched.eventsPerSecond)} events/s — ${(untouched.eventsPerSecond / none.eventsPerSecond).toFixed(2)}× baseline`);
-      log(`  ${dialect}: shipped 7 definitions ${fmt(shipped.eventsPerSecond)} events/s — ${(shipped.eventsPerSecond / none.eventsPerSecond).toFixed(2)}× baseline; ${fmt(shipped.members)} memberships; full recompute ${fmt(shipped.recomputeMs)} ms`);
+      const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));
+      // Interleaved (A B C, B C A, …) so that a change in machine load does not favour one variant.
+      for (let r = 0; r < ROUNDS; r++) for (let i = 0; i < variants.length; i++) {
+        const v = variants[(i + r) % variants.length]!;
+        samples.get(v)!.push(await measure(dialect, v, dir));
+      }
+      const m = (v: Variant, k: 'eventsPerSecond' | 'cpuPerEvent' | 'recomputeMs' | 'members') => median(samples.get(v)!.map((x) => x[k]));
+      const base = { rate: m('none', 'eventsPerSecond'), cpu: m('none', 'cpuPerEvent') };
+      const line = (label: string, v: Variant) =>
+        `  ${dialect}: ${label.padEnd(28)} ${fmt(m(v, 'eventsPerSecond')).padStart(7)} events/s (${(m(v, 'eventsPerSecond') / base.rate).toFixed(2)}×), ${m(v, 'cpuPerEvent').toFixed(0)} µs CPU/event (${(m(v, 'cpuPerEvent') / base.cpu).toFixed(2)}×)`;
+      log(line('no segments (baseline)', 'none'));
+      log(line('a segment no event touches', 'untouched'));
+      log(`${line('the 7 shipped definitions', 'shipped')}; ${fmt(m('shipped', 'members'))} memberships; full recompute ${fmt(m('shipped', 'recomputeMs'))} ms`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

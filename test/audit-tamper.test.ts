@@ -53,13 +53,16 @@ await eachDialect('audit tamper evidence', (dialect) => {
   });
 
   it('hashes what the database gives back, also for text it must normalize', async () => {
-    // A lone surrogate cannot be stored as UTF-8: the entry is recorded with U+FFFD in the column, and verifies.
-    await f.audit.append(db(), [{ actor: 'tok_\ud800x', action: 'test.unicode', subjectId: 's\udc00', fields: ['f\ud800'], details: { k: '\u0000\u2028"' }, outcome: 'ok' }]);
+    // A lone surrogate cannot be stored as UTF-8, nor NUL in PostgreSQL: the entry is recorded with U+FFFD, and verifies.
+    // The quoting of the database-spliced pass must be JSON.stringify's for every character, or the fast pass fails.
+    const actor = 'tok_"\\/\b\f\n\r\t\u0001\u001f\u007f\u2028é😀\ud800x';
+    await f.audit.append(db(), [{ actor, action: 'test.unicode', purpose: '\u0000é', subjectId: 's\udc00', fields: ['f\ud800'], details: { k: '\u0000\u2028"' }, outcome: 'ok' }]);
     const r = await f.audit.verify();
     assert.equal(r.ok, true, JSON.stringify(r.problems));
     assert.equal(r.method, 'sql-text');
     const [e] = (await f.audit.query({ action: 'test.unicode', limit: 1 })).entries;
-    assert.equal(e?.actor, 'tok_\ufffdx');
+    assert.equal(e?.actor, actor.replace('\ud800', '\ufffd'));
+    assert.equal(e?.purpose, '\ufffdé');
     assert.deepEqual(e?.fields, ['f\ud800']);
   });
 

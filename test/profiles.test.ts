@@ -333,25 +333,35 @@ await eachDialect('profile reads of special categories', (dialect) => {
   };
 
   describe('explicit consent', () => {
-    it('a health trait needs explicit consent; lifestyle needs ordinary consent', async () => {
+    it('a health trait needs explicit consent, to be collected and to be read; lifestyle needs ordinary consent', async () => {
       const u = uniq('u');
       await post('/v1/consent', { userId: u, purposes: { wellness: true }, noticeVersion: '2026-11' });
       await post('/v1/identify', { userId: u, traits: { healthGoal: 'sleep better', lifestyle: 'sporty' } });
       const plain = await read(u);
+      // Collection already refused the health trait: ordinary consent does not cover Art. 9 data.
       assert.deepEqual(plain.traits, { lifestyle: 'sporty' });
-      assert.deepEqual(plain.withheld, [{ field: 'healthGoal', reason: 'special_category_needs_explicit_consent' }]);
+      assert.deepEqual(plain.withheld, []);
       assert.equal(plain.consents.wellness?.explicit, false);
+      assert.equal((await f.dbs.data.selectFrom('traits').select('name').where('name', '=', 'healthGoal').execute()).length, 0);
 
       await tick();
       await post('/v1/consent', { userId: u, purposes: { wellness: true }, noticeVersion: '2026-11', explicit: true });
       const row = await f.dbs.data.selectFrom('consents').select(['explicit', 'status']).where('purpose', '=', 'wellness').orderBy('id', 'desc').limit(1).executeTakeFirstOrThrow();
       assert.equal(Number(row.explicit), 1);
+      await post('/v1/identify', { userId: u, traits: { healthGoal: 'sleep better' } });
       const explicit = await read(u);
       assert.deepEqual(explicit.traits, { healthGoal: 'sleep better', lifestyle: 'sporty' });
       assert.deepEqual(explicit.withheld, []);
       assert.equal(explicit.consents.wellness?.explicit, true);
 
-      // Saying no later is recorded as not explicit: the special category is withheld again.
+      // A later grant that is not explicit replaces the explicit one: the stored health trait is withheld.
+      await tick();
+      await post('/v1/consent', { userId: u, purposes: { wellness: true }, noticeVersion: '2026-11' });
+      const downgraded = await read(u);
+      assert.deepEqual(downgraded.traits, { lifestyle: 'sporty' });
+      assert.deepEqual(downgraded.withheld, [{ field: 'healthGoal', reason: 'special_category_needs_explicit_consent' }]);
+
+      // Saying no later withdraws both.
       await tick();
       await post('/v1/consent', { userId: u, purposes: { wellness: false }, noticeVersion: '2026-11', explicit: true });
       assert.deepEqual((await read(u)).withheld.map((w) => w.reason), ['consent_withdrawn', 'consent_withdrawn']);

@@ -21,8 +21,11 @@ export interface Drop {
 
 export type Decision = { keep: true; purposes: string[] } | { keep: false; reason: DropReason };
 
-/** Purposes whose legal basis holds for this subject at this moment. */
-export type ValidNow = (purposeKey: string) => boolean;
+/**
+ * Whether a purpose's legal basis holds for this subject at this moment; with `special`, whether it holds
+ * for Art. 9 special categories too (explicit consent).
+ */
+export type ValidNow = (purposeKey: string, special?: boolean) => boolean;
 
 export function decideCategory(cfg: CompiledConfig, category: string, validNow: ValidNow): Decision {
   // Unclassified data is kept for later classification but readable by no purpose; system.* is not personal data.
@@ -34,7 +37,7 @@ export function decideCategory(cfg: CompiledConfig, category: string, validNow: 
   for (const p of covering) {
     // Art. 9: special categories only ever under (explicit) consent.
     if (special && p.legalBasis !== 'consent') continue;
-    if (validNow(p.key)) purposes.push(p.key);
+    if (validNow(p.key, special)) purposes.push(p.key);
   }
   if (purposes.length > 0) return { keep: true, purposes };
   return { keep: false, reason: special ? 'special_category' : 'no_basis' };

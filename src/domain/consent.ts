@@ -11,6 +11,8 @@ export interface ConsentState {
   noticeVersion: string;
   method: string;
   at: number;
+  /** A grant that was explicit consent (Art. 9(2)(a)), which special categories need. */
+  explicit?: boolean | undefined;
 }
 
 /** The status a new choice records: saying no after a yes is a withdrawal, otherwise a denial. */

@@ -80,8 +80,9 @@ export function entryFromRow(r: AuditEntriesTable): AuditEntry {
   return entryFromParts(partsOfRow(r));
 }
 
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-const wellFormed = (s: string): string => s.replace(LONE_SURROGATE, '\ufffd');
+// Text no database column can hold the same way: lone surrogates (not UTF-8) and NUL (refused by PostgreSQL).
+const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g;
+const wellFormed = (s: string): string => s.replace(UNSTORABLE, '\ufffd');
 
 export class AuditLog implements AuditPort {
   readonly signer: CheckpointSigner;
@@ -111,8 +112,8 @@ export class AuditLog implements AuditPort {
       };
       const problem = entryProblem(x);
       if (problem) throw new AuditInputError(`audit entry refused: ${problem}`);
-      // Columns hold text as the database stores it: a lone surrogate would come back as U+FFFD and no longer hash the
-      // same, so it is replaced before hashing (JSON-encoded `data` escapes it instead).
+      // Columns hold text as the database stores it: a lone surrogate would come back as U+FFFD (and NUL is refused by
+      // PostgreSQL), no longer hashing the same, so both are replaced before hashing (JSON-encoded `data` escapes them).
       return { actor: wellFormed(x.actor), action: x.action, purpose: x.purpose && wellFormed(x.purpose), subjectId: x.subjectId && wellFormed(x.subjectId), outcome: x.outcome, dataJson: entryDataJson(x) };
     });
     // Outside a transaction the entries get one of their own: the head must be locked until the rows commit.

@@ -249,7 +249,7 @@ export class IngestFlush {
     }
   }
 
-  #applyState(subject: string, row: Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at'>): void {
+  #applyState(subject: string, row: Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at'> & { explicit?: number }): void {
     let m = this.#states.get(subject);
     if (!m) this.#states.set(subject, (m = new Map()));
     m.set(row.purpose, {
@@ -258,6 +258,7 @@ export class IngestFlush {
       noticeVersion: row.notice_version,
       method: row.method,
       at: row.at,
+      explicit: row.explicit === 1,
     });
   }
 
@@ -317,7 +318,7 @@ export class IngestFlush {
     if (ls) {
       for (const st of ls.values()) {
         const cur = this.#states.get(survivor)?.get(st.purpose);
-        if (!cur || cur.at <= st.at) this.#applyState(survivor, { purpose: st.purpose, status: st.status, notice_version: st.noticeVersion, method: st.method, at: st.at });
+        if (!cur || cur.at <= st.at) this.#applyState(survivor, { purpose: st.purpose, status: st.status, notice_version: st.noticeVersion, method: st.method, at: st.at, explicit: st.explicit ? 1 : 0 });
       }
     }
     this.deps.metrics.identity.inc({ event: 'merge' });
@@ -371,8 +372,10 @@ export class IngestFlush {
       for (const [s, purposes] of this.#objections) if (purposes.has(key) && this.#resolve(s) === resolved) return true;
       return false;
     };
-    return (key) => {
+    return (key, special) => {
       const p = this.deps.cfg.purpose(key);
+      // Art. 9(2)(a): special categories are collected only under explicit consent.
+      if (special && states?.get(key)?.explicit !== true) return false;
       return p !== undefined && basisHolds(p, states?.get(key), (v) => this.deps.cfg.noticeVersionValid(v)).holds && (this.#objections.size === 0 || !objected(key));
     };
   }

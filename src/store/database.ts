@@ -141,7 +141,13 @@ function build(
           provider,
           ...(tableSchema ? { migrationTableSchema: tableSchema } : {}),
         });
-        const { error, results } = await migrator.migrateToLatest();
+        let { error, results } = await migrator.migrateToLatest();
+        // Kysely's introspection reads every schema of the database; another process dropping an unrelated
+        // schema at that instant fails it with 3F000 (invalid_schema_name). Nothing was applied: try again.
+        for (let attempt = 1; error && (error as { code?: string }).code === '3F000' && attempt < 5; attempt++) {
+          await new Promise((r) => setTimeout(r, 50 * attempt));
+          ({ error, results } = await migrator.migrateToLatest());
+        }
         if (error) {
           const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
           throw new Error(`migration ${failed} failed: ${String(error)}`);

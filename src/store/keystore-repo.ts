@@ -43,10 +43,14 @@ export class KeystoreRepo {
       .executeTakeFirst();
   }
 
+  /** One transaction for all rows: one commit (one fsync on SQLite), not one per chunk. */
   async insertDataKeys(rows: readonly DataKeysTable[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 200) {
-      await this.db.insertInto('data_keys').values(rows.slice(i, i + 200)).execute();
-    }
+    if (rows.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += 200) {
+        await trx.insertInto('data_keys').values(rows.slice(i, i + 200)).execute();
+      }
+    });
   }
 
   /** A page of keys not yet wrapped by `kekVersion`, for rotation. */

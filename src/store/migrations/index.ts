@@ -6,6 +6,7 @@ import { audit } from './0002-audit.ts';
 import { subjectState } from './0003-subject-state.ts';
 import { segments } from './0004-segments.ts';
 import { rights } from './0005-rights.ts';
+import { identityLookup } from './0006-identity-lookup.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 
@@ -15,6 +16,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0003_subject_state', subjectState],
   ['0004_segments', segments],
   ['0005_rights', rights],
+  ['0006_identity_lookup', identityLookup],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

@@ -85,12 +85,16 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
     // Fill to `target` entries with larger transactions (bounded in time), then verify everything.
     const fillUntil = performance.now() + 90_000;
     let size = (await audit.head()).size;
+    const fillFrom = size;
+    const fillStart = performance.now();
     while (size < target && performance.now() < fillUntil) {
       const n = Math.min(10_000, target - size);
       const chunk = Array.from({ length: n }, (_, k) => sample[(size + k) % sample.length]!);
       await dbs.data.transaction().execute((trx) => audit.append(trx, chunk));
       size += n;
     }
+    const fillRate = (size - fillFrom) / ((performance.now() - fillStart) / 1000);
+    log(`  ${dialect}: ${fmt(fillRate)} appends/s in transactions of 10,000 (filling the log to ${fmt(size)})`);
     // Baseline: the same pages read without recomputing anything.
     const repo = new AuditRepo(dbs.data);
     t = performance.now();

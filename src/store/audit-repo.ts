@@ -54,7 +54,7 @@ export class AuditRepo {
    * Each entry's canonical text (src/domain/audit-entry.ts) spliced by the database: its JSON string quoting
    * (SQLite json_quote, PostgreSQL to_json) is JSON.stringify's. NULL where a NOT NULL column was emptied.
    */
-  async canonicalTexts(from: number, to: number): Promise<{ idx: number; text: string | null }[]> {
+  async canonicalTexts(from: number, to: number): Promise<(string | null)[]> {
     const quote =
       this.dialect === 'postgres'
         ? (c: string) => sql`coalesce(pg_catalog.to_json(${sql.ref(c)})::text, 'null')`
@@ -62,12 +62,12 @@ export class AuditRepo {
     const text = sql<string | null>`'{"action":' || ${quote('action')} || ',"actor":' || ${quote('actor')} || ',"at":' || ${sql.ref('at')} || ',"data":' || ${sql.ref('data')} || ',"index":' || ${sql.ref('idx')} || ',"outcome":' || ${quote('outcome')} || ',"purpose":' || ${quote('purpose')} || ',"subjectId":' || ${quote('subject_id')} || '}'`;
     const rows = await this.db
       .selectFrom('audit_entries')
-      .select(['idx', text.as('text')])
+      .select(text.as('text'))
       .where('idx', '>=', from)
       .where('idx', '<', to)
       .orderBy('idx')
       .execute();
-    return rows.map((r) => ({ idx: Number(r.idx), text: r.text }));
+    return rows.map((r) => r.text);
   }
 
   /**
@@ -166,12 +166,13 @@ export class AuditRepo {
     return rows.map((r) => ({ level: r.level, idx: Number(r.idx), hash: toBuf(r.hash) }));
   }
 
-  async countEntries(): Promise<{ n: number; max: number | null }> {
+  async countEntries(): Promise<{ n: number; min: number | null; max: number | null }> {
     const r = await this.db
       .selectFrom('audit_entries')
-      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.max('idx').as('max')])
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('idx').as('min'), eb.fn.max('idx').as('max')])
       .executeTakeFirst();
-    return { n: Number(r?.n ?? 0), max: r?.max === null || r?.max === undefined ? null : Number(r.max) };
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return { n: Number(r?.n ?? 0), min: num(r?.min), max: num(r?.max) };
   }
 
   async countNodes(): Promise<number> {

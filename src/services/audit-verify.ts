@@ -67,12 +67,12 @@ const b64 = (b: Buffer): string => b.toString('base64');
 const STORED_NODE_LEVEL = 8;
 
 /**
- * Two ways to get each leaf's bytes: `sql-text` has the database splice the canonical text from the columns with its
- * built-in JSON string quoting (json_quote / to_json: one string per row, ~2.5× cheaper to read than the columns);
+ * Two ways to get each leaf's bytes: `sql-text` has SQLite splice the canonical text from the columns with its
+ * built-in JSON string quoting (json_quote: one string per row, ~2.5× cheaper to read than the columns);
  * `columns` reads the columns and encodes them here. The `columns` encoder is the authority: a `sql-text` pass is
  * accepted only when every check passes; any problem (or error) and the log is verified again by `columns`, whose report
  * is the one returned. A database encoder that differed from ours could only cause that second pass, never hide a change:
- * both quote strings the way JSON.stringify does (tested), and the parts are spliced in the same injective layout.
+ * json_quote quotes strings the way JSON.stringify does (tested), and the parts are spliced in the same injective layout.
  */
 export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
   if ((opts.method ?? 'sql-text') === 'sql-text' && repo.canSpliceText) {

@@ -114,7 +114,9 @@ export async function updateSubjects(db: Kysely<DataDatabase>, deps: UpdaterDeps
   if (subjects.length === 0) return result;
 
   // Lock first: consents, events and memberships are then read as the last writer of these subjects left them.
-  const blobs = await repo.lockStates(subjects, now);
+  // Subjects created in this commit are invisible to everyone else until it commits: no row, no lock, no membership.
+  const known = subjects.filter((s) => !work.get(s)!.fresh);
+  const blobs = await repo.lockStates(known, now);
   const stored = await repo.policyStates(subjects);
   const keys = await deps.ring.currentKeys(subjects.filter((s) => stored.has(s)));
   // Merged away, erased or gone: nothing of theirs is kept.
@@ -123,7 +125,7 @@ export async function updateSubjects(db: Kysely<DataDatabase>, deps: UpdaterDeps
   const live = subjects.filter((s) => keys.has(s) && !stored.get(s)!.erased);
   if (live.length === 0) return result;
   const members = new Map<string, Set<string>>();
-  for (const m of await repo.membershipsOfMany(live)) {
+  for (const m of await repo.membershipsOfMany(live.filter((s) => !work.get(s)!.fresh))) {
     let set = members.get(m.subject_id);
     if (!set) members.set(m.subject_id, (set = new Set()));
     set.add(m.segment_id);

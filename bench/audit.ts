@@ -1,5 +1,6 @@
 // Audit-log benchmark: batched appends per second (against plain inserts of the same rows) and the time to verify 1,000,000 entries
 // (against reading the same rows). `npx tsx bench/audit.ts [--only sqlite|postgres] [--entries N]`.
+import { pgReachable } from './common.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -7,7 +8,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql, type Kysely } from 'kysely';
-import pg from 'pg';
 import { openCore, type FiduciaOptions } from '../src/app.ts';
 import { canonicalEntryBytes, entryParts } from '../src/domain/audit-entry.ts';
 import { leafHash } from '../src/domain/merkle.ts';
@@ -131,17 +131,6 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
   }
 }
 
-async function pgReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 export async function run(log: (line: string) => void, opts: { only?: Dialect; entries?: number } = {}): Promise<void> {
   const [one] = loadavg();
@@ -150,7 +139,7 @@ export async function run(log: (line: string) => void, opts: { only?: Dialect; e
   const out: Figures[] = [];
   for (const dialect of ['sqlite', 'postgres'] as const) {
     if (opts.only && opts.only !== dialect) continue;
-    if (dialect === 'postgres' && !(await pgReachable())) {
+    if (dialect === 'postgres' && !(await pgReachable(PG_URL))) {
       log(`  postgres: ${PG_URL} is not reachable, skipped`);
       continue;
     }

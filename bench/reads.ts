@@ -1,6 +1,7 @@
 // Read-side benchmark: purpose-bound profile reads (20 traits, audit on) beside a Fastify echo route, and policy
 // decisions beside Cedar (cedar-wasm) evaluating the same rule, all measured in the same run.
 // `node --import tsx bench/reads.ts` on its own, or through `run(log)` from bench/run.ts.
+import { pgReachable } from './common.ts';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +9,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonResult } from 'autocannon';
-import pg from 'pg';
 import { PolicyEngine } from '../src/domain/policy.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config-loader.ts';
 import { dropPgSchema, type Dialect } from '../src/store/database.ts';
@@ -260,17 +260,6 @@ function report(f: ReadFigures, log: (line: string) => void): void {
   log(`         non-200: reads ${r.non2xx}, echo ${f.echo.non2xx}; errors ${r.errors + f.echo.errors}; audit entries profile.read written during warm-up + measurement: ${fmt(f.auditReads)}`);
 }
 
-async function pgReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 export async function run(log: (line: string) => void): Promise<void> {
   const [one] = loadavg();
@@ -278,7 +267,7 @@ export async function run(log: (line: string) => void): Promise<void> {
   benchPolicy(log);
   const results: ReadFigures[] = [];
   for (const dialect of ['sqlite', 'postgres'] as const) {
-    if (dialect === 'postgres' && !(await pgReachable())) {
+    if (dialect === 'postgres' && !(await pgReachable(PG_URL))) {
       log(`postgres: ${PG_URL} is not reachable, skipped`);
       continue;
     }

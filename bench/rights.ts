@@ -1,12 +1,12 @@
 // Rights requests: time to export (access package built, encrypted, stored) and to erase a subject with 10,000 events,
 // against raw SQL on the same rows in the same run (SELECT of the subject's events; DELETE of another subject's events).
 // In-process (app.inject); `tsx bench/rights.ts` runs it alone. Targets on SQLite: export ≤ 300 ms, erasure ≤ 100 ms.
+import { pgReachable } from './common.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { pino } from 'pino';
 import { createFiducia, type Fiducia } from '../src/app.ts';
 import type { Mailer } from '../src/services/mailer.ts';
@@ -28,17 +28,6 @@ const quietMailer: Mailer = { send: async () => undefined };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
-async function pgReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 /** One person with `EVENTS` shop events (browsing and orders), consent to analytics, identify traits. */
 async function seed(f: Fiducia, tag: string): Promise<string> {
@@ -184,7 +173,7 @@ export async function run(log: (line: string) => void): Promise<void> {
       log(`   ${dialect}: skipped, the run is past its time bound (${TIME_BOUND_MS / 1000} s)`);
       continue;
     }
-    if (dialect === 'postgres' && !(await pgReachable())) {
+    if (dialect === 'postgres' && !(await pgReachable(PG_URL))) {
       log(`   postgres: ${PG_URL} is not reachable, skipped`);
       continue;
     }

@@ -1,10 +1,10 @@
 // Ingestion benchmark: Fiducia's POST /v1/batch against a raw insert of the same rows, on SQLite and PostgreSQL.
 // `npm run bench [-- --only sqlite|postgres] [--events N] [--connections C] [--cpu-prof]`; see --help.
+import { pgReachable } from './common.ts';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import type { Dialect } from '../src/store/database.ts';
 import { pgBaseline, sqliteBaseline, type BaselineResult } from './baseline.ts';
 import { BATCH_SIZE, buildWorkload, type Workload } from './events.ts';
@@ -143,17 +143,6 @@ function loadNote(): string {
   return `load average ${(one ?? 0).toFixed(2)}${busy ? ' — the machine is busy, figures will be low and noisy' : ''}`;
 }
 
-async function pgReachable(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 async function main(): Promise<void> {
   if (args.help) return log(HELP);

@@ -1,11 +1,11 @@
 // Segment cost on ingestion: the same shop traffic through POST /v1/batch with no segments, with definitions no event
 // touches, and with the shipped definitions (which read Product Viewed and Order Completed), measured in one run.
 // Also times a full recompute. In-process (app.inject), so absolute rates are below bench/ingest.ts; read the ratios.
+import { pgReachable } from './common.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { createFiducia, type Fiducia } from '../src/app.ts';
@@ -33,17 +33,6 @@ function configFor(variant: Variant, dir: string): string {
   return file;
 }
 
-async function pgReachable(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 async function send(f: Fiducia, bodies: readonly string[]): Promise<void> {
   let next = 0;
@@ -114,7 +103,7 @@ export async function run(log: (line: string) => void): Promise<void> {
   const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
   const variants: Variant[] = ['none', 'untouched', 'shipped'];
   try {
-    const dialects: Dialect[] = ['sqlite', ...((await pgReachable()) ? (['postgres'] as const) : [])];
+    const dialects: Dialect[] = ['sqlite', ...((await pgReachable(PG_URL)) ? (['postgres'] as const) : [])];
     log(`segments on ingestion: ${fmt(BATCHES * 100)} messages per run (20,000 visitors), ${CONCURRENCY} concurrent requests, in-process; ${ROUNDS} interleaved rounds, medians`);
     for (const dialect of dialects) {
       const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]));

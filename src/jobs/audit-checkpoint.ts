@@ -1,6 +1,7 @@
 // Signs and stores a checkpoint of the audit log every few seconds when it has grown, so a rewrite is caught later.
 import type { Logger } from 'pino';
 import type { AuditLog } from '../services/audit-log.ts';
+import { periodic } from './periodic.ts';
 
 export interface CheckpointJob {
   /** Signs one checkpoint now if the log grew since the last one. */
@@ -11,29 +12,11 @@ export interface CheckpointJob {
 
 /** `intervalMs` ≤ 0 disables the timer (ticks can still be run by hand). */
 export function startCheckpointJob(audit: AuditLog, intervalMs: number, logger: Logger): CheckpointJob {
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const tick = async (): Promise<void> => {
-    if (stopped) return;
-    // checkpoint() stores a new one only when the head moved.
-    running ??= audit
-      .checkpoint()
-      .then(() => undefined)
-      .catch((err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'audit checkpoint failed'))
-      .finally(() => {
-        running = null;
-      });
-    return running;
-  };
-  const timer = intervalMs > 0 ? setInterval(() => void tick(), intervalMs) : null;
-  timer?.unref();
-  return {
-    tick,
-    async stop(final = false) {
-      if (timer) clearInterval(timer);
-      await running;
-      if (final && !stopped) await tick();
-      stopped = true;
-    },
-  };
+  // checkpoint() stores a new one only when the head moved.
+  const job = periodic(
+    async () => void (await audit.checkpoint()),
+    intervalMs,
+    (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'audit checkpoint failed'),
+  );
+  return { tick: async () => void (await job.tick()), stop: (final = false) => job.stop(final) };
 }

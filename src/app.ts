@@ -139,7 +139,7 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
     const master = loadMasterKey(opts.dataDir, opts.masterKey);
     const ring = await KeyRing.open(master.key, new KeystoreRepo(dbs.keys));
     // The checkpoint-signing key sits in the keystore, wrapped by a key derived from the master key.
-    const audit = new AuditLog(dbs.data, { rowLocks: dbs.rowLocks, signer: await loadAuditSigner(dbs.keys, master.key), blindIndex: ring.blindIndex, dialect: dbs.dialect });
+    const audit = new AuditLog(dbs.data, { rowLocks: dbs.rowLocks, signer: await loadAuditSigner(dbs.keys, master.key), blindIndex: ring.blindIndex, raw: dbs.raw });
     return { dbs, ring, audit, masterKeyCreated: master.created };
   } catch (err) {
     await dbs.close();

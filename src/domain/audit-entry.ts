@@ -34,6 +34,27 @@ export interface AuditEntryParts {
 
 const q = JSON.stringify;
 
+/** JSON.stringify of a string, faster: printable ASCII without `"` or `\\` is quoted as it is (as JSON.stringify does). */
+function quote(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return q(s);
+  }
+  return `"${s}"`;
+}
+
+/** `quote` for the few texts that repeat on every entry (actors, actions, purposes, outcomes): remembered. */
+function quoteRepeated(s: string): string {
+  let out = quoted.get(s);
+  if (out === undefined) {
+    out = quote(s);
+    if (quoted.size >= 1024) quoted.clear();
+    quoted.set(s, out);
+  }
+  return out;
+}
+const quoted = new Map<string, string>();
+
 /** Sorted-key JSON with no whitespace: one text per value, whatever the order its keys were built in. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
@@ -68,13 +89,16 @@ function flatJson(o: Readonly<Record<string, DetailValue | undefined>>): string 
   if (keys.length === 0) return '{}';
   keys.sort();
   let out = '{';
-  for (let i = 0; i < keys.length; i++) out += `${i === 0 ? '' : ','}${q(keys[i])}:${canonicalJson(o[keys[i]!])}`;
+  for (let i = 0; i < keys.length; i++) {
+    const v = o[keys[i]!];
+    out += `${i === 0 ? '' : ','}${quoteRepeated(keys[i]!)}:${typeof v === 'string' ? quote(v) : canonicalJson(v)}`;
+  }
   return `${out}}`;
 }
 
 /** The `data` part: canonical JSON of {counts, details, fields}. */
 export function entryDataJson(e: Pick<AuditEntry, 'counts' | 'details'> & { fields: readonly string[] }): string {
-  return `{"counts":${flatJson(e.counts)},"details":${flatJson(e.details)},"fields":[${e.fields.map((f) => q(f)).join(',')}]}`;
+  return `{"counts":${flatJson(e.counts)},"details":${flatJson(e.details)},"fields":[${e.fields.map(quote).join(',')}]}`;
 }
 
 export function entryParts(e: AuditEntry): AuditEntryParts {
@@ -102,9 +126,9 @@ export function entryParts(e: AuditEntry): AuditEntryParts {
  */
 export function canonicalEntryText(p: AuditEntryParts): string {
   return (
-    `{"action":${q(String(p.action))},"actor":${q(String(p.actor))},"at":${integer(p.at)},"data":${p.dataJson},` +
-    `"index":${integer(p.index)},"outcome":${q(String(p.outcome))},"purpose":${p.purpose === null ? 'null' : q(String(p.purpose))},` +
-    `"subjectId":${p.subjectId === null ? 'null' : q(String(p.subjectId))}}`
+    `{"action":${quoteRepeated(String(p.action))},"actor":${quoteRepeated(String(p.actor))},"at":${integer(p.at)},"data":${p.dataJson},` +
+    `"index":${integer(p.index)},"outcome":${quoteRepeated(String(p.outcome))},"purpose":${p.purpose === null ? 'null' : quoteRepeated(String(p.purpose))},` +
+    `"subjectId":${p.subjectId === null ? 'null' : quote(String(p.subjectId))}}`
   );
 }
 

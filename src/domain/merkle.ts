@@ -30,6 +30,17 @@ export function leafHash(entry: Uint8Array): Buffer {
   return sha256(Buffer.concat([LEAF_PREFIX, entry]));
 }
 
+// Reused input of leafHashOfText: 0x00 then the text's UTF-8 bytes (at most 3 bytes per UTF-16 unit).
+let leafInput = Buffer.alloc(1024);
+
+/** leafHash of a text's UTF-8 bytes, without allocating them: the verifier's path through a million entries. */
+export function leafHashOfText(text: string): Buffer {
+  if (text.length * 3 + 1 > leafInput.length) leafInput = Buffer.alloc(text.length * 3 + 1);
+  leafInput[0] = 0x00;
+  const n = leafInput.write(text, 1, 'utf8');
+  return sha256(leafInput.subarray(0, n + 1));
+}
+
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   if (left.length !== 32 || right.length !== 32) return sha256(Buffer.concat([NODE_PREFIX, left, right]));
   nodeInput.set(left, 1);

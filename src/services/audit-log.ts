@@ -17,7 +17,7 @@ import type { BlindIndexer } from '../crypto/blind-index.ts';
 import type { CheckpointSigner, SignedCheckpoint } from '../crypto/signed-note.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import { AuditRepo, type AuditQuery } from '../store/audit-repo.ts';
-import type { Dialect } from '../store/database.ts';
+import type { RawData } from '../store/database.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../store/schema.ts';
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';
@@ -34,8 +34,8 @@ export interface AuditLogDeps {
   /** Lock the head row (several processes on one PostgreSQL database). */
   rowLocks: boolean;
   signer: CheckpointSigner;
-  /** Lets verification have the database splice each entry's text (the fast pass). */
-  dialect?: Dialect;
+  /** Lets verification read entries as arrays through the driver. */
+  raw?: RawData;
   /** Lets queries name a person by identity (`email:…`) instead of subject id. */
   blindIndex?: BlindIndexer;
   now?: () => number;
@@ -261,6 +261,6 @@ export class AuditLog implements AuditPort {
 
   /** Recomputes every leaf, node, the head and the checkpoints; names the first bad entry. */
   verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    return verifyAuditLog(new AuditRepo(this.db, false, this.deps.dialect), this.signer, opts);
+    return verifyAuditLog(new AuditRepo(this.db, false, this.deps.raw), this.signer, opts);
   }
 }

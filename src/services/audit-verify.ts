@@ -1,6 +1,6 @@
 // Verification of the whole audit log from its rows: leaves, stored nodes, head, stored and exported signed checkpoints.
-import { canonicalEntryBytes } from '../domain/audit-entry.ts';
-import { CompactRange, leafHash } from '../domain/merkle.ts';
+import { CompactRange } from '../domain/merkle.ts';
+import { hashRows, leafPages, type LeafPage } from './audit-leaves.ts';
 import type { CheckpointVerifier, SignedCheckpoint } from '../crypto/signed-note.ts';
 import type { AuditRepo } from '../store/audit-repo.ts';
 
@@ -44,8 +44,6 @@ export interface VerifyReport {
   problems: Problem[];
   checkpoints: CheckpointResult[];
   nodesChecked: number;
-  /** How the leaves were recomputed (see verifyAuditLog). */
-  method: VerifyMethod;
 }
 
 export interface VerifyOptions {
@@ -55,11 +53,12 @@ export interface VerifyOptions {
   pageSize?: number;
   /** Stop listing problems after this many (the first bad entry is still exact). */
   maxProblems?: number;
-  /** `columns` skips the fast pass (see verifyAuditLog). */
-  method?: VerifyMethod;
+  /** Share the reading and hashing with a worker thread (default: for logs of WORKER_FROM entries and more). */
+  worker?: boolean;
 }
 
-export type VerifyMethod = 'sql-text' | 'columns';
+/** Below this many entries a worker thread costs more to start than it saves. */
+export const WORKER_FROM = 100_000;
 
 const b64 = (b: Buffer): string => b.toString('base64');
 
@@ -67,28 +66,13 @@ const b64 = (b: Buffer): string => b.toString('base64');
 const STORED_NODE_LEVEL = 8;
 
 /**
- * Two ways to get each leaf's bytes: `sql-text` has SQLite splice the canonical text from the columns with its
- * built-in JSON string quoting (json_quote: one string per row, ~2.5× cheaper to read than the columns);
- * `columns` reads the columns and encodes them here. The `columns` encoder is the authority: a `sql-text` pass is
- * accepted only when every check passes; any problem (or error) and the log is verified again by `columns`, whose report
- * is the one returned. A database encoder that differed from ours could only cause that second pass, never hide a change:
- * json_quote quotes strings the way JSON.stringify does (tested), and the parts are spliced in the same injective layout.
+ * Reads every entry in index order, recomputes its leaf from the columns, rebuilds the tree and checks it against the
+ * stored level-≥ 8 nodes, the head and every signed checkpoint. The next page is requested before the current one is
+ * hashed, so on PostgreSQL the server reads while this process hashes.
  */
 export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  if ((opts.method ?? 'sql-text') === 'sql-text' && repo.canSpliceText) {
-    try {
-      const fast = await verifyWith('sql-text', repo, verifier, opts);
-      if (fast.ok) return fast;
-    } catch {
-      // e.g. a column holding a blob: json_quote refuses it; the column pass names the entry
-    }
-  }
-  return verifyWith('columns', repo, verifier, opts);
-}
-
-async function verifyWith(method: VerifyMethod, repo: AuditRepo, verifier: CheckpointVerifier, opts: VerifyOptions): Promise<VerifyReport> {
   // A multiple of the 256-entry block, so blocks never straddle pages.
-  const pageSize = Math.max(1, Math.round((opts.pageSize ?? 16_384) / 256)) * 256;
+  const pageSize = Math.max(1, Math.round((opts.pageSize ?? 2048) / 256)) * 256;
   const maxProblems = opts.maxProblems ?? 100;
   const problems: Problem[] = [];
   let firstBad: number | undefined;
@@ -97,6 +81,9 @@ async function verifyWith(method: VerifyMethod, repo: AuditRepo, verifier: Check
     if (at !== undefined && (firstBad === undefined || at < firstBad)) firstBad = at;
   };
 
+  // The last stored index is read before the head: rows committed by an append in between are within the head, so only
+  // rows written behind its back lie beyond it.
+  const stored = await repo.countEntries();
   const head = await repo.head();
   // Checkpoints: each must carry a valid signature by the log's key before its root means anything.
   const valid: { cp: SignedCheckpoint; source: CheckpointResult['source']; result: CheckpointResult }[] = [];
@@ -140,11 +127,6 @@ async function verifyWith(method: VerifyMethod, repo: AuditRepo, verifier: Check
     if (here.every((v) => v.result.ok)) lastGoodCheckpoint = range.size;
   };
 
-  if (method === 'sql-text') {
-    // The fast pass reads no index per row: it needs indices 0…n-1 without a gap (the column pass names gaps).
-    const { n, min, max } = await repo.countEntries();
-    if (n > 0 && (min !== 0 || max !== n - 1)) throw new Error('gaps: verify by columns');
-  }
   const range = new CompactRange();
   checkAt(range);
   let expected = 0;
@@ -153,88 +135,68 @@ async function verifyWith(method: VerifyMethod, repo: AuditRepo, verifier: Check
   const maxLevel = Math.max(STORED_NODE_LEVEL, Math.ceil(Math.log2(Math.max(head.size, 2))) + 1);
   const block = 2 ** STORED_NODE_LEVEL;
 
-  /** Stored leaf hashes of [from, to) against the recomputed ones: names each modified entry. */
-  const compareLeaves = async (from: number, leaves: readonly Buffer[]): Promise<number> => {
-    const stored = await repo.leafHashesByIndex(from, from + leaves.length);
+  /** Stored leaf hashes of entries `first`, `first`+1, … against the recomputed ones: names each modified entry. */
+  const compareLeaves = async (first: number, leaves: readonly Buffer[]): Promise<number> => {
+    const storedLeaves = await repo.leafHashesByIndex(first, first + leaves.length);
     let found = 0;
     leaves.forEach((leaf, i) => {
-      const s = stored.get(from + i);
+      const s = storedLeaves.get(first + i);
       if (s && !s.equals(leaf)) {
         found++;
-        bad({ code: 'entry_modified', message: `entry ${from + i} does not match its leaf hash`, index: from + i }, from + i);
+        bad({ code: 'entry_modified', message: `entry ${first + i} does not match its leaf hash`, index: first + i }, first + i);
       }
     });
     return found;
   };
 
-  // Pages by index range, not OFFSET: a gap shows up as a jump in idx. Reading continues past the head's size so that
-  // rows appended behind the head's back are seen too. Stored leaf hashes are not read for complete 256-entry blocks:
-  // the recomputed block root is compared with the stored level-8 node, and only a block that differs is read leaf by
-  // leaf (which is what keeps a million entries within a few seconds).
-  for (let from = 0; ; from += pageSize) {
-    const rows =
-      method === 'sql-text'
-        ? (await repo.canonicalTexts(from, from + pageSize)).map((text, i) => ({ idx: from + i, text }))
-        : await repo.entriesForVerify(from, from + pageSize);
-    if (rows.length === 0) {
-      const { max } = await repo.countEntries();
-      if (max === null || max < from) break;
-      continue;
-    }
+  // Pages by index range, not OFFSET: a gap shows up as a jump in idx. Stored leaf hashes are not read for complete
+  // 256-entry blocks: the recomputed block root is compared with the stored level-8 node, and only a block that differs
+  // is read leaf by leaf.
+  const consume = async (page: LeafPage): Promise<void> => {
+    const n = page.idx.length;
+    if (n === 0) return;
+    for (const idx of page.unencodable) bad({ code: 'entry_modified', message: `entry ${idx} has columns no append writes`, index: idx }, idx);
     const pageStart = expected;
-    const leaves: Buffer[] = [];
+    const leaves: Buffer[] = new Array<Buffer>(n);
     const created = new Map<string, Buffer>();
     let contiguous = true;
-    for (const row of rows) {
+    for (let i = 0; i < n; i++) {
       read++;
-      const idx = Number(row.idx);
+      const idx = page.idx[i]!;
       if (idx !== expected) {
         bad({ code: 'entry_missing', message: `entries ${expected}…${idx - 1} are missing`, index: expected }, expected);
         expected = idx; // keep hashing what is there: the roots will not match, the report names the gap
         contiguous = false;
       }
-      let leaf: Buffer;
-      try {
-        if ('text' in row) {
-          if (typeof row.text !== 'string') throw new Error('a NULL column');
-          leaf = leafHash(Buffer.from(row.text, 'utf8'));
-        } else {
-          leaf = leafHash(
-            canonicalEntryBytes({ index: idx, at: row.at, actor: row.actor, action: row.action, purpose: row.purpose, subjectId: row.subject_id, outcome: row.outcome, dataJson: row.data }),
-          );
-        }
-      } catch {
-        leaf = Buffer.alloc(32); // a column that cannot be encoded (e.g. a negative time) was not written by us
-        bad({ code: 'entry_modified', message: `entry ${idx} has columns no append writes`, index: idx }, idx);
-      }
-      leaves.push(leaf);
+      const leaf = Buffer.from(page.hashes.buffer, page.hashes.byteOffset + i * 32, 32);
+      leaves[i] = leaf;
       if (idx >= head.size) bad({ code: 'entry_unexpected', message: `entry ${idx} is beyond the head (size ${head.size})`, index: idx }, idx);
-      for (const n of range.append(leaf).newNodes) if (n.level >= STORED_NODE_LEVEL) created.set(`${n.level}:${n.index}`, n.hash);
+      for (const node of range.append(leaf).newNodes) if (node.level >= STORED_NODE_LEVEL) created.set(`${node.level}:${node.index}`, node.hash);
       checkAt(range);
       expected++;
     }
     if (!contiguous) {
-      // After a gap the blocks no longer line up with the indices: compare every leaf of the page instead.
-      await compareLeaves(pageStart, leaves);
-      continue;
+      // After a gap the blocks no longer line up with the indices: compare every leaf with its own entry's instead.
+      for (let i = 0; i < n; i++) await compareLeaves(page.idx[i]!, [leaves[i]!]);
+      return;
     }
     const lo = pageStart;
     const hi = expected;
     // The entries after the last complete block have no stored node yet: their leaf hashes are compared one by one.
     const tailFrom = Math.max(lo, Math.floor(hi / block) * block);
     if (tailFrom < hi) await compareLeaves(tailFrom, leaves.slice(tailFrom - lo));
-    for (const n of await repo.nodesCompletedIn(lo, hi, STORED_NODE_LEVEL, maxLevel)) {
-      const key = `${n.level}:${Number(n.idx)}`;
+    for (const node of await repo.nodesCompletedIn(lo, hi, STORED_NODE_LEVEL, maxLevel)) {
+      const key = `${node.level}:${Number(node.idx)}`;
       const want = created.get(key);
       nodesChecked++;
       if (!want) continue;
       created.delete(key);
-      if (want.equals(n.hash)) continue;
-      const first = Number(n.idx) * 2 ** n.level;
-      const width = 2 ** n.level;
+      if (want.equals(node.hash)) continue;
+      const first = Number(node.idx) * 2 ** node.level;
+      const width = 2 ** node.level;
       // A differing block: find the entries; if every entry matches its own leaf hash, the node (or a leaf hash
       // rewritten along with its entry) is what changed.
-      const named = n.level === STORED_NODE_LEVEL && first >= lo ? await compareLeaves(first, leaves.slice(first - lo, first - lo + width)) : 0;
+      const named = node.level === STORED_NODE_LEVEL && first >= lo ? await compareLeaves(first, leaves.slice(first - lo, first - lo + width)) : 0;
       if (named === 0) {
         bad({ code: 'node_mismatch', message: `stored node ${key} (entries ${first}…${first + width - 1}) differs from the entries`, range: [first, first + width] });
       }
@@ -243,7 +205,14 @@ async function verifyWith(method: VerifyMethod, repo: AuditRepo, verifier: Check
       const [level, index] = key.split(':').map(Number) as [number, number];
       if ((index + 1) * 2 ** level <= head.size) bad({ code: 'node_missing', message: `stored node ${key} is missing` });
     }
-  }
+  };
+
+  // The head's entries page by page (with a worker thread for a large log), then, in one read, any rows beyond them.
+  const end = Math.ceil(head.size / pageSize) * pageSize;
+  const target = repo.rawTarget;
+  const worker = target && (opts.worker ?? head.size >= WORKER_FROM) ? target : undefined;
+  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), end, pageSize, worker)) await consume(page);
+  if (stored.max !== null && stored.max >= end) await consume(hashRows(end, await repo.verifyRows(end, stored.max + 1)));
 
   if (expected < head.size) {
     bad({ code: 'entry_missing', message: `the head has ${head.size} entries, the log ${expected}: entries from ${expected} are missing`, index: expected }, expected);
@@ -283,6 +252,5 @@ async function verifyWith(method: VerifyMethod, repo: AuditRepo, verifier: Check
     problems,
     checkpoints: results,
     nodesChecked,
-    method,
   };
 }

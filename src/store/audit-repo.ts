@@ -1,6 +1,6 @@
 // The audit tables: the locked head, entry and node inserts, node and entry reads for proofs, verification and queries.
 import { sql, type Kysely } from 'kysely';
-import type { Dialect } from './database.ts';
+import { rawTarget, type RawData, type RawTarget } from './database.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
 
 export interface AuditHead {
@@ -25,6 +25,25 @@ export interface AuditQuery {
   limit: number;
 }
 
+/**
+ * One entry as verification reads it: its columns (idx, at, actor, action, purpose, subject_id, outcome, data), or, on
+ * SQLite, `"<idx> <canonical text>"` spliced by the database — json_quote quotes exactly as JSON.stringify does (tested
+ * for every code point), and one string per row reads in about 0.7× the time of eight columns. The text is empty when
+ * a NOT NULL column holds NULL.
+ */
+export type VerifyRow = [number, number, string, string, string | null, string | null, string, string] | string;
+
+const VERIFY_SQL = 'select idx, at, actor, action, purpose, subject_id, outcome, data from audit_entries where idx >= $1 and idx < $2 order by idx';
+const VERIFY_SQL_SQLITE = `select idx || ' ' || coalesce('{"action":' || json_quote(action) || ',"actor":' || json_quote(actor) || ',"at":' || at ||
+  ',"data":' || data || ',"index":' || idx || ',"outcome":' || json_quote(outcome) || ',"purpose":' || json_quote(purpose) ||
+  ',"subjectId":' || json_quote(subject_id) || '}', '') from audit_entries where idx >= ? and idx < ? order by idx`;
+
+/** Entries [from, to) for verification, straight from the driver (also used by the verifier's worker thread). */
+export async function readVerifyRows(raw: RawData, from: number, to: number): Promise<VerifyRow[]> {
+  if (raw.dialect === 'sqlite') return raw.db.prepare(VERIFY_SQL_SQLITE).pluck(true).all(from, to) as string[];
+  return (await raw.pool.query<Exclude<VerifyRow, string>>({ text: VERIFY_SQL, values: [from, to], rowMode: 'array' })).rows;
+}
+
 // Row limits per multi-row INSERT: under PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
 const ENTRY_CHUNK = 2000;
 const NODE_CHUNK = 8000;
@@ -42,34 +61,9 @@ export class AuditRepo {
   constructor(
     private readonly db: Kysely<DataDatabase>,
     private readonly rowLocks = false,
-    /** Known dialect: enables `canonicalTexts`. */
-    private readonly dialect?: Dialect,
+    /** The driver underneath, for `verifyRows`. */
+    private readonly raw?: RawData,
   ) {}
-
-  /**
-   * SQLite only: there one string per row reads ~2.5× faster than eight columns. On PostgreSQL quoting five columns per
-   * row costs the server more than it saves the client (measured), so verification reads the columns.
-   */
-  get canSpliceText(): boolean {
-    return this.dialect === 'sqlite';
-  }
-
-  /**
-   * Each entry's canonical text (src/domain/audit-entry.ts) spliced by SQLite, whose json_quote quotes exactly as
-   * JSON.stringify does. NULL where a NOT NULL column was emptied.
-   */
-  async canonicalTexts(from: number, to: number): Promise<(string | null)[]> {
-    const quote = (c: string) => sql`json_quote(${sql.ref(c)})`;
-    const text = sql<string | null>`'{"action":' || ${quote('action')} || ',"actor":' || ${quote('actor')} || ',"at":' || ${sql.ref('at')} || ',"data":' || ${sql.ref('data')} || ',"index":' || ${sql.ref('idx')} || ',"outcome":' || ${quote('outcome')} || ',"purpose":' || ${quote('purpose')} || ',"subjectId":' || ${quote('subject_id')} || '}'`;
-    const rows = await this.db
-      .selectFrom('audit_entries')
-      .select(text.as('text'))
-      .where('idx', '>=', from)
-      .where('idx', '<', to)
-      .orderBy('idx')
-      .execute();
-    return rows.map((r) => r.text);
-  }
 
   /**
    * The head, locked for the rest of the transaction where the database can (PostgreSQL); on SQLite the single
@@ -134,15 +128,25 @@ export class AuditRepo {
     return new Map(rows.map((r) => [Number(r.idx), toBuf(r.leaf_hash)]));
   }
 
-  /** What the leaf hash is recomputed from, without the stored hash itself (verification reads it only where needed). */
-  entriesForVerify(from: number, to: number): Promise<Omit<AuditEntriesTable, 'leaf_hash'>[]> {
-    return this.db
+  /**
+   * What each leaf hash is recomputed from, as arrays in index order (the stored hash is read only where needed). Through
+   * the driver when there is one: a million rows as arrays read in about half the time of Kysely's objects.
+   */
+  /** Where a worker thread can open its own connection for `readVerifyRows`, when the driver is known. */
+  get rawTarget(): RawTarget | undefined {
+    return this.raw && rawTarget(this.raw);
+  }
+
+  async verifyRows(from: number, to: number): Promise<VerifyRow[]> {
+    if (this.raw) return readVerifyRows(this.raw, from, to);
+    const rows = await this.db
       .selectFrom('audit_entries')
       .select(['idx', 'at', 'actor', 'action', 'purpose', 'subject_id', 'outcome', 'data'])
       .where('idx', '>=', from)
       .where('idx', '<', to)
       .orderBy('idx')
       .execute();
+    return rows.map((r) => [r.idx, r.at, r.actor, r.action, r.purpose, r.subject_id, r.outcome, r.data]);
   }
 
   /** Entries with from ≤ idx < to, in index order (one page of a verification stream). */

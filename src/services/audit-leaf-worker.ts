@@ -1,0 +1,23 @@
+// The verifier's worker thread: reads the pages it is asked for over its own connection and returns their leaf hashes.
+import { parentPort, workerData } from 'node:worker_threads';
+import { readVerifyRows } from '../store/audit-repo.ts';
+import { openRaw, type RawTarget } from '../store/database.ts';
+import { hashRows, type PageReply, type PageRequest } from './audit-leaves.ts';
+
+const port = parentPort;
+if (!port) throw new Error('audit-leaf-worker runs as a worker thread');
+const raw = await openRaw(workerData as RawTarget);
+// Requests are served one at a time, in the order they came.
+let queue = Promise.resolve();
+port.on('message', (req: PageRequest) => {
+  queue = queue.then(async () => {
+    let reply: PageReply;
+    try {
+      reply = { page: hashRows(req.from, await readVerifyRows(raw, req.from, req.to)) };
+    } catch (err) {
+      reply = { from: req.from, error: (err as Error).message };
+    }
+    const transfer = 'page' in reply ? [reply.page.idx.buffer as ArrayBuffer, reply.page.hashes.buffer as ArrayBuffer] : [];
+    port.postMessage(reply, transfer);
+  });
+});

@@ -71,6 +71,22 @@ await eachDialect('audit tamper evidence', (dialect) => {
     assert.deepEqual(e?.fields, ['f\ud800']);
   });
 
+  it('encodes every code point as the appending side did (the database splices the text on SQLite)', async () => {
+    // Every UTF-16 unit but the surrogates (and NUL, which PostgreSQL refuses): alone up to U+07FF (where quoting rules
+    // differ from one character to the next), 2,000 to an entry above; and astral ones.
+    const batch: AuditEntryInput[] = [];
+    for (let c = 1; c < 0x800; c++) batch.push({ actor: `tok_${String.fromCharCode(c)}`, action: 'test.quoting', purpose: String.fromCharCode(c), outcome: 'ok' });
+    const units: string[] = [];
+    for (let c = 0x800; c < 0x10000; c++) if (c < 0xd800 || c > 0xdfff) units.push(String.fromCharCode(c));
+    for (let i = 0; i < units.length; i += 2000) {
+      const text = units.slice(i, i + 2000).join('');
+      batch.push({ actor: `tok_${text.slice(0, 100)}`, action: 'test.quoting', purpose: text, subjectId: text.slice(0, 300), outcome: 'ok', details: { s: '😀\u{10ffff}' } });
+    }
+    await f.audit.append(db(), batch);
+    const r = await verify();
+    assert.equal(r.ok, true, JSON.stringify(r.problems.slice(0, 3)));
+  });
+
   it('names an edited entry (inside a stored block, and in the tail)', async () => {
     for (const index of [100, 590]) {
       const row = await db().selectFrom('audit_entries').select('data').where('idx', '=', index).executeTakeFirstOrThrow();

@@ -15,6 +15,7 @@ import {
   inclusionProofNodes,
   leafHash,
   nodeHash,
+  perfectRoot,
   rootAt,
   rootFromLeaves,
   rootFromNodes,
@@ -384,6 +385,27 @@ describe('merkle: CompactRange', () => {
     const r = CompactRange.fromPeaks(2, [s.root(2)]);
     r.peaks.pop(); // a copy: the range is unchanged
     assert.deepEqual(r.root(), s.root(2));
+  });
+
+  it('appends a perfect subtree at once exactly as its leaves one by one (perfectRoot gives its MTH)', () => {
+    const d = entries(96);
+    const leaves = Buffer.concat(d.map((e) => leafHash(e)));
+    for (const width of [1, 2, 8, 32]) {
+      assert.deepEqual(perfectRoot(leaves, 32 * width, width), refMth(d.slice(width, 2 * width)), `perfectRoot of ${width}`);
+      const one = new CompactRange();
+      const many = new CompactRange();
+      const level = Math.log2(width);
+      for (let start = 0; start + width <= d.length; start += width) {
+        const singly = d.slice(start, start + width).flatMap((e) => one.append(leafHash(e)).newNodes);
+        const { newNodes } = many.appendSubtree(level, perfectRoot(leaves, start * 32, width));
+        assert.deepEqual(newNodes, singly.filter((x) => x.level >= level), `width ${width} at ${start}`);
+        assert.deepEqual([many.size, many.peaks, many.root()], [one.size, one.peaks, one.root()]);
+      }
+    }
+    const r = new CompactRange();
+    r.append(leafHash(d[0]!));
+    assert.throws(() => r.appendSubtree(1, leafHash(d[1]!)), RangeError);
+    assert.throws(() => perfectRoot(leaves, 0, 3), RangeError);
   });
 });
 

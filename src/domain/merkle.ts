@@ -14,10 +14,10 @@ export type GetNode = (level: number, index: number) => Buffer;
 
 // crypto.hash (Node ≥ 20.12) is one native call; a 'binary' (latin1) string result turned back into a Buffer is faster than
 // its 'buffer' output on Node 20. createHash is the fallback for older runtimes.
-const sha256: (data: Uint8Array) => Buffer =
-  typeof crypto.hash === 'function'
-    ? (data) => Buffer.from(crypto.hash('sha256', data, 'binary'), 'binary')
-    : (data) => crypto.createHash('sha256').update(data).digest();
+const hashToString = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+const sha256: (data: Uint8Array) => Buffer = hashToString
+  ? (data) => Buffer.from(hashToString('sha256', data, 'binary'), 'binary')
+  : (data) => crypto.createHash('sha256').update(data).digest();
 
 export const EMPTY_ROOT: Buffer = sha256(new Uint8Array(0));
 
@@ -30,15 +30,21 @@ export function leafHash(entry: Uint8Array): Buffer {
   return sha256(Buffer.concat([LEAF_PREFIX, entry]));
 }
 
-// Reused input of leafHashOfText: 0x00 then the text's UTF-8 bytes (at most 3 bytes per UTF-16 unit).
-let leafInput = Buffer.alloc(1024);
+/**
+ * The leaf hash of a text's UTF-8 bytes written into `out` at `offset`: the verifier's path through a million entries,
+ * with no Buffer made per entry (crypto.hash encodes a string as UTF-8 itself; its 32-character binary string result is
+ * copied in place).
+ */
+export function leafHashOfTextInto(text: string, out: Buffer, offset: number): void {
+  if (hashToString) out.write(hashToString('sha256', `\u0000${text}`, 'binary'), offset, 32, 'latin1');
+  else leafHash(Buffer.from(text, 'utf8')).copy(out, offset);
+}
 
-/** leafHash of a text's UTF-8 bytes, without allocating them: the verifier's path through a million entries. */
-export function leafHashOfText(text: string): Buffer {
-  if (text.length * 3 + 1 > leafInput.length) leafInput = Buffer.alloc(text.length * 3 + 1);
-  leafInput[0] = 0x00;
-  const n = leafInput.write(text, 1, 'utf8');
-  return sha256(leafInput.subarray(0, n + 1));
+/** nodeHash of the 64 bytes at `offset` in `buf` (left then right), written into `out` at `at`. */
+function nodeHashInto(buf: Uint8Array, offset: number, out: Buffer, at: number): void {
+  nodeInput.set(buf.subarray(offset, offset + 64), 1);
+  if (hashToString) out.write(hashToString('sha256', nodeInput, 'binary'), at, 32, 'latin1');
+  else sha256(nodeInput).copy(out, at);
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
@@ -47,6 +53,21 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   nodeInput.set(right, 33);
   return sha256(nodeInput);
 }
+
+/**
+ * Root of a perfect subtree whose `count` leaf hashes (a power of two) lie back to back in `hashes` from byte `offset`.
+ * Works level by level in one scratch array: no Buffer per node.
+ */
+export function perfectRoot(hashes: Uint8Array, offset: number, count: number): Buffer {
+  if (count < 1 || (count & (count - 1)) !== 0) throw new RangeError(`${count} leaves are not a perfect subtree`);
+  if (scratch.length < count * 32) scratch = Buffer.alloc(count * 32);
+  scratch.set(hashes.subarray(offset, offset + count * 32));
+  for (let width = count; width > 1; width >>>= 1) {
+    for (let i = 0; i < width; i += 2) nodeHashInto(scratch, i * 32, scratch, (i >>> 1) * 32);
+  }
+  return Buffer.from(scratch.subarray(0, 32));
+}
+let scratch = Buffer.alloc(256 * 32);
 
 /** MTH(D[n]) of RFC 6962 §2.1, level by level: pair neighbours, carry a lone last node up unchanged. */
 export function rootFromLeaves(leaves: readonly Buffer[]): Buffer {
@@ -93,17 +114,27 @@ export class CompactRange {
   }
 
   append(leaf: Buffer): { newNodes: StoredNode[] } {
-    let index = this.#size;
-    let hash = leaf;
-    const newNodes: StoredNode[] = [{ level: 0, index, hash }];
-    // Each trailing 1 bit of the old size is a peak of the same height as the growing node: merge them.
-    for (let s = this.#size, level = 1; s % 2 === 1; s = (s - 1) / 2, level++) {
+    return this.appendSubtree(0, leaf);
+  }
+
+  /**
+   * Appends 2^level leaves at once, given the root of their perfect subtree (the size must be a multiple of 2^level):
+   * the same peaks and the same new nodes from `level` up as appending the leaves one by one.
+   */
+  appendSubtree(level: number, root: Buffer): { newNodes: StoredNode[] } {
+    const width = 2 ** level;
+    if (this.#size % width !== 0) throw new RangeError(`a subtree of ${width} leaves cannot follow ${this.#size}`);
+    let index = this.#size / width;
+    let hash = root;
+    const newNodes: StoredNode[] = [{ level, index, hash }];
+    // Each trailing 1 bit of the old size (counted in subtrees of this width) is a peak of the same height: merge them.
+    for (let s = index, l = level + 1; s % 2 === 1; s = (s - 1) / 2, l++) {
       hash = nodeHash(this.#peaks.pop()!, hash);
       index = (index - 1) / 2;
-      newNodes.push({ level, index, hash });
+      newNodes.push({ level: l, index, hash });
     }
     this.#peaks.push(hash);
-    this.#size++;
+    this.#size += width;
     return { newNodes };
   }
 

@@ -13,11 +13,11 @@ port.on('message', (req: PageRequest) => {
   queue = queue.then(async () => {
     let reply: PageReply;
     try {
-      reply = { page: hashRows(req.from, await readVerifyRows(raw, req.from, req.to)) };
+      reply = { page: hashRows(req.from, await readVerifyRows(raw, req.from, req.to), req.block) };
     } catch (err) {
       reply = { from: req.from, error: (err as Error).message };
     }
-    const transfer = 'page' in reply ? [reply.page.idx.buffer as ArrayBuffer, reply.page.hashes.buffer as ArrayBuffer] : [];
+    const transfer = 'page' in reply ? [reply.page.idx, reply.page.hashes, reply.page.blockRoots, reply.page.blockValid].map((a) => a.buffer as ArrayBuffer) : [];
     port.postMessage(reply, transfer);
   });
 });

@@ -72,7 +72,7 @@ const STORED_NODE_LEVEL = 8;
  */
 export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifier, opts: VerifyOptions = {}): Promise<VerifyReport> {
   // A multiple of the 256-entry block, so blocks never straddle pages.
-  const pageSize = Math.max(1, Math.round((opts.pageSize ?? 2048) / 256)) * 256;
+  const pageSize = Math.max(1, Math.round((opts.pageSize ?? 4096) / 256)) * 256;
   const maxProblems = opts.maxProblems ?? 100;
   const problems: Problem[] = [];
   let firstBad: number | undefined;
@@ -152,39 +152,61 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
   // Pages by index range, not OFFSET: a gap shows up as a jump in idx. Stored leaf hashes are not read for complete
   // 256-entry blocks: the recomputed block root is compared with the stored level-8 node, and only a block that differs
   // is read leaf by leaf.
+  // Sizes of the valid checkpoints, ascending: a block with one strictly inside is appended leaf by leaf, so the tree is
+  // checked at exactly that size.
+  const sizes = valid.map((v) => v.cp.treeSize);
+  let nextSize = 0;
+  const sizeInside = (lo: number, hi: number): boolean => {
+    while (nextSize < sizes.length && sizes[nextSize]! <= lo) nextSize++;
+    return nextSize < sizes.length && sizes[nextSize]! < hi;
+  };
+
   const consume = async (page: LeafPage): Promise<void> => {
     const n = page.idx.length;
     if (n === 0) return;
     for (const idx of page.unencodable) bad({ code: 'entry_modified', message: `entry ${idx} has columns no append writes`, index: idx }, idx);
+    const leafAt = (i: number): Buffer => Buffer.from(page.hashes.buffer, page.hashes.byteOffset + i * 32, 32);
     const pageStart = expected;
-    const leaves: Buffer[] = new Array<Buffer>(n);
     const created = new Map<string, Buffer>();
-    let contiguous = true;
-    for (let i = 0; i < n; i++) {
-      read++;
+    const addNodes = (nodes: readonly { level: number; index: number; hash: Buffer }[]) => {
+      for (const node of nodes) if (node.level >= STORED_NODE_LEVEL) created.set(`${node.level}:${node.index}`, node.hash);
+    };
+    const contiguous = page.idx[0] === expected && page.idx[n - 1] === expected + n - 1;
+    for (let i = 0; i < n; ) {
       const idx = page.idx[i]!;
+      // A whole block at once when its root came with the page, it lies within the head and no checkpoint ends inside.
+      const k = i / block;
+      if (contiguous && idx === page.from + i && Number.isInteger(k) && page.blockValid[k] === 1 && idx + block <= head.size && !sizeInside(idx, idx + block)) {
+        addNodes(range.appendSubtree(STORED_NODE_LEVEL, Buffer.from(page.blockRoots.buffer, page.blockRoots.byteOffset + k * 32, 32)).newNodes);
+        checkAt(range);
+        read += block;
+        expected += block;
+        i += block;
+        continue;
+      }
+      read++;
       if (idx !== expected) {
         bad({ code: 'entry_missing', message: `entries ${expected}…${idx - 1} are missing`, index: expected }, expected);
         expected = idx; // keep hashing what is there: the roots will not match, the report names the gap
-        contiguous = false;
       }
-      const leaf = Buffer.from(page.hashes.buffer, page.hashes.byteOffset + i * 32, 32);
-      leaves[i] = leaf;
       if (idx >= head.size) bad({ code: 'entry_unexpected', message: `entry ${idx} is beyond the head (size ${head.size})`, index: idx }, idx);
-      for (const node of range.append(leaf).newNodes) if (node.level >= STORED_NODE_LEVEL) created.set(`${node.level}:${node.index}`, node.hash);
+      addNodes(range.append(leafAt(i)).newNodes);
       checkAt(range);
       expected++;
+      i++;
     }
+    // Leaf hashes of the page's rows [a, b), made only where some must be compared with the stored ones.
+    const leaves = (a: number, b: number): Buffer[] => Array.from({ length: b - a }, (_, j) => leafAt(a + j));
     if (!contiguous) {
       // After a gap the blocks no longer line up with the indices: compare every leaf with its own entry's instead.
-      for (let i = 0; i < n; i++) await compareLeaves(page.idx[i]!, [leaves[i]!]);
+      for (let i = 0; i < n; i++) await compareLeaves(page.idx[i]!, [leafAt(i)]);
       return;
     }
     const lo = pageStart;
     const hi = expected;
     // The entries after the last complete block have no stored node yet: their leaf hashes are compared one by one.
     const tailFrom = Math.max(lo, Math.floor(hi / block) * block);
-    if (tailFrom < hi) await compareLeaves(tailFrom, leaves.slice(tailFrom - lo));
+    if (tailFrom < hi) await compareLeaves(tailFrom, leaves(tailFrom - lo, hi - lo));
     for (const node of await repo.nodesCompletedIn(lo, hi, STORED_NODE_LEVEL, maxLevel)) {
       const key = `${node.level}:${Number(node.idx)}`;
       const want = created.get(key);
@@ -196,7 +218,7 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
       const width = 2 ** node.level;
       // A differing block: find the entries; if every entry matches its own leaf hash, the node (or a leaf hash
       // rewritten along with its entry) is what changed.
-      const named = node.level === STORED_NODE_LEVEL && first >= lo ? await compareLeaves(first, leaves.slice(first - lo, first - lo + width)) : 0;
+      const named = node.level === STORED_NODE_LEVEL && first >= lo ? await compareLeaves(first, leaves(first - lo, first - lo + width)) : 0;
       if (named === 0) {
         bad({ code: 'node_mismatch', message: `stored node ${key} (entries ${first}…${first + width - 1}) differs from the entries`, range: [first, first + width] });
       }
@@ -211,8 +233,8 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
   const end = Math.ceil(head.size / pageSize) * pageSize;
   const target = repo.rawTarget;
   const worker = target && (opts.worker ?? head.size >= WORKER_FROM) ? target : undefined;
-  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), end, pageSize, worker)) await consume(page);
-  if (stored.max !== null && stored.max >= end) await consume(hashRows(end, await repo.verifyRows(end, stored.max + 1)));
+  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), end, pageSize, block, worker)) await consume(page);
+  if (stored.max !== null && stored.max >= end) await consume(hashRows(end, await repo.verifyRows(end, stored.max + 1), block));
 
   if (expected < head.size) {
     bad({ code: 'entry_missing', message: `the head has ${head.size} entries, the log ${expected}: entries from ${expected} are missing`, index: expected }, expected);

@@ -7,13 +7,16 @@ import { hashRows, type PageReply, type PageRequest } from './audit-leaves.ts';
 const port = parentPort;
 if (!port) throw new Error('audit-leaf-worker runs as a worker thread');
 const raw = await openRaw(workerData as RawTarget);
-// Requests are served one at a time, in the order they came.
+// Each page is read as soon as it is asked for (on PostgreSQL the server works on it while earlier pages are hashed
+// here) and hashed in the order asked.
 let queue = Promise.resolve();
 port.on('message', (req: PageRequest) => {
+  const rows = readVerifyRows(raw, req.from, req.to);
+  rows.catch(() => undefined); // awaited in turn below
   queue = queue.then(async () => {
     let reply: PageReply;
     try {
-      reply = { page: hashRows(req.from, await readVerifyRows(raw, req.from, req.to), req.block) };
+      reply = { page: hashRows(req.from, await rows, req.block) };
     } catch (err) {
       reply = { from: req.from, error: (err as Error).message };
     }

@@ -1,13 +1,13 @@
 // The tamper-evident audit log: appends entries inside the caller's transaction, signs checkpoints, serves proofs and queries.
 import type { Kysely } from 'kysely';
-import { canonicalEntryBytes, entryDataJson, entryFromParts, entryProblem, type AuditEntry, type AuditEntryParts } from '../domain/audit-entry.ts';
+import { canonicalEntryText, entryDataJson, entryFromParts, entryProblem, type AuditEntry, type AuditEntryParts } from '../domain/audit-entry.ts';
 import {
   CompactRange,
   consistencyProofFromNodes,
   consistencyProofNodes,
   inclusionProofFromNodes,
   inclusionProofNodes,
-  leafHash,
+  leafHashOfTextInto,
   rootFromLeaves,
   rootFromNodes,
   rootNodes,
@@ -82,7 +82,8 @@ export function entryFromRow(r: AuditEntriesTable): AuditEntry {
 
 // Text no database column can hold the same way: lone surrogates (not UTF-8) and NUL (refused by PostgreSQL).
 const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]|\u0000/g;
-const wellFormed = (s: string): string => s.replace(UNSTORABLE, '\ufffd');
+const SUSPECT = /[\ud800-\udfff\u0000]/;
+const wellFormed = (s: string): string => (SUSPECT.test(s) ? s.replace(UNSTORABLE, '\ufffd') : s);
 
 export class AuditLog implements AuditPort {
   readonly signer: CheckpointSigner;
@@ -122,17 +123,19 @@ export class AuditLog implements AuditPort {
   }
 
   async #append(trx: Kysely<DataDatabase>, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
-    const repo = new AuditRepo(trx, this.deps.rowLocks);
+    const repo = new AuditRepo(trx, this.deps.rowLocks, this.deps.raw);
     const head = await repo.lockHead();
     const range = CompactRange.fromPeaks(head.size, head.peaks);
     // Never before the last append: time order and index order agree, so time ranges are index ranges.
     const at = Math.max(this.#now(), head.updatedAt ?? 0);
     const rows: AuditEntriesTable[] = new Array(prepared.length);
+    const leaves = Buffer.allocUnsafe(prepared.length * 32);
     const nodes: AuditNodesTable[] = [];
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i]!;
       const idx = range.size;
-      const leaf = leafHash(canonicalEntryBytes({ ...p, index: idx, at }));
+      const leaf = leaves.subarray(i * 32, i * 32 + 32);
+      leafHashOfTextInto(canonicalEntryText({ ...p, index: idx, at }), leaves, i * 32);
       rows[i] = { idx, at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf };
       for (const n of range.append(leaf).newNodes) if (n.level >= STORED_NODE_LEVEL) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
     }

@@ -26,26 +26,34 @@ export interface AuditQuery {
 }
 
 /**
- * One entry as verification reads it: its columns (idx, at, actor, action, purpose, subject_id, outcome, data), or, on
- * SQLite, `"<idx> <canonical text>"` spliced by the database — json_quote quotes exactly as JSON.stringify does (tested
- * for every code point), and one string per row reads in about 0.7× the time of eight columns. The text is empty when
- * a NOT NULL column holds NULL.
+ * One entry as verification reads it: `"<idx> <canonical text>"`, the text spliced by the database from the columns
+ * (src/domain/audit-entry.ts gives the layout). The quoting is JSON.stringify's for every storable code point (tested):
+ * SQLite's json_quote, PostgreSQL's to_json. One string per row costs the reader far less than eight columns, and on
+ * PostgreSQL the splicing runs in the server's processes, beside the hashing here. The text is empty when a NOT NULL column holds NULL. Without a driver (tests): the columns.
  */
 export type VerifyRow = [number, number, string, string, string | null, string | null, string, string] | string;
 
-const VERIFY_SQL = 'select idx, at, actor, action, purpose, subject_id, outcome, data from audit_entries where idx >= $1 and idx < $2 order by idx';
-const VERIFY_SQL_SQLITE = `select idx || ' ' || coalesce('{"action":' || json_quote(action) || ',"actor":' || json_quote(actor) || ',"at":' || at ||
-  ',"data":' || data || ',"index":' || idx || ',"outcome":' || json_quote(outcome) || ',"purpose":' || json_quote(purpose) ||
-  ',"subjectId":' || json_quote(subject_id) || '}', '') from audit_entries where idx >= ? and idx < ? order by idx`;
+const SPLICE_SQLITE = (c: string) => `json_quote(${c})`;
+const SPLICE_PG = (c: string) => `to_json(${c})::text`;
+const verifySql = (q: (column: string) => string, from: string, to: string) =>
+  `select idx || ' ' || coalesce('{"action":' || ${q('action')} || ',"actor":' || ${q('actor')} || ',"at":' || at || ',"data":' || data ||
+  ',"index":' || idx || ',"outcome":' || ${q('outcome')} || ',"purpose":' || coalesce(${q('purpose')}, 'null') ||
+  ',"subjectId":' || coalesce(${q('subject_id')}, 'null') || '}', '') from audit_entries where idx >= ${from} and idx < ${to} order by idx`;
+const VERIFY_SQL_SQLITE = verifySql(SPLICE_SQLITE, '?', '?');
+const VERIFY_SQL_PG = verifySql(SPLICE_PG, '$1', '$2');
 
 /** Entries [from, to) for verification, straight from the driver (also used by the verifier's worker thread). */
 export async function readVerifyRows(raw: RawData, from: number, to: number): Promise<VerifyRow[]> {
   if (raw.dialect === 'sqlite') return raw.db.prepare(VERIFY_SQL_SQLITE).pluck(true).all(from, to) as string[];
-  return (await raw.pool.query<Exclude<VerifyRow, string>>({ text: VERIFY_SQL, values: [from, to], rowMode: 'array' })).rows;
+  const { rows } = await raw.pool.query<[string]>({ text: VERIFY_SQL_PG, values: [from, to], rowMode: 'array' });
+  return rows.map((r) => r[0] ?? '');
 }
 
 // Row limits per multi-row INSERT: under PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
 const ENTRY_CHUNK = 2000;
+const UNNEST_CHUNK = 10_000;
+// Its own text (see VERIFY_SQL_SQLITE): not a statement Kysely shares from the statement cache.
+const INSERT_ENTRY_SQLITE = 'insert into audit_entries (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?) -- one entry';
 const NODE_CHUNK = 8000;
 
 const toBuf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -88,7 +96,29 @@ export class AuditRepo {
       .execute();
   }
 
+  /**
+   * The entries, inside the caller's transaction. On SQLite one prepared single-row statement run per entry on the
+   * transaction's connection (there is only one); on PostgreSQL one statement per chunk taking a column array each
+   * (unnest), which the server parses once, instead of nine parameters per row. Measured: +25% on both against
+   * Kysely's multi-row VALUES.
+   */
   async insertEntries(rows: readonly AuditEntriesTable[]): Promise<void> {
+    const raw = this.raw;
+    if (raw?.dialect === 'sqlite') {
+      const stmt = raw.db.prepare(INSERT_ENTRY_SQLITE);
+      for (const r of rows) stmt.run(r.idx, r.at, r.actor, r.action, r.purpose, r.subject_id, r.outcome, r.data, r.leaf_hash);
+      return;
+    }
+    if (raw?.dialect === 'postgres') {
+      for (let i = 0; i < rows.length; i += UNNEST_CHUNK) {
+        const c = rows.slice(i, i + UNNEST_CHUNK);
+        await sql`insert into audit_entries (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash)
+          select * from unnest(${c.map((r) => r.idx)}::bigint[], ${c.map((r) => r.at)}::bigint[], ${c.map((r) => r.actor)}::text[],
+          ${c.map((r) => r.action)}::text[], ${c.map((r) => r.purpose)}::text[], ${c.map((r) => r.subject_id)}::text[],
+          ${c.map((r) => r.outcome)}::text[], ${c.map((r) => r.data)}::text[], ${c.map((r) => r.leaf_hash)}::bytea[])`.execute(this.db);
+      }
+      return;
+    }
     for (let i = 0; i < rows.length; i += ENTRY_CHUNK) await this.db.insertInto('audit_entries').values(rows.slice(i, i + ENTRY_CHUNK)).execute();
   }
 

@@ -42,7 +42,7 @@ export async function openRaw(target: RawTarget): Promise<RawData & { close(): P
     db.pragma('busy_timeout = 5000');
     return { dialect: 'sqlite', db, close: async () => void db.close() };
   }
-  const pool = pgPool(target.url, target.schema, 1);
+  const pool = pgPool(target.url, target.schema, 2);
   return { dialect: 'postgres', pool, url: target.url, schema: target.schema, close: () => pool.end() };
 }
 

@@ -13,8 +13,7 @@ import { canonicalEntryBytes, entryParts } from '../src/domain/audit-entry.ts';
 import { leafHash } from '../src/domain/merkle.ts';
 import type { AuditEntryInput } from '../src/services/audit-port.ts';
 import { AuditRepo } from '../src/store/audit-repo.ts';
-import { dropPgSchema, type Dialect } from '../src/store/database.ts';
-import type { DataDatabase } from '../src/store/schema.ts';
+import { dropPgSchema, type Databases, type Dialect } from '../src/store/database.ts';
 
 const PG_URL = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BATCH = 1000;
@@ -43,26 +42,48 @@ function workload(n: number): AuditEntryInput[] {
   );
 }
 
-/** The baseline: the same rows (same columns and indexes) inserted through the same driver, without hashing, tree or head lock. */
-async function plainInserts(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<number> {
+/**
+ * The baseline: the same rows (same columns and indexes) inserted the way AuditRepo inserts them (one prepared statement
+ * per row on SQLite, column arrays on PostgreSQL), without hashing, tree or head lock.
+ */
+async function plainInserts(dbs: Databases, entries: readonly AuditEntryInput[]): Promise<number> {
+  const db = dbs.data;
   await sql`create table bench_plain as select * from audit_entries where 1 = 0`.execute(db);
-  for (const c of ['subject_id, idx', 'actor, idx', 'action, idx', 'at']) {
-    await sql.raw(`create index bench_plain_${c.split(',')[0]} on bench_plain (${c})`).execute(db);
-  }
+  const indexes = await indexColumns(dbs);
+  for (const [i, cols] of indexes.entries()) await sql.raw(`create index bench_plain_${i} on bench_plain (${cols})`).execute(db);
   const leaf = Buffer.alloc(32, 7);
   const t = performance.now();
   for (let i = 0; i < entries.length; i += BATCH) {
     const rows = entries.slice(i, i + BATCH).map((e, j) => {
       const p = entryParts({ index: i + j, at: Date.now(), actor: e.actor, action: e.action, purpose: e.purpose ?? null, subjectId: e.subjectId ?? null, fields: [...(e.fields ?? [])], counts: e.counts ?? {}, outcome: e.outcome, details: e.details ?? {} });
-      return { idx: p.index, at: p.at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf };
+      return [p.index, p.at, p.actor, p.action, p.purpose, p.subjectId, p.outcome, p.dataJson, leaf] as const;
     });
     await db.transaction().execute(async (trx) => {
-      for (let k = 0; k < rows.length; k += 2000) await (trx as unknown as Kysely<{ bench_plain: (typeof rows)[number] }>).insertInto('bench_plain').values(rows.slice(k, k + 2000)).execute();
+      const raw = dbs.raw;
+      if (raw.dialect === 'sqlite') {
+        const stmt = raw.db.prepare('insert into bench_plain (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+        for (const r of rows) stmt.run(...r);
+      } else {
+        const col = (k: number) => rows.map((r) => r[k]);
+        await sql`insert into bench_plain select * from unnest(${col(0)}::bigint[], ${col(1)}::bigint[], ${col(2)}::text[], ${col(3)}::text[],
+          ${col(4)}::text[], ${col(5)}::text[], ${col(6)}::text[], ${col(7)}::text[], ${col(8)}::bytea[])`.execute(trx);
+      }
     });
   }
   const s = (performance.now() - t) / 1000;
   await sql`drop table bench_plain`.execute(db);
   return entries.length / s;
+}
+
+/** The column lists of audit_entries' secondary indexes, as the database has them now. */
+async function indexColumns(dbs: Databases): Promise<string[]> {
+  if (dbs.raw.dialect === 'sqlite') {
+    const db = dbs.raw.db;
+    const names = db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'audit_entries' and sql is not null").pluck().all() as string[];
+    return names.map((n) => (db.prepare(`select name from pragma_index_info('${n}') order by seqno`).pluck().all() as string[]).join(', '));
+  }
+  const { rows } = await sql<{ def: string }>`select indexdef as def from pg_indexes where schemaname = current_schema() and tablename = 'audit_entries' and indexname <> 'audit_entries_pkey'`.execute(dbs.data);
+  return rows.map((r) => /\((.*)\)$/.exec(r.def)?.[1] ?? '');
 }
 
 async function measure(dialect: Dialect, target: number, log: (l: string) => void): Promise<Figures> {
@@ -79,7 +100,7 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
     let t = performance.now();
     for (let i = BATCH; i < BATCH + appendN; i += BATCH) await dbs.data.transaction().execute((trx) => audit.append(trx, sample.slice(i, i + BATCH)));
     const appendsPerSecond = appendN / ((performance.now() - t) / 1000);
-    const plainPerSecond = await plainInserts(dbs.data, sample.slice(0, appendN));
+    const plainPerSecond = await plainInserts(dbs, sample.slice(0, appendN));
     log(`  ${dialect}: ${fmt(appendsPerSecond)} appends/s in transactions of ${BATCH}; plain inserts of the same rows ${fmt(plainPerSecond)} rows/s (${(appendsPerSecond / plainPerSecond).toFixed(2)}×)`);
 
     // Fill to `target` entries with larger transactions (bounded in time), then verify everything.

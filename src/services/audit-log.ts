@@ -72,6 +72,9 @@ export class ProofRangeError extends Error {
 /** Complete subtrees of this level and up are stored; smaller ones are recomputed from ≤ 2^(level-1)·2 leaf hashes. */
 export const STORED_NODE_LEVEL = 8;
 
+/** Entries hashed and sent per insert statement within one append. */
+const APPEND_CHUNK = 1000;
+
 export function partsOfRow(r: AuditEntriesTable) {
   return { index: r.idx, at: r.at, actor: r.actor, action: r.action, purpose: r.purpose, subjectId: r.subject_id, outcome: r.outcome, dataJson: r.data };
 }
@@ -128,18 +131,28 @@ export class AuditLog implements AuditPort {
     const range = CompactRange.fromPeaks(head.size, head.peaks);
     // Never before the last append: time order and index order agree, so time ranges are index ranges.
     const at = Math.max(this.#now(), head.updatedAt ?? 0);
-    const rows: AuditEntriesTable[] = new Array(prepared.length);
     const leaves = Buffer.allocUnsafe(prepared.length * 32);
     const nodes: AuditNodesTable[] = [];
-    for (let i = 0; i < prepared.length; i++) {
-      const p = prepared[i]!;
-      const idx = range.size;
-      const leaf = leaves.subarray(i * 32, i * 32 + 32);
-      leafHashOfTextInto(canonicalEntryText({ ...p, index: idx, at }), leaves, i * 32);
-      rows[i] = { idx, at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf };
-      for (const n of range.append(leaf).newNodes) if (n.level >= STORED_NODE_LEVEL) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
+    // Chunk by chunk, each chunk's insert sent before the next is hashed: on PostgreSQL the server stores one while this
+    // process prepares the next (the connection queues them in order). On SQLite each insert runs as it is sent.
+    const inserts: Promise<void>[] = [];
+    for (let from = 0; from < prepared.length; from += APPEND_CHUNK) {
+      const rows: AuditEntriesTable[] = [];
+      for (let i = from; i < Math.min(from + APPEND_CHUNK, prepared.length); i++) {
+        const p = prepared[i]!;
+        const idx = range.size;
+        const leaf = leaves.subarray(i * 32, i * 32 + 32);
+        // Fields listed, not spread: an object spread here costs more than hashing the entry.
+        const text = canonicalEntryText({ index: idx, at, actor: p.actor, action: p.action, purpose: p.purpose, subjectId: p.subjectId, outcome: p.outcome, dataJson: p.dataJson });
+        leafHashOfTextInto(text, leaves, i * 32);
+        rows.push({ idx, at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf });
+        for (const n of range.append(leaf).newNodes) if (n.level >= STORED_NODE_LEVEL) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
+      }
+      inserts.push(repo.insertEntries(rows));
     }
-    await repo.insertEntries(rows);
+    // Every insert settles before the transaction goes on (after a failure the others fail too: report the first).
+    const failed = (await Promise.allSettled(inserts)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await repo.insertNodes(nodes);
     await repo.setHead({ size: range.size, peaks: range.peaks, root: range.root() }, at);
   }

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createFiducia } from '../src/app.ts';
 import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
+import { ANALYST_MINIMUM_COUNT } from '../src/http/routes/segments.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 const DAY = 86_400_000;
@@ -154,14 +155,32 @@ await eachDialect('segments', (dialect) => {
       assert.ok((await members('engaged_browsers', 'personalization')).includes(subject));
     });
 
-    it('analysts get counts only, never subject ids', async () => {
-      const admin = await members('engaged_browsers', 'personalization');
-      for (const url of ['/api/v1/segments/engaged_browsers/members?purpose=personalization', '/api/v1/segments/engaged_browsers/count?purpose=personalization']) {
-        const r = await inject('GET', url, tokens.analyst!);
-        assert.equal(r.statusCode, 200, r.body);
-        const body = r.json() as Record<string, unknown>;
-        assert.deepEqual(body, { id: 'engaged_browsers', purpose: 'personalization', count: admin.length, aggregateOnly: true });
+    it('analysts get counts only, never subject ids, and no count below the minimum', async () => {
+      const urls = ['/api/v1/segments/engaged_browsers/members?purpose=personalization', '/api/v1/segments/engaged_browsers/count?purpose=personalization'];
+      const analystSees = async () =>
+        Promise.all(
+          urls.map(async (url) => {
+            const r = await inject('GET', url, tokens.analyst!);
+            assert.equal(r.statusCode, 200, r.body);
+            return r.json() as Record<string, unknown>;
+          }),
+        );
+      const below = (await members('engaged_browsers', 'personalization')).length;
+      assert.ok(below > 0 && below < ANALYST_MINIMUM_COUNT, `${below} members at first`);
+      for (const body of await analystSees()) {
+        assert.deepEqual(body, { id: 'engaged_browsers', purpose: 'personalization', count: null, belowMinimum: ANALYST_MINIMUM_COUNT, aggregateOnly: true });
       }
+      // Staff see the exact count whatever it is.
+      const staff = await inject('GET', urls[1]!, ADMIN_TOKEN);
+      assert.deepEqual(staff.json(), { id: 'engaged_browsers', purpose: 'personalization', count: below });
+      // Enough members: the analyst gets the exact count.
+      for (let i = 0; i < ANALYST_MINIMUM_COUNT; i++) {
+        await consent(`seg-k${i}`, { personalization: true });
+        await batch([view(`seg-k${i}`, 0, 'a'), view(`seg-k${i}`, 1, 'b'), view(`seg-k${i}`, 1, 'c')]);
+      }
+      const admin = await members('engaged_browsers', 'personalization');
+      assert.ok(admin.length >= ANALYST_MINIMUM_COUNT, `${admin.length} members now`);
+      for (const body of await analystSees()) assert.deepEqual(body, { id: 'engaged_browsers', purpose: 'personalization', count: admin.length, aggregateOnly: true });
       assert.equal((await inject('GET', '/api/v1/profiles/anonymousId:seg-a?purpose=personalization', tokens.analyst!)).statusCode, 403);
     });
 

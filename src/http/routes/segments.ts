@@ -42,18 +42,29 @@ const MembersQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const Count = Type.Object({ id: Type.String(), purpose: Type.String(), count: Type.Integer(), aggregateOnly: Type.Optional(Type.Boolean()) });
+const Count = Type.Object({
+  id: Type.String(),
+  purpose: Type.String(),
+  /** null for an analyst when fewer than `belowMinimum` subjects are members. */
+  count: Type.Union([Type.Integer(), Type.Null()]),
+  aggregateOnly: Type.Optional(Type.Boolean()),
+  belowMinimum: Type.Optional(Type.Integer()),
+});
 const Members = Type.Object({
   id: Type.String(),
   purpose: Type.String(),
-  /** Analysts get the count only (`aggregateOnly`), never subject ids. */
-  count: Type.Optional(Type.Integer()),
+  /** Analysts get the count only (`aggregateOnly`), never subject ids; null below `belowMinimum`. */
+  count: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   aggregateOnly: Type.Optional(Type.Boolean()),
+  belowMinimum: Type.Optional(Type.Integer()),
   members: Type.Optional(Type.Array(Type.Object({ subjectId: Type.String(), since: Type.String() }))),
   nextCursor: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply };
+
+/** Smallest member count shown to an analyst (a k-anonymity threshold: smaller groups are reported only as smaller). */
+export const ANALYST_MINIMUM_COUNT = 5;
 
 export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // Authentication runs before validation: no token is a 401 whatever the request.
@@ -93,7 +104,9 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     const caller = callerOf(req);
     const n = await ctx.segments.count(d.id);
     await ctx.audit.append(ctx.db, [{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
-    return { id: d.id, purpose, count: n, ...(caller.role === 'analyst' ? { aggregateOnly: true } : {}) };
+    if (caller.role !== 'analyst') return { id: d.id, purpose, count: n };
+    // A count of one or two points at people: below the minimum an analyst learns only that it is below.
+    return n < ANALYST_MINIMUM_COUNT ? { id: d.id, purpose, count: null, belowMinimum: ANALYST_MINIMUM_COUNT, aggregateOnly: true } : { id: d.id, purpose, count: n, aggregateOnly: true };
   };
 
   app.post(

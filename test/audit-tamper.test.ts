@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, it } from 'node:test';
+import { sql } from 'kysely';
 import { CheckpointSigner } from '../src/crypto/signed-note.ts';
 import { checkConsistency } from '../src/services/audit-proofs.ts';
 import type { AuditEntryInput } from '../src/services/audit-port.ts';
 import type { VerifyOptions, VerifyReport } from '../src/services/audit-verify.ts';
+import { AuditRepo } from '../src/store/audit-repo.ts';
 import { dropStoredCheckpoints, rebuildTree, rewindTo, setData, swapEntries } from './helpers/audit-tamper.ts';
 import { eachDialect, startFiducia } from './helpers/harness.ts';
 
@@ -135,7 +137,84 @@ await eachDialect('audit tamper evidence', (dialect) => {
     const r = await verify();
     assert.equal(r.ok, false);
     assert.equal(r.firstBadEntry, SIZE);
-    assert.deepEqual(r.problems.filter((p) => p.code === 'entry_unexpected').map((p) => p.index), [SIZE, 5000]);
+    assert.deepEqual(r.problems.map((p) => [p.code, p.index]), [['entry_unexpected', SIZE], ['entry_unexpected', 5000]]);
+  });
+
+  it('names a deleted entry in an early page when later pages hold whole blocks', async () => {
+    await db().deleteFrom('audit_entries').where('idx', '=', 100).execute();
+    const r = await verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 100);
+    assert.ok(r.problems.some((p) => p.code === 'entry_missing' && p.index === 100), JSON.stringify(r.problems));
+  });
+
+  it('checks the tree at a checkpoint inside a block, not only at block ends', async () => {
+    await rewindTo(db(), 300);
+    await dropStoredCheckpoints(db());
+    const at300 = (await f.audit.checkpoint()).note;
+    await f.audit.append(db(), entries(SIZE - 300, 'b'));
+    // Entry 10 rewritten and the whole tree rebuilt to match: only the checkpoint at 300 (mid-block) can tell.
+    await db().updateTable('audit_entries').set({ actor: 'tok_innocent' }).where('idx', '=', 10).execute();
+    await rebuildTree(db());
+    await dropStoredCheckpoints(db());
+    const r = await verify({ checkpoints: [at300] });
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.problems.map((p) => [p.code, p.range]), [['checkpoint_mismatch', [0, 300]]]);
+  });
+
+  it('names a row written below index 0 (where no page starts)', async () => {
+    const row = await db().selectFrom('audit_entries').selectAll().where('idx', '=', 5).executeTakeFirstOrThrow();
+    await db().insertInto('audit_entries').values({ ...row, idx: -1, actor: 'tok_forged' }).execute();
+    const r = await verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 0);
+    assert.deepEqual(r.problems.map((p) => [p.code, p.index]), [['entry_unexpected', -1]]);
+  });
+
+  it('raises no alarm for entries appended while it runs', async () => {
+    const head = AuditRepo.prototype.head;
+    for (const worker of [false, true]) {
+      let appended = false;
+      // The head is read, then another request appends (and moves the head) before the entries are read.
+      AuditRepo.prototype.head = async function (this: AuditRepo) {
+        const h = await head.call(this);
+        if (!appended) {
+          appended = true;
+          await f.audit.append(db(), entries(3, 'late'));
+        }
+        return h;
+      };
+      try {
+        const r = await f.audit.verify({ worker, pageSize: 256 });
+        assert.ok(appended, 'the append ran during verification');
+        assert.equal(r.ok, true, JSON.stringify(r.problems));
+        assert.equal(r.entries, r.head.size);
+      } finally {
+        AuditRepo.prototype.head = head;
+      }
+    }
+    assert.equal((await verify()).ok, true);
+  });
+
+  it('on SQLite, names rows whose columns hold what no append writes (any type goes into any column there)', async (t) => {
+    if (dialect !== 'sqlite') return t.skip('PostgreSQL column types rule these out');
+    const run = (q: string) => sql.raw(q).execute(db());
+    // A blob where text belongs.
+    await run("update audit_entries set actor = x'00ff' where idx = 300");
+    // Text moved between `at` and `data` so that the spliced text stays byte for byte the same.
+    const row = await db().selectFrom('audit_entries').select(['at', 'data']).where('idx', '=', 301).executeTakeFirstOrThrow();
+    const cut = row.data.indexOf('},"details"');
+    await db().updateTable('audit_entries').set({ at: `${row.at},"data":${row.data.slice(0, cut)}` as unknown as number, data: row.data.slice(cut) }).where('idx', '=', 301).execute();
+    // Indices no range reaches, and a fraction.
+    await run('update audit_entries set idx = 302.5 where idx = 302');
+    await run("insert into audit_entries select 'x', at, actor, action, purpose, subject_id, outcome, data, leaf_hash from audit_entries where idx = 5");
+    await run('insert into audit_entries select null, at, actor, action, purpose, subject_id, outcome, data, leaf_hash from audit_entries where idx = 6');
+    const r = await verify();
+    assert.equal(r.ok, false);
+    assert.equal(r.firstBadEntry, 0);
+    const modified = r.problems.filter((p) => p.code === 'entry_modified').map((p) => p.index);
+    assert.ok([300, 301, 302.5].every((i) => modified.includes(i)), JSON.stringify(r.problems));
+    assert.ok(r.problems.some((p) => p.code === 'entry_unexpected' && p.message.startsWith('3 rows have an index')), JSON.stringify(r.problems));
   });
 
   it('names the first of two swapped entries', async () => {

@@ -1,12 +1,13 @@
 // The verifier's worker thread: reads the pages it is asked for over its own connection and returns their leaf hashes.
 import { parentPort, workerData } from 'node:worker_threads';
-import { readVerifyRows } from '../store/audit-repo.ts';
-import { openRaw, type RawTarget } from '../store/database.ts';
+import { readVerifyRows } from '../store/audit-raw.ts';
+import { openRaw, type RawTarget } from '../store/raw.ts';
 import { hashRows, type PageReply, type PageRequest } from './audit-leaves.ts';
 
 const port = parentPort;
 if (!port) throw new Error('audit-leaf-worker runs as a worker thread');
 const raw = await openRaw(workerData as RawTarget);
+port.postMessage({ ready: true } satisfies PageReply);
 // Each page is read as soon as it is asked for (on PostgreSQL the server works on it while earlier pages are hashed
 // here) and hashed in the order asked.
 let queue = Promise.resolve();

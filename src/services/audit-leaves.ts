@@ -3,8 +3,8 @@
 import { Worker } from 'node:worker_threads';
 import { canonicalEntryText } from '../domain/audit-entry.ts';
 import { leafHashOfTextInto, perfectRoot } from '../domain/merkle.ts';
-import type { VerifyRow } from '../store/audit-repo.ts';
-import type { RawTarget } from '../store/database.ts';
+import type { VerifyRow } from '../store/audit-raw.ts';
+import type { RawTarget } from '../store/raw.ts';
 
 export interface LeafPage {
   /** First index of the page's range. */
@@ -43,7 +43,8 @@ export function hashRows(from: number, rows: readonly VerifyRow[], block: number
         index = Number(r.slice(0, space));
         text = r.slice(space + 1);
         idx[i] = index;
-        if (!text.startsWith('{')) throw new Error('a NULL column');
+        if (!Number.isSafeInteger(index)) throw new Error('an index that is not an integer');
+        if (!text.startsWith('{')) throw new Error('a column of the wrong type, or NULL');
       } else {
         index = Number(r[0]);
         idx[i] = index;
@@ -69,16 +70,18 @@ export function hashRows(from: number, rows: readonly VerifyRow[], block: number
 }
 
 export type PageRequest = { from: number; to: number; block: number };
-export type PageReply = { page: LeafPage } | { from: number; error: string };
+export type PageReply = { ready: true } | { page: LeafPage } | { from: number; error: string };
 
-/** Share of the pages the worker takes: this thread also builds the tree and compares nodes for every page. */
-const WORKER_SHARE = 0.6;
-/** Worker pages requested ahead of the one being consumed (each reply holds ~40 bytes per entry). */
-const AHEAD = 8;
+/** Worker pages asked for at a time (each reply holds ~40 bytes per entry). */
+const IN_FLIGHT = 4;
+/** Pages this thread may compute ahead of the next one due, while that one is the worker's and has not come yet. */
+const LOOKAHEAD = 16;
 
 /**
- * Pages [0, end) in order. With `worker`, a worker thread opened on that target computes about two pages in three;
- * this thread reads the rest, one page ahead (on PostgreSQL the server reads while this process hashes).
+ * Pages of [0, end) in order, the last one cut at `end`. With `worker`, a worker thread opened on that target takes
+ * pages as it becomes free (it needs a few hundred milliseconds to start); this thread computes every page not given to
+ * it, including pages ahead while it waits for one of the worker's. Whoever computes a page, the same page comes out.
+ * If the worker fails, this thread computes its pages too.
  */
 export async function* leafPages(
   read: (from: number, to: number) => Promise<VerifyRow[]>,
@@ -88,35 +91,44 @@ export async function* leafPages(
   worker?: RawTarget,
 ): AsyncGenerator<LeafPage> {
   const count = Math.ceil(end / pageSize);
-  const mine = (p: number) => !worker || Math.floor((p + 1) * (1 - WORKER_SHARE)) > Math.floor(p * (1 - WORKER_SHARE));
   const w = worker ? startWorker(worker) : undefined;
+  const mine = new Map<number, LeafPage>(); // pages computed here, not yet yielded
+  const theirs = new Set<number>(); // pages asked of the worker, not yet yielded
+  let next = 0; // the first page given to no one yet
+  const to = (q: number) => Math.min((q + 1) * pageSize, end);
+  const compute = async (q: number) => hashRows(q * pageSize, await read(q * pageSize, to(q)), block);
+  const feed = () => {
+    if (!w?.ready || w.failed) return;
+    for (let asked = [...theirs].filter((q) => !w.arrived(q * pageSize)).length; asked < IN_FLIGHT && next < count; asked++, next++) {
+      theirs.add(next);
+      w.request({ from: next * pageSize, to: to(next), block });
+    }
+  };
+  // Lets the worker's messages in: this thread's SQLite reads never wait for I/O, so they would otherwise queue.
+  const letIn = () => (w ? new Promise<void>((r) => setImmediate(r)) : Promise.resolve());
   try {
-    const local = new Map<number, Promise<VerifyRow[]>>();
-    const readLocal = (p: number) => {
-      for (let q = p; q < count; q++) {
-        if (!mine(q)) continue;
-        if (!local.has(q)) {
-          const rows = read(q * pageSize, (q + 1) * pageSize);
-          rows.catch(() => undefined); // awaited in turn; not unhandled if iteration stops first
-          local.set(q, rows);
-        }
-        return;
-      }
-    };
-    let requested = 0;
     for (let p = 0; p < count; p++) {
-      if (w) {
-        for (; requested < count && requested <= p + AHEAD; requested++) if (!mine(requested)) w.request({ from: requested * pageSize, to: (requested + 1) * pageSize, block });
+      feed();
+      if (p === next) {
+        next++;
+        mine.set(p, await compute(p));
+        await letIn();
       }
-      if (mine(p)) {
-        readLocal(p);
-        const rows = await local.get(p)!;
-        local.delete(p);
-        readLocal(p + 1);
-        yield hashRows(p * pageSize, rows, block);
-      } else {
-        yield await w!.reply(p * pageSize);
+      if (mine.has(p)) {
+        const page = mine.get(p)!;
+        mine.delete(p);
+        yield page;
+        continue;
       }
+      // The worker's page: compute later pages here rather than wait for it.
+      while (w && !w.failed && !w.arrived(p * pageSize) && mine.size < LOOKAHEAD && next < count) {
+        const q = next++;
+        mine.set(q, await compute(q));
+        await letIn();
+        feed();
+      }
+      theirs.delete(p);
+      yield w && !w.failed ? await w.reply(p * pageSize).catch(() => compute(p)) : await compute(p);
     }
   } finally {
     await w?.close();
@@ -126,34 +138,42 @@ export async function* leafPages(
 function startWorker(target: RawTarget) {
   const worker = new Worker(new URL('./audit-leaf-worker.mjs', import.meta.url), { workerData: target });
   const waiting = new Map<number, { resolve: (p: LeafPage) => void; reject: (e: Error) => void }>();
-  const arrived = new Map<number, PageReply>();
-  let failed: Error | undefined;
+  const arrived = new Map<number, LeafPage>();
+  const state = { ready: false, failed: undefined as Error | undefined };
   const fail = (err: Error) => {
-    failed = err;
+    state.failed ??= err;
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
   worker.on('message', (m: PageReply) => {
-    const from = 'page' in m ? m.page.from : m.from;
-    const w = waiting.get(from);
-    if (!w) return void arrived.set(from, m);
-    waiting.delete(from);
-    if ('page' in m) w.resolve(m.page);
-    else w.reject(new Error(`audit verification worker: ${m.error}`));
+    if ('ready' in m) return void (state.ready = true);
+    // A page it could not read fails the worker: this thread computes what is left (and meets the same error, if any).
+    if (!('page' in m)) return fail(new Error(`audit verification worker: ${m.error}`));
+    const w = waiting.get(m.page.from);
+    if (!w) return void arrived.set(m.page.from, m.page);
+    waiting.delete(m.page.from);
+    w.resolve(m.page);
   });
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`audit verification worker exited (${code})`)));
   return {
+    get ready() {
+      return state.ready;
+    },
+    get failed() {
+      return state.failed;
+    },
+    arrived: (from: number) => arrived.has(from),
     request(req: PageRequest) {
       worker.postMessage(req);
     },
     reply(from: number): Promise<LeafPage> {
-      const m = arrived.get(from);
-      if (m) {
+      const page = arrived.get(from);
+      if (page) {
         arrived.delete(from);
-        return 'page' in m ? Promise.resolve(m.page) : Promise.reject(new Error(`audit verification worker: ${m.error}`));
+        return Promise.resolve(page);
       }
-      if (failed) return Promise.reject(failed);
+      if (state.failed) return Promise.reject(state.failed);
       return new Promise((resolve, reject) => waiting.set(from, { resolve, reject }));
     },
     async close() {

@@ -17,7 +17,7 @@ import type { BlindIndexer } from '../crypto/blind-index.ts';
 import type { CheckpointSigner, SignedCheckpoint } from '../crypto/signed-note.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import { AuditRepo, type AuditQuery } from '../store/audit-repo.ts';
-import type { RawData } from '../store/database.ts';
+import type { RawData } from '../store/raw.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../store/schema.ts';
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';

@@ -171,12 +171,13 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
     const addNodes = (nodes: readonly { level: number; index: number; hash: Buffer }[]) => {
       for (const node of nodes) if (node.level >= STORED_NODE_LEVEL) created.set(`${node.level}:${node.index}`, node.hash);
     };
-    const contiguous = page.idx[0] === expected && page.idx[n - 1] === expected + n - 1;
+    let contiguous = true;
+    for (let i = 0; i < n && contiguous; i++) contiguous = page.idx[i] === expected + i;
     for (let i = 0; i < n; ) {
       const idx = page.idx[i]!;
       // A whole block at once when its root came with the page, it lies within the head and no checkpoint ends inside.
       const k = i / block;
-      if (contiguous && idx === page.from + i && Number.isInteger(k) && page.blockValid[k] === 1 && idx + block <= head.size && !sizeInside(idx, idx + block)) {
+      if (contiguous && idx === page.from + i && range.size === idx && Number.isInteger(k) && page.blockValid[k] === 1 && idx + block <= head.size && !sizeInside(idx, idx + block)) {
         addNodes(range.appendSubtree(STORED_NODE_LEVEL, Buffer.from(page.blockRoots.buffer, page.blockRoots.byteOffset + k * 32, 32)).newNodes);
         checkAt(range);
         read += block;
@@ -229,12 +230,26 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
     }
   };
 
-  // The head's entries page by page (with a worker thread for a large log), then, in one read, any rows beyond them.
-  const end = Math.ceil(head.size / pageSize) * pageSize;
+  // The head's entries page by page (with a worker thread for a large log), then, in one read each, rows beyond the head
+  // that were there before it was read, and rows below index 0. Rows appended while this runs lie beyond both: unread.
   const target = repo.rawTarget;
   const worker = target && (opts.worker ?? head.size >= WORKER_FROM) ? target : undefined;
-  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), end, pageSize, block, worker)) await consume(page);
-  if (stored.max !== null && stored.max >= end) await consume(hashRows(end, await repo.verifyRows(end, stored.max + 1), block));
+  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), head.size, pageSize, block, worker)) await consume(page);
+  // Rows beyond the head or below 0 belong to no tree the head or a checkpoint speaks for: each is named, none hashed.
+  const stray = async (from: number, to: number) => hashRows(from, await repo.verifyRows(from, to), block).idx;
+  if (stored.max !== null && stored.max >= head.size) {
+    for (const idx of await stray(head.size, Math.min(stored.max + 1, Number.MAX_SAFE_INTEGER))) {
+      bad({ code: 'entry_unexpected', message: `entry ${idx} is beyond the head (size ${head.size})`, index: idx }, idx);
+    }
+  }
+  if (stored.min !== null && stored.min < 0) {
+    for (const idx of await stray(Math.max(stored.min, Number.MIN_SAFE_INTEGER), 0)) {
+      bad({ code: 'entry_unexpected', message: `entry ${idx} lies before the first entry`, index: idx }, 0);
+    }
+  }
+  // Rows no index range reaches: SQLite keeps a NULL, a text or a fraction in any column, the primary key included.
+  const misplaced = await repo.countMisplaced();
+  if (misplaced > 0) bad({ code: 'entry_unexpected', message: `${misplaced} rows have an index that is not an integer` }, 0);
 
   if (expected < head.size) {
     bad({ code: 'entry_missing', message: `the head has ${head.size} entries, the log ${expected}: entries from ${expected} are missing`, index: expected }, expected);

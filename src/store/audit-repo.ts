@@ -1,6 +1,9 @@
 // The audit tables: the locked head, entry and node inserts, node and entry reads for proofs, verification and queries.
 import { sql, type Kysely } from 'kysely';
-import { rawTarget, type RawData, type RawTarget } from './database.ts';
+import { readVerifyRows, type VerifyRow } from './audit-raw.ts';
+import { rawTarget, type RawData, type RawTarget } from './raw.ts';
+
+export type { VerifyRow } from './audit-raw.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
 
 export interface AuditHead {
@@ -23,30 +26,6 @@ export interface AuditQuery {
   /** Entries with idx below this (paging newest first). */
   before?: number | undefined;
   limit: number;
-}
-
-/**
- * One entry as verification reads it: `"<idx> <canonical text>"`, the text spliced by the database from the columns
- * (src/domain/audit-entry.ts gives the layout). The quoting is JSON.stringify's for every storable code point (tested):
- * SQLite's json_quote, PostgreSQL's to_json. One string per row costs the reader far less than eight columns, and on
- * PostgreSQL the splicing runs in the server's processes, beside the hashing here. The text is empty when a NOT NULL column holds NULL. Without a driver (tests): the columns.
- */
-export type VerifyRow = [number, number, string, string, string | null, string | null, string, string] | string;
-
-const SPLICE_SQLITE = (c: string) => `json_quote(${c})`;
-const SPLICE_PG = (c: string) => `to_json(${c})::text`;
-const verifySql = (q: (column: string) => string, from: string, to: string) =>
-  `select idx || ' ' || coalesce('{"action":' || ${q('action')} || ',"actor":' || ${q('actor')} || ',"at":' || at || ',"data":' || data ||
-  ',"index":' || idx || ',"outcome":' || ${q('outcome')} || ',"purpose":' || coalesce(${q('purpose')}, 'null') ||
-  ',"subjectId":' || coalesce(${q('subject_id')}, 'null') || '}', '') from audit_entries where idx >= ${from} and idx < ${to} order by idx`;
-const VERIFY_SQL_SQLITE = verifySql(SPLICE_SQLITE, '?', '?');
-const VERIFY_SQL_PG = verifySql(SPLICE_PG, '$1', '$2');
-
-/** Entries [from, to) for verification, straight from the driver (also used by the verifier's worker thread). */
-export async function readVerifyRows(raw: RawData, from: number, to: number): Promise<VerifyRow[]> {
-  if (raw.dialect === 'sqlite') return raw.db.prepare(VERIFY_SQL_SQLITE).pluck(true).all(from, to) as string[];
-  const { rows } = await raw.pool.query<[string]>({ text: VERIFY_SQL_PG, values: [from, to], rowMode: 'array' });
-  return rows.map((r) => r[0] ?? '');
 }
 
 // Row limits per multi-row INSERT: under PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
@@ -208,6 +187,12 @@ export class AuditRepo {
       .executeTakeFirst();
     const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
     return { n: Number(r?.n ?? 0), min: num(r?.min), max: num(r?.max) };
+  }
+
+  /** Rows whose index is not an integer (NULL, text, a fraction): possible on SQLite only, whose columns take any type. */
+  async countMisplaced(): Promise<number> {
+    if (this.raw?.dialect !== 'sqlite') return 0;
+    return Number(this.raw.db.prepare("select count(*) from audit_entries where typeof(idx) <> 'integer'").pluck(true).get());
   }
 
   async countNodes(): Promise<number> {

@@ -6,6 +6,9 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DataDatabase, KeysDatabase } from './schema.ts';
 import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
+import { pgPool, SCHEMA_NAME, type RawData } from './raw.ts';
+
+export type { RawData, RawTarget } from './raw.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -22,30 +25,6 @@ export interface StoreOptions {
   keysSchema?: string | undefined;
 }
 
-/**
- * The driver under the data database, for the few bulk paths where Kysely's per-row objects cost more than the work
- * (reading a million audit entries as arrays). Everything else goes through Kysely.
- */
-export type RawData = { dialect: 'sqlite'; db: SQLite.Database } | { dialect: 'postgres'; pool: pg.Pool; url: string; schema: string };
-
-/** How another thread opens its own connection to the data database (a plain object: it crosses to workers). */
-export type RawTarget = { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; url: string; schema: string };
-
-export function rawTarget(raw: RawData): RawTarget {
-  return raw.dialect === 'sqlite' ? { dialect: 'sqlite', file: raw.db.name } : { dialect: 'postgres', url: raw.url, schema: raw.schema };
-}
-
-/** A read-only connection of its own, for a worker thread. */
-export async function openRaw(target: RawTarget): Promise<RawData & { close(): Promise<void> }> {
-  if (target.dialect === 'sqlite') {
-    const db = new SQLite(target.file, { readonly: true, fileMustExist: true });
-    db.pragma('busy_timeout = 5000');
-    return { dialect: 'sqlite', db, close: async () => void db.close() };
-  }
-  const pool = pgPool(target.url, target.schema, 2);
-  return { dialect: 'postgres', pool, url: target.url, schema: target.schema, close: () => pool.end() };
-}
-
 export interface Databases {
   dialect: Dialect;
   raw: RawData;
@@ -57,7 +36,6 @@ export interface Databases {
   close(): Promise<void>;
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function openSqlite(file: string): SQLite.Database {
   const db = new SQLite(file);
@@ -96,20 +74,6 @@ function cacheStatements(db: SQLite.Database): void {
   }) as SQLite.Database['prepare'];
 }
 
-function pgPool(url: string, schema: string, max = 8): pg.Pool {
-  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid PostgreSQL schema name "${schema}"`);
-  return new pg.Pool({
-    connectionString: url,
-    max,
-    options: `-c search_path=${schema}`,
-    // int8 (bigint) columns hold epoch milliseconds: well inside Number's exact range.
-    types: {
-      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-    },
-  });
-}
-
 async function ensureSchema(url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -133,9 +97,9 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
     }
     await ensureSchema(opts.databaseUrl, schema);
     await ensureSchema(keysUrl, keysSchema);
-    const pool = pgPool(opts.databaseUrl, schema);
+    const pool = pgPool(pg, opts.databaseUrl, schema);
     const data = new Kysely<DataDatabase>({ dialect: new PostgresDialect({ pool }) });
-    const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(keysUrl, keysSchema) }) });
+    const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(pg, keysUrl, keysSchema) }) });
     return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, keys, schema, keysSchema);
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });

@@ -34,7 +34,7 @@ export interface AuditLogDeps {
   /** Lock the head row (several processes on one PostgreSQL database). */
   rowLocks: boolean;
   signer: CheckpointSigner;
-  /** Lets verification read entries as arrays through the driver. */
+  /** The driver underneath: the entries' insert and verification's reads go through it (see src/store/raw.ts). */
   raw?: RawData;
   /** Lets queries name a person by identity (`email:…`) instead of subject id. */
   blindIndex?: BlindIndexer;

@@ -31,4 +31,3 @@ export async function readVerifyRows(raw: RawData, from: number, to: number): Pr
   const { rows } = await raw.pool.query<[string]>({ text: VERIFY_SQL_PG, values: [from, to], rowMode: 'array' });
   return rows.map((r) => r[0] ?? '');
 }
-

@@ -11,7 +11,9 @@ port.postMessage({ ready: true } satisfies PageReply);
 // Each page is read as soon as it is asked for (on PostgreSQL the server works on it while earlier pages are hashed
 // here) and hashed in the order asked.
 let queue = Promise.resolve();
-port.on('message', (req: PageRequest) => {
+port.on('message', (req: PageRequest | 'close') => {
+  // Done: close the connection (PostgreSQL sees a proper goodbye, not a dropped socket), then let the thread end.
+  if (req === 'close') return void queue.then(() => raw.close()).finally(() => port.close());
   const rows = readVerifyRows(raw, req.from, req.to);
   rows.catch(() => undefined); // awaited in turn below
   queue = queue.then(async () => {

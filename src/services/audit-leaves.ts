@@ -89,9 +89,12 @@ export async function* leafPages(
   pageSize: number,
   block: number,
   worker?: RawTarget,
+  /** Wait until the worker has started before computing anything here, so that it takes pages even of a small log. */
+  waitForWorker = false,
 ): AsyncGenerator<LeafPage> {
   const count = Math.ceil(end / pageSize);
   const w = worker ? startWorker(worker) : undefined;
+  if (w && waitForWorker) await w.started;
   const mine = new Map<number, LeafPage>(); // pages computed here, not yet yielded
   const theirs = new Set<number>(); // pages asked of the worker, not yet yielded
   let next = 0; // the first page given to no one yet
@@ -140,13 +143,19 @@ function startWorker(target: RawTarget) {
   const waiting = new Map<number, { resolve: (p: LeafPage) => void; reject: (e: Error) => void }>();
   const arrived = new Map<number, LeafPage>();
   const state = { ready: false, failed: undefined as Error | undefined };
+  let started: () => void = () => undefined;
+  const startedPromise = new Promise<void>((resolve) => (started = resolve));
   const fail = (err: Error) => {
     state.failed ??= err;
+    started();
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
   worker.on('message', (m: PageReply) => {
-    if ('ready' in m) return void (state.ready = true);
+    if ('ready' in m) {
+      state.ready = true;
+      return started();
+    }
     // A page it could not read fails the worker: this thread computes what is left (and meets the same error, if any).
     if (!('page' in m)) return fail(new Error(`audit verification worker: ${m.error}`));
     const w = waiting.get(m.page.from);
@@ -163,6 +172,8 @@ function startWorker(target: RawTarget) {
     get failed() {
       return state.failed;
     },
+    /** Settles once the worker has its connection (or has failed). */
+    started: startedPromise,
     arrived: (from: number) => arrived.has(from),
     request(req: PageRequest) {
       worker.postMessage(req);
@@ -176,9 +187,18 @@ function startWorker(target: RawTarget) {
       if (state.failed) return Promise.reject(state.failed);
       return new Promise((resolve, reject) => waiting.set(from, { resolve, reject }));
     },
+    /**
+     * Asks the worker to close its connection and end; terminates it if it has not within a second, or at once if it
+     * never got as far as having one (a small log is done before the worker has started).
+     */
     async close() {
       worker.removeAllListeners('exit');
-      await worker.terminate();
+      if (!state.ready) return void (await worker.terminate());
+      const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage('close');
+      const timer = setTimeout(() => void worker.terminate(), 1000);
+      await ended;
+      clearTimeout(timer);
     },
   };
 }

@@ -53,8 +53,11 @@ export interface VerifyOptions {
   pageSize?: number;
   /** Stop listing problems after this many (the first bad entry is still exact). */
   maxProblems?: number;
-  /** Share the reading and hashing with a worker thread (default: for logs of WORKER_FROM entries and more). */
-  worker?: boolean;
+  /**
+   * Share the reading and hashing with a worker thread (default: for logs of WORKER_FROM entries and more). `'wait'`
+   * (tests) also waits for it to start, so that it takes pages even of a small log.
+   */
+  worker?: boolean | 'wait';
 }
 
 /** Below this many entries a worker thread costs more to start than it saves. */
@@ -234,7 +237,7 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
   // that were there before it was read, and rows below index 0. Rows appended while this runs lie beyond both: unread.
   const target = repo.rawTarget;
   const worker = target && (opts.worker ?? head.size >= WORKER_FROM) ? target : undefined;
-  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), head.size, pageSize, block, worker)) await consume(page);
+  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), head.size, pageSize, block, worker, opts.worker === 'wait')) await consume(page);
   // Rows beyond the head or below 0 belong to no tree the head or a checkpoint speaks for: each is named, none hashed.
   const stray = async (from: number, to: number) => hashRows(from, await repo.verifyRows(from, to), block).idx;
   if (stored.max !== null && stored.max >= head.size) {

@@ -196,8 +196,8 @@ await eachDialect('audit tamper evidence', (dialect) => {
     assert.equal((await verify()).ok, true);
   });
 
-  it('on SQLite, names rows whose columns hold what no append writes (any type goes into any column there)', async (t) => {
-    if (dialect !== 'sqlite') return t.skip('PostgreSQL column types rule these out');
+  // Skipped when the suite is defined, not while it runs: a test skipped from inside leaves its beforeEach store behind.
+  it('on SQLite, names rows whose columns hold what no append writes (any type goes into any column there)', { skip: dialect !== 'sqlite' && 'PostgreSQL column types rule these out' }, async () => {
     const run = (q: string) => sql.raw(q).execute(db());
     // A blob where text belongs.
     await run("update audit_entries set actor = x'00ff' where idx = 300");

@@ -2,9 +2,9 @@
 import { sql, type Kysely } from 'kysely';
 import { readVerifyRows, type VerifyRow } from './audit-raw.ts';
 import { rawTarget, type RawData, type RawTarget } from './raw.ts';
+import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
 
 export type { VerifyRow } from './audit-raw.ts';
-import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
 
 export interface AuditHead {
   size: number;
@@ -31,7 +31,7 @@ export interface AuditQuery {
 // Row limits per multi-row INSERT: under PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
 const ENTRY_CHUNK = 2000;
 const UNNEST_CHUNK = 10_000;
-// Its own text (see VERIFY_SQL_SQLITE): not a statement Kysely shares from the statement cache.
+// Its own text, not one Kysely could also prepare: statements are shared through the cache in database.ts.
 const INSERT_ENTRY_SQLITE = 'insert into audit_entries (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?) -- one entry';
 const NODE_CHUNK = 8000;
 
@@ -48,7 +48,7 @@ export class AuditRepo {
   constructor(
     private readonly db: Kysely<DataDatabase>,
     private readonly rowLocks = false,
-    /** The driver underneath, for `verifyRows`. */
+    /** The driver underneath, for the entries' insert and `verifyRows`. */
     private readonly raw?: RawData,
   ) {}
 
@@ -137,15 +137,15 @@ export class AuditRepo {
     return new Map(rows.map((r) => [Number(r.idx), toBuf(r.leaf_hash)]));
   }
 
-  /**
-   * What each leaf hash is recomputed from, as arrays in index order (the stored hash is read only where needed). Through
-   * the driver when there is one: a million rows as arrays read in about half the time of Kysely's objects.
-   */
   /** Where a worker thread can open its own connection for `readVerifyRows`, when the driver is known. */
   get rawTarget(): RawTarget | undefined {
     return this.raw && rawTarget(this.raw);
   }
 
+  /**
+   * What each leaf hash is recomputed from, in index order (the stored hash is read only where needed): through the
+   * driver, one spliced text per entry (src/store/audit-raw.ts); without one, the columns through Kysely.
+   */
   async verifyRows(from: number, to: number): Promise<VerifyRow[]> {
     if (this.raw) return readVerifyRows(this.raw, from, to);
     const rows = await this.db

@@ -12,6 +12,7 @@ import { PagesSource } from './services/pages.ts';
 import { IngestService } from './services/ingest.ts';
 import { KeyRing, loadMasterKey } from './services/keyring.ts';
 import { Metrics } from './services/metrics.ts';
+import { PlaintextCache } from './services/plaintext-cache.ts';
 import { ProfileService } from './services/profiles.ts';
 import { PolicyEngine } from './domain/policy.ts';
 import { AuditLog } from './services/audit-log.ts';
@@ -55,6 +56,11 @@ export interface FiduciaOptions extends StoreOptions {
   publicUrl?: string | undefined;
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
+  /**
+   * Subjects whose decrypted trait values profile reads keep in memory for up to five minutes
+   * (`FIDUCIA_READ_CACHE_SUBJECTS`, default 10,000; 0 turns it off): see src/services/plaintext-cache.ts.
+   */
+  readCacheSubjects?: number | undefined;
 }
 
 export interface Fiducia {
@@ -128,6 +134,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     smtpUrl: env.FIDUCIA_SMTP_URL || undefined,
     mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
     publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
+    readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
   };
 }
 
@@ -152,7 +159,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
-  const access = new AccessService(new AccessRepo(dbs.data), { port: audit, db: dbs.data });
+  const access = new AccessService(new AccessRepo(dbs.data, dbs.reader), { port: audit, db: dbs.data });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
   await audit.recordConfig(cfg.hash, { purposes: cfg.config.purposes.length, noticeVersion: cfg.config.notice.current });
   const segments = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks, logger, now: opts.segmentsClock });
@@ -161,7 +168,9 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const consent = new ConsentService(cfg, ingest);
   const pages = new PagesSource(access, ring, opts.demo ?? dbs.dialect === 'sqlite');
   const policy = new PolicyEngine(cfg);
-  const profiles = new ProfileService({ db: dbs.data, ring, policy, audit, segments });
+  const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000);
+  ring.onDestroy((subjectId) => plaintext.forget(subjectId));
+  const profiles = new ProfileService({ db: dbs.data, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
   const rightsDeps = {
     db: dbs.data,

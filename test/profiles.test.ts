@@ -239,6 +239,24 @@ await eachDialect('profile reads', (dialect) => {
     assert.deepEqual(new Set(e.withheld.map((w) => w.reason)), new Set(['erased']));
   });
 
+  it('a read after a trait changes returns the new value, and nothing once the keys are destroyed, though earlier reads were cached', async () => {
+    const u = await customer();
+    const first = await read(`userId:${u}`, 'personalization');
+    assert.equal(first.traits.firstName, 'Ada');
+    assert.deepEqual((await read(`userId:${u}`, 'personalization')).traits, first.traits, 'the same answer twice');
+    await tick();
+    await post('/v1/identify', { userId: u, traits: { firstName: 'Grace', interests: ['chess', 'running'] } });
+    const second = await read(`userId:${u}`, 'personalization');
+    assert.equal(second.traits.firstName, 'Grace', 'the new value, not the one decrypted before');
+    assert.deepEqual(second.traits.interests, ['chess', 'running']);
+    assert.equal(second.traits.lastName, 'Lovelace', 'untouched traits unchanged');
+    // Crypto-shredding alone (no erased marker yet): fields whose key is gone are withheld, none served from memory.
+    await f.ring.destroy(first.subjectId);
+    const third = await read(`userId:${u}`, 'personalization');
+    assert.deepEqual(third.traits, {}, 'nothing decrypted before is returned');
+    assert.equal(withheldOf(third).firstName, 'erased');
+  });
+
   it('an objection follows the person when two profiles merge', async () => {
     const u = uniq('u');
     const a = uniq('anon');

@@ -28,7 +28,7 @@ export interface HttpContext {
   metrics: Metrics;
   /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */
   profiles: ProfileService;
-  /** Segments and computed traits: definitions, memberships (`membershipsFor(subjectId, purpose)`), counts. */
+  /** Segments and computed traits: definitions, memberships (`membershipsIn(rows, purpose)`), counts. */
   segments: SegmentService;
   /** Data-subject rights requests (staff API) and their self-service intake (privacy center). */
   rights: RightsService;

@@ -175,9 +175,17 @@ export class KeyRing {
     return out;
   }
 
+  readonly #onDestroy: ((subjectId: string) => void)[] = [];
+
+  /** Called with each subject whose keys this process destroys (caches of its decrypted data drop it). */
+  onDestroy(listener: (subjectId: string) => void): void {
+    this.#onDestroy.push(listener);
+  }
+
   /** Crypto-shredding: the subject's keys are deleted, so every copy of its ciphertext becomes unreadable. */
   async destroy(subjectId: string): Promise<number> {
     for (const k of [...this.#cache.keys()]) if (k.startsWith(`${subjectId}:`)) this.#cache.delete(k);
+    for (const listener of this.#onDestroy) listener(subjectId);
     return this.#repo.deleteSubjectKeys(subjectId);
   }
 

@@ -7,15 +7,20 @@ import { PolicyEngine, type DenyReason, type PolicyCaller, type PurposeView, typ
 import { UNCLASSIFIED } from '../domain/privacy-config-types.ts';
 import { EventRepo } from '../store/event-repo.ts';
 import type { DataDatabase, EventsTable } from '../store/schema.ts';
-import { SubjectStateRepo, type StoredSubjectState, type SubjectSnapshot } from '../store/subject-state-repo.ts';
+import type { Reader } from '../store/reader.ts';
+import { SubjectStateRepo, type ProfileSnapshot, type StoredSubjectState } from '../store/subject-state-repo.ts';
 import { AuditBatcher } from './audit-batcher.ts';
 import type { AuditPort } from './audit-port.ts';
 import type { KeyRing } from './keyring.ts';
+import type { PlaintextCache } from './plaintext-cache.ts';
 
-/** Segment memberships and computed traits of a subject for a purpose (the segments service implements it). */
+/**
+ * Segment memberships and computed traits of a subject for a purpose, from the rows the profile snapshot already
+ * holds (the segments service implements it).
+ */
 export interface SegmentsPort {
-  membershipsFor(subjectId: string, purpose: string): Promise<readonly unknown[]>;
-  computedTraitsFor?(subjectId: string, purpose: string): Promise<Record<string, unknown>>;
+  membershipsIn(memberships: readonly { segmentId: string }[], purpose: string): readonly unknown[];
+  computedTraitsFrom?(subjectId: string, state: Buffer | null, purpose: string): Promise<Record<string, unknown>>;
 }
 
 export interface ProfileCaller extends PolicyCaller {
@@ -87,6 +92,10 @@ export interface ProfileDeps {
   policy: PolicyEngine;
   audit: AuditPort;
   segments?: SegmentsPort | undefined;
+  /** Where snapshots read committed state (src/store/reader.ts); default: `db`. */
+  reader?: Reader | undefined;
+  /** Recently decrypted trait values (src/services/plaintext-cache.ts); none: every read decrypts. */
+  plaintext?: PlaintextCache | undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -123,23 +132,24 @@ export class ProfileService {
 
   constructor(private readonly deps: ProfileDeps) {
     this.#events = new EventRepo(deps.db);
-    this.#state = new SubjectStateRepo(deps.db);
+    this.#state = new SubjectStateRepo(deps.db, deps.reader);
     this.#audit = new AuditBatcher(deps.audit, deps.db);
   }
 
   /**
-   * The live subject behind an identity, its state and (for profile reads) its trait rows, or null. Two statements
-   * in the usual case: the identity joined with its subject, then one union of consents, objections and traits.
+   * The live subject behind an identity with its state, segment data and (for profile reads) its trait rows, or
+   * null: one statement in the usual case. Identities move to the survivor of a merge; following `merged_into`
+   * covers a merge committed in between.
    */
-  async #subject(ref: IdentityRef, traitsFor: string | null): Promise<(StoredSubjectState & { traits: SubjectSnapshot['traits'] }) | null> {
-    const found = await this.#state.lookup(ref.kind, this.deps.ring.blindIndex.index(ref.kind, ref.value));
-    if (!found) return null;
-    let subject: Pick<StoredSubjectState, 'subjectId' | 'mergedInto' | 'restrictedAt' | 'erasedAt'> | null = found;
-    // Identities move to the survivor of a merge; following `merged_into` covers a merge committed in between.
+  async #subject(ref: IdentityRef, traitsFor: string | null): Promise<ProfileSnapshot | null> {
+    const traits = traitsFor === null ? null : { blobsFor: this.deps.policy.prefixesOf(traitsFor) };
+    const found = await this.#state.profile({ kind: ref.kind, blindIndex: this.deps.ring.blindIndex.index(ref.kind, ref.value) }, traits);
+    if (!found?.mergedInto) return found;
+    let subject: Pick<StoredSubjectState, 'subjectId' | 'mergedInto'> | null = found;
     for (let hop = 0; subject?.mergedInto && hop < MAX_MERGE_HOPS; hop++) subject = await this.#state.stateOf(subject.mergedInto);
     if (!subject || subject.mergedInto) return null;
-    const snap = await this.#state.snapshot(subject.subjectId, traitsFor === null ? null : { blobsFor: this.deps.policy.prefixesOf(traitsFor) });
-    return { ...subject, mergedInto: null, consents: snap.consents, objections: snap.objections, traits: snap.traits };
+    const survivor = await this.#state.profile({ subjectId: subject.subjectId }, traits);
+    return survivor && !survivor.mergedInto ? survivor : null;
   }
 
   #view(purpose: string, state: SubjectState, caller: ProfileCaller): PurposeView {
@@ -184,14 +194,24 @@ export class ProfileService {
         // Storage fetches the ciphertexts of every category the purpose covers: an allowed field always has one.
         if (!r.value_enc) throw new Error(`the ciphertext of trait "${r.name}" was not fetched`);
         const key = await this.#keyFor(subjectId, r.value_enc, current);
-        if (!key) withheld.push({ field: r.name, reason: 'erased' });
-        else traits[r.name] = decryptJson(key, subjectId, `trait:${r.name}`, r.value_enc);
+        if (!key) {
+          withheld.push({ field: r.name, reason: 'erased' });
+          continue;
+        }
+        // The key is looked up first even on a hit: after an erasure, nothing decrypted before is returned.
+        const hit = this.deps.plaintext?.get(subjectId, r.name, r.value_enc);
+        if (hit) traits[r.name] = hit.value;
+        else {
+          const value = decryptJson(key, subjectId, `trait:${r.name}`, r.value_enc);
+          this.deps.plaintext?.set(subjectId, r.name, r.value_enc, value);
+          traits[r.name] = value;
+        }
       }
     }
     // Segments and computed traits derive from data of the purpose: none unless its basis holds for this subject now.
     const derive = view.basis.allow && !view.blocked ? this.deps.segments : undefined;
-    const segments = derive ? [...(await derive.membershipsFor(subjectId, purpose))] : [];
-    const computed = (await derive?.computedTraitsFor?.(subjectId, purpose)) ?? dict();
+    const segments = derive ? [...derive.membershipsIn(stored.memberships, purpose)] : [];
+    const computed = (await derive?.computedTraitsFrom?.(subjectId, stored.segmentState, purpose)) ?? dict();
     const returned = [...Object.keys(traits), ...Object.keys(computed).map((k) => `computed:${k}`)];
     await this.#audit.append({
       actor: caller.tokenId,

@@ -213,20 +213,27 @@ export class SegmentService implements IngestObserver {
   // ---- reads (callers decide first whether the purpose may be used for the subject) ----
 
   /** Keys of the segments of purpose `purpose` the subject is in. */
-  async membershipsFor(subjectId: string, purpose: string): Promise<string[]> {
+  /** The segments of purpose `purpose` among a subject's memberships (as the profile snapshot reads them). */
+  membershipsIn(memberships: readonly { segmentId: string }[], purpose: string): string[] {
     const keys = this.#cat.byPurpose.get(purpose);
     if (!keys || !keys.some((k) => this.#cat.defs.get(k)?.kind === 'segment')) return [];
-    const rows = await this.#repo.membershipsOf(subjectId);
-    return rows.filter((r) => keys.includes(r.segment_id)).map((r) => r.segment_id);
+    return memberships.filter((m) => keys.includes(m.segmentId)).map((m) => m.segmentId);
   }
 
   /** Values of the computed traits of purpose `purpose`, as of today; traits with no data yet are absent. */
   async computedTraitsFor(subjectId: string, purpose: string): Promise<Record<string, Json>> {
+    return this.#hasComputed(purpose) ? this.computedTraitsFrom(subjectId, await this.#repo.stateOf(subjectId), purpose) : Object.create(null);
+  }
+
+  #hasComputed(purpose: string): boolean {
+    return (this.#cat.byPurpose.get(purpose) ?? []).some((k) => this.#cat.defs.get(k)?.kind === 'computed_trait');
+  }
+
+  /** The same, from the subject's encrypted segment state (as the profile snapshot reads it). */
+  async computedTraitsFrom(subjectId: string, blob: Buffer | null, purpose: string): Promise<Record<string, Json>> {
     const defs = (this.#cat.byPurpose.get(purpose) ?? []).map((k) => this.#cat.defs.get(k)!).filter((d) => d.kind === 'computed_trait');
     const out = Object.create(null) as Record<string, Json>;
-    if (defs.length === 0) return out;
-    const blob = await this.#repo.stateOf(subjectId);
-    if (!blob || blob.length === 0) return out;
+    if (defs.length === 0 || !blob || blob.length === 0) return out;
     const version = ciphertextKeyVersion(blob);
     const key = await this.deps.ring.keyVersion(subjectId, version);
     if (!key) return out;

@@ -1,9 +1,14 @@
 // Sources (write keys) and API tokens, both stored as hashes.
 import type { CompiledQuery, Kysely } from 'kysely';
+import type { Reader } from './reader.ts';
 import type { DataDatabase, SourcesTable, TokensTable } from './schema.ts';
 
 export class AccessRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  constructor(
+    private readonly db: Kysely<DataDatabase>,
+    /** Where token lookups read committed state (outside a transaction); default: `db`. */
+    private readonly reader?: Reader,
+  ) {}
 
   sourceByKeyHash(hash: string): Promise<SourcesTable | undefined> {
     return this.db.selectFrom('sources').selectAll().where('write_key_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
@@ -26,7 +31,8 @@ export class AccessRepo {
   async tokenByHash(hash: string): Promise<TokensTable | undefined> {
     this.#tokenQuery ??= this.db.selectFrom('tokens').selectAll().where('token_hash', '=', '\u0000hash').where('revoked_at', 'is', null).compile();
     const q = this.#tokenQuery;
-    return (await this.db.executeQuery<TokensTable>({ ...q, parameters: q.parameters.map((p) => (p === '\u0000hash' ? hash : p)) })).rows[0];
+    const bound: CompiledQuery<TokensTable> = { ...q, parameters: q.parameters.map((p) => (p === '\u0000hash' ? hash : p)) };
+    return this.reader ? (await this.reader.rows(bound))[0] : (await this.db.executeQuery(bound)).rows[0];
   }
 
   /** False when a token with this hash already exists. */

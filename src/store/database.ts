@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { DataDatabase, KeysDatabase } from './schema.ts';
 import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
 import { pgPool, SCHEMA_NAME, type RawData } from './raw.ts';
+import { kyselyReader, sqliteReader, type Reader } from './reader.ts';
 
 export type { RawData, RawTarget } from './raw.ts';
 
@@ -31,6 +32,8 @@ export interface Databases {
   /** Whether rows can be locked (`FOR UPDATE`/`FOR SHARE`): needed when several processes share the database. */
   rowLocks: boolean;
   data: Kysely<DataDatabase>;
+  /** Committed-state selects of the hot request paths (src/store/reader.ts). */
+  reader: Reader;
   keys: Kysely<KeysDatabase>;
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -100,7 +103,7 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
     const pool = pgPool(pg, opts.databaseUrl, schema);
     const data = new Kysely<DataDatabase>({ dialect: new PostgresDialect({ pool }) });
     const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(pg, keysUrl, keysSchema) }) });
-    return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, keys, schema, keysSchema);
+    return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, kyselyReader(data), keys, schema, keysSchema);
   }
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const file = openSqlite(join(opts.dataDir, 'fiducia.db'));
@@ -108,12 +111,13 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
   const keys = new Kysely<KeysDatabase>({
     dialect: new SqliteDialect({ database: openSqlite(join(opts.dataDir, 'keys.db')) }),
   });
-  return build({ dialect: 'sqlite', db: file }, data, keys, undefined, undefined);
+  return build({ dialect: 'sqlite', db: file }, data, sqliteReader(file, openSqlite), keys, undefined, undefined);
 }
 
 function build(
   raw: RawData,
   data: Kysely<DataDatabase>,
+  reader: Reader,
   keys: Kysely<KeysDatabase>,
   schema: string | undefined,
   keysSchema: string | undefined,
@@ -124,6 +128,7 @@ function build(
     raw,
     rowLocks: dialect === 'postgres',
     data,
+    reader,
     keys,
     async migrate() {
       for (const [db, provider, tableSchema] of [
@@ -149,6 +154,7 @@ function build(
       }
     },
     async close() {
+      reader.close();
       await data.destroy();
       await keys.destroy();
     },

@@ -1,6 +1,7 @@
 // Subject state beyond the data itself: the latest consent per purpose, restriction (Art. 18), objections (Art. 21), erasure markers.
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import { uuidv7 } from '../domain/ids.ts';
+import type { Reader } from './reader.ts';
 import type { DataDatabase, ObjectionsTable, TraitsTable } from './schema.ts';
 
 export interface StoredSubjectState {
@@ -23,10 +24,18 @@ export interface SubjectSnapshot {
   traits: (Pick<TraitsTable, 'name' | 'category'> & { value_enc: Buffer | null })[];
 }
 
-/** One row of the union in `snapshot`: k = 0 trait, 1 consent, 2 objection. */
+/** Everything a profile read needs about one subject, in one statement: its markers, state, traits and segment data. */
+export interface ProfileSnapshot extends SubjectSnapshot, Pick<StoredSubjectState, 'subjectId' | 'mergedInto' | 'restrictedAt' | 'erasedAt'> {
+  /** Segment memberships (every purpose's: callers keep their purpose's). */
+  memberships: { segmentId: string; since: number }[];
+  /** The encrypted per-subject segment state (computed traits are derived from it), if any. */
+  segmentState: Buffer | null;
+}
+
+/** One row of the union in `profile`: k = 0 trait, 1 consent, 2 objection, 3 membership, 4 segment state, 5 the subject. */
 interface SnapshotRow {
   k: number | string;
-  a: string;
+  a: string | null;
   b: string | null;
   c: string | null;
   d: string | null;
@@ -46,74 +55,127 @@ function bind<R>(q: CompiledQuery<R>, values: ReadonlyMap<unknown, unknown>): Co
   return { ...q, parameters: q.parameters.map((p) => (values.has(p) ? values.get(p) : p)) };
 }
 
+const toBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+/** A row of the union as an array (SQLite's raw mode), columns in the order k, a, b, c, d, v, n, x, e. */
+type RawSnapshotRow = [SnapshotRow['k'], string, SnapshotRow['b'], SnapshotRow['c'], SnapshotRow['d'], SnapshotRow['v'], SnapshotRow['n'], SnapshotRow['x'], SnapshotRow['e']];
+const fromRaw = (r: RawSnapshotRow): SnapshotRow => ({ k: r[0], a: r[1], b: r[2], c: r[3], d: r[4], v: r[5], n: r[6], x: r[7], e: r[8] });
+
+/** A profile snapshot from the rows of its union, in any order; null without the subject's own row. */
+function collect(rows: readonly SnapshotRow[]): ProfileSnapshot | null {
+  // No ORDER BY (it costs a sort per branch): the latest consent is picked by id, traits are sorted here.
+  const latest = new Map<string, StoredSubjectState['consents'][number] & { id: string }>();
+  const objections = new Set<string>();
+  let out: ProfileSnapshot | null = null;
+  const traitRows: ProfileSnapshot['traits'] = [];
+  const memberships: ProfileSnapshot['memberships'] = [];
+  let segmentState: Buffer | null = null;
+  for (const r of rows) {
+    const k = Number(r.k);
+    if (k === 0) traitRows.push({ name: r.a ?? '', category: r.b ?? '', value_enc: r.v ? toBuffer(r.v) : null });
+    else if (k === 1) {
+      // Ledger ids are time-ordered UUIDv7 (fixed-width lowercase hex): the greatest is the entry in force.
+      const id = r.e ?? '';
+      const purpose = r.a ?? '';
+      const prev = latest.get(purpose);
+      if (!prev || prev.id < id) latest.set(purpose, { purpose, status: r.b ?? '', noticeVersion: r.c ?? '', method: r.d ?? '', at: Number(r.n), explicit: Number(r.x) === 1, id });
+    } else if (k === 2) objections.add(r.a ?? '');
+    else if (k === 3) memberships.push({ segmentId: r.a ?? '', since: Number(r.n) });
+    else if (k === 4) segmentState = r.v ? toBuffer(r.v) : null;
+    else out = { subjectId: r.a ?? '', mergedInto: r.b, restrictedAt: numOrNull(r.n), erasedAt: numOrNull(r.x), consents: [], objections: [], traits: [], memberships: [], segmentState: null };
+  }
+  if (!out) return null;
+  out.consents = [...latest.values()].map(({ id: _id, ...c }) => c);
+  out.objections = [...objections];
+  out.traits = traitRows.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  out.memberships = memberships.sort((x, y) => (x.segmentId < y.segmentId ? -1 : x.segmentId > y.segmentId ? 1 : 0));
+  out.segmentState = segmentState;
+  return out;
+}
+
 export class SubjectStateRepo {
   // Building and compiling a Kysely query costs more than running these small indexed ones: compile once per repo.
-  #lookupQuery: CompiledQuery<{ id: string; merged_into: string | null; restricted_at: number | null; erased_at: number | null }> | undefined;
-  readonly #snapshotQueries = new Map<string, CompiledQuery<SnapshotRow>>();
+  readonly #profileQueries = new Map<string, CompiledQuery<SnapshotRow>>();
 
-  constructor(private readonly db: Kysely<DataDatabase>) {}
-
-  /** The subject an identity (kind + blind index) belongs to, with its markers, in one indexed join. */
-  async lookup(kind: string, blindIndex: Buffer): Promise<Pick<StoredSubjectState, 'subjectId' | 'mergedInto' | 'restrictedAt' | 'erasedAt'> | null> {
-    this.#lookupQuery ??= this.db
-      .selectFrom('identities as i')
-      .innerJoin('subjects as s', 's.id', 'i.subject_id')
-      .select(['s.id', 's.merged_into', 's.restricted_at', 's.erased_at'])
-      .where('i.kind', '=', KIND)
-      .where('i.blind_index', '=', INDEX)
-      .compile();
-    const r = (await this.db.executeQuery(bind(this.#lookupQuery, new Map<unknown, unknown>([[KIND, kind], [INDEX, blindIndex]])))).rows[0];
-    if (!r) return null;
-    return {
-      subjectId: r.id,
-      mergedInto: r.merged_into,
-      restrictedAt: r.restricted_at === null ? null : Number(r.restricted_at),
-      erasedAt: r.erased_at === null ? null : Number(r.erased_at),
-    };
-  }
+  constructor(
+    private readonly db: Kysely<DataDatabase>,
+    /** Where profile snapshots read committed state; default: `db`. */
+    private readonly reader?: Reader,
+  ) {}
 
   /**
-   * Latest consent per purpose, objections in force and, with `traits`, the trait rows (ordered by name): one
-   * UNION ALL statement instead of three, since every read pays for each round trip. Ciphertexts are fetched only
-   * for categories under one of `traits.blobsFor` (category prefixes, as a purpose lists them): the rest will be
-   * withheld anyway. LIKE's `_` may match more than it should, never less; the caller decides each field anyway.
+   * The subject behind an identity (kind + blind index) or a subject id, with its markers, latest consent per
+   * purpose, objections in force, segment memberships and segment state and, with `traits`, its trait rows (ordered
+   * by name), in one UNION ALL statement: every read pays for each round trip. Ciphertexts are fetched only for
+   * categories under one of `traits.blobsFor` (category prefixes, as a purpose lists them): the rest will be withheld
+   * anyway. LIKE's `_` may match more than it should, never less; the caller decides each field anyway. Null when no
+   * subject matches. A merged subject comes back with `mergedInto` set and the rest of its rows as they are: callers
+   * follow the merge.
    */
-  async snapshot(subjectId: string, traits: { blobsFor: readonly string[] } | null): Promise<SubjectSnapshot> {
-    const shape = traits ? JSON.stringify(traits.blobsFor) : '-';
-    let query = this.#snapshotQueries.get(shape);
+  async profile(by: { kind: string; blindIndex: Buffer } | { subjectId: string }, traits: { blobsFor: readonly string[] } | null): Promise<ProfileSnapshot | null> {
+    const sqlite = this.reader?.sqlite;
+    if (sqlite) return this.#profileSqlite(sqlite.read, by, traits?.blobsFor ?? null);
+    const byIdentity = 'kind' in by;
+    const shape = `${byIdentity ? 'i' : 's'}:${traits ? JSON.stringify(traits.blobsFor) : '-'}`;
+    let query = this.#profileQueries.get(shape);
     if (!query) {
+      const subject = byIdentity
+        ? sql`select s.id, s.merged_into, s.restricted_at, s.erased_at from identities i inner join subjects s on s.id = i.subject_id where i.kind = ${KIND} and i.blind_index = ${INDEX}`
+        : sql`select id, merged_into, restricted_at, erased_at from subjects where id = ${SUBJECT}`;
       const blob =
         traits && traits.blobsFor.length > 0
           ? sql`case when ${sql.join(traits.blobsFor.map((p) => sql`category = ${p} or category like ${`${p}.%`}`), sql` or `)} then value_enc end`
           : sql`null`;
       const traitRows = traits
-        ? sql`select 0 as k, name as a, category as b, null as c, null as d, ${blob} as v, null as n, null as x, null as e from traits where subject_id = ${SUBJECT} union all `
+        ? sql`union all select 0, name, category, null, null, ${blob}, null, null, null from traits where subject_id = (select id from s) `
         : sql``;
-      query = sql<SnapshotRow>`${traitRows}select 1 as k, purpose as a, status as b, notice_version as c, method as d, null as v, at as n, explicit as x, id as e from consents where subject_id = ${SUBJECT}
-        union all select 2 as k, purpose as a, null as b, null as c, null as d, null as v, null as n, null as x, null as e from objections where subject_id = ${SUBJECT} and lifted_at is null`.compile(this.db);
-      // One entry per purpose (and one without traits): bounded by the configuration.
-      this.#snapshotQueries.set(shape, query);
+      query = sql<SnapshotRow>`with s as (${subject})
+        select 5 as k, id as a, merged_into as b, null as c, null as d, null as v, restricted_at as n, erased_at as x, null as e from s
+        union all select 4, null, null, null, null, state_enc, null, null, null from segment_states where subject_id = (select id from s)
+        ${traitRows}union all select 1, purpose, status, notice_version, method, null, at, explicit, id from consents where subject_id = (select id from s)
+        union all select 2, purpose, null, null, null, null, null, null, null from objections where subject_id = (select id from s) and lifted_at is null
+        union all select 3, segment_id, null, null, null, null, since, null, null from segment_members where subject_id = (select id from s)`.compile(this.db);
+      // The segment state comes second: PostgreSQL types a UNION's columns pair by pair, and its blob is what makes `v`
+      // bytea before any branch of nulls could make it text. One entry per purpose and lookup kind (and one without
+      // traits): bounded by the configuration.
+      this.#profileQueries.set(shape, query);
     }
-    const { rows } = await this.db.executeQuery(bind(query, new Map([[SUBJECT, subjectId]])));
-    // No ORDER BY (it costs a sort per branch): the latest consent is picked by id, traits are sorted here.
-    const latest = new Map<string, StoredSubjectState['consents'][number] & { id: string }>();
-    const objections = new Set<string>();
-    const out: SubjectSnapshot = { consents: [], objections: [], traits: [] };
-    for (const r of rows) {
-      const k = Number(r.k);
-      if (k === 0) out.traits.push({ name: r.a, category: r.b ?? '', value_enc: r.v ? Buffer.from(r.v.buffer, r.v.byteOffset, r.v.byteLength) : null });
-      else if (k === 2) objections.add(r.a);
-      else {
-        // Ledger ids are time-ordered UUIDv7 (fixed-width lowercase hex): the greatest is the entry in force.
-        const id = r.e ?? '';
-        const prev = latest.get(r.a);
-        if (!prev || prev.id < id) latest.set(r.a, { purpose: r.a, status: r.b ?? '', noticeVersion: r.c ?? '', method: r.d ?? '', at: Number(r.n), explicit: Number(r.x) === 1, id });
-      }
-    }
-    out.consents = [...latest.values()].map(({ id: _id, ...c }) => c);
-    out.objections = [...objections];
-    out.traits.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-    return out;
+    const bound = bind(query, byIdentity ? new Map<unknown, unknown>([[KIND, by.kind], [INDEX, by.blindIndex]]) : new Map([[SUBJECT, by.subjectId]]));
+    const rows = this.reader ? await this.reader.rows(bound) : (await this.db.executeQuery(bound)).rows;
+    return collect(rows);
+  }
+
+  /**
+   * SQLite: the same rows from plain selects in one read transaction, answered synchronously. There a statement costs
+   * no round trip, but the statement above costs three times these: SQLite re-runs the identity join for each branch.
+   */
+  #profileSqlite(
+    read: NonNullable<Reader['sqlite']>['read'],
+    by: { kind: string; blindIndex: Buffer } | { subjectId: string },
+    blobsFor: readonly string[] | null,
+  ): ProfileSnapshot | null {
+    const blob = blobsFor && blobsFor.length > 0 ? `case when ${blobsFor.map(() => 'category = ? or category like ?').join(' or ')} then value_enc end` : 'null';
+    const traitParams = (blobsFor ?? []).flatMap((p) => [p, `${p}.%`]);
+    const rest = `select 4, null, null, null, null, state_enc, null, null, null from segment_states where subject_id = ?
+      ${blobsFor ? `union all select 0, name, category, null, null, ${blob}, null, null, null from traits where subject_id = ? ` : ''}union all select 1, purpose, status, notice_version, method, null, at, explicit, id from consents where subject_id = ?
+      union all select 2, purpose, null, null, null, null, null, null, null from objections where subject_id = ? and lifted_at is null
+      union all select 3, segment_id, null, null, null, null, since, null, null from segment_members where subject_id = ?`;
+    return read((prepare) => {
+      const subject = (
+        'kind' in by
+          ? prepare('select 5, s.id, s.merged_into, null, null, null, s.restricted_at, s.erased_at, null from identities i inner join subjects s on s.id = i.subject_id where i.kind = ? and i.blind_index = ?')
+              .raw(true)
+              .get(by.kind, by.blindIndex)
+          : prepare('select 5, id, merged_into, null, null, null, restricted_at, erased_at, null from subjects where id = ?').raw(true).get(by.subjectId)
+      ) as RawSnapshotRow | undefined;
+      if (!subject) return null;
+      const id = subject[1];
+      const params = blobsFor ? [id, ...traitParams, id, id, id, id] : [id, id, id, id];
+      const rows = prepare(rest).raw(true).all(params) as RawSnapshotRow[];
+      rows.push(subject);
+      return collect(rows.map(fromRaw));
+    });
   }
 
   /** Everything the use rule needs about one subject, in three indexed reads; null when the subject does not exist. */

@@ -1,0 +1,59 @@
+// The hot-path reader (src/store/reader.ts) sees committed state only, even while a transaction is open beside it.
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, it } from 'node:test';
+import { openCore } from '../src/app.ts';
+import { AccessRepo } from '../src/store/access-repo.ts';
+import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
+import { eachDialect, freshStore, type StoreHandle } from './helpers/harness.ts';
+
+await eachDialect('committed-state reader', (dialect) => {
+  let store: StoreHandle;
+  let core: Awaited<ReturnType<typeof openCore>>;
+  before(async () => {
+    store = freshStore(dialect);
+    core = await openCore(store.options);
+  });
+  after(async () => {
+    await core.dbs.close();
+    await store.cleanup();
+  });
+
+  it('a token inserted in an open transaction is found only once it commits', async () => {
+    const hash = randomBytes(32).toString('hex');
+    const reader = new AccessRepo(core.dbs.data, core.dbs.reader);
+    await core.dbs.data.transaction().execute(async (trx) => {
+      await trx.insertInto('tokens').values({ id: randomUUID(), name: 't', role: 'admin', purposes: '[]', token_hash: hash, created_at: Date.now(), revoked_at: null }).execute();
+      assert.equal(await reader.tokenByHash(hash), undefined, 'not visible before the commit');
+      assert.ok(await new AccessRepo(trx).tokenByHash(hash), 'the transaction itself sees it');
+    });
+    assert.equal((await reader.tokenByHash(hash))?.role, 'admin', 'visible after the commit');
+  });
+
+  it('a rolled-back subject is never seen; a committed one is, with its markers and traits', async () => {
+    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
+    const subjectId = randomUUID();
+    const blindIndex = randomBytes(32);
+    const insert = async (trx: typeof core.dbs.data) => {
+      await trx.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: 5, erased_at: null }).execute();
+      await trx.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+      await trx.insertInto('traits').values({ subject_id: subjectId, name: 'b', category: 'user.preference', value_enc: Buffer.from('vb'), purposes: '[]', source_id: 's', updated_at: 1 }).execute();
+      await trx.insertInto('traits').values({ subject_id: subjectId, name: 'a', category: 'user.contact.email', value_enc: Buffer.from('va'), purposes: '[]', source_id: 's', updated_at: 1 }).execute();
+    };
+    await assert.rejects(
+      core.dbs.data.transaction().execute(async (trx) => {
+        await insert(trx);
+        assert.equal(await repo.profile({ kind: 'userId', blindIndex }, { blobsFor: ['user.preference'] }), null, 'not visible inside the open transaction');
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    assert.equal(await repo.profile({ kind: 'userId', blindIndex }, null), null, 'rolled back: never seen');
+    await core.dbs.data.transaction().execute(insert);
+    const snap = await repo.profile({ kind: 'userId', blindIndex }, { blobsFor: ['user.preference'] });
+    assert.equal(snap?.subjectId, subjectId);
+    assert.equal(snap?.restrictedAt, 5);
+    assert.deepEqual(snap?.traits.map((t) => [t.name, t.value_enc?.toString() ?? null]), [['a', null], ['b', 'vb']], 'sorted by name; ciphertext only for the covered category');
+    assert.deepEqual(await repo.profile({ subjectId }, null).then((s) => s?.traits), [], 'by subject id, without traits');
+  });
+});

@@ -59,11 +59,11 @@ const toBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.fro
 const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 /** A row of the union as an array (SQLite's raw mode), columns in the order k, a, b, c, d, v, n, x, e. */
-type RawSnapshotRow = [SnapshotRow['k'], string, SnapshotRow['b'], SnapshotRow['c'], SnapshotRow['d'], SnapshotRow['v'], SnapshotRow['n'], SnapshotRow['x'], SnapshotRow['e']];
-const fromRaw = (r: RawSnapshotRow): SnapshotRow => ({ k: r[0], a: r[1], b: r[2], c: r[3], d: r[4], v: r[5], n: r[6], x: r[7], e: r[8] });
+type RawSnapshotRow = [SnapshotRow['k'], SnapshotRow['a'], SnapshotRow['b'], SnapshotRow['c'], SnapshotRow['d'], SnapshotRow['v'], SnapshotRow['n'], SnapshotRow['x'], SnapshotRow['e']];
+const toRaw = (r: SnapshotRow): RawSnapshotRow => [r.k, r.a, r.b, r.c, r.d, r.v, r.n, r.x, r.e];
 
-/** A profile snapshot from the rows of its union, in any order; null without the subject's own row. */
-function collect(rows: readonly SnapshotRow[]): ProfileSnapshot | null {
+/** A profile snapshot from the rows of its union (as arrays), in any order; null without the subject's own row. */
+function collect(rows: readonly RawSnapshotRow[]): ProfileSnapshot | null {
   // No ORDER BY (it costs a sort per branch): the latest consent is picked by id, traits are sorted here.
   const latest = new Map<string, StoredSubjectState['consents'][number] & { id: string }>();
   const objections = new Set<string>();
@@ -71,19 +71,19 @@ function collect(rows: readonly SnapshotRow[]): ProfileSnapshot | null {
   const traitRows: ProfileSnapshot['traits'] = [];
   const memberships: ProfileSnapshot['memberships'] = [];
   let segmentState: Buffer | null = null;
-  for (const r of rows) {
-    const k = Number(r.k);
-    if (k === 0) traitRows.push({ name: r.a ?? '', category: r.b ?? '', value_enc: r.v ? toBuffer(r.v) : null });
-    else if (k === 1) {
+  for (const [k, a, b, c, d, v, n, x, e] of rows) {
+    const kind = Number(k);
+    if (kind === 0) traitRows.push({ name: a ?? '', category: b ?? '', value_enc: v ? toBuffer(v) : null });
+    else if (kind === 1) {
       // Ledger ids are time-ordered UUIDv7 (fixed-width lowercase hex): the greatest is the entry in force.
-      const id = r.e ?? '';
-      const purpose = r.a ?? '';
+      const id = e ?? '';
+      const purpose = a ?? '';
       const prev = latest.get(purpose);
-      if (!prev || prev.id < id) latest.set(purpose, { purpose, status: r.b ?? '', noticeVersion: r.c ?? '', method: r.d ?? '', at: Number(r.n), explicit: Number(r.x) === 1, id });
-    } else if (k === 2) objections.add(r.a ?? '');
-    else if (k === 3) memberships.push({ segmentId: r.a ?? '', since: Number(r.n) });
-    else if (k === 4) segmentState = r.v ? toBuffer(r.v) : null;
-    else out = { subjectId: r.a ?? '', mergedInto: r.b, restrictedAt: numOrNull(r.n), erasedAt: numOrNull(r.x), consents: [], objections: [], traits: [], memberships: [], segmentState: null };
+      if (!prev || prev.id < id) latest.set(purpose, { purpose, status: b ?? '', noticeVersion: c ?? '', method: d ?? '', at: Number(n), explicit: Number(x) === 1, id });
+    } else if (kind === 2) objections.add(a ?? '');
+    else if (kind === 3) memberships.push({ segmentId: a ?? '', since: Number(n) });
+    else if (kind === 4) segmentState = v ? toBuffer(v) : null;
+    else out = { subjectId: a ?? '', mergedInto: b, restrictedAt: numOrNull(n), erasedAt: numOrNull(x), consents: [], objections: [], traits: [], memberships: [], segmentState: null };
   }
   if (!out) return null;
   out.consents = [...latest.values()].map(({ id: _id, ...c }) => c);
@@ -143,24 +143,36 @@ export class SubjectStateRepo {
     }
     const bound = bind(query, byIdentity ? new Map<unknown, unknown>([[KIND, by.kind], [INDEX, by.blindIndex]]) : new Map([[SUBJECT, by.subjectId]]));
     const rows = this.reader ? await this.reader.rows(bound) : (await this.db.executeQuery(bound)).rows;
-    return collect(rows);
+    return collect(rows.map(toRaw));
   }
 
+  /** SQL text and trait parameters of `#profileSqlite`, per list of category prefixes (bounded by the configuration). */
+  readonly #sqliteTexts = new Map<string, { text: string; traitParams: string[] }>();
+
   /**
-   * SQLite: the same rows from plain selects in one read transaction, answered synchronously. There a statement costs
-   * no round trip, but the statement above costs three times these: SQLite re-runs the identity join for each branch.
+   * SQLite: the same rows from two plain selects (the subject, then the rest by its id), answered synchronously. There
+   * a statement costs no round trip, but the one statement above costs more: SQLite re-runs the identity join for each
+   * branch.
    */
   #profileSqlite(
     read: NonNullable<Reader['sqlite']>['read'],
     by: { kind: string; blindIndex: Buffer } | { subjectId: string },
     blobsFor: readonly string[] | null,
   ): ProfileSnapshot | null {
-    const blob = blobsFor && blobsFor.length > 0 ? `case when ${blobsFor.map(() => 'category = ? or category like ?').join(' or ')} then value_enc end` : 'null';
-    const traitParams = (blobsFor ?? []).flatMap((p) => [p, `${p}.%`]);
-    const rest = `select 4, null, null, null, null, state_enc, null, null, null from segment_states where subject_id = ?
-      ${blobsFor ? `union all select 0, name, category, null, null, ${blob}, null, null, null from traits where subject_id = ? ` : ''}union all select 1, purpose, status, notice_version, method, null, at, explicit, id from consents where subject_id = ?
-      union all select 2, purpose, null, null, null, null, null, null, null from objections where subject_id = ? and lifted_at is null
-      union all select 3, segment_id, null, null, null, null, since, null, null from segment_members where subject_id = ?`;
+    const shape = blobsFor ? blobsFor.join('\n') : '\u0000';
+    let rest = this.#sqliteTexts.get(shape);
+    if (!rest) {
+      const blob = blobsFor && blobsFor.length > 0 ? `case when ${blobsFor.map(() => 'category = ? or category like ?').join(' or ')} then value_enc end` : 'null';
+      rest = {
+        text: `select 4, null, null, null, null, state_enc, null, null, null from segment_states where subject_id = ?
+          ${blobsFor ? `union all select 0, name, category, null, null, ${blob}, null, null, null from traits where subject_id = ? ` : ''}union all select 1, purpose, status, notice_version, method, null, at, explicit, id from consents where subject_id = ?
+          union all select 2, purpose, null, null, null, null, null, null, null from objections where subject_id = ? and lifted_at is null
+          union all select 3, segment_id, null, null, null, null, since, null, null from segment_members where subject_id = ?`,
+        traitParams: (blobsFor ?? []).flatMap((p) => [p, `${p}.%`]),
+      };
+      this.#sqliteTexts.set(shape, rest);
+    }
+    const { text, traitParams } = rest;
     return read((prepare) => {
       const subject = (
         'kind' in by
@@ -171,10 +183,9 @@ export class SubjectStateRepo {
       ) as RawSnapshotRow | undefined;
       if (!subject) return null;
       const id = subject[1];
-      const params = blobsFor ? [id, ...traitParams, id, id, id, id] : [id, id, id, id];
-      const rows = prepare(rest).raw(true).all(params) as RawSnapshotRow[];
+      const rows = prepare(text).raw(true).all(blobsFor ? [id, ...traitParams, id, id, id, id] : [id, id, id, id]) as RawSnapshotRow[];
       rows.push(subject);
-      return collect(rows.map(fromRaw));
+      return collect(rows);
     });
   }
 

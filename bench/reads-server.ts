@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     adminToken: BENCH_ADMIN_TOKEN,
     auditCheckpointSeconds: 0,
     logger: pino({ level: 'silent' }),
+    readCacheSubjects: env.BENCH_READ_CACHE_SUBJECTS ? Number(env.BENCH_READ_CACHE_SUBJECTS) : undefined,
   };
   if (!options.dataDir) throw new Error('BENCH_DATA_DIR is required');
   // BENCH_SQL_TIMING=1: time each statement shape (bench/sql-timing.ts), from the end of seeding on.

@@ -93,7 +93,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(dialect: Dialect): Promise<Server> {
+async function startServer(dialect: Dialect, readCache: boolean): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fiducia-bench-reads-'));
   const schema = `bench_r_${randomBytes(5).toString('hex')}`;
   const childEnv: NodeJS.ProcessEnv = {
@@ -102,6 +102,8 @@ async function startServer(dialect: Dialect): Promise<Server> {
     BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
     BENCH_SUBJECTS: String(SUBJECTS),
     BENCH_SQL_TIMING: env.BENCH_READS_SQL_TIMING === '1' ? '1' : '',
+    // The decrypted-value cache (src/services/plaintext-cache.ts): on as shipped; off to measure what it saves.
+    BENCH_READ_CACHE_SUBJECTS: readCache ? '' : '0',
     ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: PG_URL, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
   };
   // BENCH_READS_CPU_PROF=<dir>: a V8 CPU profile of the server (summarize with bench/profile.ts).
@@ -205,10 +207,11 @@ export interface ReadFigures {
   auditReads: number;
 }
 
-export async function benchReads(dialect: Dialect, log: (line: string) => void): Promise<ReadFigures> {
-  const server = await startServer(dialect);
+export async function benchReads(dialect: Dialect, log: (line: string) => void, opts: { readCache?: boolean; echo?: boolean } = {}): Promise<ReadFigures> {
+  const readCache = opts.readCache ?? true;
+  const server = await startServer(dialect, readCache);
   try {
-    log(`${dialect}: ${fmt(SUBJECTS)} profiles of 20 traits seeded in ${server.seedSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per measurement`);
+    log(`${dialect}: ${fmt(SUBJECTS)} profiles of 20 traits seeded in ${server.seedSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per measurement${readCache ? '' : '; decrypted-value cache off'}`);
     const headers = { authorization: `Bearer ${server.token}` };
     // Check the answer before timing it: 13 of the 20 traits are readable for personalization.
     const probe = await fetch(`http://127.0.0.1:${server.port}/api/v1/profiles/userId:bench-u-1?purpose=personalization`, { headers });
@@ -224,7 +227,7 @@ export async function benchReads(dialect: Dialect, log: (line: string) => void):
     const profilePath = (i: number) => `/api/v1/profiles/userId:bench-u-${(i * 7919) % SUBJECTS}?purpose=personalization`;
     const echoPath = (i: number) => `/echo/userId:bench-u-${(i * 7919) % SUBJECTS}?purpose=personalization`;
     // BENCH_READS_ECHO=0 skips the baseline (to profile the reads alone).
-    const withEcho = env.BENCH_READS_ECHO !== '0';
+    const withEcho = env.BENCH_READS_ECHO !== '0' && opts.echo !== false;
     if (withEcho) await load(server.echoPort, echoPath, headers, 2);
     await load(server.port, profilePath, headers, 2);
     const measure = async (port: number, path: (i: number) => string): Promise<Load> => {
@@ -274,6 +277,15 @@ export async function run(log: (line: string) => void): Promise<void> {
     results.push(await benchReads(dialect, log));
   }
   for (const f of results) report(f, log);
+  // The same reads with every trait decrypted again (the cache off): what a read of a profile not read in the last
+  // five minutes costs.
+  for (const f of results) {
+    const cold = await benchReads(f.dialect, log, { readCache: false, echo: false });
+    log(
+      `${f.dialect.padEnd(8)} the same reads with the decrypted-value cache off: ${fmt(cold.reads.perSecond)}/s, p50 ${cold.reads.p50} ms, p99 ${cold.reads.p99} ms, ` +
+        `server CPU ${fmt(cold.reads.cpuMicros)} µs per read (${(cold.reads.cpuMicros / f.reads.cpuMicros).toFixed(2)}× the cached reads)`,
+    );
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -47,6 +47,10 @@ describe('PlaintextCache', () => {
     assert.equal(c.get('s0', 'f', blob), undefined, 'the oldest subject was dropped');
   });
 
+  it('refuses a size that is not a whole number ≥ 0 (a typo in FIDUCIA_READ_CACHE_SUBJECTS stops the start)', () => {
+    for (const bad of [Number.NaN, -1, 2.5]) assert.throws(() => new PlaintextCache(bad), RangeError, String(bad));
+  });
+
   it('size 0 keeps nothing', () => {
     const c = new PlaintextCache(0);
     c.set('s1', 'f', blob, 1);

@@ -26,7 +26,9 @@ export class PlaintextCache {
     private readonly maxSubjects: number,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    if (!Number.isSafeInteger(maxSubjects) || maxSubjects < 0) throw new RangeError(`the read cache size must be a whole number ≥ 0 (FIDUCIA_READ_CACHE_SUBJECTS), not ${maxSubjects}`);
+  }
 
   /** The value decrypted earlier from exactly `blob`, or undefined. */
   get(subjectId: string, field: string, blob: Buffer): { value: unknown } | undefined {

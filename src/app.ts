@@ -57,7 +57,7 @@ export interface FiduciaOptions extends StoreOptions {
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
   /**
-   * Subjects whose decrypted trait values profile reads keep in memory for up to five minutes
+   * Subjects whose decrypted trait values profile reads keep in memory for at most five minutes
    * (`FIDUCIA_READ_CACHE_SUBJECTS`, default 10,000; 0 turns it off): see src/services/plaintext-cache.ts.
    */
   readCacheSubjects?: number | undefined;
@@ -78,6 +78,8 @@ export interface Fiducia {
   /** The use rule compiled from the configuration, and the purpose-bound profile reads built on it. */
   policy: PolicyEngine;
   profiles: ProfileService;
+  /** Trait values profile reads keep decrypted (src/services/plaintext-cache.ts). */
+  readCache: PlaintextCache;
   /** Segments and computed traits (also the ingestion observer that keeps them current). */
   segments: SegmentService;
   /** Data-subject rights requests, their self-service intake, and the sweep (run it by hand in tests). */
@@ -168,7 +170,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const consent = new ConsentService(cfg, ingest);
   const pages = new PagesSource(access, ring, opts.demo ?? dbs.dialect === 'sqlite');
   const policy = new PolicyEngine(cfg);
-  const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000);
+  const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000).start();
   ring.onDestroy((subjectId) => plaintext.forget(subjectId));
   const profiles = new ProfileService({ db: dbs.data, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
@@ -225,6 +227,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     ropa,
     policy,
     profiles,
+    readCache: plaintext,
     segments,
     rights,
     rightsIntake,
@@ -242,6 +245,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
         await rightsSweep.stop();
         await segments.close();
         await profiles.close();
+        plaintext.close();
         await checkpoints.stop(true);
         await dbs.close();
       })();

@@ -102,8 +102,10 @@ await eachDialect('erasure', (dialect) => {
     const subject = await subjectOf(f, ada.userId);
     const otherSubject = await subjectOf(f, other.userId);
     assert.equal((await profile(`userId:${ada.userId}`)).statusCode, 200);
+    assert.equal(f.readCache.holds(subject), true, 'the read kept decrypted traits');
     assert.equal((await rowsOf(f, subject)).events, 20);
     const req = await staffRequest(f, { type: 'erasure', identity: `email:${ada.email}` });
+    assert.equal(f.readCache.holds(subject), false, 'the erasure dropped them from memory');
     assert.equal(req.status, 'completed');
     const view = await getRequest(f, req.id);
     assert.equal(view.outcome.keysDestroyed, true);

@@ -272,6 +272,25 @@ await eachDialect('profile reads', (dialect) => {
     assert.deepEqual(st?.objections, ['security']);
   });
 
+  it('a lookup that lands on a merged subject follows it to the survivor and reads the survivor', async () => {
+    const u = await customer();
+    const a = uniq('anon');
+    await post('/v1/consent', { anonymousId: a, purposes: { personalization: true }, noticeVersion: '2026-11' });
+    await post('/v1/page', { anonymousId: a, name: 'Home' });
+    const anonSubject = (await read(`anonymousId:${a}`, 'personalization')).subjectId;
+    await post('/v1/alias', { userId: u, previousId: a });
+    const survivor = (await read(`userId:${u}`, 'personalization')).subjectId;
+    const loser = [anonSubject, survivor].find((id) => id !== survivor);
+    assert.ok(loser, 'the two profiles were merged into one');
+    const row = await f.dbs.data.selectFrom('subjects').select('merged_into').where('id', '=', loser).executeTakeFirstOrThrow();
+    assert.equal(row.merged_into, survivor);
+    // As a lookup made just before the merge moved the identities would see it: the identity still on the merged subject.
+    await f.dbs.data.updateTable('identities').set({ subject_id: loser }).where('kind', '=', 'anonymousId').where('subject_id', '=', survivor).execute();
+    const p = await read(`anonymousId:${a}`, 'personalization');
+    assert.equal(p.subjectId, survivor, 'the survivor is read');
+    assert.deepEqual(Object.keys(p.traits).sort(), PERSONALIZATION, "the survivor's traits");
+  });
+
   it('events: paged by cursor, filtered per event category and per field', async () => {
     const u = uniq('u');
     await consent(u, { analytics: true, marketing: true });

@@ -47,6 +47,34 @@ describe('PlaintextCache', () => {
     assert.equal(c.get('s0', 'f', blob), undefined, 'the oldest subject was dropped');
   });
 
+  it('after `forget`, a read still in flight cannot put the subject back, until the entries would have expired anyway', () => {
+    let now = 1_000;
+    const c = new PlaintextCache(10, 60_000, () => now);
+    c.set('s1', 'f', blob, 1);
+    c.forget('s1');
+    c.set('s1', 'f', blob, 1); // the read that held the key before the erasure cleared the cache
+    assert.equal(c.holds('s1'), false, 'refused');
+    now += 60_001;
+    c.sweep();
+    c.set('s1', 'f', blob, 1);
+    assert.equal(c.holds('s1'), true, 'the refusal ends with the lifetime (the keys are long gone by then)');
+  });
+
+  it('sweep drops entries past their age without a read asking for them; the timer does not hold the process', () => {
+    let now = 1_000;
+    const c = new PlaintextCache(10, 60_000, () => now);
+    c.set('old', 'f', blob, 1);
+    now += 30_000;
+    c.set('young', 'f', blob, 1);
+    now += 30_001;
+    c.sweep();
+    assert.equal(c.holds('old'), false, 'past its age: dropped');
+    assert.equal(c.holds('young'), true, 'still young: kept');
+    c.start(10);
+    c.close();
+    assert.equal(c.size, 0, 'close empties it');
+  });
+
   it('refuses a size that is not a whole number ≥ 0 (a typo in FIDUCIA_READ_CACHE_SUBJECTS stops the start)', () => {
     for (const bad of [Number.NaN, -1, 2.5]) assert.throws(() => new PlaintextCache(bad), RangeError, String(bad));
   });

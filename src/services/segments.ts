@@ -212,7 +212,6 @@ export class SegmentService implements IngestObserver {
 
   // ---- reads (callers decide first whether the purpose may be used for the subject) ----
 
-  /** Keys of the segments of purpose `purpose` the subject is in. */
   /** The segments of purpose `purpose` among a subject's memberships (as the profile snapshot reads them). */
   membershipsIn(memberships: readonly { segmentId: string }[], purpose: string): string[] {
     const keys = this.#cat.byPurpose.get(purpose);

@@ -1,11 +1,11 @@
 // Committed-state reads for the hot request paths (token lookups, profile snapshots), apart from Kysely's connection.
 //
 // On SQLite Kysely drives one connection through an async queue: a small indexed select waits its turn behind every
-// transaction in flight and pays for the queue's promises, which cost more than the select. The reader is a second
-// connection to the same file, used for queries only: in WAL mode it sees every committed transaction and never waits
-// for the writer, and better-sqlite3 answers it synchronously. It never sees a transaction that is still open, which
-// is what a read of committed data wants. On PostgreSQL the pool already gives each query its own connection, so the
-// reader is the Kysely instance itself.
+// transaction in flight and pays for the queue's promises, which cost more than the select. The reader runs its selects
+// synchronously through better-sqlite3 instead: on that same connection when no transaction is open there, otherwise on
+// a query-only second connection (see `sqliteReader`). Either way it sees only committed data and never waits for a
+// transaction in flight; a read that overlaps one (an erasure, say) answers from the state before it, as PostgreSQL
+// does. On PostgreSQL the pool already gives each query its own connection, so the reader is the Kysely instance.
 import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, Kysely } from 'kysely';
 
@@ -15,8 +15,9 @@ export interface Reader {
   /**
    * SQLite only: several selects run synchronously, back to back, with statements prepared once per SQL text. No
    * transaction of this process can commit in between (nothing else runs meanwhile), so they see one state without
-   * the cost of a read transaction around them (BEGIN and COMMIT cost as much as a small select); Fiducia on SQLite
-   * is one process.
+   * the cost of a read transaction around them (BEGIN and COMMIT cost as much as a small select). Another process on
+   * the same file could (the CLI's segment rebuild writes memberships): the worst case is memberships a moment newer
+   * than the rest.
    */
   readonly sqlite?: { read<T>(fn: (prepare: (text: string) => SQLite.Statement) => T): T };
   close(): void;

@@ -164,14 +164,14 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const access = new AccessService(new AccessRepo(dbs.data, dbs.reader), { port: audit, db: dbs.data });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
   await audit.recordConfig(cfg.hash, { purposes: cfg.config.purposes.length, noticeVersion: cfg.config.notice.current });
-  const segments = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks, logger, now: opts.segmentsClock });
+  const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000).start();
+  ring.onDestroy((subjectId) => plaintext.forget(subjectId));
+  const segments = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks, logger, now: opts.segmentsClock, plaintext });
   await segments.init();
   const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks, observers: [auditIngestObserver(audit), segments] });
   const consent = new ConsentService(cfg, ingest);
   const pages = new PagesSource(access, ring, opts.demo ?? dbs.dialect === 'sqlite');
   const policy = new PolicyEngine(cfg);
-  const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000).start();
-  ring.onDestroy((subjectId) => plaintext.forget(subjectId));
   const profiles = new ProfileService({ db: dbs.data, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
   const rightsDeps = {

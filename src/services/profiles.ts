@@ -199,11 +199,13 @@ export class ProfileService {
           continue;
         }
         // The key is looked up first even on a hit: after an erasure, nothing decrypted before is returned.
-        const hit = this.deps.plaintext?.get(subjectId, r.name, r.value_enc);
+        // Kept under the ciphertext's own field name (its AAD), which no other kind of value shares.
+        const field = `trait:${r.name}`;
+        const hit = this.deps.plaintext?.get(subjectId, field, r.value_enc);
         if (hit) traits[r.name] = hit.value;
         else {
-          const value = decryptJson(key, subjectId, `trait:${r.name}`, r.value_enc);
-          this.deps.plaintext?.set(subjectId, r.name, r.value_enc, value);
+          const value = decryptJson(key, subjectId, field, r.value_enc);
+          this.deps.plaintext?.set(subjectId, field, r.value_enc, value);
           traits[r.name] = value;
         }
       }

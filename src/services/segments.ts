@@ -13,7 +13,9 @@ import { SegmentRepo } from '../store/segment-repo.ts';
 import type { DataDatabase, SegmentDefinitionsTable } from '../store/schema.ts';
 import type { FlushSummary, IngestObserver } from './ingest-flush.ts';
 import type { KeyRing } from './keyring.ts';
-import { buildCatalogue, decodeState, newWork, updateSubjects, type Catalogue, type SubjectWork, type UpdaterDeps } from './segment-updater.ts';
+import type { PlaintextCache } from './plaintext-cache.ts';
+import { buildCatalogue, decodeState, newWork, STATE_FIELD, updateSubjects, type Catalogue, type StateBlob, type SubjectWork, type UpdaterDeps } from './segment-updater.ts';
+
 
 export interface SegmentServiceDeps {
   cfg: CompiledConfig;
@@ -23,6 +25,8 @@ export interface SegmentServiceDeps {
   logger?: Logger | undefined;
   /** Time source (tests pin it so that windows do not move under them). */
   now?: (() => number) | undefined;
+  /** Segment states decrypted for profile reads, kept by exact ciphertext (src/services/plaintext-cache.ts). */
+  plaintext?: PlaintextCache | undefined;
 }
 
 export type DefinitionStatus = 'ready' | 'building' | 'invalid';
@@ -236,7 +240,12 @@ export class SegmentService implements IngestObserver {
     const version = ciphertextKeyVersion(blob);
     const key = await this.deps.ring.keyVersion(subjectId, version);
     if (!key) return out;
-    const state = decodeState(key, subjectId, blob);
+    // Read-only here (the updater decodes its own copy to change it): a frozen, shared value will do.
+    let state = this.deps.plaintext?.get(subjectId, STATE_FIELD, blob)?.value as StateBlob | undefined;
+    if (!state) {
+      state = decodeState(key, subjectId, blob);
+      this.deps.plaintext?.set(subjectId, STATE_FIELD, blob, state);
+    }
     const today = dayOf(this.#now());
     for (const d of defs) {
       if (!d.specs.every((s) => Object.hasOwn(state.s, s.id))) continue;

@@ -56,11 +56,6 @@ export interface FiduciaOptions extends StoreOptions {
   publicUrl?: string | undefined;
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
-  /**
-   * Subjects whose decrypted trait values profile reads keep in memory for at most five minutes
-   * (`FIDUCIA_READ_CACHE_SUBJECTS`, default 10,000; 0 turns it off): see src/services/plaintext-cache.ts.
-   */
-  readCacheSubjects?: number | undefined;
 }
 
 export interface Fiducia {

@@ -1,6 +1,7 @@
 // The hot-path reader (src/store/reader.ts) sees committed state only, even while a transaction is open beside it.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import SQLite from 'better-sqlite3';
 import { after, before, it } from 'node:test';
 import { openCore } from '../src/app.ts';
 import { AccessRepo } from '../src/store/access-repo.ts';
@@ -55,5 +56,45 @@ await eachDialect('committed-state reader', (dialect) => {
     assert.equal(snap?.restrictedAt, 5);
     assert.deepEqual(snap?.traits.map((t) => [t.name, t.value_enc?.toString() ?? null]), [['a', null], ['b', 'vb']], 'sorted by name; ciphertext only for the covered category');
     assert.deepEqual(await repo.profile({ subjectId }, null).then((s) => s?.traits), [], 'by subject id, without traits');
+  });
+
+  it('a subject read before is read again as it is now: after a write, inside and after a transaction, and after another connection wrote', async () => {
+    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
+    const subjectId = randomUUID();
+    const blindIndex = randomBytes(32);
+    const consent = (id: string, status: string) => ({ id, subject_id: subjectId, purpose: 'personalization', status, notice_version: '1', method: 'api', source_id: null, receipt_id: 'r', at: 1, ua_hash: null, ip_truncated: null, explicit: 0 });
+    const trait = (value: string) => ({ subject_id: subjectId, name: 'color', category: 'user.preference', value_enc: Buffer.from(value), purposes: '[]', source_id: 's', updated_at: 1 });
+    const read = async () => {
+      const s = await repo.profile({ kind: 'userId', blindIndex }, { blobsFor: ['user.preference'] });
+      return { status: s?.consents[0]?.status, color: s?.traits[0]?.value_enc?.toString(), restricted: s?.restrictedAt };
+    };
+    await core.dbs.data.transaction().execute(async (trx) => {
+      await trx.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
+      await trx.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+      await trx.insertInto('consents').values(consent('00000000-0000-7000-8000-000000000001', 'granted')).execute();
+      await trx.insertInto('traits').values(trait('blue')).execute();
+    });
+    assert.deepEqual(await read(), { status: 'granted', color: 'blue', restricted: null });
+    assert.deepEqual(await read(), { status: 'granted', color: 'blue', restricted: null }, 'read twice');
+
+    await core.dbs.data.insertInto('consents').values(consent('00000000-0000-7000-8000-000000000002', 'withdrawn')).execute();
+    assert.equal((await read()).status, 'withdrawn', 'a consent written since is seen');
+
+    await core.dbs.data.transaction().execute(async (trx) => {
+      await trx.updateTable('traits').set({ value_enc: Buffer.from('green') }).where('subject_id', '=', subjectId).execute();
+      assert.equal((await read()).color, 'blue', 'inside the open transaction: the committed value');
+    });
+    assert.equal((await read()).color, 'green', 'after the commit: the new value, not the one read during the transaction');
+
+    await core.dbs.data.updateTable('subjects').set({ restricted_at: 7 }).where('id', '=', subjectId).execute();
+    assert.equal((await read()).restricted, 7, 'markers are current');
+
+    if (dialect === 'sqlite') {
+      // Another process writing the same file fires no trigger in this one.
+      const other = new SQLite(core.dbs.raw.dialect === 'sqlite' ? core.dbs.raw.db.name : '');
+      other.prepare('update traits set value_enc = ? where subject_id = ?').run(Buffer.from('red'), subjectId);
+      other.close();
+      assert.equal((await read()).color, 'red', 'a write by another connection is seen');
+    }
   });
 });

@@ -24,6 +24,12 @@ export interface StoreOptions {
   schema?: string | undefined;
   /** PostgreSQL schema of the keystore (default `fiducia_keys`). */
   keysSchema?: string | undefined;
+  /**
+   * Subjects whose decrypted trait values profile reads keep in memory for at most five minutes, and (SQLite) whose
+   * rows they keep until the subject changes (`FIDUCIA_READ_CACHE_SUBJECTS`, default 10,000; 0 turns both off): see
+   * src/services/plaintext-cache.ts and src/store/reader.ts.
+   */
+  readCacheSubjects?: number | undefined;
 }
 
 export interface Databases {
@@ -111,7 +117,7 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
   const keys = new Kysely<KeysDatabase>({
     dialect: new SqliteDialect({ database: openSqlite(join(opts.dataDir, 'keys.db')) }),
   });
-  return build({ dialect: 'sqlite', db: file }, data, sqliteReader(file, openSqlite), keys, undefined, undefined);
+  return build({ dialect: 'sqlite', db: file }, data, sqliteReader(file, openSqlite, opts.readCacheSubjects ?? 10_000), keys, undefined, undefined);
 }
 
 function build(
@@ -152,6 +158,7 @@ function build(
           throw new Error(`migration ${failed} failed: ${String(error)}`);
         }
       }
+      reader.migrated();
     },
     async close() {
       reader.close();

@@ -19,9 +19,39 @@ export interface Reader {
    * the same file could (the CLI's segment rebuild writes memberships): the worst case is memberships a moment newer
    * than the rest.
    */
-  readonly sqlite?: { read<T>(fn: (prepare: (text: string) => SQLite.Statement) => T): T };
+  readonly sqlite?: {
+    read<T>(fn: (prepare: (text: string) => SQLite.Statement) => T): T;
+    /** What earlier reads found about a subject, while nothing has changed it since (see `SubjectRows`). */
+    readonly subjects: SubjectRows;
+  };
+  /** Called once the schema is migrated (SQLite: installs what `SubjectRows` needs to hear about changes). */
+  migrated(): void;
   close(): void;
 }
+
+/**
+ * SQLite: rows read about a subject, kept until the subject changes. Temporary triggers on the writer connection call
+ * back into this process for every row written to the subject's tables (traits, consents, objections, segment
+ * memberships and state, the subject row itself), so the entry goes the moment the write happens, inside its
+ * transaction. Rows are kept only when they were read on the writer connection with no transaction open (no write of
+ * this process pending that could commit after them), and everything is dropped when another connection or process has
+ * committed (`PRAGMA data_version`), since its writes fire no trigger here.
+ */
+export interface SubjectRows {
+  get(subjectId: string, shape: string): unknown;
+  /** Keeps `rows` if they are known to be current (see above); otherwise does nothing. */
+  set(subjectId: string, shape: string, rows: unknown): void;
+}
+
+/** The tables whose rows about a subject `SubjectRows` keeps, and the column naming the subject. */
+const WATCHED: readonly (readonly [string, string])[] = [
+  ['traits', 'subject_id'],
+  ['consents', 'subject_id'],
+  ['objections', 'subject_id'],
+  ['segment_members', 'subject_id'],
+  ['segment_states', 'subject_id'],
+  ['subjects', 'id'],
+];
 
 const STATEMENTS = 64;
 
@@ -48,7 +78,8 @@ function statementsOf(db: SQLite.Database): Prepare {
  * something), they go to a query-only connection of their own, which sees only what is committed. That connection's
  * cache is dropped whenever another connection commits, so it serves only the reads that would otherwise wait.
  */
-export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLite.Database): Reader {
+export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLite.Database, keepSubjects: number): Reader {
+  if (!Number.isSafeInteger(keepSubjects) || keepSubjects < 0) throw new RangeError(`the read cache size must be a whole number ≥ 0 (FIDUCIA_READ_CACHE_SUBJECTS), not ${keepSubjects}`);
   const onMain = statementsOf(main);
   let side: { db: SQLite.Database; prepare: Prepare } | undefined;
   const prepare = (): Prepare => {
@@ -60,14 +91,67 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
     }
     return side.prepare;
   };
+
+  const kept = new Map<string, Map<string, unknown>>();
+  let watching = false;
+  let seenVersion: unknown;
+  main.function('fiducia_subject_changed', (id: unknown) => {
+    kept.delete(String(id));
+    return null;
+  });
+  /** Drops everything once another connection has committed: its writes fired no trigger here. */
+  const current = (): boolean => {
+    if (!watching) return false;
+    const version = onMain('pragma data_version').pluck(true).get();
+    if (version !== seenVersion) {
+      kept.clear();
+      seenVersion = version;
+    }
+    return true;
+  };
+  const subjects: SubjectRows = {
+    get: (subjectId, shape) => (current() ? kept.get(subjectId)?.get(shape) : undefined),
+    set(subjectId, shape, rows) {
+      if (keepSubjects <= 0 || main.inTransaction || !current()) return;
+      let entry = kept.get(subjectId);
+      if (!entry) {
+        if (kept.size >= keepSubjects) {
+          // Drop the oldest tenth (Map iterates in insertion order).
+          let n = Math.max(1, Math.floor(keepSubjects / 10));
+          for (const k of kept.keys()) {
+            kept.delete(k);
+            if (--n <= 0) break;
+          }
+        }
+        entry = new Map();
+        kept.set(subjectId, entry);
+      }
+      entry.set(shape, rows);
+    },
+  };
+
   return {
-    sqlite: { read: <T>(fn: (p: Prepare) => T): T => fn(prepare()) },
+    sqlite: { read: <T>(fn: (p: Prepare) => T): T => fn(prepare()), subjects },
     rows<R>(q: CompiledQuery<R>): Promise<R[]> {
       try {
         return Promise.resolve(prepare()(q.sql).raw(false).all(q.parameters as unknown[]) as R[]);
       } catch (err) {
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
+    },
+    migrated() {
+      if (watching || keepSubjects <= 0) return;
+      const triggers: string[] = [];
+      for (const [table, column] of WATCHED) {
+        triggers.push(
+          `create temp trigger if not exists fiducia_${table}_i after insert on main.${table} begin select fiducia_subject_changed(new.${column}); end`,
+          `create temp trigger if not exists fiducia_${table}_u after update on main.${table} begin select fiducia_subject_changed(old.${column}); select fiducia_subject_changed(new.${column}); end`,
+          `create temp trigger if not exists fiducia_${table}_d after delete on main.${table} begin select fiducia_subject_changed(old.${column}); end`,
+        );
+      }
+      main.exec(triggers.join(';\n'));
+      seenVersion = onMain('pragma data_version').pluck(true).get();
+      watching = true;
     },
     close: () => void side?.db.close(),
   };
@@ -79,6 +163,7 @@ export function kyselyReader<DB>(db: Kysely<DB>): Reader {
     async rows<R>(q: CompiledQuery<R>): Promise<R[]> {
       return (await db.executeQuery(q)).rows;
     },
+    migrated: () => undefined,
     close: () => undefined,
   };
 }

@@ -62,8 +62,11 @@ const numOrNull = (v: number | string | null): number | null => (v === null ? nu
 type RawSnapshotRow = [SnapshotRow['k'], SnapshotRow['a'], SnapshotRow['b'], SnapshotRow['c'], SnapshotRow['d'], SnapshotRow['v'], SnapshotRow['n'], SnapshotRow['x'], SnapshotRow['e']];
 const toRaw = (r: SnapshotRow): RawSnapshotRow => [r.k, r.a, r.b, r.c, r.d, r.v, r.n, r.x, r.e];
 
-/** A profile snapshot from the rows of its union (as arrays), in any order; null without the subject's own row. */
-function collect(rows: readonly RawSnapshotRow[]): ProfileSnapshot | null {
+/**
+ * A profile snapshot from the rows of its union (as arrays), in any order, and the subject's own row if it came apart;
+ * null without it. The rows are only read (they may be kept for later reads).
+ */
+function collect(rows: readonly RawSnapshotRow[], subject?: RawSnapshotRow): ProfileSnapshot | null {
   // No ORDER BY (it costs a sort per branch): the latest consent is picked by id, traits are sorted here.
   const latest = new Map<string, StoredSubjectState['consents'][number] & { id: string }>();
   const objections = new Set<string>();
@@ -71,7 +74,7 @@ function collect(rows: readonly RawSnapshotRow[]): ProfileSnapshot | null {
   const traitRows: ProfileSnapshot['traits'] = [];
   const memberships: ProfileSnapshot['memberships'] = [];
   let segmentState: Buffer | null = null;
-  for (const [k, a, b, c, d, v, n, x, e] of rows) {
+  for (const [k, a, b, c, d, v, n, x, e] of subject ? [...rows, subject] : rows) {
     const kind = Number(k);
     if (kind === 0) traitRows.push({ name: a ?? '', category: b ?? '', value_enc: v ? toBuffer(v) : null });
     else if (kind === 1) {
@@ -115,7 +118,7 @@ export class SubjectStateRepo {
    */
   async profile(by: { kind: string; blindIndex: Buffer } | { subjectId: string }, traits: { blobsFor: readonly string[] } | null): Promise<ProfileSnapshot | null> {
     const sqlite = this.reader?.sqlite;
-    if (sqlite) return this.#profileSqlite(sqlite.read, by, traits?.blobsFor ?? null);
+    if (sqlite) return this.#profileSqlite(sqlite, by, traits?.blobsFor ?? null);
     const byIdentity = 'kind' in by;
     const shape = `${byIdentity ? 'i' : 's'}:${traits ? JSON.stringify(traits.blobsFor) : '-'}`;
     let query = this.#profileQueries.get(shape);
@@ -155,7 +158,7 @@ export class SubjectStateRepo {
    * branch.
    */
   #profileSqlite(
-    read: NonNullable<Reader['sqlite']>['read'],
+    { read, subjects }: NonNullable<Reader['sqlite']>,
     by: { kind: string; blindIndex: Buffer } | { subjectId: string },
     blobsFor: readonly string[] | null,
   ): ProfileSnapshot | null {
@@ -179,10 +182,13 @@ export class SubjectStateRepo {
       if (subjectId === undefined) return null;
       const subject = prepare('select 5, id, merged_into, null, null, null, restricted_at, erased_at, null from subjects where id = ?').raw(true).get(subjectId) as RawSnapshotRow | undefined;
       if (!subject) return null;
-      const id = subject[1];
-      const rows = prepare(text).raw(true).all(blobsFor ? [id, ...traitParams, id, id, id, id] : [id, id, id, id]) as RawSnapshotRow[];
-      rows.push(subject);
-      return collect(rows);
+      // The rest is what the last read found, unless the subject changed since (src/store/reader.ts, SubjectRows).
+      let rows = subjects.get(subjectId, shape) as RawSnapshotRow[] | undefined;
+      if (!rows) {
+        rows = prepare(text).raw(true).all(blobsFor ? [subjectId, ...traitParams, subjectId, subjectId, subjectId, subjectId] : [subjectId, subjectId, subjectId, subjectId]) as RawSnapshotRow[];
+        subjects.set(subjectId, shape, rows);
+      }
+      return collect(rows, subject);
     });
   }
 

@@ -211,7 +211,7 @@ export async function benchReads(dialect: Dialect, log: (line: string) => void, 
   const readCache = opts.readCache ?? true;
   const server = await startServer(dialect, readCache);
   try {
-    log(`${dialect}: ${fmt(SUBJECTS)} profiles of 20 traits seeded in ${server.seedSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per measurement${readCache ? '' : '; decrypted-value cache off'}`);
+    log(`${dialect}: ${fmt(SUBJECTS)} profiles of 20 traits seeded in ${server.seedSeconds.toFixed(1)} s; ${CONNECTIONS} connections, ${SECONDS} s per measurement${readCache ? '' : '; read caches off'}`);
     const headers = { authorization: `Bearer ${server.token}` };
     // Check the answer before timing it: 13 of the 20 traits are readable for personalization.
     const probe = await fetch(`http://127.0.0.1:${server.port}/api/v1/profiles/userId:bench-u-1?purpose=personalization`, { headers });
@@ -282,7 +282,7 @@ export async function run(log: (line: string) => void): Promise<void> {
   for (const f of results) {
     const cold = await benchReads(f.dialect, log, { readCache: false, echo: false });
     log(
-      `${f.dialect.padEnd(8)} the same reads with the decrypted-value cache off: ${fmt(cold.reads.perSecond)}/s, p50 ${cold.reads.p50} ms, p99 ${cold.reads.p99} ms, ` +
+      `${f.dialect.padEnd(8)} the same reads with the read caches off: ${fmt(cold.reads.perSecond)}/s, p50 ${cold.reads.p50} ms, p99 ${cold.reads.p99} ms, ` +
         `server CPU ${fmt(cold.reads.cpuMicros)} µs per read (${(cold.reads.cpuMicros / f.reads.cpuMicros).toFixed(2)}× the cached reads)`,
     );
   }

@@ -102,7 +102,7 @@ async function startServer(dialect: Dialect, readCache: boolean): Promise<Server
     BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
     BENCH_SUBJECTS: String(SUBJECTS),
     BENCH_SQL_TIMING: env.BENCH_READS_SQL_TIMING === '1' ? '1' : '',
-    // The decrypted-value cache (src/services/plaintext-cache.ts): on as shipped; off to measure what it saves.
+    // The read caches (src/services/plaintext-cache.ts, src/store/reader.ts): on as shipped; off to measure what they save.
     BENCH_READ_CACHE_SUBJECTS: readCache ? '' : '0',
     ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: PG_URL, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
   };
@@ -277,8 +277,8 @@ export async function run(log: (line: string) => void): Promise<void> {
     results.push(await benchReads(dialect, log));
   }
   for (const f of results) report(f, log);
-  // The same reads with every trait decrypted again (the cache off): what a read of a profile not read in the last
-  // five minutes costs.
+  // The same reads with both read caches off (FIDUCIA_READ_CACHE_SUBJECTS=0): every trait decrypted and, on SQLite,
+  // every row read again: what a read of a profile not read in the last five minutes, or changed since, costs.
   for (const f of results) {
     const cold = await benchReads(f.dialect, log, { readCache: false, echo: false });
     log(

@@ -138,8 +138,8 @@ export class ProfileService {
 
   /**
    * The live subject behind an identity with its state, segment data and (for profile reads) its trait rows, or
-   * null: one statement on PostgreSQL, two selects on SQLite, in the usual case. Identities move to the survivor of a merge; following `merged_into`
-   * covers a merge committed in between.
+   * null: one statement on PostgreSQL, a few synchronous selects on SQLite, in the usual case. Identities move to the
+   * survivor of a merge; following `merged_into` covers a merge committed in between.
    */
   async #subject(ref: IdentityRef, traitsFor: string | null): Promise<ProfileSnapshot | null> {
     const traits = traitsFor === null ? null : { blobsFor: this.deps.policy.prefixesOf(traitsFor) };

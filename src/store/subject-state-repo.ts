@@ -153,9 +153,9 @@ export class SubjectStateRepo {
   readonly #sqliteTexts = new Map<string, { text: string; traitParams: string[] }>();
 
   /**
-   * SQLite: the same rows from two plain selects (the subject, then the rest by its id), answered synchronously. There
-   * a statement costs no round trip, but the one statement above costs more: SQLite re-runs the identity join for each
-   * branch.
+   * SQLite: the same rows from plain selects (the identity, the subject, then the rest by its id, kept between reads
+   * while the subject does not change), answered synchronously. There a statement costs no round trip, and the one
+   * statement above costs more: SQLite re-runs the identity join for each branch.
    */
   #profileSqlite(
     { read, subjects }: NonNullable<Reader['sqlite']>,

@@ -57,7 +57,11 @@ const STATEMENTS = 64;
 
 type Prepare = (text: string) => SQLite.Statement;
 
-/** Statements of one connection, prepared once per SQL text (the most recent 64). */
+/**
+ * Statements of one connection, prepared once per SQL text (the most recent 64). Apart from the cache database.ts puts
+ * on `prepare` (which Kysely's statements go through): reads here switch their statements to array or single-column
+ * rows, and a statement shared with Kysely would then answer Kysely in that mode.
+ */
 function statementsOf(db: SQLite.Database): Prepare {
   const statements = new Map<string, SQLite.Statement>();
   return (text) => {

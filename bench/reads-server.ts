@@ -1,5 +1,8 @@
 // The Fiducia under test for bench/reads.ts, in its own process, beside a plain Fastify echo route (the baseline).
 // Seeds profiles with 20 traits each through the ingestion API, then serves reads; talks to the parent over IPC.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
@@ -75,12 +78,26 @@ async function main(): Promise<void> {
   const echo = Fastify({ logger: false });
   echo.get('/echo/:identity', async (req) => ({ identity: (req.params as { identity: string }).identity, purpose: (req.query as { purpose?: string }).purpose ?? null, fill: ECHO_FILL }));
   const echoAddress = await echo.listen({ host: '127.0.0.1', port: 0 });
+  // BENCH_CPU_PROF_DIR: a V8 CPU profile of the serving only (from here to the stop), without startup and seeding.
+  const profDir = env.BENCH_CPU_PROF_DIR;
+  const inspector = profDir ? new Session() : null;
+  if (inspector) {
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.start');
+  }
   send({ type: 'ready', port: Number(new URL(address).port), echoPort: Number(new URL(echoAddress).port), token, subjects, seedSeconds });
 
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    if (inspector && profDir) {
+      const { profile } = await inspector.post('Profiler.stop');
+      mkdirSync(profDir, { recursive: true });
+      writeFileSync(join(profDir, `serve-${process.pid}.cpuprofile`), JSON.stringify(profile));
+      inspector.disconnect();
+    }
     await echo.close();
     await fiducia.close();
     send({ type: 'stopped' });

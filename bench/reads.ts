@@ -102,13 +102,13 @@ async function startServer(dialect: Dialect, readCache: boolean): Promise<Server
     BENCH_MASTER_KEY: randomBytes(32).toString('base64'),
     BENCH_SUBJECTS: String(SUBJECTS),
     BENCH_SQL_TIMING: env.BENCH_READS_SQL_TIMING === '1' ? '1' : '',
+    // BENCH_READS_CPU_PROF=<dir>: a V8 CPU profile of the server while it serves (summarize with bench/profile.ts).
+    BENCH_CPU_PROF_DIR: env.BENCH_READS_CPU_PROF ?? '',
     // The read caches (src/services/plaintext-cache.ts, src/store/reader.ts): on as shipped; off to measure what they save.
     BENCH_READ_CACHE_SUBJECTS: readCache ? '' : '0',
     ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: PG_URL, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
   };
-  // BENCH_READS_CPU_PROF=<dir>: a V8 CPU profile of the server (summarize with bench/profile.ts).
-  const prof = env.BENCH_READS_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(env.BENCH_READS_CPU_PROF, dialect)}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', join(ROOT, 'bench/reads-server.ts')], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/reads-server.ts')], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const cleanup = async () => {
     rmSync(dataDir, { recursive: true, force: true });

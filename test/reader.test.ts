@@ -97,4 +97,48 @@ await eachDialect('committed-state reader', (dialect) => {
       assert.equal((await read()).color, 'red', 'a write by another connection is seen');
     }
   });
+
+  it('a token or an identity read before is read again as it is now: revoked, pointed elsewhere, removed', async () => {
+    const access = new AccessRepo(core.dbs.data, core.dbs.reader);
+    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
+    const other = () => new SQLite(core.dbs.raw.dialect === 'sqlite' ? core.dbs.raw.db.name : '');
+    const hash = randomBytes(32).toString('hex');
+    const tokenId = randomUUID();
+    await core.dbs.data.insertInto('tokens').values({ id: tokenId, name: 't', role: 'service', purposes: '["analytics"]', token_hash: hash, created_at: 1, revoked_at: null }).execute();
+    assert.equal((await access.tokenByHash(hash))?.id, tokenId);
+    assert.equal((await access.tokenByHash(hash))?.id, tokenId, 'read twice');
+    await core.dbs.data.updateTable('tokens').set({ revoked_at: 2 }).where('id', '=', tokenId).execute();
+    assert.equal(await access.tokenByHash(hash), undefined, 'a revoked token is refused at once');
+
+    if (dialect === 'sqlite') {
+      const hash2 = randomBytes(32).toString('hex');
+      await core.dbs.data.insertInto('tokens').values({ id: randomUUID(), name: 't2', role: 'service', purposes: '[]', token_hash: hash2, created_at: 1, revoked_at: null }).execute();
+      assert.ok(await access.tokenByHash(hash2));
+      const db = other();
+      db.prepare('update tokens set revoked_at = 3 where token_hash = ?').run(hash2);
+      db.close();
+      assert.equal(await access.tokenByHash(hash2), undefined, 'revoked by another process: refused at once');
+    }
+
+    const a = randomUUID();
+    const b = randomUUID();
+    const blindIndex = randomBytes(32);
+    for (const id of [a, b]) await core.dbs.data.insertInto('subjects').values({ id, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
+    await core.dbs.data.insertInto('identities').values({ kind: 'email', blind_index: blindIndex, subject_id: a, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    const subjectOf = async () => (await repo.profile({ kind: 'email', blindIndex }, null))?.subjectId ?? null;
+    assert.equal(await subjectOf(), a);
+    assert.equal(await subjectOf(), a, 'read twice');
+    await core.dbs.data.updateTable('identities').set({ subject_id: b }).where('blind_index', '=', blindIndex).execute();
+    assert.equal(await subjectOf(), b, 'an identity moved to another subject (a merge) is followed');
+    await core.dbs.data.updateTable('subjects').set({ erased_at: 9 }).where('id', '=', b).execute();
+    assert.equal((await repo.profile({ kind: 'email', blindIndex }, null))?.erasedAt, 9, 'the subject row is current');
+    if (dialect === 'sqlite') {
+      const db = other();
+      db.prepare('update identities set subject_id = ? where blind_index = ?').run(a, blindIndex);
+      db.close();
+      assert.equal(await subjectOf(), a, 'moved by another process: followed');
+    }
+    await core.dbs.data.deleteFrom('identities').where('blind_index', '=', blindIndex).execute();
+    assert.equal(await subjectOf(), null, 'a removed identity finds nothing');
+  });
 });

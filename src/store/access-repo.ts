@@ -1,6 +1,6 @@
 // Sources (write keys) and API tokens, both stored as hashes.
 import type { CompiledQuery, Kysely } from 'kysely';
-import type { Reader } from './reader.ts';
+import { tokenKey, type Reader } from './reader.ts';
 import type { DataDatabase, SourcesTable, TokensTable } from './schema.ts';
 
 export class AccessRepo {
@@ -32,6 +32,21 @@ export class AccessRepo {
     this.#tokenQuery ??= this.db.selectFrom('tokens').selectAll().where('token_hash', '=', '\u0000hash').where('revoked_at', 'is', null).compile();
     const q = this.#tokenQuery;
     const bound: CompiledQuery<TokensTable> = { ...q, parameters: q.parameters.map((p) => (p === '\u0000hash' ? hash : p)) };
+    const sqlite = this.reader?.sqlite;
+    if (sqlite) {
+      // Kept between requests until the token's row changes (revocation: src/store/reader.ts, KeptRows).
+      return sqlite.read((prepare) => {
+        const key = tokenKey(hash);
+        let row = sqlite.kept.get(key, 'row') as TokensTable | undefined;
+        if (!row) {
+          row = prepare(bound.sql).raw(false).get(bound.parameters as unknown[]) as TokensTable | undefined;
+          if (!row) return undefined;
+          row = Object.freeze({ ...row });
+          sqlite.kept.set(key, 'row', row);
+        }
+        return row;
+      });
+    }
     return this.reader ? (await this.reader.rows(bound))[0] : (await this.db.executeQuery(bound)).rows[0];
   }
 

@@ -21,8 +21,8 @@ export interface Reader {
    */
   readonly sqlite?: {
     read<T>(fn: (prepare: (text: string) => SQLite.Statement) => T): T;
-    /** What earlier reads found about a subject, while nothing has changed it since (see `SubjectRows`). */
-    readonly subjects: SubjectRows;
+    /** What earlier reads found, while nothing has changed it since (see `KeptRows`). */
+    readonly kept: KeptRows;
   };
   /** Called once the schema is migrated (SQLite: installs what `SubjectRows` needs to hear about changes). */
   migrated(): void;
@@ -30,27 +30,38 @@ export interface Reader {
 }
 
 /**
- * SQLite: rows read about a subject, kept until the subject changes. Temporary triggers on the writer connection call
- * back into this process for every row written to the subject's tables (traits, consents, objections, segment
- * memberships and state, the subject row itself), so the entry goes the moment the write happens, inside its
- * transaction. Rows are kept only when they were read on the writer connection with no transaction open (no write of
- * this process pending that could commit after them), and everything is dropped when another connection or process has
- * committed (`PRAGMA data_version`), since its writes fire no trigger here.
+ * SQLite: rows read about a subject, an identity or a token, kept until they change. Temporary triggers on the writer
+ * connection call back into this process for every row written to the tables they come from (see `WATCHED`), so the
+ * entry goes the moment the write happens, inside its transaction. Rows are kept only when they were read on the writer
+ * connection with no transaction open (no write of this process pending that could commit after them), and everything
+ * is dropped when another connection or process has committed (`PRAGMA data_version`), since its writes fire no
+ * trigger here. Only what was found is kept: a miss is asked again.
+ *
+ * Keys: a subject id for the subject's row and its rows in other tables, `identityKey(kind, blindIndex)` for the
+ * subject an identity points to, `tokenKey(hash)` for a token's row.
  */
-export interface SubjectRows {
-  get(subjectId: string, shape: string): unknown;
+export interface KeptRows {
+  get(key: string, shape: string): unknown;
   /** Keeps `rows` if they are known to be current (see above); otherwise does nothing. */
-  set(subjectId: string, shape: string, rows: unknown): void;
+  set(key: string, shape: string, rows: unknown): void;
 }
 
-/** The tables whose rows about a subject `SubjectRows` keeps, and the column naming the subject. */
-const WATCHED: readonly (readonly [string, string])[] = [
-  ['traits', 'subject_id'],
-  ['consents', 'subject_id'],
-  ['objections', 'subject_id'],
-  ['segment_members', 'subject_id'],
-  ['segment_states', 'subject_id'],
-  ['subjects', 'id'],
+export const identityKey = (kind: string, blindIndex: Buffer): string => `identity:${kind}:${blindIndex.toString('hex').toUpperCase()}`;
+export const tokenKey = (hash: string): string => `token:${hash}`;
+
+/**
+ * The tables whose rows `KeptRows` keeps, and the key a written row drops (an SQL expression over the row, `r`),
+ * matching the keys above (`hex` is upper case).
+ */
+const WATCHED: readonly (readonly [string, (r: string) => string])[] = [
+  ['traits', (r) => `${r}.subject_id`],
+  ['consents', (r) => `${r}.subject_id`],
+  ['objections', (r) => `${r}.subject_id`],
+  ['segment_members', (r) => `${r}.subject_id`],
+  ['segment_states', (r) => `${r}.subject_id`],
+  ['subjects', (r) => `${r}.id`],
+  ['identities', (r) => `'identity:' || ${r}.kind || ':' || hex(${r}.blind_index)`],
+  ['tokens', (r) => `'token:' || ${r}.token_hash`],
 ];
 
 const STATEMENTS = 64;
@@ -97,14 +108,19 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
   };
 
   const kept = new Map<string, Map<string, unknown>>();
+  // Room for `keepSubjects` subjects, each beside the identity it is read by (tokens are few).
+  const keepEntries = 2 * keepSubjects;
   let watching = false;
   let seenVersion: unknown;
-  main.function('fiducia_subject_changed', (id: unknown) => {
-    kept.delete(String(id));
+  main.function('fiducia_rows_changed', (key: unknown) => {
+    kept.delete(String(key));
     return null;
   });
+  /** Set while a `read` runs, once it has checked `data_version` (nothing can commit until it returns). */
+  let checked = false;
   /** Drops everything once another connection has committed: its writes fired no trigger here. */
   const current = (): boolean => {
+    if (checked) return true;
     if (!watching) return false;
     const version = onMain('pragma data_version').pluck(true).get();
     if (version !== seenVersion) {
@@ -113,29 +129,40 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
     }
     return true;
   };
-  const subjects: SubjectRows = {
-    get: (subjectId, shape) => (current() ? kept.get(subjectId)?.get(shape) : undefined),
-    set(subjectId, shape, rows) {
+  const keptRows: KeptRows = {
+    get: (key, shape) => (current() ? kept.get(key)?.get(shape) : undefined),
+    set(key, shape, rows) {
       if (keepSubjects <= 0 || main.inTransaction || !current()) return;
-      let entry = kept.get(subjectId);
+      let entry = kept.get(key);
       if (!entry) {
-        if (kept.size >= keepSubjects) {
+        if (kept.size >= keepEntries) {
           // Drop the oldest tenth (Map iterates in insertion order).
-          let n = Math.max(1, Math.floor(keepSubjects / 10));
+          let n = Math.max(1, Math.floor(keepEntries / 10));
           for (const k of kept.keys()) {
             kept.delete(k);
             if (--n <= 0) break;
           }
         }
         entry = new Map();
-        kept.set(subjectId, entry);
+        kept.set(key, entry);
       }
       entry.set(shape, rows);
     },
   };
 
   return {
-    sqlite: { read: <T>(fn: (p: Prepare) => T): T => fn(prepare()), subjects },
+    sqlite: {
+      read<T>(fn: (p: Prepare) => T): T {
+        // One `data_version` check for everything the function reads (synchronous: nothing commits meanwhile).
+        checked = current();
+        try {
+          return fn(prepare());
+        } finally {
+          checked = false;
+        }
+      },
+      kept: keptRows,
+    },
     rows<R>(q: CompiledQuery<R>): Promise<R[]> {
       try {
         return Promise.resolve(prepare()(q.sql).raw(false).all(q.parameters as unknown[]) as R[]);
@@ -146,11 +173,11 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
     migrated() {
       if (watching || keepSubjects <= 0) return;
       const triggers: string[] = [];
-      for (const [table, column] of WATCHED) {
+      for (const [table, key] of WATCHED) {
         triggers.push(
-          `create temp trigger if not exists fiducia_${table}_i after insert on main.${table} begin select fiducia_subject_changed(new.${column}); end`,
-          `create temp trigger if not exists fiducia_${table}_u after update on main.${table} begin select fiducia_subject_changed(old.${column}); select fiducia_subject_changed(new.${column}); end`,
-          `create temp trigger if not exists fiducia_${table}_d after delete on main.${table} begin select fiducia_subject_changed(old.${column}); end`,
+          `create temp trigger if not exists fiducia_${table}_i after insert on main.${table} begin select fiducia_rows_changed(${key('new')}); end`,
+          `create temp trigger if not exists fiducia_${table}_u after update on main.${table} begin select fiducia_rows_changed(${key('old')}); select fiducia_rows_changed(${key('new')}); end`,
+          `create temp trigger if not exists fiducia_${table}_d after delete on main.${table} begin select fiducia_rows_changed(${key('old')}); end`,
         );
       }
       main.exec(triggers.join(';\n'));

@@ -1,7 +1,7 @@
 // Subject state beyond the data itself: the latest consent per purpose, restriction (Art. 18), objections (Art. 21), erasure markers.
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import { uuidv7 } from '../domain/ids.ts';
-import type { Reader } from './reader.ts';
+import { identityKey, type Reader } from './reader.ts';
 import type { DataDatabase, ObjectionsTable, TraitsTable } from './schema.ts';
 
 export interface StoredSubjectState {
@@ -158,7 +158,7 @@ export class SubjectStateRepo {
    * statement above costs more: SQLite re-runs the identity join for each branch.
    */
   #profileSqlite(
-    { read, subjects }: NonNullable<Reader['sqlite']>,
+    { read, kept }: NonNullable<Reader['sqlite']>,
     by: { kind: string; blindIndex: Buffer } | { subjectId: string },
     blobsFor: readonly string[] | null,
   ): ProfileSnapshot | null {
@@ -177,16 +177,28 @@ export class SubjectStateRepo {
     }
     const { text, traitParams } = rest;
     return read((prepare) => {
-      // Two point lookups: measured, they cost half of the same as a join.
-      const subjectId = 'kind' in by ? (prepare('select subject_id from identities where kind = ? and blind_index = ?').pluck(true).get(by.kind, by.blindIndex) as string | undefined) : by.subjectId;
-      if (subjectId === undefined) return null;
-      const subject = prepare('select 5, id, merged_into, null, null, null, restricted_at, erased_at, null from subjects where id = ?').raw(true).get(subjectId) as RawSnapshotRow | undefined;
-      if (!subject) return null;
-      // The rest is what the last read found, unless the subject changed since (src/store/reader.ts, SubjectRows).
-      let rows = subjects.get(subjectId, shape) as RawSnapshotRow[] | undefined;
+      // Each part is what an earlier read found, unless it changed since (src/store/reader.ts, KeptRows); otherwise two
+      // point lookups (measured, they cost half of the same as a join) and the rest by subject id.
+      let subjectId: string | undefined;
+      if ('kind' in by) {
+        const key = identityKey(by.kind, by.blindIndex);
+        subjectId = kept.get(key, 'subject') as string | undefined;
+        if (subjectId === undefined) {
+          subjectId = prepare('select subject_id from identities where kind = ? and blind_index = ?').pluck(true).get(by.kind, by.blindIndex) as string | undefined;
+          if (subjectId === undefined) return null;
+          kept.set(key, 'subject', subjectId);
+        }
+      } else subjectId = by.subjectId;
+      let subject = kept.get(subjectId, 'subject') as RawSnapshotRow | undefined;
+      if (!subject) {
+        subject = prepare('select 5, id, merged_into, null, null, null, restricted_at, erased_at, null from subjects where id = ?').raw(true).get(subjectId) as RawSnapshotRow | undefined;
+        if (!subject) return null;
+        kept.set(subjectId, 'subject', subject);
+      }
+      let rows = kept.get(subjectId, shape) as RawSnapshotRow[] | undefined;
       if (!rows) {
         rows = prepare(text).raw(true).all(blobsFor ? [subjectId, ...traitParams, subjectId, subjectId, subjectId, subjectId] : [subjectId, subjectId, subjectId, subjectId]) as RawSnapshotRow[];
-        subjects.set(subjectId, shape, rows);
+        kept.set(subjectId, shape, rows);
       }
       return collect(rows, subject);
     });

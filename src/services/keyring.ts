@@ -14,6 +14,7 @@ import {
   wrapDataKey,
 } from '../crypto/envelope.ts';
 import type { KeystoreRepo } from '../store/keystore-repo.ts';
+import { dropOldest } from '../domain/drop-oldest.ts';
 
 export interface DataKey {
   version: number;
@@ -111,12 +112,7 @@ export class KeyRing {
 
   #remember(subjectId: string, key: DataKey, current: boolean): void {
     if (this.#cache.size >= CACHE_MAX) {
-      // Drop the oldest tenth; Map iterates in insertion order.
-      let n = CACHE_MAX / 10;
-      for (const k of this.#cache.keys()) {
-        this.#cache.delete(k);
-        if (--n <= 0) break;
-      }
+      dropOldest(this.#cache, CACHE_MAX / 10);
     }
     const entry = { key, at: Date.now() };
     this.#cache.set(`${subjectId}:${key.version}`, entry);

@@ -6,6 +6,7 @@
 // erasure runs and refuses it for the entries' lifetime (a read still in flight must not put it back); `sweep` drops
 // entries past their age, on a timer too, so a subject no one reads again (erased by another process, say) does not
 // stay in memory; size bounds the rest. Values are frozen: every reader shares them.
+import { dropOldest } from '../domain/drop-oldest.ts';
 
 interface Entry {
   at: number;
@@ -78,12 +79,7 @@ export class PlaintextCache {
     if (!entry) {
       this.sweep();
       if (this.#subjects.size >= this.maxSubjects) {
-        // Drop the oldest tenth (Map iterates in insertion order).
-        let n = Math.max(1, Math.floor(this.maxSubjects / 10));
-        for (const k of this.#subjects.keys()) {
-          this.#subjects.delete(k);
-          if (--n <= 0) break;
-        }
+        dropOldest(this.#subjects, this.maxSubjects / 10);
       }
       entry = { at: this.now(), fields: new Map() };
       this.#subjects.set(subjectId, entry);

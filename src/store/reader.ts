@@ -8,6 +8,7 @@
 // does. On PostgreSQL the pool already gives each query its own connection, so the reader is the Kysely instance.
 import type SQLite from 'better-sqlite3';
 import type { CompiledQuery, Kysely } from 'kysely';
+import { dropOldest } from '../domain/drop-oldest.ts';
 
 export interface Reader {
   /** Rows of a compiled select (compiled for this database's dialect), as of the last commit. */
@@ -136,12 +137,7 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
       let entry = kept.get(key);
       if (!entry) {
         if (kept.size >= keepEntries) {
-          // Drop the oldest tenth (Map iterates in insertion order).
-          let n = Math.max(1, Math.floor(keepEntries / 10));
-          for (const k of kept.keys()) {
-            kept.delete(k);
-            if (--n <= 0) break;
-          }
+          dropOldest(kept, keepEntries / 10);
         }
         entry = new Map();
         kept.set(key, entry);

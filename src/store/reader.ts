@@ -25,7 +25,7 @@ export interface Reader {
     /** What earlier reads found, while nothing has changed it since (see `KeptRows`). */
     readonly kept: KeptRows;
   };
-  /** Called once the schema is migrated (SQLite: installs what `SubjectRows` needs to hear about changes). */
+  /** Called once the schema is migrated (SQLite: installs what `KeptRows` needs to hear about changes). */
   migrated(): void;
   close(): void;
 }

@@ -55,6 +55,11 @@ function bind<R>(q: CompiledQuery<R>, values: ReadonlyMap<unknown, unknown>): Co
   return { ...q, parameters: q.parameters.map((p) => (values.has(p) ? values.get(p) : p)) };
 }
 
+// Shapes under which `#profileSqlite` keeps a lookup's answer: control characters, so no list of category prefixes
+// (the other shapes) can be the same.
+const SUBJECT_OF_IDENTITY = '\u0001subject id';
+const SUBJECT_ROW = '\u0001subject row';
+
 const toBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
@@ -182,18 +187,18 @@ export class SubjectStateRepo {
       let subjectId: string | undefined;
       if ('kind' in by) {
         const key = identityKey(by.kind, by.blindIndex);
-        subjectId = kept.get(key, 'subject') as string | undefined;
+        subjectId = kept.get(key, SUBJECT_OF_IDENTITY) as string | undefined;
         if (subjectId === undefined) {
           subjectId = prepare('select subject_id from identities where kind = ? and blind_index = ?').pluck(true).get(by.kind, by.blindIndex) as string | undefined;
           if (subjectId === undefined) return null;
-          kept.set(key, 'subject', subjectId);
+          kept.set(key, SUBJECT_OF_IDENTITY, subjectId);
         }
       } else subjectId = by.subjectId;
-      let subject = kept.get(subjectId, 'subject') as RawSnapshotRow | undefined;
+      let subject = kept.get(subjectId, SUBJECT_ROW) as RawSnapshotRow | undefined;
       if (!subject) {
         subject = prepare('select 5, id, merged_into, null, null, null, restricted_at, erased_at, null from subjects where id = ?').raw(true).get(subjectId) as RawSnapshotRow | undefined;
         if (!subject) return null;
-        kept.set(subjectId, 'subject', subject);
+        kept.set(subjectId, SUBJECT_ROW, subject);
       }
       let rows = kept.get(subjectId, shape) as RawSnapshotRow[] | undefined;
       if (!rows) {

@@ -141,4 +141,58 @@ await eachDialect('committed-state reader', (dialect) => {
     await core.dbs.data.deleteFrom('identities').where('blind_index', '=', blindIndex).execute();
     assert.equal(await subjectOf(), null, 'a removed identity finds nothing');
   });
+
+  it('nothing kept is used while the writer has a transaction open: another process\'s commit is seen there too', async (t) => {
+    if (dialect !== 'sqlite') return t.skip('SQLite only: PostgreSQL keeps no rows');
+    const access = new AccessRepo(core.dbs.data, core.dbs.reader);
+    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
+    const hash = randomBytes(32).toString('hex');
+    await core.dbs.data.insertInto('tokens').values({ id: randomUUID(), name: 't', role: 'admin', purposes: '[]', token_hash: hash, created_at: 1, revoked_at: null }).execute();
+    const subjectId = randomUUID();
+    const blindIndex = randomBytes(32);
+    await core.dbs.data.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
+    await core.dbs.data.insertInto('identities').values({ kind: 'email', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    assert.ok(await access.tokenByHash(hash), 'read once (kept)');
+    assert.equal((await repo.profile({ kind: 'email', blindIndex }, null))?.erasedAt, null);
+    await core.dbs.data.transaction().execute(async (trx) => {
+      // The transaction has read (as an audit append's head lock does): its own view of the file is fixed from here.
+      await trx.selectFrom('audit_head').selectAll().execute();
+      const other = new SQLite(core.dbs.raw.dialect === 'sqlite' ? core.dbs.raw.db.name : '');
+      other.prepare('update tokens set revoked_at = 5 where token_hash = ?').run(hash);
+      other.prepare('update subjects set erased_at = 7 where id = ?').run(subjectId);
+      other.close();
+      assert.equal(await access.tokenByHash(hash), undefined, 'revoked by another process while a transaction is open here');
+      assert.equal((await repo.profile({ kind: 'email', blindIndex }, null))?.erasedAt, 7, 'erased by another process while a transaction is open here');
+    });
+    assert.equal(await access.tokenByHash(hash), undefined, 'and after it');
+  });
+
+  it('a row moved to another subject drops what was kept for both; a row replaced drops what was kept for the old one', async (t) => {
+    if (dialect !== 'sqlite') return t.skip('SQLite only: PostgreSQL keeps no rows');
+    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
+    const [a, b] = [randomUUID(), randomUUID()];
+    for (const id of [a, b]) await core.dbs.data.insertInto('subjects').values({ id, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
+    await core.dbs.data
+      .insertInto('consents')
+      .values({ id: '00000000-0000-7000-8000-0000000000a1', subject_id: a, purpose: 'marketing', status: 'granted', notice_version: '1', method: 'api', source_id: null, receipt_id: 'r', at: 1, ua_hash: null, ip_truncated: null, explicit: 0 })
+      .execute();
+    const consentsOf = async (subjectId: string) => (await repo.profile({ subjectId }, null))?.consents.map((c) => c.purpose) ?? [];
+    assert.deepEqual(await consentsOf(a), ['marketing']);
+    assert.deepEqual(await consentsOf(b), []);
+    // A merge moves the ledger: the update names the old subject and the new one.
+    await core.dbs.data.updateTable('consents').set({ subject_id: b }).where('subject_id', '=', a).execute();
+    assert.deepEqual(await consentsOf(a), [], 'the subject the row left');
+    assert.deepEqual(await consentsOf(b), ['marketing'], 'the subject the row joined');
+
+    const access = new AccessRepo(core.dbs.data, core.dbs.reader);
+    const id = randomUUID();
+    const [oldHash, newHash] = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
+    await core.dbs.data.insertInto('tokens').values({ id, name: 't', role: 'admin', purposes: '[]', token_hash: oldHash, created_at: 1, revoked_at: null }).execute();
+    assert.ok(await access.tokenByHash(oldHash));
+    // REPLACE deletes the conflicting row without a delete trigger unless recursive triggers are on.
+    const db = core.dbs.raw.dialect === 'sqlite' ? core.dbs.raw.db : undefined;
+    db?.prepare("insert or replace into tokens (id, name, role, purposes, token_hash, created_at, revoked_at) values (?, 't', 'admin', '[]', ?, 1, null)").run(id, newHash);
+    assert.equal(await access.tokenByHash(oldHash), undefined, 'the replaced row is gone');
+    assert.ok(await access.tokenByHash(newHash));
+  });
 });

@@ -119,8 +119,14 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
   });
   /** Set while a `read` runs, once it has checked `data_version` (nothing can commit until it returns). */
   let checked = false;
-  /** Drops everything once another connection has committed: its writes fired no trigger here. */
+  /**
+   * Whether what is kept may be used: drops everything once another connection has committed (its writes fired no
+   * trigger here). Never while `main` has a transaction open: there `data_version` is frozen at the transaction's
+   * snapshot, so another process's commit would go unseen (and asking it would start that snapshot early, which can
+   * make the transaction's first write fail); the selects go to the side connection then, uncached.
+   */
   const current = (): boolean => {
+    if (main.inTransaction) return false;
     if (checked) return true;
     if (!watching) return false;
     const version = onMain('pragma data_version').pluck(true).get();
@@ -133,7 +139,7 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
   const keptRows: KeptRows = {
     get: (key, shape) => (current() ? kept.get(key)?.get(shape) : undefined),
     set(key, shape, rows) {
-      if (keepSubjects <= 0 || main.inTransaction || !current()) return;
+      if (keepSubjects <= 0 || !current()) return;
       let entry = kept.get(key);
       if (!entry) {
         if (kept.size >= keepEntries) {
@@ -150,11 +156,12 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
     sqlite: {
       read<T>(fn: (p: Prepare) => T): T {
         // One `data_version` check for everything the function reads (synchronous: nothing commits meanwhile).
+        const outer = checked;
         checked = current();
         try {
           return fn(prepare());
         } finally {
-          checked = false;
+          checked = outer;
         }
       },
       kept: keptRows,
@@ -177,6 +184,8 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
         );
       }
       main.exec(triggers.join(';\n'));
+      // So that a row deleted by a REPLACE conflict also fires its delete trigger (SQLite skips it otherwise).
+      main.pragma('recursive_triggers = on');
       seenVersion = onMain('pragma data_version').pluck(true).get();
       watching = true;
     },

@@ -195,4 +195,41 @@ await eachDialect('committed-state reader', (dialect) => {
     assert.equal(await access.tokenByHash(oldHash), undefined, 'the replaced row is gone');
     assert.ok(await access.tokenByHash(newHash));
   });
+
+  it('a lookup made again is answered from what was kept: only data_version is asked', async (t) => {
+    if (dialect !== 'sqlite' || core.dbs.raw.dialect !== 'sqlite') return t.skip('SQLite only: PostgreSQL keeps no rows');
+    const access = new AccessRepo(core.dbs.data, core.dbs.reader);
+    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
+    const hash = randomBytes(32).toString('hex');
+    await core.dbs.data.insertInto('tokens').values({ id: randomUUID(), name: 't', role: 'admin', purposes: '[]', token_hash: hash, created_at: 1, revoked_at: null }).execute();
+    const subjectId = randomUUID();
+    const blindIndex = randomBytes(32);
+    await core.dbs.data.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
+    await core.dbs.data.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    await core.dbs.data.insertInto('traits').values({ subject_id: subjectId, name: 'color', category: 'user.preference', value_enc: Buffer.from('v'), purposes: '[]', source_id: 's', updated_at: 1 }).execute();
+    const lookups = async () => {
+      await access.tokenByHash(hash);
+      return repo.profile({ kind: 'userId', blindIndex }, { blobsFor: ['user.preference'] });
+    };
+    const first = await lookups();
+    // Count the statements run from here on (every statement object of the connection shares one prototype).
+    const proto = Object.getPrototypeOf(core.dbs.raw.db.prepare('select 1')) as { get: (...a: unknown[]) => unknown; all: (...a: unknown[]) => unknown };
+    const { get, all } = proto;
+    const ran: string[] = [];
+    proto.get = function (this: { source: string }, ...a: unknown[]) {
+      ran.push(this.source);
+      return get.apply(this, a);
+    };
+    proto.all = function (this: { source: string }, ...a: unknown[]) {
+      ran.push(this.source);
+      return all.apply(this, a);
+    };
+    try {
+      const again = await lookups();
+      assert.deepEqual(again, first, 'the same answer');
+    } finally {
+      Object.assign(proto, { get, all });
+    }
+    assert.deepEqual(ran, ['pragma data_version', 'pragma data_version'], 'one check per lookup, nothing else read');
+  });
 });

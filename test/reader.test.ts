@@ -20,6 +20,17 @@ await eachDialect('committed-state reader', (dialect) => {
     await store.cleanup();
   });
 
+  /** A token and a person known by one identity, with the repositories that read them through the reader. */
+  const tokenAndPerson = async (kind: string) => {
+    const hash = randomBytes(32).toString('hex');
+    await core.dbs.data.insertInto('tokens').values({ id: randomUUID(), name: 't', role: 'admin', purposes: '[]', token_hash: hash, created_at: 1, revoked_at: null }).execute();
+    const subjectId = randomUUID();
+    const blindIndex = randomBytes(32);
+    await core.dbs.data.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
+    await core.dbs.data.insertInto('identities').values({ kind, blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    return { access: new AccessRepo(core.dbs.data, core.dbs.reader), repo: new SubjectStateRepo(core.dbs.data, core.dbs.reader), hash, subjectId, blindIndex };
+  };
+
   it('a token inserted in an open transaction is found only once it commits', async () => {
     const hash = randomBytes(32).toString('hex');
     const reader = new AccessRepo(core.dbs.data, core.dbs.reader);
@@ -144,14 +155,7 @@ await eachDialect('committed-state reader', (dialect) => {
 
   it('nothing kept is used while the writer has a transaction open: another process\'s commit is seen there too', async (t) => {
     if (dialect !== 'sqlite') return t.skip('SQLite only: PostgreSQL keeps no rows');
-    const access = new AccessRepo(core.dbs.data, core.dbs.reader);
-    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
-    const hash = randomBytes(32).toString('hex');
-    await core.dbs.data.insertInto('tokens').values({ id: randomUUID(), name: 't', role: 'admin', purposes: '[]', token_hash: hash, created_at: 1, revoked_at: null }).execute();
-    const subjectId = randomUUID();
-    const blindIndex = randomBytes(32);
-    await core.dbs.data.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
-    await core.dbs.data.insertInto('identities').values({ kind: 'email', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    const { access, repo, hash, subjectId, blindIndex } = await tokenAndPerson('email');
     assert.ok(await access.tokenByHash(hash), 'read once (kept)');
     assert.equal((await repo.profile({ kind: 'email', blindIndex }, null))?.erasedAt, null);
     await core.dbs.data.transaction().execute(async (trx) => {
@@ -198,14 +202,7 @@ await eachDialect('committed-state reader', (dialect) => {
 
   it('a lookup made again is answered from what was kept: only data_version is asked', async (t) => {
     if (dialect !== 'sqlite' || core.dbs.raw.dialect !== 'sqlite') return t.skip('SQLite only: PostgreSQL keeps no rows');
-    const access = new AccessRepo(core.dbs.data, core.dbs.reader);
-    const repo = new SubjectStateRepo(core.dbs.data, core.dbs.reader);
-    const hash = randomBytes(32).toString('hex');
-    await core.dbs.data.insertInto('tokens').values({ id: randomUUID(), name: 't', role: 'admin', purposes: '[]', token_hash: hash, created_at: 1, revoked_at: null }).execute();
-    const subjectId = randomUUID();
-    const blindIndex = randomBytes(32);
-    await core.dbs.data.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
-    await core.dbs.data.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    const { access, repo, hash, subjectId, blindIndex } = await tokenAndPerson('userId');
     await core.dbs.data.insertInto('traits').values({ subject_id: subjectId, name: 'color', category: 'user.preference', value_enc: Buffer.from('v'), purposes: '[]', source_id: 's', updated_at: 1 }).execute();
     const lookups = async () => {
       await access.tokenByHash(hash);

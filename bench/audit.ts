@@ -75,15 +75,14 @@ async function plainInserts(dbs: Databases, entries: readonly AuditEntryInput[])
   return entries.length / s;
 }
 
-/** The column lists of audit_entries' secondary indexes, as the database has them now. */
+/** What audit_entries' secondary indexes are on (columns and expressions), as the database has them now. */
 async function indexColumns(dbs: Databases): Promise<string[]> {
-  if (dbs.raw.dialect === 'sqlite') {
-    const db = dbs.raw.db;
-    const names = db.prepare("select name from sqlite_master where type = 'index' and tbl_name = 'audit_entries' and sql is not null").pluck().all() as string[];
-    return names.map((n) => (db.prepare(`select name from pragma_index_info('${n}') order by seqno`).pluck().all() as string[]).join(', '));
-  }
-  const { rows } = await sql<{ def: string }>`select indexdef as def from pg_indexes where schemaname = current_schema() and tablename = 'audit_entries' and indexname <> 'audit_entries_pkey'`.execute(dbs.data);
-  return rows.map((r) => /\((.*)\)$/.exec(r.def)?.[1] ?? '');
+  const defs =
+    dbs.raw.dialect === 'sqlite'
+      ? (dbs.raw.db.prepare("select sql from sqlite_master where type = 'index' and tbl_name = 'audit_entries' and sql is not null").pluck().all() as string[])
+      : (await sql<{ def: string }>`select indexdef as def from pg_indexes where schemaname = current_schema() and tablename = 'audit_entries' and indexname <> 'audit_entries_pkey'`.execute(dbs.data)).rows.map((r) => r.def);
+  // Everything between the parenthesis after the table's name and the last one.
+  return defs.map((d) => /audit_entries"?\s*(?:USING \w+\s*)?\((.*)\)\s*$/is.exec(d)?.[1] ?? '');
 }
 
 async function measure(dialect: Dialect, target: number, log: (l: string) => void): Promise<Figures> {

@@ -72,8 +72,11 @@ export class ProofRangeError extends Error {
 /** Complete subtrees of this level and up are stored; smaller ones are recomputed from ≤ 2^(level-1)·2 leaf hashes. */
 export const STORED_NODE_LEVEL = 8;
 
-/** Entries hashed and sent per insert statement within one append. */
-const APPEND_CHUNK = 1000;
+/**
+ * Entries hashed and sent per insert statement within one append. On PostgreSQL the server stores one chunk while this
+ * process hashes the next: in appends of 1,000, chunks of 250 measured 0.82–0.87× plain inserts, 1,000 and 125 0.70–0.72×.
+ */
+const APPEND_CHUNK = 250;
 
 export function partsOfRow(r: AuditEntriesTable) {
   return { index: r.idx, at: r.at, actor: r.actor, action: r.action, purpose: r.purpose, subjectId: r.subject_id, outcome: r.outcome, dataJson: r.data };
@@ -256,7 +259,7 @@ export class AuditLog implements AuditPort {
 
   /** Entries matching every given filter, newest first; `next` pages on with `before`. */
   async query(q: AuditQuery): Promise<{ entries: AuditEntry[]; next: number | null }> {
-    const rows = await new AuditRepo(this.db).query({ ...q, limit: q.limit + 1 });
+    const rows = await new AuditRepo(this.db, this.deps.rowLocks, this.deps.raw).query({ ...q, limit: q.limit + 1 });
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit).map(entryFromRow);
     return { entries: page, next: more && page.length > 0 ? page[page.length - 1]!.index : null };

@@ -1,5 +1,6 @@
 // The audit tables: the locked head, entry and node inserts, node and entry reads for proofs, verification and queries.
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { Dialect } from './database.ts';
 import { readVerifyRows, type VerifyRow } from './audit-raw.ts';
 import { rawTarget, type RawData, type RawTarget } from './raw.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
@@ -28,6 +29,9 @@ export interface AuditQuery {
   limit: number;
 }
 
+/** Entries per block of the subject index, `(idx / 4096, subject_id, idx)`: the divisor its expression spells (migration 0007). */
+export const AUDIT_SUBJECT_BLOCK = 4096;
+
 // Row limits per multi-row INSERT: under PostgreSQL's 65,535 and SQLite's 32,766 bound parameters.
 const ENTRY_CHUNK = 2000;
 const UNNEST_CHUNK = 10_000;
@@ -42,6 +46,32 @@ function splitPeaks(blob: Uint8Array): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i + 32 <= b.length; i += 32) out.push(b.subarray(i, i + 32));
   return out;
+}
+
+/**
+ * A person's entries with lo ≤ idx < hi through the block-first subject index (migration 0007): one index seek per
+ * block of AUDIT_SUBJECT_BLOCK entries, newest block first. SQLite walks the blocks with a recursive CTE that a CROSS
+ * JOIN keeps as the outer loop; PostgreSQL takes them as an array. Both must spell the index's expression, `idx / 4096`.
+ */
+export function subjectQuery(dialect: Dialect, subjectId: string, q: Omit<AuditQuery, 'subjectId'>, lo: number, hi: number): RawBuilder<AuditEntriesTable> {
+  const first = Math.floor(lo / AUDIT_SUBJECT_BLOCK);
+  const last = Math.floor((hi - 1) / AUDIT_SUBJECT_BLOCK);
+  const filters = [sql`e.subject_id = ${subjectId}`, sql`e.idx >= ${lo}`, sql`e.idx < ${hi}`];
+  if (q.actor !== undefined) filters.push(sql`e.actor = ${q.actor}`);
+  if (q.action !== undefined) filters.push(sql`e.action = ${q.action}`);
+  if (q.purpose !== undefined) filters.push(sql`e.purpose = ${q.purpose}`);
+  if (q.from !== undefined) filters.push(sql`e.at >= ${q.from}`);
+  if (q.to !== undefined) filters.push(sql`e.at < ${q.to}`);
+  const where = sql.join(filters, sql` and `);
+  if (dialect === 'postgres') {
+    // The subject and blocks alone in a subquery that OFFSET 0 keeps apart: the other filters and the ORDER BY … LIMIT
+    // could otherwise tempt the planner into walking the action index or the primary key backwards.
+    const blocks = Array.from({ length: last - first + 1 }, (_, i) => last - i);
+    return sql<AuditEntriesTable>`select e.* from (select * from audit_entries where (idx / 4096) = any(${blocks}::bigint[])
+      and subject_id = ${subjectId} offset 0) e where ${where} order by e.idx desc limit ${q.limit}`;
+  }
+  return sql<AuditEntriesTable>`with recursive b(n) as (select ${last} union all select n - 1 from b where n > ${first})
+    select e.* from b cross join audit_entries e indexed by audit_entries_subject_block where (e.idx / 4096) = b.n and ${where} order by e.idx desc limit ${q.limit}`;
 }
 
 export class AuditRepo {
@@ -216,17 +246,33 @@ export class AuditRepo {
   }
 
   async query(q: AuditQuery): Promise<AuditEntriesTable[]> {
+    const lo = q.from === undefined ? undefined : await this.firstIndexAtOrAfter(q.from);
+    let hi = q.to === undefined ? undefined : await this.firstIndexAtOrAfter(q.to);
+    if (q.before !== undefined) hi = hi === undefined ? q.before : Math.min(hi, q.before);
+    if (q.subjectId !== undefined) return this.#bySubject(q.subjectId, q, lo, hi);
     let s = this.db.selectFrom('audit_entries').selectAll();
-    if (q.from !== undefined) s = s.where('idx', '>=', await this.firstIndexAtOrAfter(q.from));
-    if (q.to !== undefined) s = s.where('idx', '<', await this.firstIndexAtOrAfter(q.to));
-    if (q.subjectId !== undefined) s = s.where('subject_id', '=', q.subjectId);
+    if (lo !== undefined) s = s.where('idx', '>=', lo);
+    if (hi !== undefined) s = s.where('idx', '<', hi);
     if (q.actor !== undefined) s = s.where('actor', '=', q.actor);
     if (q.action !== undefined) s = s.where('action', '=', q.action);
     if (q.purpose !== undefined) s = s.where('purpose', '=', q.purpose);
     if (q.from !== undefined) s = s.where('at', '>=', q.from);
     if (q.to !== undefined) s = s.where('at', '<', q.to);
-    if (q.before !== undefined) s = s.where('idx', '<', q.before);
     return s.orderBy('idx', 'desc').limit(q.limit).execute();
+  }
+
+  async #bySubject(subjectId: string, q: AuditQuery, lo = 0, hiOrNone?: number): Promise<AuditEntriesTable[]> {
+    const hi = hiOrNone ?? (await this.#end());
+    if (hi <= lo) return [];
+    // Without the driver at hand, row locks tell the dialect: only PostgreSQL takes them (src/store/database.ts).
+    const dialect = this.raw?.dialect ?? (this.rowLocks ? 'postgres' : 'sqlite');
+    return (await subjectQuery(dialect, subjectId, q, lo, hi).execute(this.db)).rows;
+  }
+
+  /** One past the highest index stored. */
+  async #end(): Promise<number> {
+    const last = await this.db.selectFrom('audit_entries').select('idx').orderBy('idx', 'desc').limit(1).executeTakeFirst();
+    return last ? Number(last.idx) + 1 : 0;
   }
 
   /** The last entry of an action (e.g. the last recorded configuration hash). */

@@ -7,6 +7,7 @@ import { subjectState } from './0003-subject-state.ts';
 import { segments } from './0004-segments.ts';
 import { rights } from './0005-rights.ts';
 import { identityLookup } from './0006-identity-lookup.ts';
+import { auditSubjectBlocks } from './0007-audit-subject-blocks.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 
@@ -17,6 +18,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0004_segments', segments],
   ['0005_rights', rights],
   ['0006_identity_lookup', identityLookup],
+  ['0007_audit_subject_blocks', auditSubjectBlocks],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

@@ -201,8 +201,9 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
     }
     // Leaf hashes of the page's rows [a, b), made only where some must be compared with the stored ones.
     const leaves = (a: number, b: number): Buffer[] => Array.from({ length: b - a }, (_, j) => leafAt(a + j));
-    if (!contiguous) {
-      // After a gap the blocks no longer line up with the indices: compare every leaf with its own entry's instead.
+    if (!contiguous || range.size !== expected) {
+      // After a gap (in this page or an earlier one) the tree's positions no longer line up with the indices, nor its
+      // nodes with the stored ones: compare every leaf with its own entry's instead.
       for (let i = 0; i < n; i++) await compareLeaves(page.idx[i]!, [leafAt(i)]);
       return;
     }

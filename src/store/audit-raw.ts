@@ -18,16 +18,25 @@ const TEXT_SQLITE = (c: string) => `case when typeof(${c}) = 'text' then json_qu
 const NULLABLE_SQLITE = (c: string) => `case when ${c} is null then 'null' when typeof(${c}) = 'text' then json_quote(${c}) end`;
 const TEXT_PG = (c: string) => `to_json(${c})::text`;
 const NULLABLE_PG = (c: string) => `coalesce(to_json(${c})::text, 'null')`;
-const verifySql = (text: (c: string) => string, nullable: (c: string) => string, at: string, data: string, from: string, to: string) =>
+const verifySql = (text: (c: string) => string, nullable: (c: string) => string, at: string, data: string, range: string) =>
   `select idx || ' ' || coalesce('{"action":' || ${text('action')} || ',"actor":' || ${text('actor')} || ',"at":' || ${at} || ',"data":' || ${data} ||
   ',"index":' || idx || ',"outcome":' || ${text('outcome')} || ',"purpose":' || ${nullable('purpose')} ||
-  ',"subjectId":' || ${nullable('subject_id')} || '}', '') from audit_entries where idx >= ${from} and idx < ${to} order by idx`;
-const VERIFY_SQL_SQLITE = verifySql(TEXT_SQLITE, NULLABLE_SQLITE, `case when typeof(at) = 'integer' and at >= 0 then at end`, `case when typeof(data) = 'text' then data end`, '?', '?');
-const VERIFY_SQL_PG = verifySql(TEXT_PG, NULLABLE_PG, 'at', 'data', '$1', '$2');
+  ',"subjectId":' || ${nullable('subject_id')} || '}', '') from audit_entries where ${range}`;
+const VERIFY_SQL_SQLITE = verifySql(TEXT_SQLITE, NULLABLE_SQLITE, `case when typeof(at) = 'integer' and at >= 0 then at end`, `case when typeof(data) = 'text' then data end`, 'idx >= ? and idx < ? order by idx');
+// No upper bound on PostgreSQL, a LIMIT instead (rows past the page's end are dropped here): until the table has been
+// analyzed, the planner guesses a two-sided range at 0.5% of the rows and answers it with a bitmap scan and a sort,
+// which measured twice the server's CPU of walking the primary key (5.1 s against 2.6 s per million rows).
+const VERIFY_SQL_PG = verifySql(TEXT_PG, NULLABLE_PG, 'at', 'data', 'idx >= $1 order by idx limit $2');
+
+/** The index a row of the verification read starts with. */
+const indexOf = (row: string): number => Number(row.slice(0, row.indexOf(' ')));
 
 /** Entries [from, to) for verification, straight from the driver (also used by the verifier's worker thread). */
 export async function readVerifyRows(raw: RawData, from: number, to: number): Promise<VerifyRow[]> {
   if (raw.dialect === 'sqlite') return raw.db.prepare(VERIFY_SQL_SQLITE).pluck(true).all(from, to) as string[];
-  const { rows } = await raw.pool.query<[string]>({ text: VERIFY_SQL_PG, values: [from, to], rowMode: 'array' });
-  return rows.map((r) => r[0] ?? '');
+  const { rows } = await raw.pool.query<[string]>({ text: VERIFY_SQL_PG, values: [from, Math.max(0, to - from)], rowMode: 'array' });
+  const out = rows.map((r) => r[0] ?? '');
+  // Ascending, so only the last rows can lie past the end (where entries below it are missing).
+  while (out.length > 0 && !(indexOf(out[out.length - 1]!) < to)) out.pop();
+  return out;
 }

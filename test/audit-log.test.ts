@@ -8,7 +8,7 @@ import { CompiledQuery } from 'kysely';
 import { createFiducia } from '../src/app.ts';
 import { startCheckpointJob } from '../src/jobs/audit-checkpoint.ts';
 import { AuditInputError } from '../src/services/audit-log.ts';
-import { AUDIT_SUBJECT_BLOCK, subjectQuery } from '../src/store/audit-repo.ts';
+import { AUDIT_SUBJECT_BLOCK, AuditRepo, subjectQuery } from '../src/store/audit-repo.ts';
 import { checkConsistency, checkInclusion } from '../src/services/audit-proofs.ts';
 import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
 import { rotateKeys } from '../src/services/key-rotation.ts';
@@ -50,6 +50,42 @@ await eachDialect('audit log', (dialect) => {
       assert.equal(e?.index, size);
       assert.deepEqual(e?.fields, ['email']);
       assert.equal(e?.purpose, 'marketing');
+    });
+
+    // Several instances share a database on PostgreSQL only: SQLite's file has one writing process, and two instances in
+    // one thread would each wait, blocking the thread, for the lock the other holds.
+    it('interleaves the appends of two instances on one database without losing or reusing an index', { skip: dialect !== 'postgres' && 'one process writes a SQLite file' }, async () => {
+      const g = await createFiducia({ ...f.store.options, auditCheckpointSeconds: 0 });
+      const appendIfHead = AuditRepo.prototype.appendIfHead;
+      let missed = 0;
+      AuditRepo.prototype.appendIfHead = async function (this: AuditRepo, ...args: Parameters<typeof appendIfHead>) {
+        const ok = await appendIfHead.apply(this, args);
+        if (!ok) missed++;
+        return ok;
+      };
+      try {
+        const before = (await f.audit.head()).size;
+        const pair = (who: string, n: number) => [entry(n, { action: 'test.two', details: { who, n } }), entry(n, { action: 'test.two', details: { who, n, second: true } })];
+        await Promise.all(
+          Array.from({ length: 30 }, (_, i) => [
+            f.audit.append(f.dbs.data, pair('f', i)),
+            g.audit.append(g.dbs.data, pair('g', i)),
+            // A transaction of this instance moves the head too.
+            i % 5 === 0 ? f.dbs.data.transaction().execute((trx) => f.audit.append(trx, pair('t', i))) : Promise.resolve(),
+          ]).flat(),
+        );
+        const got = await all('test.two');
+        assert.equal(got.length, 2 * (30 + 30 + 6));
+        assert.deepEqual(got.map((e) => e.index), Array.from({ length: got.length }, (_, i) => before + i));
+        for (let i = 0; i < got.length; i += 2) assert.deepEqual([got[i]!.details.who, got[i]!.details.n], [got[i + 1]!.details.who, got[i + 1]!.details.n]);
+        const r = await f.audit.verify();
+        assert.equal(r.ok, true, JSON.stringify(r.problems));
+        // Each instance extends the head it wrote last: the other's appends make it miss and read the head again.
+        assert.ok(missed > 0, 'no append found its head moved');
+      } finally {
+        AuditRepo.prototype.appendIfHead = appendIfHead;
+        await g.close();
+      }
     });
 
     it('gives concurrent appends gap-free indices and a tree that verifies', async () => {

@@ -16,7 +16,7 @@ import {
 import type { BlindIndexer } from '../crypto/blind-index.ts';
 import type { CheckpointSigner, SignedCheckpoint } from '../crypto/signed-note.ts';
 import type { IdentityRef } from '../domain/identity.ts';
-import { AuditRepo, type AuditQuery } from '../store/audit-repo.ts';
+import { AuditRepo, type AuditHead, type AuditQuery } from '../store/audit-repo.ts';
 import type { RawData } from '../store/raw.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../store/schema.ts';
@@ -78,6 +78,9 @@ export const STORED_NODE_LEVEL = 8;
  */
 const APPEND_CHUNK = 250;
 
+/** Appends made from the last head this process wrote before the locked transaction is used (PostgreSQL). */
+const ALONE_ATTEMPTS = 4;
+
 export function partsOfRow(r: AuditEntriesTable) {
   return { index: r.idx, at: r.at, actor: r.actor, action: r.action, purpose: r.purpose, subjectId: r.subject_id, outcome: r.outcome, dataJson: r.data };
 }
@@ -94,6 +97,10 @@ const wellFormed = (s: string): string => (SUSPECT.test(s) ? s.replace(UNSTORABL
 export class AuditLog implements AuditPort {
   readonly signer: CheckpointSigner;
   readonly #now: () => number;
+  /** The head this process wrote last, while nothing else is known to have moved it (PostgreSQL, see #appendAlone). */
+  #head: AuditHead | undefined;
+  /** The appends made outside a transaction, one after the other. */
+  #alone: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Kysely<DataDatabase>,
@@ -123,24 +130,22 @@ export class AuditLog implements AuditPort {
       // PostgreSQL), no longer hashing the same, so both are replaced before hashing (JSON-encoded `data` escapes them).
       return { actor: wellFormed(x.actor), action: x.action, purpose: x.purpose && wellFormed(x.purpose), subjectId: x.subjectId && wellFormed(x.subjectId), outcome: x.outcome, dataJson: entryDataJson(x) };
     });
-    // Outside a transaction the entries get one of their own: the head must be locked until the rows commit.
-    if (db.isTransaction) await this.#append(db, prepared);
-    else await db.transaction().execute((trx) => this.#append(trx, prepared));
+    if (db.isTransaction) return this.#append(db, prepared);
+    // On PostgreSQL, outside a transaction: one statement that checks the head it extends (see #appendAlone).
+    if (this.deps.raw?.dialect === 'postgres') return this.#appendAlone(prepared);
+    // Otherwise the entries get a transaction of their own: the head must be locked until the rows commit.
+    await db.transaction().execute((trx) => this.#append(trx, prepared));
   }
 
-  async #append(trx: Kysely<DataDatabase>, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
-    const repo = new AuditRepo(trx, this.deps.rowLocks, this.deps.raw);
-    const head = await repo.lockHead();
-    const range = CompactRange.fromPeaks(head.size, head.peaks);
-    // Never before the last append: time order and index order agree, so time ranges are index ranges.
-    const at = Math.max(this.#now(), head.updatedAt ?? 0);
+  /**
+   * The rows of `prepared` appended after `head`, chunk by chunk (each chunk's leaves hashed and its stored nodes made
+   * when it is asked for); `range` ends as the tree after all of them.
+   */
+  *#chunks(range: CompactRange, at: number, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Generator<{ rows: AuditEntriesTable[]; nodes: AuditNodesTable[] }> {
     const leaves = Buffer.allocUnsafe(prepared.length * 32);
-    const nodes: AuditNodesTable[] = [];
-    // Chunk by chunk, each chunk's insert sent before the next is hashed: on PostgreSQL the server stores one while this
-    // process prepares the next (the connection queues them in order). On SQLite each insert runs as it is sent.
-    const inserts: Promise<void>[] = [];
     for (let from = 0; from < prepared.length; from += APPEND_CHUNK) {
       const rows: AuditEntriesTable[] = [];
+      const nodes: AuditNodesTable[] = [];
       for (let i = from; i < Math.min(from + APPEND_CHUNK, prepared.length); i++) {
         const p = prepared[i]!;
         const idx = range.size;
@@ -151,13 +156,63 @@ export class AuditLog implements AuditPort {
         rows.push({ idx, at, actor: p.actor, action: p.action, purpose: p.purpose, subject_id: p.subjectId, outcome: p.outcome, data: p.dataJson, leaf_hash: leaf });
         for (const n of range.append(leaf).newNodes) if (n.level >= STORED_NODE_LEVEL) nodes.push({ level: n.level, idx: n.index, hash: n.hash });
       }
-      inserts.push(repo.insertEntries(rows));
+      yield { rows, nodes };
+    }
+  }
+
+  async #append(trx: Kysely<DataDatabase>, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
+    this.#head = undefined; // the head moves when this transaction commits
+    const repo = new AuditRepo(trx, this.deps.rowLocks, this.deps.raw);
+    const head = await repo.lockHead();
+    const range = CompactRange.fromPeaks(head.size, head.peaks);
+    // Never before the last append: time order and index order agree, so time ranges are index ranges.
+    const at = Math.max(this.#now(), head.updatedAt ?? 0);
+    const nodes: AuditNodesTable[] = [];
+    // Chunk by chunk, each chunk's insert sent before the next is hashed: on PostgreSQL the server stores one while this
+    // process prepares the next (the connection queues them in order). On SQLite each insert runs as it is sent.
+    const inserts: Promise<void>[] = [];
+    for (const chunk of this.#chunks(range, at, prepared)) {
+      inserts.push(repo.insertEntries(chunk.rows));
+      nodes.push(...chunk.nodes);
     }
     // Every insert settles before the transaction goes on (after a failure the others fail too: report the first).
     const failed = (await Promise.allSettled(inserts)).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
     await repo.insertNodes(nodes);
     await repo.setHead({ size: range.size, peaks: range.peaks, root: range.root() }, at);
+  }
+
+  /**
+   * PostgreSQL, entries not part of a caller's transaction (a group of reads, a query, a token change): the head this
+   * process last wrote is extended here and stored with the entries in one statement, on the condition that the stored
+   * head is still that one. Four round trips fewer than begin, lock, insert, update and commit. When another process
+   * (or a transaction of this one) has moved the head, nothing is written: the head is read again and the append made
+   * anew; after a few such misses, the locked transaction. Appends of this process take turns, so they do not miss on
+   * each other.
+   */
+  #appendAlone(prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
+    const run = this.#alone.then(() => this.#tryAlone(prepared));
+    this.#alone = run.catch(() => undefined);
+    return run;
+  }
+
+  async #tryAlone(prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
+    const repo = new AuditRepo(this.db, this.deps.rowLocks, this.deps.raw);
+    for (let attempt = 0; attempt < ALONE_ATTEMPTS; attempt++) {
+      const head = this.#head ?? (await repo.head());
+      this.#head = undefined;
+      const range = CompactRange.fromPeaks(head.size, head.peaks);
+      const at = Math.max(this.#now(), head.updatedAt ?? 0);
+      const rows: AuditEntriesTable[] = [];
+      const nodes: AuditNodesTable[] = [];
+      for (const chunk of this.#chunks(range, at, prepared)) rows.push(...chunk.rows), nodes.push(...chunk.nodes);
+      const next: AuditHead = { size: range.size, peaks: range.peaks, root: range.root(), updatedAt: at };
+      if (await repo.appendIfHead(head, next, rows, nodes)) {
+        this.#head = next;
+        return;
+      }
+    }
+    await this.db.transaction().execute((trx) => this.#append(trx, prepared));
   }
 
   /**

@@ -38,6 +38,13 @@ const UNNEST_CHUNK = 10_000;
 // Its own text, not one Kysely could also prepare: statements are shared through the cache in database.ts.
 const INSERT_ENTRY_SQLITE = 'insert into audit_entries (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?) -- one entry';
 const NODE_CHUNK = 8000;
+const APPEND_IF_HEAD = `with head as (
+    update audit_head set size = $1, peaks = $2, root = $3, updated_at = $4 where id = 1 and size = $5 and root = $6 returning 1),
+  entries as (insert into audit_entries (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash)
+    select * from unnest($7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[])
+    where exists (select 1 from head)),
+  nodes as (insert into audit_nodes (level, idx, hash) select * from unnest($16::int[], $17::bigint[], $18::bytea[]) where exists (select 1 from head))
+  select count(*)::int as n from head`;
 
 const toBuf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -93,8 +100,24 @@ export class AuditRepo {
   }
 
   async head(): Promise<AuditHead> {
-    const row = await this.db.selectFrom('audit_head').select(['size', 'peaks', 'root']).where('id', '=', 1).executeTakeFirstOrThrow();
-    return { size: Number(row.size), peaks: splitPeaks(row.peaks), root: toBuf(row.root) };
+    const row = await this.db.selectFrom('audit_head').select(['size', 'peaks', 'root', 'updated_at']).where('id', '=', 1).executeTakeFirstOrThrow();
+    return { size: Number(row.size), peaks: splitPeaks(row.peaks), root: toBuf(row.root), updatedAt: Number(row.updated_at) };
+  }
+
+  /**
+   * PostgreSQL: entries, nodes and the new head in one statement (its own transaction), written only if the stored head
+   * is still `expected`; false when it is not (nothing written). The update's condition is checked again on the row
+   * version it waited for, so two processes extending the same head cannot both succeed.
+   */
+  async appendIfHead(expected: AuditHead, next: AuditHead, rows: readonly AuditEntriesTable[], nodes: readonly AuditNodesTable[]): Promise<boolean> {
+    if (this.raw?.dialect !== 'postgres') throw new Error('appendIfHead is for PostgreSQL');
+    const col = <K extends keyof AuditEntriesTable>(k: K) => rows.map((r) => r[k]);
+    const { rows: out } = await this.raw.pool.query<{ n: number }>(APPEND_IF_HEAD, [
+      next.size, Buffer.concat(next.peaks), next.root, next.updatedAt ?? 0, expected.size, expected.root,
+      col('idx'), col('at'), col('actor'), col('action'), col('purpose'), col('subject_id'), col('outcome'), col('data'), col('leaf_hash'),
+      nodes.map((n) => n.level), nodes.map((n) => n.idx), nodes.map((n) => n.hash),
+    ]);
+    return out[0]?.n === 1;
   }
 
   async setHead(head: AuditHead, now: number): Promise<void> {

@@ -205,7 +205,10 @@ export class AuditLog implements AuditPort {
       const at = Math.max(this.#now(), head.updatedAt ?? 0);
       const rows: AuditEntriesTable[] = [];
       const nodes: AuditNodesTable[] = [];
-      for (const chunk of this.#chunks(range, at, prepared)) rows.push(...chunk.rows), nodes.push(...chunk.nodes);
+      for (const chunk of this.#chunks(range, at, prepared)) {
+        rows.push(...chunk.rows);
+        nodes.push(...chunk.nodes);
+      }
       const next: AuditHead = { size: range.size, peaks: range.peaks, root: range.root(), updatedAt: at };
       if (await repo.appendIfHead(head, next, rows, nodes)) {
         this.#head = next;

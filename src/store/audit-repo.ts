@@ -55,14 +55,20 @@ function splitPeaks(blob: Uint8Array): Buffer[] {
   return out;
 }
 
+// Spelled into the SQL (not bound), as the index's expression is: a parameter would not match it.
+const BLOCK = sql.lit(AUDIT_SUBJECT_BLOCK);
+
 /**
- * A person's entries with lo ≤ idx < hi through the block-first subject index (migration 0007): one index seek per
- * block of AUDIT_SUBJECT_BLOCK entries, newest block first. SQLite walks the blocks with a recursive CTE that a CROSS
- * JOIN keeps as the outer loop; PostgreSQL takes them as an array. Both must spell the index's expression, `idx / 4096`.
+ * A person's entries with lo ≤ idx < min(below, end) through the block-first subject index (migration 0007): one index
+ * seek per block of AUDIT_SUBJECT_BLOCK entries, newest block first. SQLite walks the blocks with a recursive CTE that a
+ * CROSS JOIN keeps as the outer loop; PostgreSQL takes them as an array. Both must spell the index's expression,
+ * `idx / 4096`.
  */
-export function subjectQuery(dialect: Dialect, subjectId: string, q: Omit<AuditQuery, 'subjectId'>, lo: number, hi: number): RawBuilder<AuditEntriesTable> {
+export function subjectQuery(dialect: Dialect, subjectId: string, q: Omit<AuditQuery, 'subjectId'>, lo: number, below: number, end: number): RawBuilder<AuditEntriesTable> {
+  // Never past the log's end: the blocks searched are those the log has (a cursor far beyond it would make millions).
+  const hi = Math.max(lo, Math.min(below, end));
   const first = Math.floor(lo / AUDIT_SUBJECT_BLOCK);
-  const last = Math.floor((hi - 1) / AUDIT_SUBJECT_BLOCK);
+  const last = Math.max(first, Math.floor((hi - 1) / AUDIT_SUBJECT_BLOCK));
   const filters = [sql`e.subject_id = ${subjectId}`, sql`e.idx >= ${lo}`, sql`e.idx < ${hi}`];
   if (q.actor !== undefined) filters.push(sql`e.actor = ${q.actor}`);
   if (q.action !== undefined) filters.push(sql`e.action = ${q.action}`);
@@ -74,11 +80,11 @@ export function subjectQuery(dialect: Dialect, subjectId: string, q: Omit<AuditQ
     // The subject and blocks alone in a subquery that OFFSET 0 keeps apart: the other filters and the ORDER BY … LIMIT
     // could otherwise tempt the planner into walking the action index or the primary key backwards.
     const blocks = Array.from({ length: last - first + 1 }, (_, i) => last - i);
-    return sql<AuditEntriesTable>`select e.* from (select * from audit_entries where (idx / 4096) = any(${blocks}::bigint[])
+    return sql<AuditEntriesTable>`select e.* from (select * from audit_entries where (idx / ${BLOCK}) = any(${blocks}::bigint[])
       and subject_id = ${subjectId} offset 0) e where ${where} order by e.idx desc limit ${q.limit}`;
   }
   return sql<AuditEntriesTable>`with recursive b(n) as (select ${last} union all select n - 1 from b where n > ${first})
-    select e.* from b cross join audit_entries e indexed by audit_entries_subject_block where (e.idx / 4096) = b.n and ${where} order by e.idx desc limit ${q.limit}`;
+    select e.* from b cross join audit_entries e indexed by audit_entries_subject_block where (e.idx / ${BLOCK}) = b.n and ${where} order by e.idx desc limit ${q.limit}`;
 }
 
 export class AuditRepo {
@@ -285,11 +291,11 @@ export class AuditRepo {
   }
 
   async #bySubject(subjectId: string, q: AuditQuery, lo = 0, hiOrNone?: number): Promise<AuditEntriesTable[]> {
-    const hi = hiOrNone ?? (await this.#end());
-    if (hi <= lo) return [];
+    const end = await this.#end();
+    if (Math.min(hiOrNone ?? end, end) <= lo) return [];
     // Without the driver at hand, row locks tell the dialect: only PostgreSQL takes them (src/store/database.ts).
     const dialect = this.raw?.dialect ?? (this.rowLocks ? 'postgres' : 'sqlite');
-    return (await subjectQuery(dialect, subjectId, q, lo, hi).execute(this.db)).rows;
+    return (await subjectQuery(dialect, subjectId, q, lo, hiOrNone ?? end, end).execute(this.db)).rows;
   }
 
   /** One past the highest index stored. */

@@ -123,6 +123,24 @@ await eachDialect('audit tamper evidence', (dialect) => {
     assert.ok(codes(r).includes('head_mismatch'));
   });
 
+  it('still compares the stored nodes before a deleted entry, in whatever pages', async () => {
+    // Entry 50 edited with its leaf hash recomputed (only the stored block node can tell), and entry 300 deleted.
+    const row = await db().selectFrom('audit_entries').selectAll().where('idx', '=', 50).executeTakeFirstOrThrow();
+    const { canonicalEntryBytes } = await import('../src/domain/audit-entry.ts');
+    const { leafHash } = await import('../src/domain/merkle.ts');
+    const { partsOfRow } = await import('../src/services/audit-log.ts');
+    const data = row.data.replace('"firstName"', '"lastName"');
+    await db().updateTable('audit_entries').set({ data, leaf_hash: leafHash(canonicalEntryBytes({ ...partsOfRow(row), dataJson: data })) }).where('idx', '=', 50).execute();
+    await db().deleteFrom('audit_entries').where('idx', '=', 300).execute();
+    const whole = await f.audit.verify({ worker: false });
+    const paged = await f.audit.verify({ worker: false, pageSize: 256 });
+    assert.ok(whole.problems.some((p) => p.code === 'node_mismatch' && p.range?.[0] === 0), JSON.stringify(whole.problems));
+    assert.ok(whole.problems.some((p) => p.code === 'entry_missing' && p.index === 300));
+    // The same problems, found in another order.
+    const sorted = (r: VerifyReport) => r.problems.map((p) => JSON.stringify(p)).sort();
+    assert.deepEqual(sorted(paged), sorted(whole));
+  });
+
   it('names a deleted entry', async () => {
     await db().deleteFrom('audit_entries').where('idx', '=', 300).execute();
     const r = await verify();

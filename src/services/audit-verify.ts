@@ -139,18 +139,23 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
   const block = 2 ** STORED_NODE_LEVEL;
 
   /** Stored leaf hashes of entries `first`, `first`+1, … against the recomputed ones: names each modified entry. */
-  const compareLeaves = async (first: number, leaves: readonly Buffer[]): Promise<number> => {
-    const storedLeaves = await repo.leafHashesByIndex(first, first + leaves.length);
+  // Recomputed leaf hashes against the stored ones of the same entries (ascending indices, one read); returns how many differ.
+  const compareLeavesAt = async (indices: readonly number[], leaves: readonly Buffer[]): Promise<number> => {
+    if (indices.length === 0) return 0;
+    const storedLeaves = await repo.leafHashesByIndex(indices[0]!, indices[indices.length - 1]! + 1);
     let found = 0;
     leaves.forEach((leaf, i) => {
-      const s = storedLeaves.get(first + i);
+      const idx = indices[i]!;
+      const s = storedLeaves.get(idx);
       if (s && !s.equals(leaf)) {
         found++;
-        bad({ code: 'entry_modified', message: `entry ${first + i} does not match its leaf hash`, index: first + i }, first + i);
+        bad({ code: 'entry_modified', message: `entry ${idx} does not match its leaf hash`, index: idx }, idx);
       }
     });
     return found;
   };
+  const compareLeaves = (first: number, leaves: readonly Buffer[]): Promise<number> =>
+    compareLeavesAt(Array.from({ length: leaves.length }, (_, i) => first + i), leaves);
 
   // Sizes of the valid checkpoints, ascending: a block with one strictly inside is appended leaf by leaf, so the tree is
   // checked at exactly that size.
@@ -169,19 +174,21 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
     if (n === 0) return;
     for (const idx of page.unencodable) bad({ code: 'entry_modified', message: `entry ${idx} has columns no append writes`, index: idx }, idx);
     const leafAt = (i: number): Buffer => Buffer.from(page.hashes.buffer, page.hashes.byteOffset + i * 32, 32);
-    const pageStart = expected;
+    const lo = expected;
+    // Rows before the page's first gap, while the tree still lines up with the indices (no gap in an earlier page):
+    // those are checked by block and stored node; the rest leaf by leaf.
+    let g = 0;
+    if (range.size === expected) while (g < n && page.idx[g] === lo + g) g++;
     const created = new Map<string, Buffer>();
     const addNodes = (nodes: readonly { level: number; index: number; hash: Buffer }[]) => {
       for (const node of nodes) if (node.level >= STORED_NODE_LEVEL) created.set(`${node.level}:${node.index}`, node.hash);
     };
-    let contiguous = true;
-    for (let i = 0; i < n && contiguous; i++) contiguous = page.idx[i] === expected + i;
     for (let i = 0; i < n; ) {
       const idx = page.idx[i]!;
       // A whole block at once when its root came with the page, the tree is at its start, it lies within the head and
       // no checkpoint ends inside it.
       const k = i / block;
-      if (contiguous && idx === page.from + i && range.size === idx && Number.isInteger(k) && page.blockValid[k] === 1 && idx + block <= head.size && !sizeInside(idx, idx + block)) {
+      if (i + block <= g && idx === page.from + i && range.size === idx && Number.isInteger(k) && page.blockValid[k] === 1 && idx + block <= head.size && !sizeInside(idx, idx + block)) {
         addNodes(range.appendSubtree(STORED_NODE_LEVEL, Buffer.from(page.blockRoots.buffer, page.blockRoots.byteOffset + k * 32, 32)).newNodes);
         checkAt(range);
         read += block;
@@ -194,21 +201,21 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
         bad({ code: 'entry_missing', message: `entries ${expected}…${idx - 1} are missing`, index: expected }, expected);
         expected = idx; // keep hashing what is there: the roots will not match, the report names the gap
       }
-      addNodes(range.append(leafAt(i)).newNodes);
+      // Past the gap the tree's nodes no longer sit where the stored ones do: not compared.
+      const grown = range.append(leafAt(i)).newNodes;
+      if (i < g) addNodes(grown);
       checkAt(range);
       expected++;
       i++;
     }
     // Leaf hashes of the page's rows [a, b), made only where some must be compared with the stored ones.
     const leaves = (a: number, b: number): Buffer[] => Array.from({ length: b - a }, (_, j) => leafAt(a + j));
-    if (!contiguous || range.size !== expected) {
-      // After a gap (in this page or an earlier one) the tree's positions no longer line up with the indices, nor its
-      // nodes with the stored ones: compare every leaf with its own entry's instead.
-      for (let i = 0; i < n; i++) await compareLeaves(page.idx[i]!, [leafAt(i)]);
-      return;
+    if (g < n) {
+      const indices = Array.from(page.idx.subarray(g));
+      await compareLeavesAt(indices, leaves(g, n));
     }
-    const lo = pageStart;
-    const hi = expected;
+    if (g === 0) return;
+    const hi = lo + g;
     // The entries after the last complete block have no stored node yet: their leaf hashes are compared one by one.
     const tailFrom = Math.max(lo, Math.floor(hi / block) * block);
     if (tailFrom < hi) await compareLeaves(tailFrom, leaves(tailFrom - lo, hi - lo));

@@ -138,8 +138,10 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
   const maxLevel = Math.max(STORED_NODE_LEVEL, Math.ceil(Math.log2(Math.max(head.size, 2))) + 1);
   const block = 2 ** STORED_NODE_LEVEL;
 
-  /** Stored leaf hashes of entries `first`, `first`+1, … against the recomputed ones: names each modified entry. */
-  // Recomputed leaf hashes against the stored ones of the same entries (ascending indices, one read); returns how many differ.
+  /**
+   * Stored leaf hashes of the given entries (ascending indices, one read) against the recomputed ones: names each
+   * modified entry, returns how many.
+   */
   const compareLeavesAt = async (indices: readonly number[], leaves: readonly Buffer[]): Promise<number> => {
     if (indices.length === 0) return 0;
     const storedLeaves = await repo.leafHashesByIndex(indices[0]!, indices[indices.length - 1]! + 1);
@@ -154,6 +156,7 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
     });
     return found;
   };
+  /** The same for entries `first`, `first`+1, …. */
   const compareLeaves = (first: number, leaves: readonly Buffer[]): Promise<number> =>
     compareLeavesAt(Array.from({ length: leaves.length }, (_, i) => first + i), leaves);
 

@@ -109,14 +109,19 @@ await eachDialect('audit tamper evidence', (dialect) => {
     assert.deepEqual(r.problems.filter((p) => p.code === 'entry_modified').map((p) => p.index), [300, 301]);
   });
 
-  it('detects an edit whose leaf hash was recomputed too (the stored tree no longer agrees)', async () => {
-    const row = await db().selectFrom('audit_entries').selectAll().where('idx', '=', 50).executeTakeFirstOrThrow();
+  // Entry `idx` edited and its leaf hash recomputed to match: only the stored tree can tell.
+  const editWithLeafHash = async (idx: number) => {
+    const row = await db().selectFrom('audit_entries').selectAll().where('idx', '=', idx).executeTakeFirstOrThrow();
     const { canonicalEntryBytes } = await import('../src/domain/audit-entry.ts');
     const { leafHash } = await import('../src/domain/merkle.ts');
     const { partsOfRow } = await import('../src/services/audit-log.ts');
     const data = row.data.replace('"firstName"', '"lastName"');
     const leaf = leafHash(canonicalEntryBytes({ ...partsOfRow(row), dataJson: data }));
-    await db().updateTable('audit_entries').set({ data, leaf_hash: leaf }).where('idx', '=', 50).execute();
+    await db().updateTable('audit_entries').set({ data, leaf_hash: leaf }).where('idx', '=', idx).execute();
+  };
+
+  it('detects an edit whose leaf hash was recomputed too (the stored tree no longer agrees)', async () => {
+    await editWithLeafHash(50);
     const r = await verify();
     assert.equal(r.ok, false);
     assert.ok(r.problems.some((p) => p.code === 'node_mismatch' && p.range?.[0] === 0), JSON.stringify(r.problems));
@@ -124,13 +129,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
   });
 
   it('still compares the stored nodes before a deleted entry, in whatever pages', async () => {
-    // Entry 50 edited with its leaf hash recomputed (only the stored block node can tell), and entry 300 deleted.
-    const row = await db().selectFrom('audit_entries').selectAll().where('idx', '=', 50).executeTakeFirstOrThrow();
-    const { canonicalEntryBytes } = await import('../src/domain/audit-entry.ts');
-    const { leafHash } = await import('../src/domain/merkle.ts');
-    const { partsOfRow } = await import('../src/services/audit-log.ts');
-    const data = row.data.replace('"firstName"', '"lastName"');
-    await db().updateTable('audit_entries').set({ data, leaf_hash: leafHash(canonicalEntryBytes({ ...partsOfRow(row), dataJson: data })) }).where('idx', '=', 50).execute();
+    await editWithLeafHash(50);
     await db().deleteFrom('audit_entries').where('idx', '=', 300).execute();
     const whole = await f.audit.verify({ worker: false });
     const paged = await f.audit.verify({ worker: false, pageSize: 256 });

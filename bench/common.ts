@@ -1,4 +1,5 @@
 // Small helpers shared by the benchmark suites.
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
 /** Whether a PostgreSQL server answers at `url` (a suite skips its PostgreSQL half when it does not). */
@@ -11,5 +12,20 @@ export async function pgReachable(url: string): Promise<boolean> {
     return false;
   } finally {
     await c.end().catch(() => undefined);
+  }
+}
+
+/**
+ * CPU time all processes of this machine have spent so far, in µs: user, nice, system, irq and softirq of /proc/stat's
+ * first line (clock ticks of 1/100 s, Linux's USER_HZ); idle, iowait and time stolen by the hypervisor are not ours.
+ * NaN where there is no /proc/stat.
+ */
+export function machineBusyMicros(): number {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').slice(0, 200).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = ticks;
+    return (user + nice + system + irq + softirq) * 10_000;
+  } catch {
+    return NaN;
   }
 }

@@ -2,6 +2,7 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from './database.ts';
 import { readVerifyRows, type VerifyRow } from './audit-raw.ts';
+import { pgByteaArray, pgInt4Array, pgInt8Array, pgTextArray } from './pg-binary-array.ts';
 import { rawTarget, type RawData, type RawTarget } from './raw.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
 
@@ -45,6 +46,19 @@ const APPEND_IF_HEAD = `with head as (
     where exists (select 1 from head)),
   nodes as (insert into audit_nodes (level, idx, hash) select * from unnest($16::int[], $17::bigint[], $18::bytea[]) where exists (select 1 from head))
   select count(*)::int as n from head`;
+
+/**
+ * The entries' columns as PostgreSQL arrays in the binary format, in the order of the `unnest` inserts (idx, at, actor,
+ * action, purpose, subject_id, outcome, data, leaf_hash): see pg-binary-array.ts for what this saves against `pg`'s
+ * quoted text arrays.
+ */
+function entryArrays(rows: readonly AuditEntriesTable[]): Buffer[] {
+  return [
+    pgInt8Array(rows.map((r) => r.idx)), pgInt8Array(rows.map((r) => r.at)), pgTextArray(rows.map((r) => r.actor)), pgTextArray(rows.map((r) => r.action)),
+    pgTextArray(rows.map((r) => r.purpose)), pgTextArray(rows.map((r) => r.subject_id)), pgTextArray(rows.map((r) => r.outcome)), pgTextArray(rows.map((r) => r.data)),
+    pgByteaArray(rows.map((r) => r.leaf_hash)),
+  ];
+}
 
 const toBuf = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
@@ -117,11 +131,10 @@ export class AuditRepo {
    */
   async appendIfHead(expected: AuditHead, next: AuditHead, rows: readonly AuditEntriesTable[], nodes: readonly AuditNodesTable[]): Promise<boolean> {
     if (this.raw?.dialect !== 'postgres') throw new Error('appendIfHead is for PostgreSQL');
-    const col = <K extends keyof AuditEntriesTable>(k: K) => rows.map((r) => r[k]);
     const { rows: out } = await this.raw.pool.query<{ n: number }>(APPEND_IF_HEAD, [
       next.size, Buffer.concat(next.peaks), next.root, next.updatedAt ?? 0, expected.size, expected.root,
-      col('idx'), col('at'), col('actor'), col('action'), col('purpose'), col('subject_id'), col('outcome'), col('data'), col('leaf_hash'),
-      nodes.map((n) => n.level), nodes.map((n) => n.idx), nodes.map((n) => n.hash),
+      ...entryArrays(rows),
+      pgInt4Array(nodes.map((n) => n.level)), pgInt8Array(nodes.map((n) => n.idx)), pgByteaArray(nodes.map((n) => n.hash)),
     ]);
     return out[0]?.n === 1;
   }
@@ -138,7 +151,7 @@ export class AuditRepo {
    * The entries, inside the caller's transaction. On SQLite one prepared single-row statement run per entry on the
    * transaction's connection (there is only one); on PostgreSQL one statement per chunk taking a column array each
    * (unnest), which the server parses once, instead of nine parameters per row. Measured: +25% on both against
-   * Kysely's multi-row VALUES.
+   * Kysely's multi-row VALUES. The arrays go in PostgreSQL's binary format (entryArrays).
    */
   async insertEntries(rows: readonly AuditEntriesTable[]): Promise<void> {
     const raw = this.raw;
@@ -149,11 +162,10 @@ export class AuditRepo {
     }
     if (raw?.dialect === 'postgres') {
       for (let i = 0; i < rows.length; i += UNNEST_CHUNK) {
-        const c = rows.slice(i, i + UNNEST_CHUNK);
+        const [idx, at, actor, action, purpose, subjectId, outcome, data, leafHash] = entryArrays(rows.slice(i, i + UNNEST_CHUNK));
         await sql`insert into audit_entries (idx, at, actor, action, purpose, subject_id, outcome, data, leaf_hash)
-          select * from unnest(${c.map((r) => r.idx)}::bigint[], ${c.map((r) => r.at)}::bigint[], ${c.map((r) => r.actor)}::text[],
-          ${c.map((r) => r.action)}::text[], ${c.map((r) => r.purpose)}::text[], ${c.map((r) => r.subject_id)}::text[],
-          ${c.map((r) => r.outcome)}::text[], ${c.map((r) => r.data)}::text[], ${c.map((r) => r.leaf_hash)}::bytea[])`.execute(this.db);
+          select * from unnest(${idx}::bigint[], ${at}::bigint[], ${actor}::text[], ${action}::text[], ${purpose}::text[],
+          ${subjectId}::text[], ${outcome}::text[], ${data}::text[], ${leafHash}::bytea[])`.execute(this.db);
       }
       return;
     }

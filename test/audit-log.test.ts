@@ -52,6 +52,25 @@ await eachDialect('audit log', (dialect) => {
       assert.equal(e?.purpose, 'marketing');
     });
 
+    it('an append whose later chunk fails fails whole, and leaves the log as it was', async () => {
+      const head = await f.audit.head();
+      // A row squatting on an index the append reaches in its third chunk of 250: on PostgreSQL that chunk's insert
+      // fails while the append is still hashing the next of its forty chunks.
+      const squat = head.size + 600;
+      const repo = new AuditRepo(f.dbs.data, false, f.dbs.raw);
+      await repo.insertEntries([{ idx: squat, at: Date.now(), actor: 'x', action: 'test.squat', purpose: null, subject_id: null, outcome: 'ok', data: '{}', leaf_hash: Buffer.alloc(32) }]);
+      try {
+        const many = Array.from({ length: 10_000 }, (_, i) => entry(i, { action: 'test.chunked' }));
+        await assert.rejects(f.dbs.data.transaction().execute((trx) => f.audit.append(trx, many)));
+        assert.deepEqual(await f.audit.head(), head);
+        assert.equal((await all('test.chunked')).length, 0);
+      } finally {
+        await f.dbs.data.deleteFrom('audit_entries').where('idx', '=', squat).execute();
+      }
+      await f.dbs.data.transaction().execute((trx) => f.audit.append(trx, [entry(1, { action: 'test.after_failure' })]));
+      assert.equal((await f.audit.head()).size, head.size + 1);
+    });
+
     // Several instances share a database on PostgreSQL only: SQLite's file has one writing process, and two instances in
     // one thread would each wait, blocking the thread, for the lock the other holds.
     it('interleaves the appends of two instances on one database without losing or reusing an index', { skip: dialect !== 'postgres' && 'one process writes a SQLite file' }, async () => {

@@ -173,11 +173,18 @@ export class AuditLog implements AuditPort {
     const at = Math.max(this.#now(), head.updatedAt ?? 0);
     const nodes: AuditNodesTable[] = [];
     // Chunk by chunk, each chunk's insert sent before the next is hashed: on PostgreSQL the server stores one while this
-    // process prepares the next (the connection queues them in order). On SQLite each insert runs as it is sent.
+    // process prepares the next (the connection queues them in order). A query reaches the socket only after a few
+    // promise turns inside Kysely, so the loop lets them run before hashing on (without that, every chunk was hashed
+    // before the first was sent). On SQLite each insert runs as it is called.
+    const pipelined = this.deps.raw?.dialect === 'postgres';
     const inserts: Promise<void>[] = [];
     for (const chunk of this.#chunks(range, at, prepared)) {
-      inserts.push(repo.insertEntries(chunk.rows));
+      const insert = repo.insertEntries(chunk.rows);
+      // Handled at once: a chunk can fail while the loop waits, before allSettled below takes it.
+      insert.catch(() => undefined);
+      inserts.push(insert);
       nodes.push(...chunk.nodes);
+      if (pipelined) await new Promise((resolve) => setImmediate(resolve));
     }
     // Every insert settles before the transaction goes on (after a failure the others fail too: report the first).
     const failed = (await Promise.allSettled(inserts)).find((r) => r.status === 'rejected');

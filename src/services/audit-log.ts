@@ -172,19 +172,24 @@ export class AuditLog implements AuditPort {
     // Never before the last append: time order and index order agree, so time ranges are index ranges.
     const at = Math.max(this.#now(), head.updatedAt ?? 0);
     const nodes: AuditNodesTable[] = [];
-    // Chunk by chunk, each chunk's insert sent before the next is hashed: on PostgreSQL the server stores one while this
-    // process prepares the next (the connection queues them in order). A query reaches the socket only after a few
-    // promise turns inside Kysely, so the loop lets them run before hashing on (without that, every chunk was hashed
-    // before the first was sent). On SQLite each insert runs as it is called.
+    // Chunk by chunk, each chunk's insert handed over before the next is hashed. On PostgreSQL the transaction's
+    // connection runs one query at a time, in the order given, so the server stores one chunk while this process hashes
+    // the next; a query reaches the driver only after a few promise turns inside Kysely, which the loop lets run (without
+    // that, every chunk was hashed before the first was sent). On SQLite each insert runs as it is called.
     const pipelined = this.deps.raw?.dialect === 'postgres';
     const inserts: Promise<void>[] = [];
+    let aborted = false;
     for (const chunk of this.#chunks(range, at, prepared)) {
       const insert = repo.insertEntries(chunk.rows);
-      // Handled at once: a chunk can fail while the loop waits, before allSettled below takes it.
-      insert.catch(() => undefined);
+      // Handled at once: a chunk can fail while the loop waits, before allSettled below takes it. After a failure the
+      // transaction is lost, so the rest is neither hashed nor sent.
+      insert.catch(() => {
+        aborted = true;
+      });
       inserts.push(insert);
       nodes.push(...chunk.nodes);
       if (pipelined) await new Promise((resolve) => setImmediate(resolve));
+      if (aborted) break;
     }
     // Every insert settles before the transaction goes on (after a failure the others fail too: report the first).
     const failed = (await Promise.allSettled(inserts)).find((r) => r.status === 'rejected');

@@ -63,34 +63,35 @@ function integer(v: number, what: string): number {
   return v;
 }
 
-/** A `bigint[]` value from safe integers (a JS number holds no more). */
-export function pgInt8Array(values: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(HEADER + values.length * 12);
-  header(out, OID.int8, values.length, false);
+/** An array of integers of a fixed width: each element its length, then `write` puts its bytes at the offset given. */
+function fixedWidthArray(oid: number, width: number, values: readonly number[], write: (out: Buffer, v: number, at: number) => void): Buffer {
+  const out = Buffer.allocUnsafe(HEADER + values.length * (4 + width));
+  header(out, oid, values.length, false);
   let at = HEADER;
-  for (const raw of values) {
-    const v = integer(raw, 'bigint');
-    // Two's complement in two halves: the high word floors (so negative values carry into it), the low word is the rest.
-    const high = Math.floor(v / 0x1_0000_0000);
-    out.writeInt32BE(8, at);
-    out.writeInt32BE(high, at + 4);
-    out.writeUInt32BE(v - high * 0x1_0000_0000, at + 8);
-    at += 12;
+  for (const v of values) {
+    out.writeInt32BE(width, at);
+    write(out, v, at + 4);
+    at += 4 + width;
   }
   return out;
 }
 
+/** A `bigint[]` value from safe integers (a JS number holds no more). */
+export function pgInt8Array(values: readonly number[]): Buffer {
+  return fixedWidthArray(OID.int8, 8, values, (out, raw, at) => {
+    const v = integer(raw, 'bigint');
+    // Two's complement in two halves: the high word floors (so negative values carry into it), the low word is the rest.
+    const high = Math.floor(v / 0x1_0000_0000);
+    out.writeInt32BE(high, at);
+    out.writeUInt32BE(v - high * 0x1_0000_0000, at + 4);
+  });
+}
+
 /** An `int[]` (int4) value. */
 export function pgInt4Array(values: readonly number[]): Buffer {
-  const out = Buffer.allocUnsafe(HEADER + values.length * 8);
-  header(out, OID.int4, values.length, false);
-  let at = HEADER;
-  for (const raw of values) {
+  return fixedWidthArray(OID.int4, 4, values, (out, raw, at) => {
     const v = integer(raw, 'int');
     if (v < -0x8000_0000 || v > 0x7fff_ffff) throw new RangeError(`int array element ${v} is out of range`);
-    out.writeInt32BE(4, at);
-    out.writeInt32BE(v, at + 4);
-    at += 8;
-  }
-  return out;
+    out.writeInt32BE(v, at);
+  });
 }

@@ -156,7 +156,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
-  const access = new AccessService(new AccessRepo(dbs.data, dbs.reader), { port: audit, db: dbs.data });
+  // Sealing browser sources' verification secrets: a key derived from the master key, apart from every data key.
+  const access = new AccessService(new AccessRepo(dbs.data, dbs.reader), ring.blindIndex.index('fiducia-source-secrets', 'v1'), { port: audit, db: dbs.data });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
   await audit.recordConfig(cfg.hash, { purposes: cfg.config.purposes.length, noticeVersion: cfg.config.notice.current });
   const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000).start();
@@ -165,7 +166,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   await segments.init();
   const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks, observers: [auditIngestObserver(audit), segments] });
   const consent = new ConsentService(cfg, ingest);
-  const pages = new PagesSource(access, ring, opts.demo ?? dbs.dialect === 'sqlite');
+  const pages = new PagesSource(access, opts.demo ?? dbs.dialect === 'sqlite');
   const policy = new PolicyEngine(cfg);
   const profiles = new ProfileService({ db: dbs.data, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);

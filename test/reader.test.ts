@@ -27,7 +27,7 @@ await eachDialect('committed-state reader', (dialect) => {
     const subjectId = randomUUID();
     const blindIndex = randomBytes(32);
     await core.dbs.data.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
-    await core.dbs.data.insertInto('identities').values({ kind, blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    await core.dbs.data.insertInto('identities').values({ kind, blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1, asserted: 'server' }).execute();
     return { access: new AccessRepo(core.dbs.data, core.dbs.reader), repo: new SubjectStateRepo(core.dbs.data, core.dbs.reader), hash, subjectId, blindIndex };
   };
 
@@ -48,7 +48,7 @@ await eachDialect('committed-state reader', (dialect) => {
     const blindIndex = randomBytes(32);
     const insert = async (trx: typeof core.dbs.data) => {
       await trx.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: 5, erased_at: null }).execute();
-      await trx.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+      await trx.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1, asserted: 'server' }).execute();
       await trx.insertInto('traits').values({ subject_id: subjectId, name: 'b', category: 'user.preference', value_enc: Buffer.from('vb'), purposes: '[]', source_id: 's', updated_at: 1 }).execute();
       await trx.insertInto('traits').values({ subject_id: subjectId, name: 'a', category: 'user.contact.email', value_enc: Buffer.from('va'), purposes: '[]', source_id: 's', updated_at: 1 }).execute();
     };
@@ -81,7 +81,7 @@ await eachDialect('committed-state reader', (dialect) => {
     };
     await core.dbs.data.transaction().execute(async (trx) => {
       await trx.insertInto('subjects').values({ id: subjectId, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
-      await trx.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+      await trx.insertInto('identities').values({ kind: 'userId', blind_index: blindIndex, subject_id: subjectId, value_enc: Buffer.from('x'), created_at: 1, asserted: 'server' }).execute();
       await trx.insertInto('consents').values(consent('00000000-0000-7000-8000-000000000001', 'granted')).execute();
       await trx.insertInto('traits').values(trait('blue')).execute();
     });
@@ -135,7 +135,7 @@ await eachDialect('committed-state reader', (dialect) => {
     const b = randomUUID();
     const blindIndex = randomBytes(32);
     for (const id of [a, b]) await core.dbs.data.insertInto('subjects').values({ id, created_at: 1, updated_at: 1, merged_into: null, restricted_at: null, erased_at: null }).execute();
-    await core.dbs.data.insertInto('identities').values({ kind: 'email', blind_index: blindIndex, subject_id: a, value_enc: Buffer.from('x'), created_at: 1 }).execute();
+    await core.dbs.data.insertInto('identities').values({ kind: 'email', blind_index: blindIndex, subject_id: a, value_enc: Buffer.from('x'), created_at: 1, asserted: 'server' }).execute();
     const subjectOf = async () => (await repo.profile({ kind: 'email', blindIndex }, null))?.subjectId ?? null;
     assert.equal(await subjectOf(), a);
     assert.equal(await subjectOf(), a, 'read twice');

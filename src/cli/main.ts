@@ -32,13 +32,15 @@ program
     await fiducia.app.listen({ host, port }).catch(fail);
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     const lines = [`Fiducia is running at ${url} (${fiducia.dbs.dialect}${fiducia.dbs.dialect === 'sqlite' ? `, data in ${opts.dataDir}` : ''})`];
-    const { adminToken, writeKey } = fiducia.bootstrap.generated;
+    const { adminToken, writeKey, browserWriteKey, verificationSecret } = fiducia.bootstrap.generated;
     if (fiducia.masterKeyCreated) lines.push(`A new master key was written to ${opts.dataDir}/master.key (0600): back it up apart from the data.`);
-    if (adminToken || writeKey) {
-      lines.push('First start: these secrets are shown once and stored only as hashes.');
-      if (adminToken) lines.push(`  admin token: ${adminToken}`);
-      if (writeKey) lines.push(`  write key:   ${writeKey}`);
-      lines.push(`  try: curl -u ${writeKey ?? '<write key>'}: ${url}/v1/track -H 'content-type: application/json' -d '{"anonymousId":"a1","event":"Product Viewed"}'`);
+    if (adminToken || writeKey || browserWriteKey) {
+      lines.push('First start: these secrets are shown once (keys are stored only as hashes; see docs/security.md).');
+      if (adminToken) lines.push(`  admin token:          ${adminToken}`);
+      if (writeKey) lines.push(`  server write key:     ${writeKey}   (secret: for your servers only; it may assert who a user is)`);
+      if (browserWriteKey) lines.push(`  browser write key:    ${browserWriteKey}   (public: the one that goes into web pages)`);
+      if (verificationSecret) lines.push(`  verification secret:  ${verificationSecret}   (secret: your server signs userIds with it, see docs/security.md)`);
+      lines.push(`  try: curl -u ${writeKey ?? browserWriteKey ?? '<write key>'}: ${url}/v1/track -H 'content-type: application/json' -d '{"anonymousId":"a1","event":"Product Viewed"}'`);
     }
     lines.push(`Privacy center: ${url}/privacy${fiducia.pages.demo ? `   Demo shop: ${url}/demo` : ''}`);
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -18,6 +18,7 @@ const T = {
     identities: 'I tuoi identificativi',
     kind: 'Tipo',
     value: 'Valore',
+    asserted: 'Come è stato collegato',
     traits: 'Dati del profilo',
     name: 'Nome',
     category: 'Categoria',
@@ -65,6 +66,7 @@ const T = {
     identities: 'Your identifiers',
     kind: 'Kind',
     value: 'Value',
+    asserted: 'How it was linked',
     traits: 'Profile data',
     name: 'Name',
     category: 'Category',
@@ -126,7 +128,7 @@ export function renderAccessHtml(pkg: AccessPackage, config: Pick<PrivacyConfig,
   if (pkg.subject.id === null) sections.push(`<p>${escapeHtml(t.noSubject)}</p>`);
   if (pkg.subject.restricted) sections.push(`<p><strong>${escapeHtml(t.restricted)}</strong></p>`);
   if (pkg.subject.objections.length > 0) sections.push(`<p>${escapeHtml(t.objections)}: ${escapeHtml(pur(pkg.subject.objections))}</p>`);
-  section(t.identities, table([t.kind, t.value], pkg.identities.map((i) => [i.kind, i.value]), t.none));
+  section(t.identities, table([t.kind, t.value, t.asserted], pkg.identities.map((i) => [i.kind, i.value, 'asserted' in i ? i.asserted : '']), t.none));
   section(t.traits, table([t.name, t.value, t.category, t.purposes, t.source, t.updated], pkg.traits.map((x) => [x.name, x.value, cat(x.category), pur(x.purposes), x.source, x.updatedAt]), t.none));
   section(
     t.purposeTable,

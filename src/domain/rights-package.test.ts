@@ -18,7 +18,7 @@ function trait(name: string, value: unknown, purposes: string[], category = 'use
 
 const data: SubjectData = {
   subject: { id: 'subject-1', createdAt: T - 1000, restricted: false, objections: [] },
-  identities: [{ kind: 'userId', value: 'u-1' }],
+  identities: [{ kind: 'userId', value: 'u-1', asserted: 'server' }],
   traits: [trait('firstName', 'Ada', ['service', 'personalization']), trait('ipSeen', '10.0.0.1', ['security'], 'user.device.ip')],
   events: [event('m-1', ['analytics']), event('m-2', ['security'], 'user.device.ip'), event('m-3', ['service'], 'user.behavior.purchase')],
   consents: [{ purpose: 'analytics', status: 'granted', noticeVersion: '2026-11', method: 'banner', sourceId: 'src-1', receiptId: 'r-1', at: T - 500 }],

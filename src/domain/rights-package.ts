@@ -13,6 +13,8 @@ export interface SubjectFacts {
 export interface IdentityItem {
   kind: string;
   value: unknown;
+  /** How the link was asserted (`server`, `verified_hash`, `anonymous`, `rights_request`, `legacy`). */
+  asserted: string;
 }
 
 export interface TraitItem {
@@ -76,7 +78,7 @@ export interface AccessPackage {
     profiling: Profiling;
     generatedAt: string;
   };
-  identities: { kind: string; value: unknown }[];
+  identities: { kind: string; value: unknown; asserted: string }[];
   traits: { name: string; value: unknown; category: string; purposes: string[]; source: string; updatedAt: string }[];
   events: {
     messageId: string;
@@ -153,7 +155,7 @@ export function buildAccessPackage(cfg: CompiledConfig, data: SubjectData, now: 
       profiling: { segments: [...(data.profiling?.segments ?? [])], computedTraits: [...(data.profiling?.computedTraits ?? [])] },
       generatedAt: iso(now),
     },
-    identities: data.identities.map((i) => ({ kind: i.kind, value: i.value })),
+    identities: data.identities.map((i) => ({ kind: i.kind, value: i.value, asserted: i.asserted })),
     traits: data.traits.map((t) => ({
       name: t.name,
       value: t.value,

@@ -16,6 +16,7 @@ import { segmentRoutes } from './routes/segments.ts';
 import { ropaRoutes } from './routes/ropa.ts';
 import { rightsPublicRoutes } from './routes/rights-public.ts';
 import { rightsRoutes } from './routes/rights.ts';
+import { sourceRoutes } from './routes/sources.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { webRoutes } from './routes/web.ts';
 
@@ -98,6 +99,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger): Promise<Fa
   await app.register(async (s) => ropaRoutes(s, ctx));
   await app.register(async (s) => rightsRoutes(s, ctx));
   await app.register(async (s) => tokenRoutes(s, ctx));
+  await app.register(async (s) => sourceRoutes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -1,12 +1,18 @@
-// Write-key authentication for ingestion and consent: HTTP Basic user (Segment's way) or `writeKey` in the body.
+// Write-key authentication for ingestion and consent (HTTP Basic user, Segment's way, or `writeKey` in the body), and
+// what a source may assert about who its caller is.
 import type { FastifyRequest } from 'fastify';
-import type { AccessService } from '../services/access.ts';
-import type { SourcesTable } from '../store/schema.ts';
+import { userHashMatches } from '../crypto/user-hash.ts';
+import type { JsonObject } from '../domain/segment-message.ts';
+import type { AccessService, Source } from '../services/access.ts';
+import type { IdentityAssertion } from '../store/schema.ts';
 import { FiduciaError } from './errors.ts';
+
+/** Longer than any key Fiducia issues or accepts: a longer value is not looked up (nor hashed) at all. */
+const MAX_WRITE_KEY_LENGTH = 256;
 
 export function writeKeyOf(req: FastifyRequest): string | null {
   const auth = req.headers.authorization;
-  if (typeof auth === 'string' && auth.startsWith('Basic ')) {
+  if (typeof auth === 'string' && auth.startsWith('Basic ') && auth.length <= MAX_WRITE_KEY_LENGTH * 2) {
     const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
     const user = decoded.split(':')[0] ?? '';
     if (user) return user;
@@ -18,10 +24,25 @@ export function writeKeyOf(req: FastifyRequest): string | null {
   return null;
 }
 
-export async function requireSource(req: FastifyRequest, access: AccessService): Promise<SourcesTable> {
+export async function requireSource(req: FastifyRequest, access: AccessService): Promise<Source> {
   const key = writeKeyOf(req);
   if (!key) throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'a write key is required (HTTP Basic user or writeKey)');
-  const source = await access.sourceForWriteKey(key);
+  const source = key.length <= MAX_WRITE_KEY_LENGTH ? await access.sourceForWriteKey(key) : null;
   if (!source) throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'unknown write key');
   return source;
+}
+
+/** `context.fiducia.userHash`, where a browser page passes the proof its shop's server computed. */
+export function userHashIn(context: JsonObject | null | undefined): unknown {
+  const f = context?.fiducia;
+  return f && typeof f === 'object' && !Array.isArray(f) ? f.userHash : undefined;
+}
+
+/**
+ * How a source asserts a userId: a server source's word is enough; a browser source's only with the userId's
+ * `userHash` under that source's verification secret. Null: the userId is not asserted and must not be used.
+ */
+export function userIdAssertion(source: Source, userId: string, hash: unknown): IdentityAssertion | null {
+  if (source.kind === 'server') return 'server';
+  return source.verificationSecret && userHashMatches(source.verificationSecret, userId, hash) ? 'verified_hash' : null;
 }

@@ -3,7 +3,7 @@ import type { ConsentProof } from '../domain/consent-proof.ts';
 import type { ConsentStatus } from '../domain/consent.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { tcfChoices } from '../domain/tcf.ts';
-import type { ConsentResult } from './ingest-flush.ts';
+import type { ConsentResult, SourceRef } from './ingest-flush.ts';
 import type { IngestService } from './ingest.ts';
 
 export class ConsentInputError extends Error {
@@ -23,7 +23,8 @@ export class ConsentInputError extends Error {
 }
 
 export interface ConsentInput {
-  sourceId: string;
+  source: SourceRef;
+  /** Only an asserted userId: a browser source's must come with a valid `userHash` (checked at the boundary). */
   userId: string | null;
   anonymousId: string | null;
   /** May be omitted when `tcString` is given. */
@@ -89,7 +90,7 @@ export class ConsentService {
     }
     const result = await this.writer.submit<ConsentResult>({
       kind: 'consent',
-      source: { id: input.sourceId },
+      source: input.source,
       userId: input.userId,
       anonymousId: input.anonymousId,
       noticeVersion: input.noticeVersion,

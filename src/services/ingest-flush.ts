@@ -12,13 +12,18 @@ import { ConsentRepo } from '../store/consent-repo.ts';
 import { EventRepo } from '../store/event-repo.ts';
 import { ErasureRepo } from '../store/erasure-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
-import type { ConsentsTable, DataDatabase, EventsTable, TraitsTable } from '../store/schema.ts';
+import type { ConsentsTable, DataDatabase, EventsTable, IdentityAssertion, SourceKind, TraitsTable } from '../store/schema.ts';
 import type { KeyRing } from './keyring.ts';
 import { mergeStoredSubjects } from './merge.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface SourceRef {
   id: string;
+  /**
+   * A `browser` source's messages reach the flush with only asserted userIds (the route dropped the rest); their
+   * email and phone are traits, never identities, and an alias's previousId can only be an anonymousId.
+   */
+  kind: SourceKind;
 }
 
 export interface MessagesOp {
@@ -68,6 +73,13 @@ interface Ident {
   value: string;
   bi: Buffer;
   key: string;
+  /** How this message asserts it; recorded on a new link. */
+  asserted: IdentityAssertion;
+}
+
+/** How a source asserts a userId that reached the flush (a browser source's ones were verified by `userHash`). */
+function userIdAssertion(source: SourceRef): IdentityAssertion {
+  return source.kind === 'server' ? 'server' : 'verified_hash';
 }
 
 interface PendingEvent {
@@ -143,6 +155,10 @@ export class IngestFlush {
   readonly #redirect = new Map<string, string>();
   readonly #states = new Map<string, Map<string, ConsentState>>();
   readonly #newIdentities = new Map<string, Ident & { subject: string }>();
+  /** blind-index key → how the stored link was asserted, as loaded. */
+  readonly #assertedAs = new Map<string, string>();
+  /** `legacy` links their subject's source now asserts (re-sent by a server, or a verified userId). */
+  readonly #reasserted = new Map<string, Ident>();
   readonly #consentRows: ConsentsTable[] = [];
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
@@ -194,27 +210,33 @@ export class IngestFlush {
     return ops.map((op) => (op.kind === 'messages' ? freshBySource.get(op.source.id)! : new Set<string>()));
   }
 
-  #ident(kind: IdentityKind, value: string): Ident {
+  #ident(kind: IdentityKind, value: string, asserted: IdentityAssertion): Ident {
     const bi = this.deps.ring.blindIndex.index(kind, value);
-    return { kind, value, bi, key: `${kind}:${bi.toString('base64')}` };
+    return { kind, value, bi, key: `${kind}:${bi.toString('base64')}`, asserted };
   }
 
-  #messageIdents(m: NormalizedMessage): Ident[] {
+  /** Email and phone are identities only when a server source sends them; from a browser they are traits alone. */
+  #messageIdents(m: NormalizedMessage, source: SourceRef): Ident[] {
     const out: Ident[] = [];
-    if (m.userId) out.push(this.#ident('userId', m.userId));
-    if (m.anonymousId) out.push(this.#ident('anonymousId', m.anonymousId));
-    if (m.type === 'identify') {
+    if (m.userId) out.push(this.#ident('userId', m.userId, userIdAssertion(source)));
+    if (m.anonymousId) out.push(this.#ident('anonymousId', m.anonymousId, 'anonymous'));
+    if (m.type === 'identify' && source.kind === 'server') {
       const email = normalizeIdentity('email', m.traits.email);
       const phone = normalizeIdentity('phone', m.traits.phone);
-      if (email) out.push(this.#ident('email', email));
-      if (phone) out.push(this.#ident('phone', phone));
+      if (email) out.push(this.#ident('email', email, 'server'));
+      if (phone) out.push(this.#ident('phone', phone, 'server'));
     }
     return out;
   }
 
-  /** alias: `previousId` may be an earlier userId or anonymousId. */
-  #previousIdents(m: NormalizedMessage): Ident[] {
-    return m.previousId ? [this.#ident('userId', m.previousId), this.#ident('anonymousId', m.previousId)] : [];
+  /**
+   * alias: `previousId` may be an earlier userId or anonymousId. A browser cannot prove an earlier userId is its
+   * own, so from a browser it can only be the visitor's anonymousId.
+   */
+  #previousIdents(m: NormalizedMessage, source: SourceRef): Ident[] {
+    if (!m.previousId) return [];
+    const anon = this.#ident('anonymousId', m.previousId, 'anonymous');
+    return source.kind === 'server' ? [this.#ident('userId', m.previousId, 'server'), anon] : [anon];
   }
 
   async #preload(ops: readonly WriteOp[], fresh: readonly Set<string>[]): Promise<void> {
@@ -223,11 +245,10 @@ export class IngestFlush {
       if (op.kind === 'messages') {
         for (const m of op.messages) {
           if (!fresh[i]!.has(m.messageId)) continue;
-          for (const id of [...this.#messageIdents(m), ...this.#previousIdents(m)]) wanted.set(id.key, id.bi);
+          for (const id of [...this.#messageIdents(m, op.source), ...this.#previousIdents(m, op.source)]) wanted.set(id.key, id.bi);
         }
       } else {
-        if (op.userId) wanted.set(this.#ident('userId', op.userId).key, this.#ident('userId', op.userId).bi);
-        if (op.anonymousId) wanted.set(this.#ident('anonymousId', op.anonymousId).key, this.#ident('anonymousId', op.anonymousId).bi);
+        for (const id of this.#consentIdents(op)) wanted.set(id.key, id.bi);
       }
     });
     const rows = await this.#profiles.identitiesByIndex([...wanted.values()]);
@@ -235,7 +256,9 @@ export class IngestFlush {
     for (const k of await new ErasureRepo(this.trx).suppressedAmong([...wanted.values()])) this.#suppressed.add(k);
     const subjects = new Set<string>();
     for (const r of rows) {
-      this.#ids.set(`${r.kind}:${Buffer.from(r.blind_index).toString('base64')}`, r.subject_id);
+      const key = `${r.kind}:${Buffer.from(r.blind_index).toString('base64')}`;
+      this.#ids.set(key, r.subject_id);
+      this.#assertedAs.set(key, r.asserted);
       subjects.add(r.subject_id);
     }
     const list = [...subjects];
@@ -328,7 +351,10 @@ export class IngestFlush {
   /** Attaches an identity to a subject, merging with the subject that already holds it when allowed. */
   async #link(subject: string, id: Ident): Promise<string> {
     const holder = this.#lookup(id);
-    if (holder === subject) return subject;
+    if (holder === subject) {
+      if (this.#assertedAs.get(id.key) === 'legacy' && id.asserted !== 'anonymous') this.#reasserted.set(id.key, id);
+      return subject;
+    }
     if (holder !== undefined) return (await this.#merge(subject, holder)) ?? subject;
     if (id.kind === 'userId' && this.#withUserId.has(subject)) {
       this.deps.metrics.identity.inc({ event: 'link_refused_second_user_id' });
@@ -453,16 +479,17 @@ export class IngestFlush {
         metrics.messages.inc({ type: m.type, outcome: 'dropped' });
         continue;
       }
-      if (this.#suppressed.size > 0 && [...this.#messageIdents(m), ...this.#previousIdents(m)].some((i) => this.#suppressed.has(i.key))) {
+      if (this.#suppressed.size > 0 && [...this.#messageIdents(m, op.source), ...this.#previousIdents(m, op.source)].some((i) => this.#suppressed.has(i.key))) {
         metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
         metrics.messages.inc({ type: m.type, outcome: 'dropped' });
         continue;
       }
-      const all = this.#messageIdents(m);
+      const all = this.#messageIdents(m, op.source);
+      const previous = this.#previousIdents(m, op.source);
       const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
       let subject = await this.#find(
         core.find((i) => i.kind === 'userId'),
-        [...core, ...this.#previousIdents(m)],
+        [...core, ...previous],
       );
 
       // Before planning, so that a grant the objection withdraws no longer covers this message.
@@ -493,8 +520,8 @@ export class IngestFlush {
         if (id.kind === 'phone' && !keptTraits.has('phone')) continue;
         subject = await this.#link(subject, id);
       }
-      const [prevAsUser, prevAsAnon] = this.#previousIdents(m);
-      if (prevAsUser && prevAsAnon && this.#lookup(prevAsUser) === undefined && this.#lookup(prevAsAnon) === undefined) {
+      const prevAsAnon = previous.find((i) => i.kind === 'anonymousId');
+      if (prevAsAnon && previous.every((i) => this.#lookup(i) === undefined)) {
         // An alias to an id never seen before: it was the visitor's anonymous id.
         subject = await this.#link(subject, prevAsAnon);
       }
@@ -538,10 +565,15 @@ export class IngestFlush {
     return { kind: 'messages', stored, duplicates };
   }
 
-  async #consent(op: ConsentOp): Promise<ConsentResult> {
+  #consentIdents(op: ConsentOp): Ident[] {
     const ids: Ident[] = [];
-    if (op.userId) ids.push(this.#ident('userId', op.userId));
-    if (op.anonymousId) ids.push(this.#ident('anonymousId', op.anonymousId));
+    if (op.userId) ids.push(this.#ident('userId', op.userId, userIdAssertion(op.source)));
+    if (op.anonymousId) ids.push(this.#ident('anonymousId', op.anonymousId, 'anonymous'));
+    return ids;
+  }
+
+  async #consent(op: ConsentOp): Promise<ConsentResult> {
+    const ids = this.#consentIdents(op);
     let subject = (await this.#find(ids.find((i) => i.kind === 'userId'), ids)) ?? this.#createSubject(op.receivedAt);
     for (const id of ids) subject = await this.#link(subject, id);
     subject = this.#resolve(subject);
@@ -584,9 +616,10 @@ export class IngestFlush {
       const subject = this.#resolve(i.subject);
       const k = keys.get(subject);
       if (!k) continue; // the subject was erased meanwhile: nothing of it is written
-      identities.push({ kind: i.kind, blind_index: i.bi, subject_id: subject, value_enc: encryptJson(k.key, k.version, subject, `identity:${i.kind}`, i.value), created_at: now });
+      identities.push({ kind: i.kind, blind_index: i.bi, subject_id: subject, value_enc: encryptJson(k.key, k.version, subject, `identity:${i.kind}`, i.value), created_at: now, asserted: i.asserted });
     }
     await this.#profiles.insertIdentities(identities);
+    for (const i of this.#reasserted.values()) await this.#profiles.setAssertion(i.kind, i.bi, i.asserted);
 
     await this.#consents.append(this.#consentRows.map((r) => ({ ...r, subject_id: this.#resolve(r.subject_id) })));
 

@@ -4,7 +4,7 @@ import { ciphertextKeyVersion, decryptJson } from '../crypto/envelope.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import type { ConsentItem, EventItem, IdentityItem, SubjectData, TraitItem } from '../domain/rights-package.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
-import type { DataDatabase } from '../store/schema.ts';
+import type { DataDatabase, IdentityAssertion } from '../store/schema.ts';
 import { SubjectStateRepo, type StoredSubjectState } from '../store/subject-state-repo.ts';
 import type { DataKey, KeyRing } from './keyring.ts';
 
@@ -17,8 +17,15 @@ export async function resolveSubject(db: Kysely<DataDatabase>, ring: KeyRing, re
   return resolveByIndex(db, ref.kind, bi);
 }
 
-export async function resolveByIndex(db: Kysely<DataDatabase>, kind: string, bi: Buffer): Promise<StoredSubjectState | null> {
-  const row = (await new ProfileRepo(db).identitiesByIndex([bi])).find((r) => r.kind === kind);
+/**
+ * The links a self-service request may match: asserted by a server source, or entered under an earlier verified
+ * request. An emailed code proves control of a mailbox, not that a profile a browser attached it to is the sender's.
+ */
+const SELF_SERVICE_MATCHES: ReadonlySet<IdentityAssertion> = new Set(['server', 'rights_request']);
+
+/** With `channel` `self_service`, only asserted links match; staff (`dpo`) checked the person's identity themselves. */
+export async function resolveByIndex(db: Kysely<DataDatabase>, kind: string, bi: Buffer, channel?: string): Promise<StoredSubjectState | null> {
+  const row = (await new ProfileRepo(db).identitiesByIndex([bi])).find((r) => r.kind === kind && (channel !== 'self_service' || SELF_SERVICE_MATCHES.has(r.asserted)));
   if (!row) return null;
   return followMerges(db, row.subject_id);
 }
@@ -71,9 +78,9 @@ export async function readSubjectData(db: Kysely<DataDatabase>, ring: KeyRing, s
   let unreadable = 0;
 
   const identities: IdentityItem[] = [];
-  for (const r of await db.selectFrom('identities').select(['kind', 'value_enc']).where('subject_id', '=', subjectId).orderBy('kind').execute()) {
+  for (const r of await db.selectFrom('identities').select(['kind', 'value_enc', 'asserted']).where('subject_id', '=', subjectId).orderBy('kind').execute()) {
     const v = await keys.open(`identity:${r.kind}`, r.value_enc);
-    if (v.ok) identities.push({ kind: r.kind, value: v.value });
+    if (v.ok) identities.push({ kind: r.kind, value: v.value, asserted: r.asserted });
     else unreadable++;
   }
 

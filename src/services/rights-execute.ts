@@ -206,7 +206,7 @@ async function relinkIdentity(trx: Trx, deps: RightsDeps, subjectId: string, kin
   if (old.length > 0) await trx.deleteFrom('identities').where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
   await trx
     .insertInto('identities')
-    .values({ kind, blind_index: bi, subject_id: subjectId, value_enc: encryptJson(key.key, key.version, subjectId, `identity:${kind}`, normalized), created_at: now(deps) })
+    .values({ kind, blind_index: bi, subject_id: subjectId, value_enc: encryptJson(key.key, key.version, subjectId, `identity:${kind}`, normalized), created_at: now(deps), asserted: 'rights_request' })
     .execute();
   return null;
 }

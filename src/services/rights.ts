@@ -132,7 +132,7 @@ export class RightsService {
       if (req.status === 'received') throw new RightsStateError('the request is not verified yet: nothing is done before the identity is confirmed');
       if (isFinal(req.status as 'completed')) throw new RightsStateError(`the request is already ${req.status}`);
       if (req.waiting === 'key_destruction') return { row: req, afterCommit: [() => this.#destroyKeysAgain(req!)] };
-      const state = req.identity_kind && req.identity_index ? await resolveByIndex(trx, req.identity_kind, Buffer.from(req.identity_index)) : null;
+      const state = req.identity_kind && req.identity_index ? await resolveByIndex(trx, req.identity_kind, Buffer.from(req.identity_index), req.channel) : null;
       if (req.status === 'verified') req = await step(trx, this.deps, req, 'in_progress', 'started', actor, { patch: { subject_id: state?.subjectId ?? null } });
       else if (state && req.subject_id !== state.subjectId) {
         await repo.update(id, { subject_id: state.subjectId });
@@ -170,12 +170,12 @@ export class RightsService {
     if (!this.deps.segments) return undefined;
     const req = await this.#repo.get(id);
     if (req?.type !== 'access' || !req.identity_kind || !req.identity_index || isFinal(req.status as 'completed')) return undefined;
-    return this.#profilingOf(req.identity_kind, Buffer.from(req.identity_index));
+    return this.#profilingOf(req.identity_kind, Buffer.from(req.identity_index), req.channel);
   }
 
-  async #profilingOf(kind: string, index: Buffer): Promise<Profiling | undefined> {
+  async #profilingOf(kind: string, index: Buffer, channel?: string): Promise<Profiling | undefined> {
     if (!this.deps.segments) return undefined;
-    const state = await resolveByIndex(this.deps.db, kind, index);
+    const state = await resolveByIndex(this.deps.db, kind, index, channel);
     return state && state.erasedAt === null ? this.deps.segments.exportFor(state.subjectId) : undefined;
   }
 

@@ -1,7 +1,7 @@
 // Sources (write keys) and API tokens, both stored as hashes.
 import type { CompiledQuery, Kysely } from 'kysely';
 import { tokenKey, type Reader } from './reader.ts';
-import type { DataDatabase, SourcesTable, TokensTable } from './schema.ts';
+import type { DataDatabase, SourceKind, SourcesTable, TokensTable } from './schema.ts';
 
 export class AccessRepo {
   constructor(
@@ -20,9 +20,39 @@ export class AccessRepo {
     return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
   }
 
-  async countSources(): Promise<number> {
-    const r = await this.db.selectFrom('sources').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+  /** Sources (of one kind, when given), revoked ones included unless `activeOnly`. */
+  async countSources(kind?: SourceKind, activeOnly = false): Promise<number> {
+    let q = this.db.selectFrom('sources').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (kind) q = q.where('kind', '=', kind);
+    if (activeOnly) q = q.where('revoked_at', 'is', null);
+    const r = await q.executeTakeFirst();
     return Number(r?.n ?? 0);
+  }
+
+  sourceById(id: string): Promise<SourcesTable | undefined> {
+    return this.db.selectFrom('sources').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Every source, newest first. */
+  listSources(): Promise<SourcesTable[]> {
+    return this.db.selectFrom('sources').selectAll().orderBy('id', 'desc').execute();
+  }
+
+  /** The browser source Fiducia's own pages carry: the oldest one still active. */
+  oldestBrowserSource(): Promise<SourcesTable | undefined> {
+    return this.db.selectFrom('sources').selectAll().where('kind', '=', 'browser').where('revoked_at', 'is', null).orderBy('id', 'asc').limit(1).executeTakeFirst();
+  }
+
+  /** Replaces an active source's key (and, for a browser source, its verification secret); false when not active. */
+  async rotateSource(id: string, patch: Pick<SourcesTable, 'write_key_hash' | 'public_key'> & Partial<Pick<SourcesTable, 'verification_secret_enc'>>): Promise<boolean> {
+    const r = await this.db.updateTable('sources').set(patch).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Marks a source revoked; false when it does not exist or was already revoked. */
+  async revokeSource(id: string, at: number): Promise<boolean> {
+    const r = await this.db.updateTable('sources').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   #tokenQuery: CompiledQuery<TokensTable> | undefined;

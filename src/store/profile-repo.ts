@@ -1,6 +1,6 @@
 // Subjects, their identities (by blind index) and their traits.
 import type { Kysely } from 'kysely';
-import type { DataDatabase, IdentitiesTable, SubjectsTable, TraitsTable } from './schema.ts';
+import type { DataDatabase, IdentitiesTable, IdentityAssertion, SubjectsTable, TraitsTable } from './schema.ts';
 
 const CHUNK = 400;
 
@@ -30,13 +30,13 @@ export class ProfileRepo {
   }
 
   /** Identities whose blind index is among `indexes` (any kind; callers match on kind). */
-  async identitiesByIndex(indexes: readonly Buffer[]): Promise<Pick<IdentitiesTable, 'kind' | 'blind_index' | 'subject_id'>[]> {
+  async identitiesByIndex(indexes: readonly Buffer[]): Promise<Pick<IdentitiesTable, 'kind' | 'blind_index' | 'subject_id' | 'asserted'>[]> {
     const out = [];
     for (const part of chunks(indexes)) {
       out.push(
         ...(await this.db
           .selectFrom('identities')
-          .select(['kind', 'blind_index', 'subject_id'])
+          .select(['kind', 'blind_index', 'subject_id', 'asserted'])
           .where('blind_index', 'in', part)
           .execute()),
       );
@@ -72,6 +72,11 @@ export class ProfileRepo {
 
   async insertSubjects(rows: readonly SubjectsTable[]): Promise<void> {
     for (const part of chunks(rows, 200)) await this.db.insertInto('subjects').values(part).execute();
+  }
+
+  /** Records a stronger assertion for a link made before assertions were recorded. */
+  async setAssertion(kind: string, blindIndex: Buffer, asserted: IdentityAssertion): Promise<void> {
+    await this.db.updateTable('identities').set({ asserted }).where('kind', '=', kind).where('blind_index', '=', blindIndex).execute();
   }
 
   async insertIdentities(rows: readonly IdentitiesTable[]): Promise<void> {

@@ -1,9 +1,17 @@
 // Table types of the data database and of the keystore, as Kysely sees them. Times are epoch milliseconds.
 
+export type SourceKind = 'browser' | 'server';
+
 export interface SourcesTable {
   id: string;
   name: string;
+  /** `browser`: a public key that ingests for its own visitor; `server`: a secret key that may assert identities. */
+  kind: SourceKind;
   write_key_hash: string;
+  /** A browser source's write key in clear (it is public: pages embed it); null for server sources. */
+  public_key: string | null;
+  /** A browser source's `userHash` key, sealed under a key derived from the master key; null for server sources. */
+  verification_secret_enc: Buffer | null;
   created_at: number;
   revoked_at: number | null;
 }
@@ -38,7 +46,11 @@ export interface IdentitiesTable {
   /** The value, encrypted under the subject's data key (needed for access exports). */
   value_enc: Buffer;
   created_at: number;
+  /** How the link was asserted: `server`, `verified_hash`, `anonymous`, `rights_request`, or `legacy` (before 0008). */
+  asserted: IdentityAssertion;
 }
+
+export type IdentityAssertion = 'server' | 'verified_hash' | 'anonymous' | 'rights_request' | 'legacy';
 
 export interface TraitsTable {
   subject_id: string;

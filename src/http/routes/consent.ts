@@ -9,11 +9,13 @@ import { consentReceipt } from '../../services/consent-receipts.ts';
 import { ConsentInputError } from '../../services/consent.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
-import { requireSource } from '../write-key.ts';
+import { requireSource, userIdAssertion } from '../write-key.ts';
 
 const ConsentBody = Type.Object(
   {
     userId: Type.Optional(Type.String({ maxLength: 512 })),
+    /** From a browser source, the proof that `userId` is the visitor's: hex HMAC-SHA256 of it under the source's verification secret. */
+    userHash: Type.Optional(Type.String({ maxLength: 128 })),
     anonymousId: Type.Optional(Type.String({ maxLength: 512 })),
     /** May be omitted when `tcString` is given. */
     purposes: Type.Optional(Type.Record(Type.String(), Type.Boolean())),
@@ -109,12 +111,20 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     async (req) => {
       const source = await requireSource(req, ctx.access);
       const body = req.body as ConsentBody;
-      const userId = body.userId === undefined ? null : normalizeIdentity('userId', body.userId);
+      let userId = body.userId === undefined ? null : normalizeIdentity('userId', body.userId);
       const anonymousId = body.anonymousId === undefined ? null : normalizeIdentity('anonymousId', body.anonymousId);
+      if (userId !== null && userIdAssertion(source, userId, body.userHash) === null) {
+        // A browser key records consent for its own visitor: an unproven userId is dropped, as in ingestion.
+        ctx.metrics.dropped.inc({ kind: 'identity', reason: 'unverified_identity' });
+        if (anonymousId === null) {
+          throw new FiduciaError('FIDUCIA_IDENTITY_NOT_VERIFIED', 'a browser source records consent for a userId only with its userHash; send the anonymousId', { path: 'body.userHash' });
+        }
+        userId = null;
+      }
       const ua = req.headers['user-agent'];
       try {
         return await ctx.consent.record({
-          sourceId: source.id,
+          source: { id: source.id, kind: source.kind },
           userId,
           anonymousId,
           purposes: body.purposes,

@@ -14,8 +14,9 @@ import {
 import type { MessagesResult } from '../../services/ingest-flush.ts';
 import { FiduciaError } from '../errors.ts';
 import type { HttpContext } from '../context.ts';
-import { requireSource } from '../write-key.ts';
-import type { SourcesTable } from '../../store/schema.ts';
+import type { Source } from '../../services/access.ts';
+import type { Metrics } from '../../services/metrics.ts';
+import { requireSource, userHashIn, userIdAssertion } from '../write-key.ts';
 
 const Id = Type.Union([Type.String(), Type.Number(), Type.Null()]);
 const Obj = Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]);
@@ -60,6 +61,24 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Applies the source's right to claim identities: the proof leaves the context (it is not data), and a browser
+ * source's userId without a valid `userHash` is dropped, so the message lands on the anonymous visitor.
+ */
+export function assertIdentities(source: Source, m: NormalizedMessage, metrics: Metrics): NormalizedMessage {
+  const hash = userHashIn(m.context);
+  let out = m;
+  if (m.context.fiducia !== undefined) {
+    const { fiducia: _proof, ...context } = m.context;
+    out = { ...out, context };
+  }
+  if (out.userId !== null && userIdAssertion(source, out.userId, hash) === null) {
+    metrics.dropped.inc({ kind: 'identity', reason: 'unverified_identity' });
+    out = { ...out, userId: null };
+  }
+  return out;
+}
+
 function requestMeta(req: FastifyRequest) {
   const ua = req.headers['user-agent'];
   return consentProof(typeof ua === 'string' ? ua : undefined, req.ip);
@@ -67,7 +86,7 @@ function requestMeta(req: FastifyRequest) {
 
 export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
-  const sources = new WeakMap<FastifyRequest, SourcesTable>();
+  const sources = new WeakMap<FastifyRequest, Source>();
   app.addHook('preValidation', async (req) => {
     sources.set(req, await requireSource(req, ctx.access));
   });
@@ -83,11 +102,11 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       }
       const r = normalizeMessage(raw, type, path, receivedAt, defaults, uuidv7);
       if (!r.ok) throw new FiduciaError(r.error.code, r.error.message, { path: r.error.path });
-      messages.push(r.message);
+      messages.push(assertIdentities(source, r.message, ctx.metrics));
     }
     await ctx.ingest.submit<MessagesResult>({
       kind: 'messages',
-      source: { id: source.id },
+      source: { id: source.id, kind: source.kind },
       messages,
       receivedAt,
       proof: requestMeta(req),

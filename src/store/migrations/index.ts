@@ -8,6 +8,7 @@ import { segments } from './0004-segments.ts';
 import { rights } from './0005-rights.ts';
 import { identityLookup } from './0006-identity-lookup.ts';
 import { auditSubjectBlocks } from './0007-audit-subject-blocks.ts';
+import { sourceKinds } from './0008-source-kinds.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 
@@ -19,6 +20,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0005_rights', rights],
   ['0006_identity_lookup', identityLookup],
   ['0007_audit_subject_blocks', auditSubjectBlocks],
+  ['0008_source_kinds', sourceKinds],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

@@ -12,7 +12,9 @@ export function truncateIp(ip: string | undefined): string | null {
   if (!ip) return null;
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
   if (isIPv4(v4)) return `${v4.split('.').slice(0, 3).join('.')}.0`;
-  const bare = ip.replace(/%.*$/, '');
+  // The zone id (`fe80::1%eth0`) is cut by position: no pattern runs over a forwarded address a client may write.
+  const zone = ip.indexOf('%');
+  const bare = zone < 0 ? ip : ip.slice(0, zone);
   if (isIPv6(bare)) {
     // The URL parser canonicalizes (lower case, no leading zeros, dotted tails as two groups).
     const canonical = new URL(`http://[${bare}]`).hostname.slice(1, -1);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { IDENTITY_KINDS, isBlockedIdentityValue, normalizeIdentity, parseIdentityRef } from './identity.ts';
+import { IDENTITY_KINDS, IDENTITY_MAX_LENGTH, identityTooLong, isBlockedIdentityValue, normalizeIdentity, parseIdentityRef } from './identity.ts';
 
 describe('isBlockedIdentityValue', () => {
   it('blocks the placeholders SDKs send when they have no id', () => {
@@ -44,6 +44,49 @@ describe('normalizeIdentity', () => {
     assert.equal(normalizeIdentity('email', 'ada@example.com'), 'ada@example.com');
     for (const bad of ['ada', 'ada@', '@example.com', 'ada@example', 'a da@example.com', 'null', '', 42, null, undefined, {}]) {
       assert.equal(normalizeIdentity('email', bad), null, JSON.stringify(bad));
+    }
+  });
+
+  it('refuses emails with an empty domain label', () => {
+    for (const bad of ['ada@example..com', 'ada@.example.com', 'ada@example.com.', 'ada@.', 'ada@..']) {
+      assert.equal(normalizeIdentity('email', bad), null, JSON.stringify(bad));
+    }
+    assert.equal(normalizeIdentity('email', 'ada.b@mail.example.co.uk'), 'ada.b@mail.example.co.uk');
+  });
+
+  it('matches a pattern-free reading of the email rule on any input', () => {
+    // One @, a local part and at least two domain labels, none empty, no whitespace anywhere.
+    const reference = (raw: string): string | null => {
+      if (raw.length > IDENTITY_MAX_LENGTH.email || isBlockedIdentityValue(raw)) return null;
+      const v = raw.trim().toLowerCase();
+      const parts = v.split('@');
+      if (parts.length !== 2 || [...v].some((c) => /\s/.test(c))) return null;
+      const [local = '', domain = ''] = parts;
+      const labels = domain.split('.');
+      return local !== '' && labels.length >= 2 && labels.every((l) => l !== '') ? v : null;
+    };
+    const piece = fc.constantFrom('a', 'B', '.', '@', ' ', '\t', '-', 'é', '0');
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: piece, maxLength: 30 }), fc.emailAddress(), fc.string()), (raw) => {
+        assert.equal(normalizeIdentity('email', raw), reference(raw), JSON.stringify(raw));
+      }),
+    );
+  });
+
+  it('bounds every kind by length before anything else looks at the value', () => {
+    const email = (n: number) => `${'a'.repeat(n - 'example.com'.length - 1)}@example.com`;
+    assert.equal(normalizeIdentity('email', email(254)), email(254));
+    assert.equal(normalizeIdentity('email', email(255)), null);
+    assert.equal(identityTooLong('email', email(255)), true);
+    assert.equal(identityTooLong('email', email(254)), false);
+    // The shape that made the old pattern backtrack: refused on its length alone.
+    assert.equal(normalizeIdentity('email', `a@${'a.'.repeat(16 * 1024)}@`), null);
+    const phone = '+39 333 123 4567'.padStart(IDENTITY_MAX_LENGTH.phone);
+    assert.equal(normalizeIdentity('phone', phone), '+393331234567');
+    assert.equal(normalizeIdentity('phone', ` ${phone}`), null);
+    for (const kind of ['userId', 'anonymousId'] as const) {
+      assert.equal(identityTooLong(kind, 'x'.repeat(513)), true);
+      assert.equal(identityTooLong(kind, 12345678901234567890), false, 'numbers are never too long');
     }
   });
 

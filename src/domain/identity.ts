@@ -3,6 +3,22 @@
 export type IdentityKind = 'userId' | 'anonymousId' | 'email' | 'phone';
 export const IDENTITY_KINDS: readonly IdentityKind[] = ['userId', 'anonymousId', 'email', 'phone'];
 
+/**
+ * The longest value of each kind that is looked at, checked before any pattern runs. Emails: 254, the longest path
+ * SMTP carries (RFC 5321 §4.5.3.1.3 less the angle brackets). Phones: E.164 has 15 digits; 64 leaves room for
+ * spaces, dashes, brackets and a prefix. Ids: Segment sets no limit of its own; 512 is what consent and the
+ * route schemas allow.
+ */
+export const IDENTITY_MAX_LENGTH: Readonly<Record<IdentityKind, number>> = { userId: 512, anonymousId: 512, email: 254, phone: 64 };
+
+/** Linear by construction (test/linear-patterns.test.ts checks it): dot-separated domain labels cannot overlap. */
+const EMAIL = /^[^\s@]+@[^\s@.]+(?:\.[^\s@.]+)+$/;
+
+/** Whether a value sent as an identity of `kind` is longer than anything that kind may be (numbers never are). */
+export function identityTooLong(kind: IdentityKind, raw: unknown): boolean {
+  return typeof raw === 'string' && raw.length > IDENTITY_MAX_LENGTH[kind];
+}
+
 /** Placeholder values that SDKs and integrations send when they have no real id; they must never link two people. */
 const BLOCKED = new Set(['', 'null', 'undefined', 'anonymous', 'unknown', 'nan', 'none', '-1', '0', 'n/a']);
 
@@ -17,12 +33,14 @@ export function isBlockedIdentityValue(value: string): boolean {
 export function normalizeIdentity(kind: IdentityKind, raw: unknown): string | null {
   if (typeof raw === 'number' && Number.isFinite(raw)) raw = String(raw);
   if (typeof raw !== 'string') return null;
+  // Length first: nothing below (trim, lower-casing, patterns) ever sees more than the bound.
+  if (identityTooLong(kind, raw)) return null;
   if (isBlockedIdentityValue(raw)) return null;
   const value = raw.trim();
   switch (kind) {
     case 'email': {
       const email = value.toLowerCase();
-      return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email) ? email : null;
+      return EMAIL.test(email) ? email : null;
     }
     case 'phone': {
       const plus = value.startsWith('+') || value.startsWith('00');
@@ -32,7 +50,7 @@ export function normalizeIdentity(kind: IdentityKind, raw: unknown): string | nu
     }
     case 'userId':
     case 'anonymousId':
-      return value.length <= 512 ? value : null;
+      return value;
   }
 }
 

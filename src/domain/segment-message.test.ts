@@ -95,6 +95,42 @@ describe('normalizeMessage: identity', () => {
   });
 });
 
+describe('normalizeMessage: length bounds, before any pattern runs', () => {
+  const bounded = (e: MessageError, path: string) => {
+    assert.equal(e.code, 'FIDUCIA_VALIDATION', JSON.stringify(e));
+    assert.equal(e.path, path);
+  };
+  // An address of exactly n characters.
+  const email = (n: number) => `${'a'.repeat(n - 'example.com'.length - 1)}@example.com`;
+
+  it('refuses a userId or anonymousId over 512 characters, naming the field; numbers stay allowed', () => {
+    bounded(err({ userId: 'u'.repeat(513) }, 'track'), 'body.userId');
+    bounded(err({ userId: 'u1', anonymousId: 'a'.repeat(513) }, 'page'), 'body.anonymousId');
+    assert.equal(ok({ userId: 'u'.repeat(512) }, 'page').userId, 'u'.repeat(512));
+    assert.equal(ok({ userId: 12345678901234567890 }, 'page').userId, '12345678901234567000');
+  });
+
+  it('refuses an alias previousId and a groupId over 512 characters', () => {
+    bounded(err({ userId: 'u1', previousId: 'p'.repeat(513) }, 'alias'), 'body.previousId');
+    assert.equal(ok({ userId: 'u1', previousId: 'p'.repeat(512) }, 'alias').previousId, 'p'.repeat(512));
+    bounded(err({ userId: 'u1', groupId: 'g'.repeat(513) }, 'group'), 'body.groupId');
+    assert.equal(ok({ userId: 'u1', groupId: 'g'.repeat(512) }, 'group').groupId, 'g'.repeat(512));
+  });
+
+  it('refuses traits.email over 254 and traits.phone over 64 characters, wherever the traits came from', () => {
+    assert.equal(email(254).length, 254);
+    assert.equal(ok({ userId: 'u1', traits: { email: email(254) } }, 'identify').traits.email, email(254));
+    bounded(err({ userId: 'u1', traits: { email: email(255) } }, 'identify'), 'body.traits.email');
+    bounded(err({ userId: 'u1', traits: { email: 'x'.repeat(31 * 1024) } }, 'identify'), 'body.traits.email');
+    bounded(err({ userId: 'u1', traits: { phone: '1'.repeat(65) } }, 'identify'), 'body.traits.phone');
+    const phone = '+39 333 1234567'.padStart(64);
+    assert.equal(ok({ userId: 'u1', traits: { phone } }, 'identify').traits.phone, phone);
+    bounded(err({ userId: 'u1', context: { traits: { email: email(255) } } }, 'identify'), 'body.context.traits.email');
+    bounded(err({ type: 'identify', userId: 'u1' }, null, { context: { traits: { email: email(255) } } }), 'context.traits.email');
+    bounded(err({ type: 'identify', userId: 'u1', traits: { email: email(300) } }), 'batch[0].traits.email');
+  });
+});
+
 describe('normalizeMessage: per-type rules', () => {
   it('track needs a non-empty event name of at most 200 characters', () => {
     for (const event of [undefined, null, '', '   ', 5]) {
@@ -250,7 +286,7 @@ describe('jsonDepthExceeds', () => {
 
 describe('normalizeMessage: any JSON input', () => {
   it('never throws; it answers a message or a catalogued error', () => {
-    const codes = new Set(['FIDUCIA_INVALID_MESSAGE', 'FIDUCIA_MISSING_IDENTITY', 'FIDUCIA_MESSAGE_TOO_LARGE']);
+    const codes = new Set(['FIDUCIA_INVALID_MESSAGE', 'FIDUCIA_MISSING_IDENTITY', 'FIDUCIA_MESSAGE_TOO_LARGE', 'FIDUCIA_VALIDATION']);
     const item = fc.record(
       {
         type: fc.constantFrom(...MESSAGE_TYPES, 'other'),

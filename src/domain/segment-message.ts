@@ -1,5 +1,5 @@
 // Segment Tracking API messages: validation of the semantic rules and normalization into one internal shape.
-import { normalizeIdentity } from './identity.ts';
+import { IDENTITY_MAX_LENGTH, identityTooLong, normalizeIdentity } from './identity.ts';
 
 export const MESSAGE_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
@@ -27,7 +27,7 @@ export interface NormalizedMessage {
 }
 
 export interface MessageError {
-  code: 'FIDUCIA_INVALID_MESSAGE' | 'FIDUCIA_MISSING_IDENTITY' | 'FIDUCIA_MESSAGE_TOO_LARGE';
+  code: 'FIDUCIA_INVALID_MESSAGE' | 'FIDUCIA_MISSING_IDENTITY' | 'FIDUCIA_MESSAGE_TOO_LARGE' | 'FIDUCIA_VALIDATION';
   message: string;
   /** Where in the request body, e.g. `batch[3].event`. */
   path: string;
@@ -36,6 +36,8 @@ export interface MessageError {
 export const MAX_MESSAGE_BYTES = 32 * 1024;
 export const MAX_BATCH_BYTES = 500 * 1024;
 export const MAX_JSON_DEPTH = 32;
+/** `groupId` is no identity of a person but is bounded like one. */
+export const MAX_GROUP_ID_LENGTH = 512;
 
 function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -100,6 +102,10 @@ export function normalizeMessage(
   const anonRaw = idValue(raw.anonymousId);
   if (userIdRaw === 'invalid') return fail('FIDUCIA_INVALID_MESSAGE', 'userId must be a string', `${path}.userId`);
   if (anonRaw === 'invalid') return fail('FIDUCIA_INVALID_MESSAGE', 'anonymousId must be a string', `${path}.anonymousId`);
+  // Every identity is length-checked here, before normalization or any pattern sees it.
+  for (const [kind, v] of [['userId', userIdRaw], ['anonymousId', anonRaw]] as const) {
+    if (identityTooLong(kind, v)) return fail('FIDUCIA_VALIDATION', `${kind} is at most ${IDENTITY_MAX_LENGTH[kind]} characters`, `${path}.${kind}`);
+  }
   if (!userIdRaw && !anonRaw) {
     return fail('FIDUCIA_MISSING_IDENTITY', 'a message needs a userId or an anonymousId', path);
   }
@@ -128,6 +134,7 @@ export function normalizeMessage(
   if (type === 'alias') {
     const prev = idValue(raw.previousId);
     if (prev === 'invalid' || !prev) return fail('FIDUCIA_INVALID_MESSAGE', 'alias needs a previousId string', `${path}.previousId`);
+    if (identityTooLong('userId', prev)) return fail('FIDUCIA_VALIDATION', `previousId is at most ${IDENTITY_MAX_LENGTH.userId} characters`, `${path}.previousId`);
     if (!userIdRaw) return fail('FIDUCIA_INVALID_MESSAGE', 'alias needs a userId', `${path}.userId`);
     previousId = normalizeIdentity('userId', prev);
   }
@@ -135,6 +142,7 @@ export function normalizeMessage(
   if (type === 'group') {
     const g = idValue(raw.groupId);
     if (g === 'invalid' || !g) return fail('FIDUCIA_INVALID_MESSAGE', 'group needs a groupId string', `${path}.groupId`);
+    if (g.length > MAX_GROUP_ID_LENGTH) return fail('FIDUCIA_VALIDATION', `groupId is at most ${MAX_GROUP_ID_LENGTH} characters`, `${path}.groupId`);
     groupId = g;
   }
 
@@ -155,6 +163,13 @@ export function normalizeMessage(
   const context = defaults.context ? { ...defaults.context, ...ownContext } : ownContext;
   // identify carries traits at the top level; Segment's older clients put them in context.traits.
   const traits = isObject(raw.traits) ? raw.traits : type === 'identify' && isObject(context.traits) ? context.traits : {};
+  // `traits.email` and `traits.phone` become identities on identify; a value longer than any address is refused here.
+  const traitsPath = isObject(raw.traits) ? `${path}.traits` : isObject(ownContext.traits) ? `${path}.context.traits` : 'context.traits';
+  for (const kind of ['email', 'phone'] as const) {
+    if (identityTooLong(kind, traits[kind])) {
+      return fail('FIDUCIA_VALIDATION', `traits.${kind} is at most ${IDENTITY_MAX_LENGTH[kind]} characters`, `${traitsPath}.${kind}`);
+    }
+  }
 
   return {
     ok: true,

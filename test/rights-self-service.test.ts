@@ -13,7 +13,7 @@ import { CaptureMailer, getRequest, seedSubject, staff, subjectOf, type Running,
 
 let ipCounter = 0;
 /** Each test speaks from its own address, so the per-address limits of one test do not leak into the next. */
-const nextIp = () => `198.51.100.${++ipCounter}`;
+const nextIp = () => `198.51.${100 + Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 
 await eachDialect('self-service rights requests', (dialect) => {
   let f: Running;
@@ -147,13 +147,24 @@ await eachDialect('self-service rights requests', (dialect) => {
     // The counter lives in the database: a second instance sharing it would see the same windows.
     assert.ok((await f.dbs.data.selectFrom('rate_limit_windows').selectAll().execute()).some((w) => w.hits > SELF_SERVICE_LIMITS.intakePerIp.max));
 
+    // Per address and network: a third party's requests for an address do not use up its owner's.
     const target = 'victim@example.com';
+    const attacker = nextIp();
     const before = mail.sent.length;
-    for (let i = 0; i < SELF_SERVICE_LIMITS.intakePerEmail.max + 2; i++) {
-      const r = await ask({ email: target, type: 'access', language: 'en' }, nextIp());
-      assert.equal(r.statusCode, 202);
-    }
-    assert.equal(mail.sent.length - before, SELF_SERVICE_LIMITS.intakePerEmail.max);
+    const fromAttacker: number[] = [];
+    for (let i = 0; i < SELF_SERVICE_LIMITS.intakePerEmailAndNetwork.max + 1; i++) fromAttacker.push((await ask({ email: target, type: 'access', language: 'en' }, attacker)).statusCode);
+    assert.deepEqual(fromAttacker, [...Array<number>(SELF_SERVICE_LIMITS.intakePerEmailAndNetwork.max).fill(202), 429], 'the limit is told plainly, not hidden behind a 202');
+    assert.equal(mail.sent.length - before, SELF_SERVICE_LIMITS.intakePerEmailAndNetwork.max);
+    const own = await ask({ email: target, type: 'access', language: 'en' }, nextIp());
+    assert.equal(own.statusCode, 202, 'the owner, from another network, can still ask');
+    assert.equal(mail.sent.length - before, SELF_SERVICE_LIMITS.intakePerEmailAndNetwork.max + 1, 'and the owner gets the code');
+
+    // In all, one mailbox gets at most intakePerEmail codes a day, from however many networks.
+    const daily: number[] = [];
+    for (let i = 0; i < SELF_SERVICE_LIMITS.intakePerEmail.max; i++) daily.push((await ask({ email: 'mailbox@example.com', type: 'access', language: 'en' }, nextIp())).statusCode);
+    const over = await ask({ email: 'mailbox@example.com', type: 'access', language: 'en' }, nextIp());
+    assert.deepEqual([...new Set(daily), over.statusCode], [202, 429]);
+    assert.ok(Number(over.headers['retry-after']) > 0, 'a refusal says when to try again');
   });
 
   it('rate-limits code attempts per address across requests', async () => {

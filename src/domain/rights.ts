@@ -28,12 +28,14 @@ export const MAX_EXTENSION_MONTHS = 2;
 export const VERIFICATION = Object.freeze({ codeTtlMs: 15 * 60_000, maxAttempts: 5, codeDigits: 6 });
 
 /**
- * Self-service limits, per fixed window. Over `intakePerEmail` the request is silently not sent (the answer stays
- * the same); the others answer 429.
+ * Self-service limits, per fixed window; each answers 429 with Retry-After. An address is limited per client network,
+ * so a third party cannot use up its owner's requests, and in all (a mailbox cannot be flooded from many networks);
+ * a refusal says so plainly, so the owner knows to try again rather than wait for a code that will not come.
  */
 export const SELF_SERVICE_LIMITS = Object.freeze({
   intakePerIp: { max: 10, windowMs: 3600_000 },
-  intakePerEmail: { max: 3, windowMs: 3600_000 },
+  intakePerEmailAndNetwork: { max: 3, windowMs: 3600_000 },
+  intakePerEmail: { max: 10, windowMs: 24 * 3600_000 },
   verifyPerIp: { max: 30, windowMs: 600_000 },
   downloadPerIp: { max: 30, windowMs: 600_000 },
 });

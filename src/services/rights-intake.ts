@@ -12,8 +12,11 @@ import { destroyRequestKey, errorCode, sealForRequest, step, type RightsDeps } f
 import type { ExportFormat, RightsService } from './rights.ts';
 
 export class RateLimitedError extends Error {
-  constructor(readonly retryAfterSeconds: number) {
-    super('too many requests: try again later');
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = 'too many requests: try again later',
+  ) {
+    super(message);
     this.name = 'RateLimitedError';
   }
 }
@@ -82,11 +85,10 @@ export class RightsIntake {
     return `${scope}:${this.deps.ring.blindIndex.index(`rate:${scope}`, value).toString('base64url').slice(0, 24)}`;
   }
 
-  async #limit(scope: keyof typeof SELF_SERVICE_LIMITS, value: string): Promise<number> {
+  async #limit(scope: keyof typeof SELF_SERVICE_LIMITS, value: string, message?: string): Promise<void> {
     const { max, windowMs } = SELF_SERVICE_LIMITS[scope];
     const hits = await this.#repo.hit(this.#bucket(scope, value), windowMs, this.#now());
-    if (scope !== 'intakePerEmail' && hits > max) throw new RateLimitedError(Math.ceil(windowMs / 1000));
-    return hits;
+    if (hits > max) throw new RateLimitedError(Math.ceil(windowMs / 1000), message);
   }
 
   #ipKey(ip: string): string {
@@ -100,17 +102,20 @@ export class RightsIntake {
   }
 
   /**
-   * Always answers the same way, whether or not the address is known: the code goes to the address, and only
-   * its owner learns anything. Over the per-address limit nothing is stored or sent (a mailbox cannot be flooded).
+   * Answers the same way whether or not the address is known: the code goes to the address, and only its owner
+   * learns anything. Over a per-address limit nothing is stored or sent, and the answer says so (429): the limit
+   * is kept per address and client network, so requests from elsewhere cannot use up the owner's.
    */
   async submit(input: IntakeInput): Promise<{ id: string; status: string }> {
-    await this.#limit('intakePerIp', this.#ipKey(input.ip));
+    const network = this.#ipKey(input.ip);
+    await this.#limit('intakePerIp', network);
     const email = normalizeIdentity('email', input.email);
     if (!email) throw new InvalidEmailError();
+    await this.#limit('intakePerEmailAndNetwork', `${email}\u0000${network}`, 'too many requests for this address from your network: try again in an hour');
+    await this.#limit('intakePerEmail', email, 'too many requests for this address today: try again tomorrow');
     const now = this.#now();
     const id = uuidv7(now);
     const answer = { id, status: publicStatus('received') };
-    if ((await this.#limit('intakePerEmail', email)) > SELF_SERVICE_LIMITS.intakePerEmail.max) return answer;
     const code = String(randomInt(0, 10 ** VERIFICATION.codeDigits)).padStart(VERIFICATION.codeDigits, '0');
     const row: RightsRequestsTable = {
       id,

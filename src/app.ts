@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { CompiledConfig } from './domain/privacy-config.ts';
 import { buildHttpApp } from './http/app.ts';
+import { resolveTrustProxy } from './http/trust-proxy.ts';
 import { AccessService, type Bootstrap } from './services/access.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config-loader.ts';
 import { ConsentService } from './services/consent.ts';
@@ -56,6 +57,11 @@ export interface FiduciaOptions extends StoreOptions {
   publicUrl?: string | undefined;
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
+  /**
+   * Proxies whose `X-Forwarded-For` entries are believed (`FIDUCIA_TRUST_PROXY`): a hop count (`1`: the client is the
+   * address our one proxy added) or proxy addresses/CIDRs; "all" is refused at start. Default: none, the socket peer.
+   */
+  trustProxy?: string | number | readonly string[] | undefined;
 }
 
 export interface Fiducia {
@@ -132,6 +138,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
     publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
     readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
+    // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
+    trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,
   };
 }
 
@@ -152,6 +160,8 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
 }
 
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
+  // Checked before anything is opened: a refused value leaves nothing to close.
+  const trustProxy = resolveTrustProxy(opts.trustProxy);
   const logger = opts.logger ?? createLogger();
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
@@ -206,6 +216,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       },
     },
     logger,
+    { trustProxy },
   );
   const checkpoints = startCheckpointJob(audit, (opts.auditCheckpointSeconds ?? 60) * 1000, logger);
   const segmentRefresh = startSegmentRefreshJob(segments, opts.segmentRefreshMs ?? 3_600_000, logger);

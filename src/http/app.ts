@@ -7,6 +7,7 @@ import { ShuttingDownError } from '../services/ingest.ts';
 import type { HttpContext } from './context.ts';
 import { FiduciaError, errorBody } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import type { TrustProxyFn } from './trust-proxy.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { consentRoutes } from './routes/consent.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -46,13 +47,18 @@ function requestSummary(req: FastifyRequest) {
   return { id: req.id, method: req.method, route: req.routeOptions?.url ?? 'unmatched' };
 }
 
-export async function buildHttpApp(ctx: HttpContext, logger: Logger): Promise<FastifyInstance> {
+export interface HttpOptions {
+  /** Which `X-Forwarded-For` hops to believe, as `resolveTrustProxy` (trust-proxy.ts) gives it; default none. */
+  trustProxy?: TrustProxyFn | string[] | false;
+}
+
+export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own request lines carry the URL and client address; ours log the route pattern only.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 512 * 1024,
-    trustProxy: process.env.FIDUCIA_TRUST_PROXY === '1',
+    trustProxy: opts.trustProxy ?? false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
   });

@@ -201,6 +201,21 @@ describe('policy engine: properties', () => {
     );
   });
 
+  it('couldAllow is true exactly for the categories some state of the subject lets the purpose read', () => {
+    // Everything granted, explicitly, under the current notice: the most any subject can open a purpose to.
+    const current = cfg.config.notice.versions.at(-1)!.version;
+    const open = subject(Object.fromEntries(PURPOSES.map((p) => [p, { status: 'granted' as const, explicit: true, noticeVersion: current }])));
+    fc.assert(
+      fc.property(input, ([p, c, s, who]) => {
+        const could = engine.view(p, s, who).couldAllow(c);
+        if (engine.decide(p, c, s, who).allow) assert.ok(could, `${p} allowed ${c} but says it never could`);
+        if (engine.hasPurpose(p)) assert.equal(could, engine.decide(p, c, open, ADMIN).allow, `${p} / ${c}`);
+        else assert.equal(could, false, 'an unknown purpose reads nothing');
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('prefixesOf covers every category a purpose may allow (storage fetches ciphertexts by these prefixes only)', () => {
     fc.assert(
       fc.property(input, ([p, c, s, who]) => {

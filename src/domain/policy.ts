@@ -124,6 +124,14 @@ export class PurposeView {
     private readonly rule: PurposeRule | undefined,
   ) {}
 
+  /**
+   * Whether P could read this category for some subject in some state (it is one of P's categories). A field it
+   * could not is none of P's business, so a purpose-bound answer counts it without naming it.
+   */
+  couldAllow(category: string): boolean {
+    return this.rule?.covers(category) ?? false;
+  }
+
   decide(category: string): PolicyDecision {
     if (this.blocked) return this.blocked;
     if (!this.rule!.covers(category)) return DENY.category_not_in_purpose;

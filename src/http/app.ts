@@ -7,6 +7,7 @@ import { ShuttingDownError } from '../services/ingest.ts';
 import type { HttpContext } from './context.ts';
 import { FiduciaError, errorBody } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 import type { TrustProxyFn } from './trust-proxy.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { consentRoutes } from './routes/consent.ts';
@@ -52,6 +53,9 @@ export interface HttpOptions {
   trustProxy?: TrustProxyFn | string[] | false;
 }
 
+/** Preflights reach the CORS plugin whatever their path: only the public `/v1/` API may answer them. */
+const isPublicPath = (url: string) => url.startsWith('/v1/');
+
 export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -63,6 +67,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     return503OnClosing: true,
   });
   registerJsonBodyParser(app);
+  await registerSecurityHeaders(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Fiducia', version: '0.1.0', description: 'Privacy-first customer data platform' },
@@ -88,11 +93,10 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
 
   await app.register(async (pub) => {
     // The public collection API is called by browser SDKs from shops' own origins; write keys are public.
+    // The plugin's catch-all OPTIONS route would also answer preflights for /api/*: those get no CORS (a 404).
+    const publicCors = { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC'], maxAge: 86_400 };
     await pub.register(cors, {
-      origin: true,
-      methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC'],
-      maxAge: 86_400,
+      delegator: (req, cb) => cb(null, isPublicPath(req.url) ? publicCors : { origin: false }),
     });
     await pub.register(async (s) => ingestRoutes(s, ctx));
     await pub.register(async (s) => consentRoutes(s, ctx));

@@ -44,10 +44,14 @@ export interface ConsentView {
 export interface ProfileView {
   subjectId: string;
   traits: Record<string, unknown>;
+  /** Fields of the purpose's categories it may not see now (consent, objection, restriction, erasure), by name. */
   withheld: Withheld[];
+  /** Further fields whose category the purpose never covers: counted, not named (a name alone can tell too much). */
+  withheldOutsidePurpose: number;
   segments: unknown[];
   /** Computed traits of the purpose (counts, sums, last or most frequent values), derived only from data it may see. */
   computed: Record<string, unknown>;
+  /** The ledger's latest entry for the purpose read, if any: choices about other purposes are not its business. */
   consents: Record<string, ConsentView>;
 }
 
@@ -60,13 +64,16 @@ export interface EventView {
   properties: Record<string, unknown>;
   context: Record<string, unknown>;
   withheld: Withheld[];
+  withheldOutsidePurpose: number;
 }
 
 export interface EventsPage {
   subjectId: string;
   events: EventView[];
-  /** Events not returned at all, with the reason (their name and time belong to the withheld category too). */
+  /** Events of the purpose's categories not returned now, with the reason (their name and time are withheld too). */
   withheld: { id: string; reason: DenyReason }[];
+  /** Events on this page whose category the purpose never covers: counted; even their ids carry their time. */
+  withheldOutsidePurpose: number;
   nextCursor: string | null;
 }
 
@@ -110,9 +117,11 @@ function toSubjectState(s: StoredSubjectState): SubjectState {
   return { consents, restricted: s.restrictedAt !== null, erased: s.erasedAt !== null, objections: new Set(s.objections) };
 }
 
-function consentViews(s: StoredSubjectState): Record<string, ConsentView> {
+/** The ledger entry of `purpose` only. */
+function consentViews(s: StoredSubjectState, purpose: string): Record<string, ConsentView> {
   const out = dict() as Record<string, ConsentView>;
   for (const c of s.consents) {
+    if (c.purpose !== purpose) continue;
     out[c.purpose] = { status: c.status as ConsentStatus, noticeVersion: c.noticeVersion, method: c.method, at: new Date(c.at).toISOString(), explicit: c.explicit };
   }
   return out;
@@ -180,12 +189,19 @@ export class ProfileService {
 
     const rows = stored.traits;
     const traits = dict();
+    // `withheld` is every refusal, for the audit log; the answer names only those of the purpose's own categories.
     const withheld: Withheld[] = [];
+    const shown: Withheld[] = [];
+    let outside = 0;
     const allowed = [];
     for (const r of rows) {
       const d = view.decide(r.category);
       if (d.allow) allowed.push(r);
-      else withheld.push({ field: r.name, reason: d.reason });
+      else {
+        withheld.push({ field: r.name, reason: d.reason });
+        if (view.couldAllow(r.category)) shown.push({ field: r.name, reason: d.reason });
+        else outside++;
+      }
     }
     // Decrypt only after the decision, and only what was allowed.
     if (allowed.length > 0) {
@@ -196,6 +212,7 @@ export class ProfileService {
         const key = await this.#keyFor(subjectId, r.value_enc, current);
         if (!key) {
           withheld.push({ field: r.name, reason: 'erased' });
+          shown.push({ field: r.name, reason: 'erased' });
           continue;
         }
         // The key is looked up first even on a hit: after an erasure, nothing decrypted before is returned.
@@ -225,7 +242,7 @@ export class ProfileService {
       outcome: 'ok',
       details: { role: caller.role, withheld: withheldDetail(withheld) },
     });
-    return { subjectId, traits, withheld, segments, computed, consents: consentViews(stored) };
+    return { subjectId, traits, withheld: shown, withheldOutsidePurpose: outside, segments, computed, consents: consentViews(stored, purpose) };
   }
 
   async events(ref: IdentityRef, purpose: string, caller: ProfileCaller, page: { cursor: string | null; limit: number }): Promise<EventsPage> {
@@ -236,23 +253,29 @@ export class ProfileService {
     const rows = await this.#events.eventsOf(subjectId, page.cursor, page.limit);
     const events: EventView[] = [];
     const withheld: EventsPage['withheld'] = [];
+    // Every refused event, for the audit log; the answer lists only those of the purpose's categories.
+    const refused: EventsPage['withheld'] = [];
+    let outside = 0;
     const fieldsWithheld: Withheld[] = [];
     const returnedFields = new Set<string>();
     const current = rows.length > 0 ? (await this.deps.ring.currentKeys([subjectId])).get(subjectId) : undefined;
     for (const r of rows) {
       const d = view.decide(r.category);
       if (!d.allow) {
-        withheld.push({ id: r.id, reason: d.reason });
+        refused.push({ id: r.id, reason: d.reason });
+        if (view.couldAllow(r.category)) withheld.push({ id: r.id, reason: d.reason });
+        else outside++;
         continue;
       }
       const key = await this.#keyFor(subjectId, r.payload_enc, current);
       if (!key) {
+        refused.push({ id: r.id, reason: 'erased' });
         withheld.push({ id: r.id, reason: 'erased' });
         continue;
       }
       const e = this.#filterEvent(r, decryptJson(key, subjectId, `event:${r.id}`, r.payload_enc) as Json, view);
       for (const f of e.returned) returnedFields.add(f);
-      for (const w of e.view.withheld) fieldsWithheld.push(w);
+      for (const w of e.refused) fieldsWithheld.push(w);
       events.push(e.view);
     }
     const nextCursor = rows.length === page.limit ? rows[rows.length - 1]!.id : null;
@@ -262,25 +285,35 @@ export class ProfileService {
       purpose,
       subjectId,
       fields: [...returnedFields].sort(),
-      counts: { events: events.length, withheldEvents: withheld.length, withheldFields: fieldsWithheld.length },
+      counts: { events: events.length, withheldEvents: refused.length, withheldFields: fieldsWithheld.length },
       outcome: 'ok',
-      details: { role: caller.role, withheld: withheldDetail([...withheld, ...fieldsWithheld]), cursor: page.cursor },
+      details: { role: caller.role, withheld: withheldDetail([...refused, ...fieldsWithheld]), cursor: page.cursor },
     });
-    return { subjectId, events, withheld, nextCursor };
+    return { subjectId, events, withheld, withheldOutsidePurpose: outside, nextCursor };
   }
 
-  /** Keeps the payload fields the view allows; `fields` (written at collection) names each kept field's category. */
-  #filterEvent(r: EventsTable, payload: Json, view: PurposeView): { view: EventView; returned: string[] } {
+  /**
+   * Keeps the payload fields the view allows; `fields` (written at collection) names each kept field's category.
+   * `refused` is every field not kept (for the audit log); the event names only those of the purpose's categories.
+   */
+  #filterEvent(r: EventsTable, payload: Json, view: PurposeView): { view: EventView; returned: string[]; refused: Withheld[] } {
     const categories = (payload.fields ?? {}) as Record<string, string>;
     const cat = (path: string): string => (Object.hasOwn(categories, path) ? categories[path]! : UNCLASSIFIED);
     const properties = dict();
     const context = dict();
     const withheld: Withheld[] = [];
+    const refused: Withheld[] = [];
+    let outside = 0;
     const returned: string[] = [];
     const keep = (path: string): boolean => {
-      const d = view.decide(cat(path));
+      const category = cat(path);
+      const d = view.decide(category);
       if (d.allow) returned.push(path);
-      else withheld.push({ field: path, reason: d.reason });
+      else {
+        refused.push({ field: path, reason: d.reason });
+        if (view.couldAllow(category)) withheld.push({ field: path, reason: d.reason });
+        else outside++;
+      }
       return d.allow;
     };
     for (const [name, value] of Object.entries((payload.properties ?? {}) as Json)) {
@@ -299,8 +332,12 @@ export class ProfileService {
       returned.push('groupId');
     }
     return {
-      view: { id: r.id, messageId: r.message_id, type: r.type, event: r.event_name, timestamp: new Date(Number(r.timestamp)).toISOString(), properties, context, withheld },
+      view: {
+        id: r.id, messageId: r.message_id, type: r.type, event: r.event_name, timestamp: new Date(Number(r.timestamp)).toISOString(),
+        properties, context, withheld, withheldOutsidePurpose: outside,
+      },
       returned,
+      refused,
     };
   }
 

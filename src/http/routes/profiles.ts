@@ -19,15 +19,22 @@ const EventsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
-const Withheld = Type.Array(Type.Object({ field: Type.String(), reason: Type.String() }));
+const Withheld = Type.Array(Type.Object({ field: Type.String(), reason: Type.String() }), {
+  description: "fields of the purpose's categories it may not see now (consent, objection, restriction, erasure), with the reason",
+});
+const OutsidePurpose = Type.Integer({
+  minimum: 0,
+  description: 'how many more fields are held whose category the purpose never covers; counted, never named',
+});
 const Consent = Type.Object({ status: Type.String(), noticeVersion: Type.String(), method: Type.String(), at: Type.String(), explicit: Type.Boolean() });
 const Profile = Type.Object({
   subjectId: Type.String(),
   traits: Type.Record(Type.String(), Type.Unknown()),
   withheld: Withheld,
+  withheldOutsidePurpose: OutsidePurpose,
   segments: Type.Array(Type.Unknown()),
   computed: Type.Record(Type.String(), Type.Unknown()),
-  consents: Type.Record(Type.String(), Consent),
+  consents: Type.Record(Type.String(), Consent, { description: "the person's latest choice about the purpose read, if any; never other purposes'" }),
 });
 const EventsPage = Type.Object({
   subjectId: Type.String(),
@@ -41,9 +48,13 @@ const EventsPage = Type.Object({
       properties: Type.Record(Type.String(), Type.Unknown()),
       context: Type.Record(Type.String(), Type.Unknown()),
       withheld: Withheld,
+      withheldOutsidePurpose: OutsidePurpose,
     }),
   ),
-  withheld: Type.Array(Type.Object({ id: Type.String(), reason: Type.String() })),
+  withheld: Type.Array(Type.Object({ id: Type.String(), reason: Type.String() }), {
+    description: "events of the purpose's categories it may not see now, by id only",
+  }),
+  withheldOutsidePurpose: Type.Integer({ minimum: 0, description: 'events on this page whose category the purpose never covers; counted, not listed (an id carries its time)' }),
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });

@@ -5,6 +5,7 @@ import { RIGHTS_TYPES } from '../../domain/rights.ts';
 import { DownloadNotFoundError, InvalidEmailError, MailUnavailableError, RateLimitedError, VerificationFailedError } from '../../services/rights-intake.ts';
 import { PackageExpiredError, RightsStateError, type ExportFormat } from '../../services/rights.ts';
 import type { HttpContext } from '../context.ts';
+import { documentCsp } from '../security-headers.ts';
 import { FiduciaError } from '../errors.ts';
 import { requireSource } from '../write-key.ts';
 
@@ -88,6 +89,8 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as DownloadQuery;
     const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang).catch((e: unknown) => mapError(e, reply));
+    // The HTML package may use only its own stylesheet; JSON and CSV keep the default CSP (security-headers.ts).
+    if (out.contentType.startsWith('text/html')) void reply.header('content-security-policy', documentCsp(out.body));
     return reply
       .header('content-type', out.contentType)
       .header('cache-control', 'no-store')

@@ -6,6 +6,7 @@ import { REJECTION_REASONS, RIGHTS_STATUSES, RIGHTS_TYPES } from '../../domain/r
 import { PackageExpiredError, RightsNotFoundError, RightsStateError, type ExportFormat, type RequestView } from '../../services/rights.ts';
 import { authenticate, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
+import { documentCsp } from '../security-headers.ts';
 import { FiduciaError } from '../errors.ts';
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -124,6 +125,8 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as ExportQuery;
     const out = await ctx.rights.exportPackage(id, (q.format ?? 'json') as ExportFormat, q.lang, actor(req)).catch(mapError);
+    // The HTML package may use only its own stylesheet; JSON and CSV keep the default CSP (security-headers.ts).
+    if (out.contentType.startsWith('text/html')) void reply.header('content-security-policy', documentCsp(out.body));
     return reply
       .header('content-type', out.contentType)
       .header('cache-control', 'no-store')

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { noticeHtml, ropaCsv, ropaHtml } from '../../domain/ropa-render.ts';
 import { authenticate, requireRole } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
+import { documentCsp } from '../security-headers.ts';
 
 const RopaQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html'), Type.Literal('csv')])) }, { additionalProperties: false });
 const PurposesQuery = Type.Object(
@@ -36,7 +37,10 @@ export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     async (req, reply) => {
       const { format } = req.query as Static<typeof RopaQuery>;
       const ropa = await ctx.ropa.ropa();
-      if (format === 'html') return reply.type('text/html; charset=utf-8').serializer(raw).send(ropaHtml(ropa));
+      if (format === 'html') {
+        const html = ropaHtml(ropa);
+        return reply.type('text/html; charset=utf-8').header('content-security-policy', documentCsp(html)).serializer(raw).send(html);
+      }
       if (format === 'csv') {
         return reply
           .type('text/csv; charset=utf-8')
@@ -56,7 +60,10 @@ export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promis
       const q = req.query as Static<typeof PurposesQuery>;
       const lang = q.lang ?? 'it';
       const purposes = ctx.ropa.purposes(lang);
-      if (q.format === 'html') return reply.type('text/html; charset=utf-8').serializer(raw).send(noticeHtml(ctx.cfg.config.controller.name, purposes, lang));
+      if (q.format === 'html') {
+        const html = noticeHtml(ctx.cfg.config.controller.name, purposes, lang);
+        return reply.type('text/html; charset=utf-8').header('content-security-policy', documentCsp(html)).serializer(raw).send(html);
+      }
       return { lang, noticeVersion: ctx.cfg.config.notice.current, controller: ctx.cfg.config.controller, purposes };
     },
   );

@@ -5,7 +5,7 @@ import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
 import { WEB_BUNDLES, WEB_ROOT, WebBuildError, buildWebAssets, type WebAsset, type WebBundle } from '../web-build.ts';
 
-/** The pages load only their own scripts and styles and talk only to this server. */
+/** The pages load only their own scripts and styles and talk only to this server; nobody frames them. */
 const PAGE_CSP = [
   "default-src 'none'",
   "script-src 'self'",
@@ -64,7 +64,6 @@ export async function webRoutes(app: FastifyInstance, ctx: HttpContext): Promise
       .header('cache-control', 'public, max-age=300')
       .header('etag', asset.etag)
       .header('vary', 'accept-encoding')
-      .header('x-content-type-options', 'nosniff')
       // Shops embed /widget.js from their own origin, including pages that require CORP (COEP).
       .header('cross-origin-resource-policy', 'cross-origin')
       .header('access-control-allow-origin', '*');
@@ -84,9 +83,8 @@ export async function webRoutes(app: FastifyInstance, ctx: HttpContext): Promise
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-cache')
+      // Widens the default CSP (security-headers.ts, which also sends nosniff, DENY framing, no referrer) to the page's files.
       .header('content-security-policy', PAGE_CSP)
-      .header('referrer-policy', 'no-referrer')
-      .header('x-content-type-options', 'nosniff')
       .send(html);
   };
   app.get('/privacy', { schema: { hide: true } }, async (req, reply) => sendPage(req, reply, 'privacy/index.html'));

@@ -34,7 +34,7 @@ describe('demo shop in Chromium', { skip }, () => {
   }
   const widgetButton = (name: string) => page.locator('fiducia-consent').getByRole('button', { name, exact: true });
   const product = (name: string) => page.locator('#products li', { hasText: name });
-  const pagesSource = async () => (await f.dbs.data.selectFrom('sources').select('id').where('name', 'like', 'fiducia pages%').executeTakeFirstOrThrow()).id;
+  const pagesSource = async () => (await f.dbs.data.selectFrom('sources').select('id').where('kind', '=', 'browser').executeTakeFirstOrThrow()).id;
   const eventsOf = async (source: string) => f.dbs.data.selectFrom('events').select(['type', 'event_name', 'purposes']).where('source_id', '=', source).orderBy('id').execute();
 
   it('after "Reject all" the shop sends nothing: clicks are logged as not sent and the ad tag stays blocked', async () => {

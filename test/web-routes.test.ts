@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { createFiducia } from '../src/app.ts';
-import { eachDialect, startFiducia } from './helpers/harness.ts';
+import { WRITE_KEY, eachDialect, startFiducia } from './helpers/harness.ts';
 
 await eachDialect('web routes', (dialect) => {
   let f: Awaited<ReturnType<typeof startFiducia>>;
@@ -44,7 +44,8 @@ await eachDialect('web routes', (dialect) => {
     assert.match((await f.app.inject({ method: 'GET', url: '/privacy?lang=it', headers: { 'accept-language': 'en' } })).body, /<html lang="it">/);
     assert.match((await f.app.inject({ method: 'GET', url: '/privacy' })).body, /<html lang="it">/, 'default: the configuration’s first language');
     const key = pageKey(en.body);
-    assert.match(key, /^wk_pages_[A-Za-z0-9_-]{32}$/);
+    assert.match(key, /^wkb_[A-Za-z0-9_-]{32}$/, 'a browser key');
+    assert.equal(key, f.bootstrap.generated.browserWriteKey, 'the browser source the first start created');
     const consent = await f.app.inject({
       method: 'POST',
       url: '/v1/consent',
@@ -53,11 +54,12 @@ await eachDialect('web routes', (dialect) => {
     });
     assert.equal(consent.statusCode, 200, consent.body);
     await f.app.inject({ method: 'GET', url: '/demo' });
-    const sources = await f.dbs.data.selectFrom('sources').select('name').execute();
-    assert.equal(sources.filter((s) => s.name.startsWith('fiducia pages')).length, 1, 'one source, however many page views');
+    const sources = await f.dbs.data.selectFrom('sources').select(['kind', 'public_key']).execute();
+    assert.deepEqual(sources.map((s) => s.kind).sort(), ['browser', 'server'], 'one browser source, however many page views; the server key never reaches a page');
+    for (const html of [en.body, (await f.app.inject({ method: 'GET', url: '/demo' })).body]) assert.ok(!html.includes(WRITE_KEY), 'no server key in a page');
   });
 
-  it('the pages key is the same after a restart (derived from the master key), and /demo follows the demo option', async () => {
+  it('the pages key is the same after a restart, follows a rotation, and /demo follows the demo option', async () => {
     const first = pageKey((await f.app.inject({ method: 'GET', url: '/demo' })).body);
     const restarted = await createFiducia({ ...f.store.options, demo: false });
     try {
@@ -66,6 +68,10 @@ await eachDialect('web routes', (dialect) => {
       const demo = await restarted.app.inject({ method: 'GET', url: '/demo' });
       assert.equal(demo.statusCode, 404);
       assert.equal(demo.json<{ error: { code: string } }>().error.code, 'FIDUCIA_NOT_FOUND');
+      const id = (await restarted.dbs.data.selectFrom('sources').select('id').where('kind', '=', 'browser').executeTakeFirstOrThrow()).id;
+      const rotated = await restarted.access.rotateSource(id, 'test');
+      assert.ok(rotated, 'the browser source rotates');
+      assert.equal(pageKey((await restarted.app.inject({ method: 'GET', url: '/privacy' })).body), rotated.writeKey, 'pages carry the new key at once');
     } finally {
       await restarted.close();
     }

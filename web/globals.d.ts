@@ -18,6 +18,8 @@ export interface FiduciaApi {
 
 export interface FiduciaOptions {
   writeKey?: string;
+  /** The signed-in user's `userHash` (from the shop's server), so a choice is recorded for the user, not only this browser. */
+  userHash?: string;
   /** Base URL of Fiducia; default: where widget.js was loaded from. */
   endpoint?: string;
   lang?: string;

@@ -141,10 +141,11 @@ function boot(): void {
     if (!writeKey || !stored || !cfg) return;
     const s = stored;
     const userId = ajs('ajs_user_id');
+    const userHash = o.userHash ?? ds.userHash;
     fetch(`${base}v1/consent`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${writeKey}:`)}` },
-      body: JSON.stringify({ anonymousId: anonymousId(), ...(userId ? { userId } : {}), purposes: s.p, noticeVersion: s.v, method: s.m, gpc }),
+      body: JSON.stringify({ anonymousId: anonymousId(), ...(userId && userHash ? { userId, userHash } : {}), purposes: s.p, noticeVersion: s.v, method: s.m, gpc }),
     })
       .then((r) => r.json())
       .then((j: { receiptId?: string }) => {

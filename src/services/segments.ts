@@ -3,6 +3,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { ciphertextKeyVersion } from '../crypto/envelope.ts';
+import { ANALYST_MINIMUM_COUNT, analystCount, VOUCHED_ASSERTIONS, type AnalystCount } from '../domain/aggregate-disclosure.ts';
 import { PolicyEngine } from '../domain/policy.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { formatConfigPath } from '../domain/privacy-config.ts';
@@ -297,6 +298,17 @@ export class SegmentService implements IngestObserver {
 
   async count(key: string): Promise<number> {
     return this.#repo.countMembers(key, this.#segmentRow(key).purpose);
+  }
+
+  /**
+   * A member count as an analyst may see it (src/domain/aggregate-disclosure.ts), with the figures it came from
+   * for the audit log. Vouched members are counted only when the total could be shown, and only up to the minimum.
+   */
+  async analystCount(key: string): Promise<{ shown: AnalystCount; members: number; vouched: number }> {
+    const purpose = this.#segmentRow(key).purpose;
+    const members = await this.#repo.countMembers(key, purpose);
+    const vouched = members < ANALYST_MINIMUM_COUNT ? 0 : await this.#repo.countAssertedMembers(key, purpose, VOUCHED_ASSERTIONS, ANALYST_MINIMUM_COUNT);
+    return { shown: analystCount(members, vouched), members, vouched };
   }
 
   // ---- incremental update, inside the ingestion transaction ----

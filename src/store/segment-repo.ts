@@ -1,6 +1,6 @@
 // Segments: definitions, memberships, encrypted per-subject aggregate state, and the bounded reads that rebuild them.
 import type { Kysely } from 'kysely';
-import type { DataDatabase, SegmentDefinitionsTable, SegmentMembersTable, SegmentStatesTable } from './schema.ts';
+import type { DataDatabase, IdentityAssertion, SegmentDefinitionsTable, SegmentMembersTable, SegmentStatesTable } from './schema.ts';
 
 const CHUNK = 400;
 
@@ -102,6 +102,22 @@ export class SegmentRepo {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirst();
     return Number(r?.n ?? 0);
+  }
+
+  /**
+   * How many members have an identity link asserted in one of `assertions`, counting no further than `atMost`: the
+   * caller only needs to know whether a threshold is reached, so a large segment stops at the first `atMost`.
+   */
+  async countAssertedMembers(segment: string, purpose: string, assertions: readonly IdentityAssertion[], atMost: number): Promise<number> {
+    if (assertions.length === 0 || atMost <= 0) return 0;
+    const rows = await this.#members(segment, purpose)
+      .where((eb) =>
+        eb.exists(eb.selectFrom('identities as i').select('i.subject_id').whereRef('i.subject_id', '=', 'm.subject_id').where('i.asserted', 'in', [...assertions])),
+      )
+      .select('m.subject_id')
+      .limit(atMost)
+      .execute();
+    return rows.length;
   }
 
   membershipsOf(subjectId: string): Promise<Pick<SegmentMembersTable, 'segment_id' | 'since'>[]> {

@@ -45,7 +45,7 @@ const MembersQuery = Type.Object(
 const Count = Type.Object({
   id: Type.String(),
   purpose: Type.String(),
-  /** null for an analyst when fewer than `belowMinimum` subjects are members. */
+  /** null for an analyst when fewer than `belowMinimum` members have an identity a public key cannot create (docs/segments.md). */
   count: Type.Union([Type.Integer(), Type.Null()]),
   aggregateOnly: Type.Optional(Type.Boolean()),
   belowMinimum: Type.Optional(Type.Integer()),
@@ -63,8 +63,8 @@ const Members = Type.Object({
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply };
 
-/** Smallest member count shown to an analyst (a k-anonymity threshold: smaller groups are reported only as smaller). */
-export const ANALYST_MINIMUM_COUNT = 5;
+/** Smallest vouched member count behind a count shown to an analyst (src/domain/aggregate-disclosure.ts). */
+export { ANALYST_MINIMUM_COUNT } from '../../domain/aggregate-disclosure.ts';
 
 export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // Authentication runs before validation: no token is a 401 whatever the request.
@@ -102,11 +102,18 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   const count = async (req: FastifyRequest, d: DefinitionView, purpose: string) => {
     const caller = callerOf(req);
-    const n = await ctx.segments.count(d.id);
-    await ctx.audit.append(ctx.db, [{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
-    if (caller.role !== 'analyst') return { id: d.id, purpose, count: n };
-    // A count of one or two points at people: below the minimum an analyst learns only that it is below.
-    return n < ANALYST_MINIMUM_COUNT ? { id: d.id, purpose, count: null, belowMinimum: ANALYST_MINIMUM_COUNT, aggregateOnly: true } : { id: d.id, purpose, count: n, aggregateOnly: true };
+    if (caller.role !== 'analyst') {
+      const n = await ctx.segments.count(d.id);
+      await ctx.audit.append(ctx.db, [{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
+      return { id: d.id, purpose, count: n };
+    }
+    // A small group points at people, and anyone can add members through a public key: the threshold counts only
+    // members a stranger cannot create, and below it an analyst learns only that it is below.
+    const a = await ctx.segments.analystCount(d.id);
+    await ctx.audit.append(ctx.db, [
+      { actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: a.members, vouched: a.vouched }, outcome: 'ok', details: { segment: d.id, role: caller.role, shown: a.shown.count !== null } },
+    ]);
+    return { id: d.id, purpose, ...a.shown };
   };
 
   app.post(

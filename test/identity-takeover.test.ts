@@ -168,7 +168,7 @@ await eachDialect('identity takeover through a write key', (dialect) => {
       assert.equal(await holderOf('email', 'second@example.com'), victimSubject, 'a server source links the email it asserts');
       const out = await selfService(basicAuth(f.bootstrap.generated.browserWriteKey), 'second@example.com', 'access');
       assert.ok(out.download?.includes(victim.userId), 'the package of the person the server vouched for');
-      const pkg = JSON.parse(out.download) as { identities: { kind: string; asserted: string }[] };
+      const pkg = JSON.parse(out.download ?? '{}') as { identities: { kind: string; asserted: string }[] };
       assert.ok(pkg.identities.some((i) => i.kind === 'email' && i.asserted === 'server'), 'the package shows how each identity was asserted');
     });
   });

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { CompiledConfig } from './domain/privacy-config.ts';
 import { buildHttpApp } from './http/app.ts';
+import { AuthFailureLog } from './http/auth-failures.ts';
 import { resolveTrustProxy } from './http/trust-proxy.ts';
 import { AccessService, type Bootstrap } from './services/access.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config-loader.ts';
@@ -88,6 +89,8 @@ export interface Fiducia {
   rightsIntake: RightsIntake;
   sweepRights(): Promise<unknown>;
   metrics: Metrics;
+  /** Refused tokens, counted per window and network; `flush()` writes the pending `auth.failed` summaries. */
+  authFailures: AuthFailureLog;
   bootstrap: Bootstrap;
   /** The write key of the privacy center and demo pages, and whether /demo is served. */
   pages: PagesSource;
@@ -166,6 +169,11 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
+  const authFailures = new AuthFailureLog({
+    write: (entries) => audit.append(dbs.data, entries),
+    metrics,
+    onWriteError: (err, failures) => logger.error({ err, failures }, 'auth.failed summary could not be written'),
+  });
   // Sealing browser sources' verification secrets: a key derived from the master key, apart from every data key.
   const access = new AccessService(new AccessRepo(dbs.data, dbs.reader), ring.blindIndex.index('fiducia-source-secrets', 'v1'), { port: audit, db: dbs.data });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
@@ -205,6 +213,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       ropa,
       db: dbs.data,
       metrics,
+      authFailures,
       profiles,
       segments,
       rights,
@@ -240,6 +249,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     rightsIntake,
     sweepRights: runSweep,
     metrics,
+    authFailures,
     bootstrap,
     pages,
     masterKeyCreated,
@@ -247,6 +257,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     close() {
       closing ??= (async () => {
         await app.close();
+        await authFailures.close();
         await ingest.close();
         await segmentRefresh.stop();
         await rightsSweep.stop();

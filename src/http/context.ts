@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import type { AccessService } from '../services/access.ts';
 import type { AuditLog } from '../services/audit-log.ts';
+import type { AuthFailureRecorder } from './auth-failures.ts';
 import type { RopaService } from '../services/ropa.ts';
 import type { ConsentService } from '../services/consent.ts';
 import type { IngestService } from '../services/ingest.ts';
@@ -26,6 +27,8 @@ export interface HttpContext {
   /** The data database (for transactions and `authenticate(req, ctx)`: the context is an `AuthDeps`). */
   db: Kysely<DataDatabase>;
   metrics: Metrics;
+  /** Refused tokens, counted per window and network and audited in summary (see auth-failures.ts). */
+  authFailures: AuthFailureRecorder;
   /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */
   profiles: ProfileService;
   /** Segments and computed traits: definitions, memberships (`membershipsIn(rows, purpose)`), counts. */

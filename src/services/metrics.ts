@@ -1,4 +1,4 @@
-// Prometheus metrics of the collection path: what was stored, replayed and dropped, and why.
+// Prometheus metrics of the collection path (what was stored, replayed and dropped, and why) and of refused credentials.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
@@ -31,6 +31,12 @@ export class Metrics {
     name: 'fiducia_rejected_requests_total',
     help: 'Requests refused at the boundary, by error code.',
     labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'fiducia_auth_failures_total',
+    help: 'Refused credentials by kind (token, write_key) and reason; the audit log holds one summary per window and network.',
+    labelNames: ['credential', 'reason'] as const,
     registers: [this.registry],
   });
   readonly flushSeconds = new Histogram({

@@ -1,7 +1,7 @@
 // Requests without a valid token: 401 at once, no write on the request path, one audited summary per window and network.
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { createFiducia } from '../src/app.ts';
+import { createFiducia, type Fiducia } from '../src/app.ts';
 import { eachDialect, startFiducia } from './helpers/harness.ts';
 
 type F = Awaited<ReturnType<typeof startFiducia>>;
@@ -13,7 +13,7 @@ await eachDialect('authentication failures', (dialect) => {
   });
   after(async () => f.stop());
 
-  const failedEntries = async (g = f) => (await g.audit.query({ action: 'auth.failed', limit: 100_000 })).entries.reverse();
+  const failedEntries = async (g: Fiducia = f) => (await g.audit.query({ action: 'auth.failed', limit: 100_000 })).entries.reverse();
   const allEntries = async () => (await f.audit.query({ limit: 100_000 })).entries.length;
 
   it('200 refused requests from two networks leave two auth.failed entries with their counts, written only at the flush', async () => {

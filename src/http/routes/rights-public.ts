@@ -1,6 +1,7 @@
 // Self-service rights requests for the privacy center (write key, CORS): ask, confirm the emailed code, download the package.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { IDENTITY_MAX_LENGTH } from '../../domain/identity.ts';
 import { RIGHTS_TYPES } from '../../domain/rights.ts';
 import { DownloadNotFoundError, InvalidEmailError, MailUnavailableError, RateLimitedError, VerificationFailedError } from '../../services/rights-intake.ts';
 import { PackageExpiredError, RightsStateError, type ExportFormat } from '../../services/rights.ts';
@@ -15,7 +16,8 @@ const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 const IntakeBody = Type.Object(
   {
-    email: Type.String({ minLength: 3, maxLength: 320 }),
+    // The identity bound, in the schema: a longer address is refused before any work (rate limit included).
+    email: Type.String({ minLength: 3, maxLength: IDENTITY_MAX_LENGTH.email }),
     type: literals(RIGHTS_TYPES),
     language: Lang,
     details: Type.Optional(Type.String({ maxLength: 2000 })),

@@ -1,7 +1,7 @@
 // The composition root: builds storage, keys, services and the HTTP app from options, and tears them down in order.
 import { resolve } from 'node:path';
 import { sql } from 'kysely';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { CompiledConfig } from './domain/privacy-config.ts';
 import { buildHttpApp } from './http/app.ts';
@@ -101,8 +101,8 @@ export interface Fiducia {
 }
 
 /** Personal values never reach the log: headers that carry secrets or identities are censored. */
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     redact: {
       paths: [
@@ -121,7 +121,9 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  // A destination (tests capture the log in memory) gets the same redaction as stdout.
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOptions {

@@ -41,11 +41,24 @@ export interface Operation {
   params: string[];
   query: Record<string, { required: boolean; schema: Record<string, unknown> }>;
   hasBody: boolean;
+  /** Property names of the body schema, one level into arrays of objects too (what a fuzzer should aim at). */
+  bodyKeys: string[];
   security: 'token' | 'writeKey' | 'none';
 }
 
+interface JsonSchema {
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+}
+
+function propertyNames(schema: JsonSchema | undefined, depth = 0): string[] {
+  if (!schema || depth > 2) return [];
+  const own = Object.entries(schema.properties ?? {}).flatMap(([k, v]) => [k, ...propertyNames(v.items ?? v, depth + 1)]);
+  return [...new Set([...own, ...propertyNames(schema.items, depth + 1)])];
+}
+
 interface OpenApiDoc {
-  paths: Record<string, Record<string, { parameters?: { in: string; name: string; required?: boolean; schema?: Record<string, unknown> }[]; requestBody?: unknown; security?: Record<string, unknown>[] }>>;
+  paths: Record<string, Record<string, { parameters?: { in: string; name: string; required?: boolean; schema?: Record<string, unknown> }[]; requestBody?: { content?: Record<string, { schema?: JsonSchema }> }; security?: Record<string, unknown>[] }>>;
 }
 
 /** The operations of `/openapi.json`; the credential a route takes is read from its path (the contract of DESIGN §5). */
@@ -60,7 +73,7 @@ export async function listOperations(app: FastifyInstance): Promise<Operation[]>
       const query: Operation['query'] = {};
       for (const p of op.parameters ?? []) if (p.in === 'query') query[p.name] = { required: p.required === true, schema: p.schema ?? {} };
       const security = path.startsWith('/api/') ? (path === '/api/v1/ropa/purposes' ? 'none' : 'token') : path.startsWith('/v1/') && method === 'post' ? 'writeKey' : 'none';
-      ops.push({ method: method.toUpperCase(), path, params, query, hasBody: op.requestBody !== undefined || method === 'post' || method === 'put', security });
+      ops.push({ method: method.toUpperCase(), path, params, query, hasBody: op.requestBody !== undefined || method === 'post' || method === 'put', bodyKeys: propertyNames(op.requestBody?.content?.['application/json']?.schema), security });
     }
   }
   return ops;

@@ -26,7 +26,8 @@ const TokenInfo = Type.Object({
   createdAt: Type.String(),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
 });
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+// Printable ASCII only: a NUL byte reached PostgreSQL, which refuses it in text (a 500 instead of a 404).
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }) });
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply };
 

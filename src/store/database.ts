@@ -1,10 +1,10 @@
 // Opens the data database and the keystore (SQLite files or PostgreSQL schemas) and runs their migrations.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DataDatabase, KeysDatabase } from './schema.ts';
+import { privateDir, privateFile, privateIfExists } from './file-modes.ts';
 import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
 import { pgPool, SCHEMA_NAME, type RawData } from './raw.ts';
 import { kyselyReader, sqliteReader, type Reader } from './reader.ts';
@@ -46,17 +46,36 @@ export interface Databases {
 }
 
 
+/** How long a SQLite statement waits for another process's lock (it blocks the event loop meanwhile). */
+export const BUSY_TIMEOUT_MS = 5000;
+
+const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
+
+/** The dialect of each Kysely instance `openDatabases` made: repositories whose statements differ per database ask it. */
+const dialects = new WeakMap<object, Dialect>();
+
+export function dialectOf(db: object): Dialect | undefined {
+  return dialects.get(db);
+}
+
 function openSqlite(file: string): SQLite.Database {
+  // 0600 before SQLite opens it: SQLite gives the -wal, -shm and -journal files it creates the database file's mode.
+  privateFile(file);
+  for (const suffix of SIDE_FILES) privateIfExists(`${file}${suffix}`);
   const db = new SQLite(file);
   db.pragma('journal_mode = WAL');
+  // Deleted rows are overwritten with zeros, in the page and in freed pages: a destroyed key or an erased person's
+  // ciphertext does not linger in free space once the WAL is checkpointed (docs/architecture.md, "Keys").
+  db.pragma('secure_delete = ON');
   // FULL: a commit is on disk before we acknowledge it (an acknowledged write is durable).
   db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('cache_size = -65536');
   // Copy the WAL back every ~40 MB instead of SQLite's 4 MB: a page changed by many commits in between (the index pages
   // of busy tables) is written back once. Measured: +35% audit appends, the subject index being the dominant cost.
   db.pragma('wal_autocheckpoint = 10000');
   cacheStatements(db);
+  for (const suffix of SIDE_FILES) privateIfExists(`${file}${suffix}`);
   return db;
 }
 
@@ -109,14 +128,16 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
     const pool = pgPool(pg, opts.databaseUrl, schema);
     const data = new Kysely<DataDatabase>({ dialect: new PostgresDialect({ pool }) });
     const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(pg, keysUrl, keysSchema) }) });
+    dialects.set(data, 'postgres').set(keys, 'postgres');
     return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, kyselyReader(data), keys, schema, keysSchema);
   }
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  privateDir(opts.dataDir);
   const file = openSqlite(join(opts.dataDir, 'fiducia.db'));
   const data = new Kysely<DataDatabase>({ dialect: new SqliteDialect({ database: file }) });
   const keys = new Kysely<KeysDatabase>({
     dialect: new SqliteDialect({ database: openSqlite(join(opts.dataDir, 'keys.db')) }),
   });
+  dialects.set(data, 'sqlite').set(keys, 'sqlite');
   return build({ dialect: 'sqlite', db: file }, data, sqliteReader(file, openSqlite, opts.readCacheSubjects ?? 10_000), keys, undefined, undefined);
 }
 

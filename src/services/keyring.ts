@@ -1,6 +1,6 @@
 // The keyring: unwraps the KEK versions from the master key, issues and caches per-subject data keys, rotates the KEK.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlindIndexer } from '../crypto/blind-index.ts';
 import {
@@ -13,7 +13,8 @@ import {
   unwrapDataKey,
   wrapDataKey,
 } from '../crypto/envelope.ts';
-import type { KeystoreRepo } from '../store/keystore-repo.ts';
+import { privateDir, privateFile } from '../store/file-modes.ts';
+import type { KeystoreRepo, PurgeMark } from '../store/keystore-repo.ts';
 import { dropOldest } from '../domain/drop-oldest.ts';
 
 export interface DataKey {
@@ -26,12 +27,14 @@ export function loadMasterKey(dataDir: string, envValue: string | undefined): { 
   if (envValue) return { key: parseMasterKey(envValue), created: false };
   const file = join(dataDir, 'master.key');
   if (existsSync(file)) {
-    chmodSync(file, 0o600);
+    privateFile(file);
     return { key: parseMasterKey(readFileSync(file, 'utf8')), created: false };
   }
   const key = randomBytes(32);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  privateDir(dataDir);
   writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  // The mode given to writeFileSync is cut by the umask; this one is not.
+  privateFile(file);
   return { key, created: true };
 }
 
@@ -178,15 +181,53 @@ export class KeyRing {
     this.#onDestroy.push(listener);
   }
 
-  /** Crypto-shredding: the subject's keys are deleted, so every copy of its ciphertext becomes unreadable. */
+  /** Subjects whose keys this process deleted and whose old bytes the keystore may still hold, with their marks. */
+  readonly #unpurged = new Map<string, PurgeMark>();
+  #purging: Promise<void> = Promise.resolve();
+
+  /**
+   * Crypto-shredding: the subject's keys are deleted, so every copy of its ciphertext becomes unreadable. The
+   * keystore may keep the deleted rows' bytes (SQLite's WAL, PostgreSQL's dead rows) until `purge` clears them.
+   */
   async destroy(subjectId: string): Promise<number> {
     for (const k of [...this.#cache.keys()]) if (k.startsWith(`${subjectId}:`)) this.#cache.delete(k);
     for (const listener of this.#onDestroy) listener(subjectId);
-    return this.#repo.deleteSubjectKeys(subjectId);
+    const { deleted, mark } = await this.#repo.deleteSubjectKeys(subjectId);
+    // Marks only grow: the newest destruction of a subject covers its earlier ones.
+    this.#unpurged.set(subjectId, mark);
+    return deleted;
   }
 
-  /** New KEK version; every data key is rewrapped with it. Field ciphertexts are not touched. */
-  async rotate(onProgress?: (done: number) => void): Promise<{ kekVersion: number; rewrapped: number }> {
+  /**
+   * Makes sure the keystore keeps no copy of the keys this process destroyed (of `subjectIds`, or all of them), or
+   * throws `KeystorePurgeError` (retry later). Not from inside a data transaction that was open when the keys were
+   * destroyed: on PostgreSQL that transaction keeps the deleted rows alive (KeystoreRepo.purgeDeleted).
+   */
+  purge(subjectIds?: Iterable<string>): Promise<void> {
+    const ids = subjectIds ? [...subjectIds] : undefined;
+    // One purge at a time in this process: a VACUUM or checkpoint already covering a mark makes the next one quick.
+    const run = this.#purging.catch(() => undefined).then(() => this.#purge(ids));
+    this.#purging = run;
+    return run;
+  }
+
+  async #purge(subjectIds: readonly string[] | undefined): Promise<void> {
+    let target: PurgeMark | undefined;
+    for (const id of subjectIds ?? this.#unpurged.keys()) {
+      const mark = this.#unpurged.get(id);
+      if (mark !== undefined && (target === undefined || mark > target)) target = mark;
+    }
+    if (target === undefined) return;
+    await this.#repo.purgeDeleted(target);
+    for (const [id, mark] of this.#unpurged) if (mark <= target) this.#unpurged.delete(id);
+  }
+
+  /**
+   * New KEK version; every data key is rewrapped with it. Field ciphertexts are not touched. The keys as wrapped
+   * before are then purged from the keystore where it can be done now (`purged`); otherwise they go with the next
+   * purge (the rights sweep runs one) or, on PostgreSQL, the next VACUUM.
+   */
+  async rotate(onProgress?: (done: number) => void): Promise<{ kekVersion: number; rewrapped: number; purged: boolean }> {
     const version = await this.#newKekVersion();
     const kek = await this.#kek(version);
     let done = 0;
@@ -207,6 +248,11 @@ export class KeyRing {
       done += rewrapped.length;
       onProgress?.(done);
     }
-    return { kekVersion: version, rewrapped: done };
+    // The rotation itself is done: a purge that must wait is not a failed rotation (a rerun would add a KEK version).
+    const purged = await this.#repo.mark().then((mark) => this.#repo.purgeDeleted(mark)).then(
+      () => true,
+      () => false,
+    );
+    return { kekVersion: version, rewrapped: done, purged };
   }
 }

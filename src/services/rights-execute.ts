@@ -13,7 +13,7 @@ import type { DataDatabase, RightsRequestsTable } from '../store/schema.ts';
 import { SubjectStateRepo, type StoredSubjectState } from '../store/subject-state-repo.ts';
 import { noticesFor } from './recipient-notifier.ts';
 import { readSubjectData } from './rights-data.ts';
-import { errorCode, requestKeyId, sealPackage, step, type RightsDeps } from './rights-steps.ts';
+import { errorCode, purgeErased, requestKeyId, sealPackage, step, type RightsDeps } from './rights-steps.ts';
 
 export interface ExecuteParams {
   /** Rectification: trait name → corrected value (null removes the trait). */
@@ -90,25 +90,30 @@ export async function erase(trx: Trx, deps: RightsDeps, req: RightsRequestsTable
     { actor, action: 'rights.erasure', subjectId, counts: { ...counts, suppressed: suppressRows.length }, outcome: 'ok', details: { requestId: req.id } },
   ]);
   const outcome = { subjectFound: true, ...counts, suppressed: suppressRows.length, keysDestroyed: false };
-  let row = await step(trx, deps, req, 'in_progress', 'rows_deleted', actor, { patch: { outcome: JSON.stringify(outcome), waiting: 'key_destruction' }, audit: { counts: { ...counts } } });
+  const row = await step(trx, deps, req, 'in_progress', 'rows_deleted', actor, { patch: { outcome: JSON.stringify(outcome), waiting: 'key_destruction' }, audit: { counts: { ...counts } } });
   // The keys live in the keystore (another database), destroyed before this transaction commits: should the commit
   // fail, what is left is already unreadable and a new request deletes it. If the keystore fails, the rows still go
   // and the key destruction is retried after the commit, then by the sweep.
+  const keyIds = [subjectId, ...merged, ...packages.map(requestKeyId)];
   const destroy = async () => {
-    for (const id of [subjectId, ...merged, ...packages.map(requestKeyId)]) await deps.ring.destroy(id);
+    for (const id of keyIds) await deps.ring.destroy(id);
   };
+  // The request completes after the commit (rights.ts `#run`), once the keystore holds no copy of the keys: on
+  // PostgreSQL the deleted key rows cannot be vacuumed while this transaction is open.
+  const purge = () => purgeErased(deps, keyIds);
   try {
     await destroy();
   } catch (err) {
     deps.logger.error({ requestId: req.id, err: errorCode(err) }, 'could not destroy the keys of an erased subject: will retry');
-    return { row, afterCommit: [destroy] };
+    return { row, afterCommit: [destroy, purge] };
   }
-  row = await finishErasure(trx, deps, row, actor);
-  return { row, afterCommit: [] };
+  return { row, afterCommit: [purge] };
 }
 
-/** The second half of an erasure, once the keys are destroyed. */
+/** The second half of an erasure, once the keys are destroyed and purged from the keystore. */
 export async function finishErasure(trx: Trx, deps: RightsDeps, req: RightsRequestsTable, actor: string): Promise<RightsRequestsTable> {
+  // The sweep's retry destroys the keys again just before this (its own transaction began after that): purge them.
+  if (req.subject_id) await deps.ring.purge([req.subject_id, ...(await new ErasureRepo(trx).mergedInto(req.subject_id))]);
   const outcome = { ...(JSON.parse(req.outcome) as Record<string, unknown>), keysDestroyed: true };
   return step(trx, deps, req, 'completed', 'completed', actor, { patch: { outcome: JSON.stringify(outcome), waiting: null } });
 }

@@ -6,6 +6,7 @@ import { ciphertextKeyVersion, decryptField, decryptJson, encryptField, encryptJ
 import { uuidv7 } from '../domain/ids.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { canTransition, isFinal, type RightsStatus } from '../domain/rights.ts';
+import { ErasureRepo } from '../store/erasure-repo.ts';
 import { RightsRepo } from '../store/rights-repo.ts';
 import type { DataDatabase, RightsRequestsTable } from '../store/schema.ts';
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';
@@ -101,6 +102,16 @@ export async function step(
     },
   ]);
   return next;
+}
+
+/**
+ * After an erasure's commit: the keystore must hold no copy of the destroyed keys before the request says
+ * `keysDestroyed` (throws `KeystorePurgeError` otherwise: the request waits and the sweep retries). On SQLite the
+ * data file's WAL is emptied too, best effort (see `ErasureRepo.truncateWal`).
+ */
+export async function purgeErased(deps: RightsDeps, keyIds: readonly string[]): Promise<void> {
+  await deps.ring.purge(keyIds);
+  if (!(await new ErasureRepo(deps.db).truncateWal())) deps.logger.info('the data WAL is in use: erased rows stay in its older frames until SQLite reuses them');
 }
 
 // ---- the request key: contact address, parameters and packages are encrypted under `rights:<id>` ----

@@ -9,6 +9,8 @@ export interface SweepReport {
   unverifiedRejected: number;
   erasuresFinished: number;
   requestKeysDestroyed: number;
+  /** Whether the keystore now holds no copy of the keys this process destroyed (merge losers, request keys). */
+  keystorePurged: boolean;
 }
 
 const SYSTEM = 'system';
@@ -18,7 +20,7 @@ const RATE_WINDOW_KEEP_MS = 24 * 3600_000;
 export async function sweepRights(deps: RightsDeps, rights: RightsService, intake: RightsIntake): Promise<SweepReport> {
   const now = (deps.now ?? Date.now)();
   const repo = new RightsRepo(deps.db);
-  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0 };
+  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0, keystorePurged: false };
 
   for (const id of await repo.expiredPackages(now, 500)) {
     await deps.db.transaction().execute(async (trx) => {
@@ -55,5 +57,13 @@ export async function sweepRights(deps: RightsDeps, rights: RightsService, intak
   }
 
   await repo.pruneRateLimits(now - RATE_WINDOW_KEEP_MS);
+
+  // Keys destroyed outside an erasure (merge losers, request keys above) leave the keystore's files and pages too.
+  try {
+    await deps.ring.purge();
+    report.keystorePurged = true;
+  } catch (err) {
+    deps.logger.warn({ err: errorCode(err) }, 'the keystore could not be purged of destroyed keys now: next sweep');
+  }
   return report;
 }

@@ -1,5 +1,6 @@
 // Erasure (Art. 17) at the storage level: every row of a subject's data deleted, a pseudonymous marker and the suppression list kept.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { BUSY_TIMEOUT_MS, dialectOf } from './database.ts';
 import type { DataDatabase, SuppressionsTable } from './schema.ts';
 
 export interface ErasedCounts {
@@ -64,6 +65,36 @@ export class ErasureRepo {
       .where('id', 'in', ids)
       .execute();
     return { events, traits, identities, objections, packages, consentProofs, mergedAway: alsoMarked.length };
+  }
+
+  /** Rights requests about these subjects (their mail copies go with the subject's erasure). */
+  async requestsAbout(subjectIds: readonly string[]): Promise<string[]> {
+    if (subjectIds.length === 0) return [];
+    return (await this.db.selectFrom('rights_requests').select('id').where('subject_id', 'in', subjectIds).execute()).map((r) => r.id);
+  }
+
+  /**
+   * SQLite, after an erasure: the WAL's older frames still hold the pages as they were before the rows were deleted.
+   * A TRUNCATE checkpoint writes the current pages (deleted cells zeroed by `secure_delete`) into the file and empties
+   * the WAL. Best effort: false if another connection's read kept it from finishing (the frames then stay until SQLite
+   * reuses them; they are ciphertexts whose key is destroyed). PostgreSQL: nothing to do here (autovacuum).
+   * Pass the root instance, not a transaction.
+   */
+  async truncateWal(): Promise<boolean> {
+    if (dialectOf(this.db) !== 'sqlite') return true;
+    return this.db.connection().execute(async (conn) => {
+      // SQLite waits for locks synchronously, stalling the event loop: a short wait, then give up.
+      await sql`PRAGMA busy_timeout = 100`.execute(conn);
+      try {
+        const r = await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(conn);
+        return r.rows[0]?.busy === 0;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+        throw err;
+      } finally {
+        await sql`PRAGMA busy_timeout = ${sql.lit(BUSY_TIMEOUT_MS)}`.execute(conn);
+      }
+    });
   }
 
   async suppress(rows: readonly SuppressionsTable[]): Promise<void> {

@@ -1,9 +1,39 @@
 // The keystore: KEK versions (salts and check values, never the KEK itself) and wrapped per-subject data keys.
-import type { Kysely } from 'kysely';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely } from 'kysely';
+import { BUSY_TIMEOUT_MS, dialectOf, type Dialect } from './database.ts';
 import type { DataKeysTable, KekVersionsTable, KeysDatabase } from './schema.ts';
 
+/**
+ * Orders deletions against purges: a purge given a mark covers every deletion that returned that mark or a smaller
+ * one. On PostgreSQL it is the id (xid8) of the deleting transaction; on SQLite a counter of this process.
+ */
+export type PurgeMark = bigint;
+
+/** The keystore still holds, or may hold, bytes of deleted keys and could not be cleared now: try again later. */
+export class KeystorePurgeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KeystorePurgeError';
+  }
+}
+
+export interface PurgeOptions {
+  /** How long to keep trying (another process's read or transaction holding the old rows). */
+  waitMs?: number;
+}
+
+const PURGE_WAIT_MS = 10_000;
+/** A checkpoint's own wait for another process's lock: short, since SQLite waits synchronously, stalling the event loop. */
+const CHECKPOINT_BUSY_MS = 100;
+
 export class KeystoreRepo {
-  constructor(private readonly db: Kysely<KeysDatabase>) {}
+  readonly #dialect: Dialect | undefined;
+  #deletions: PurgeMark = 0n;
+
+  constructor(private readonly db: Kysely<KeysDatabase>) {
+    this.#dialect = dialectOf(db);
+  }
 
   kekVersions(): Promise<KekVersionsTable[]> {
     return this.db.selectFrom('kek_versions').selectAll().orderBy('version').execute();
@@ -87,8 +117,88 @@ export class KeystoreRepo {
     return new Map(rows.map((r) => [Number(r.kek_version), Number(r.n)]));
   }
 
-  async deleteSubjectKeys(subjectId: string): Promise<number> {
+  /** Deletes the subject's keys; pass `mark` to `purgeDeleted` to make sure no copy of them is left behind. */
+  async deleteSubjectKeys(subjectId: string): Promise<{ deleted: number; mark: PurgeMark }> {
+    if (this.#dialect === 'postgres') {
+      // One statement: the deleting transaction's id comes back with the count (it is given one even if nothing was
+      // deleted, so that a repeated destruction still marks a point after the first one).
+      const r = await sql<{ deleted: number; xid: string }>`
+        WITH d AS (DELETE FROM data_keys WHERE subject_id = ${subjectId} RETURNING 1)
+        SELECT count(*)::int AS deleted, pg_current_xact_id()::text AS xid FROM d`.execute(this.db);
+      const row = r.rows[0]!;
+      return { deleted: Number(row.deleted), mark: BigInt(row.xid) };
+    }
     const res = await this.db.deleteFrom('data_keys').where('subject_id', '=', subjectId).executeTakeFirst();
-    return Number(res.numDeletedRows);
+    return { deleted: Number(res.numDeletedRows), mark: ++this.#deletions };
+  }
+
+  /** A mark after every change made so far (a rotation's rewraps, say). */
+  async mark(): Promise<PurgeMark> {
+    if (this.#dialect !== 'postgres') return ++this.#deletions;
+    const r = await sql<{ xid: string }>`SELECT pg_current_xact_id()::text AS xid`.execute(this.db);
+    return BigInt(r.rows[0]!.xid);
+  }
+
+  /**
+   * Makes sure the keystore's files (SQLite) or pages (PostgreSQL) hold no row deleted or replaced up to `mark`, or
+   * throws `KeystorePurgeError`. See docs/architecture.md, "Keys": what this covers and what it cannot.
+   *
+   * SQLite (`secure_delete` on): a TRUNCATE checkpoint writes the pages, with the deleted cells zeroed, into the file
+   * and empties the WAL, whose older frames held the rows as they were. It cannot finish while another connection
+   * reads an older snapshot; it is retried, briefly.
+   *
+   * PostgreSQL: a deleted row stays in its page, dead, until VACUUM removes it, and VACUUM keeps it while any
+   * transaction could still see it. So this waits until no session of the database holds a snapshot or a
+   * transaction from before `mark` (nor a prepared transaction or a replication slot), then vacuums the table.
+   * Must not be called inside a transaction of the same database that began before `mark`: it would wait for itself.
+   */
+  async purgeDeleted(mark: PurgeMark, opts: PurgeOptions = {}): Promise<void> {
+    const deadline = Date.now() + (opts.waitMs ?? PURGE_WAIT_MS);
+    if (this.#dialect === 'sqlite') return this.#checkpoint(deadline);
+    if (this.#dialect !== 'postgres') throw new Error('KeystoreRepo needs a keystore opened by openDatabases');
+    for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+      if ((await this.#holders(mark)) === 0) break;
+      if (Date.now() + pause > deadline) throw new KeystorePurgeError('a transaction that may still see destroyed keys is open: the keystore cannot be vacuumed yet');
+      await sleep(pause);
+    }
+    // Outside any transaction block (VACUUM refuses one): Kysely sends a lone statement on a pool connection.
+    await sql`VACUUM ${sql.table('data_keys')}`.execute(this.db);
+  }
+
+  /** Sessions, prepared transactions and slots that keep VACUUM from removing rows deleted by transaction `mark`. */
+  async #holders(mark: PurgeMark): Promise<number> {
+    // xid8 → xid for pg_stat_activity's 32-bit ids; age() compares them across wraparound (older = larger age).
+    const m = sql`age(xid(${mark.toString()}::xid8))`;
+    const r = await sql<{ n: number }>`
+      SELECT (
+        (SELECT count(*) FROM pg_stat_activity
+          WHERE pid <> pg_backend_pid() AND (datname = current_database() OR datname IS NULL)
+            AND (age(backend_xmin) >= ${m} OR age(backend_xid) >= ${m}))
+        + (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database() AND age(transaction) >= ${m})
+        + (SELECT count(*) FROM pg_replication_slots WHERE age(xmin) >= ${m})
+        + (CASE WHEN ${m} < coalesce(nullif(current_setting('vacuum_defer_cleanup_age', true), '')::int, 0) THEN 1 ELSE 0 END)
+      )::int AS n`.execute(this.db);
+    return r.rows[0]!.n;
+  }
+
+  async #checkpoint(deadline: number): Promise<void> {
+    for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
+      // One connection for the three statements, so no other keystore statement runs with the short timeout.
+      const busy = await this.db.connection().execute(async (conn) => {
+        await sql`PRAGMA busy_timeout = ${sql.lit(CHECKPOINT_BUSY_MS)}`.execute(conn);
+        try {
+          const r = await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(conn);
+          return r.rows[0]?.busy !== 0;
+        } catch (err) {
+          if ((err as { code?: string }).code === 'SQLITE_BUSY') return true;
+          throw err;
+        } finally {
+          await sql`PRAGMA busy_timeout = ${sql.lit(BUSY_TIMEOUT_MS)}`.execute(conn);
+        }
+      });
+      if (!busy) return;
+      if (Date.now() + pause > deadline) throw new KeystorePurgeError('another connection is reading keys.db: its WAL cannot be emptied yet');
+      await sleep(pause);
+    }
   }
 }

@@ -1,9 +1,10 @@
 // The mailer port: SMTP through nodemailer when configured, otherwise a local outbox folder; plus the rights-request messages (it/en).
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
+import { PRIVATE_FILE, privateDir } from '../store/file-modes.ts';
 
 export interface MailMessage {
   to: string;
@@ -11,10 +12,22 @@ export interface MailMessage {
   text: string;
   /** What the message is for (`rights.verification`, …): the only thing about it that is logged. */
   kind: string;
+  /** The rights request the message is about: a mailer that keeps copies (the outbox) drops them when it closes. */
+  requestId?: string | undefined;
+}
+
+/** A copy of a message the mailer still holds: the request it is about (null: none known) and when it was written. */
+export interface HeldMail {
+  requestId: string | null;
+  writtenAt: number;
 }
 
 export interface Mailer {
   send(msg: MailMessage): Promise<void>;
+  /** The copies this mailer holds (the outbox's files); a mailer that keeps none leaves this out. */
+  held?(): Promise<HeldMail[]>;
+  /** Deletes held copies about these requests (`null`: about no known request), all or those written before `before`. */
+  forget?(requestIds: readonly (string | null)[], before?: number): Promise<number>;
 }
 
 /** SMTP (`FIDUCIA_SMTP_URL`, e.g. `smtps://user:pass@mail.example.com`). */
@@ -33,9 +46,19 @@ export class SmtpMailer implements Mailer {
   }
 }
 
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const NO_REQUEST = 'none';
 /**
- * No SMTP configured: each message becomes an RFC 5322 file in `<dataDir>/outbox/` (0600), for a developer or an
- * operator's own delivery. The log names the file and the kind of message, never the address or the code.
+ * `<time>_<request id | none>_<random>.eml`: the request id in the name is how a closed request's files are found.
+ * Files named `<time>-<random>.eml` come from versions that did not record the request: about none.
+ */
+const OUTBOX_NAME = /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z(?:_([0-9a-f-]{36}|none)_|-)[0-9a-f-]{36}\.eml$/;
+
+/**
+ * No SMTP configured: each message becomes an RFC 5322 file in `<dataDir>/outbox/` (folder 0700, files 0600), for a
+ * developer or an operator's own delivery. The file name carries the request the message is about, so that the
+ * file is deleted when the request closes (and by the rights sweep a while after). The log names the file and the
+ * kind of message, never the address or the code.
  */
 export class OutboxMailer implements Mailer {
   constructor(
@@ -44,8 +67,9 @@ export class OutboxMailer implements Mailer {
     private readonly logger: Logger,
   ) {}
   async send(msg: MailMessage): Promise<void> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const file = join(this.dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`);
+    privateDir(this.dir);
+    const about = msg.requestId !== undefined && REQUEST_ID.test(msg.requestId) ? msg.requestId : NO_REQUEST;
+    const file = join(this.dir, `${new Date().toISOString().replace(/[:.]/g, '-')}_${about}_${randomUUID()}.eml`);
     const header = (v: string) => v.replace(/[\r\n]+/g, ' ');
     const body = [
       `From: ${header(this.from)}`,
@@ -59,8 +83,56 @@ export class OutboxMailer implements Mailer {
       msg.text,
       '',
     ].join('\r\n');
-    writeFileSync(file, body, { mode: 0o600 });
+    const fd = openSync(file, 'wx', PRIVATE_FILE);
+    try {
+      // The mode passed to open is cut by the umask; fchmod's is not.
+      fchmodSync(fd, PRIVATE_FILE);
+      writeSync(fd, body);
+    } finally {
+      closeSync(fd);
+    }
     this.logger.info({ kind: msg.kind, outbox: file }, 'mail written to the outbox (no SMTP configured)');
+  }
+
+  async held(): Promise<HeldMail[]> {
+    return this.#files().map(({ requestId, path }) => ({ requestId, writtenAt: statSync(path).mtimeMs }));
+  }
+
+  async forget(requestIds: readonly (string | null)[], before?: number): Promise<number> {
+    const wanted = new Set(requestIds);
+    let deleted = 0;
+    for (const { requestId, path } of this.#files()) {
+      if (!wanted.has(requestId)) continue;
+      try {
+        if (before !== undefined && statSync(path).mtimeMs >= before) continue;
+        unlinkSync(path);
+        deleted++;
+      } catch (err) {
+        // Deleted meanwhile by another process sweeping the same folder.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    if (deleted > 0) this.logger.info({ deleted }, 'outbox mail deleted');
+    return deleted;
+  }
+
+  /** The outbox's message files (others in the folder are not ours to touch). */
+  #files(): { requestId: string | null; path: string }[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: { requestId: string | null; path: string }[] = [];
+    for (const name of names) {
+      const match = OUTBOX_NAME.exec(name);
+      if (!match) continue;
+      const about = match[1];
+      out.push({ requestId: about === undefined || about === NO_REQUEST ? null : about, path: join(this.dir, name) });
+    }
+    return out;
   }
 }
 

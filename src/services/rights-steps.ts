@@ -90,6 +90,7 @@ export async function step(
   await repo.update(req.id, patch);
   await repo.appendHistory({ id: uuidv7(now), request_id: req.id, at: now, status: to, step: name, reason: opts.reason ?? null, actor });
   const next = { ...req, ...patch } as RightsRequestsTable;
+  if (isFinal(to) && from !== to) await forgetMail(trx, deps, next);
   await deps.audit.append(trx, [
     {
       actor,
@@ -102,6 +103,27 @@ export async function step(
     },
   ]);
   return next;
+}
+
+/**
+ * A closed request needs no copy of the mail sent about it (the code, the address, a link): the outbox's files go now.
+ * A completed erasure also takes the mail of every request about the subject (and the subjects merged into it). Mail
+ * sent after this (the outcome) goes with the rights sweep. Files are not transactional: should the step's
+ * transaction roll back, the copies are gone all the same, which only an undelivered verification code would miss.
+ */
+async function forgetMail(trx: Kysely<DataDatabase>, deps: RightsDeps, req: RightsRequestsTable): Promise<void> {
+  if (!deps.mailer.forget) return;
+  const ids = [req.id];
+  if (req.type === 'erasure' && req.status === 'completed' && req.subject_id) {
+    const erasure = new ErasureRepo(trx);
+    ids.push(...(await erasure.requestsAbout([req.subject_id, ...(await erasure.mergedInto(req.subject_id))])));
+  }
+  try {
+    await deps.mailer.forget([...new Set(ids)]);
+  } catch (err) {
+    // The sweep tries again; a mail copy is no reason to fail the request's step.
+    deps.logger.error({ requestId: req.id, err: errorCode(err) }, 'could not delete the mail copies of a closed request');
+  }
 }
 
 /**

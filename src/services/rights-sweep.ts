@@ -1,4 +1,5 @@
 // Housekeeping of rights requests: expired packages and unconfirmed requests are crypto-shredded, interrupted erasures finished.
+import { isFinal, type RightsStatus } from '../domain/rights.ts';
 import { RightsRepo } from '../store/rights-repo.ts';
 import type { RightsIntake } from './rights-intake.ts';
 import { destroyRequestKey, errorCode, parseJson, type RightsDeps } from './rights-steps.ts';
@@ -9,6 +10,8 @@ export interface SweepReport {
   unverifiedRejected: number;
   erasuresFinished: number;
   requestKeysDestroyed: number;
+  /** Mail copies (outbox files) deleted: of closed requests, and about no known request, once older than a day. */
+  mailDeleted: number;
   /** Whether the keystore now holds no copy of the keys this process destroyed (merge losers, request keys). */
   keystorePurged: boolean;
 }
@@ -16,11 +19,16 @@ export interface SweepReport {
 const SYSTEM = 'system';
 /** Rate-limit windows older than this are dropped (the longest window is an hour). */
 const RATE_WINDOW_KEEP_MS = 24 * 3600_000;
+/**
+ * Mail written after its request closed (the outcome) is kept this long for whoever delivers the outbox by hand, then
+ * deleted; so is mail that names no request. Mail written before the close went with it (rights-steps.ts `step`).
+ */
+export const MAIL_KEEP_MS = 24 * 3600_000;
 
 export async function sweepRights(deps: RightsDeps, rights: RightsService, intake: RightsIntake): Promise<SweepReport> {
   const now = (deps.now ?? Date.now)();
   const repo = new RightsRepo(deps.db);
-  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0, keystorePurged: false };
+  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0, mailDeleted: 0, keystorePurged: false };
 
   for (const id of await repo.expiredPackages(now, 500)) {
     await deps.db.transaction().execute(async (trx) => {
@@ -57,6 +65,7 @@ export async function sweepRights(deps: RightsDeps, rights: RightsService, intak
   }
 
   await repo.pruneRateLimits(now - RATE_WINDOW_KEEP_MS);
+  report.mailDeleted = await sweepMail(deps, now);
 
   // Keys destroyed outside an erasure (merge losers, request keys above) leave the keystore's files and pages too.
   try {
@@ -66,4 +75,21 @@ export async function sweepRights(deps: RightsDeps, rights: RightsService, intak
     deps.logger.warn({ err: errorCode(err) }, 'the keystore could not be purged of destroyed keys now: next sweep');
   }
   return report;
+}
+
+/** Deletes the mail copies of closed requests (and of none) written more than `MAIL_KEEP_MS` ago. */
+async function sweepMail(deps: RightsDeps, now: number): Promise<number> {
+  if (!deps.mailer.held || !deps.mailer.forget) return 0;
+  const before = now - MAIL_KEEP_MS;
+  const old = new Set<string | null>();
+  for (const m of await deps.mailer.held()) if (m.writtenAt < before) old.add(m.requestId);
+  if (old.size === 0) return 0;
+  const ids = [...old].filter((id): id is string => id !== null);
+  const open = new Set<string>();
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await deps.db.selectFrom('rights_requests').select(['id', 'status']).where('id', 'in', ids.slice(i, i + 500)).execute();
+    for (const r of rows) if (!isFinal(r.status as RightsStatus)) open.add(r.id);
+  }
+  // An open request's mail stays until it closes (a rectification waiting for staff can take longer than a day).
+  return deps.mailer.forget([...old].filter((id) => id === null || !open.has(id)), before);
 }

@@ -2,8 +2,8 @@
 //
 // It answers "proven linear" only for patterns built from character sets, groups, alternation, quantifiers, the
 // assertions ^ $ \b \B and lookarounds without repetition inside (constant work each time they are tried); anything
-// else (backreferences, \p, the v flag) is "not proven". The argument, on
-// the Glushkov positions of the pattern (each character set is one position):
+// else (backreferences, \p, the v flag) is "not proven". The argument, on the Glushkov positions of the pattern
+// (each character set is one position):
 //   - a repeated part may not match the empty string, and no step from one position to the next may be produced by
 //     two different loops (that is what makes `(a+)+` exponential): each input then has one parse per path;
 //   - from a position inside a loop, the positions that may come next have disjoint character sets, so the next
@@ -147,7 +147,7 @@ class Parser {
         if (next[0] === ':') this.i += 2;
         else if (next[0] === '=' || next[0] === '!') [this.i, look] = [this.i + 2, true];
         else if (next === '<=' || next === '<!') [this.i, look] = [this.i + 3, true];
-        else if (next[0] === '<' && /[A-Za-z_$]/.test(next[1] ?? '')) this.i = this.src.indexOf('>', this.i) + 1;
+        else if (next[0] === '<' && /[A-Za-z_$]/.test(next[1] ?? '') && this.src.includes('>', this.i)) this.i = this.src.indexOf('>', this.i) + 1;
         else throw new Unsupported(`the group (?${next}`);
       }
       const inner = this.disjunction();
@@ -340,7 +340,6 @@ class Analysis {
     }
   }
 }
-
 
 function repeats(node: Node): boolean {
   switch (node.t) {

@@ -1,7 +1,7 @@
 // The Fastify application: body parsing, error mapping, logging without personal data, and the route modules.
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ShuttingDownError } from '../services/ingest.ts';
 import type { HttpContext } from './context.ts';
@@ -65,6 +65,19 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     trustProxy: opts.trustProxy ?? false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    // Router errors (a malformed %-escape, an over-long path parameter) skip hooks and the error handler: answer them
+    // in the catalogue's shape, with the headers every answer has, and without echoing the URL (it can hold an identity).
+    frameworkErrors: (err, _req, res) => {
+      const fe = new FiduciaError('FIDUCIA_VALIDATION', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL is not valid');
+      // This hook's reply is typed for a route with no schema at all; it is the same object as any route's.
+      const reply = res as unknown as FastifyReply;
+      void reply
+        .header('x-content-type-options', 'nosniff')
+        .header('x-frame-options', 'DENY')
+        .header('content-security-policy', "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        .status(fe.status)
+        .send(errorBody(fe));
+    },
   });
   registerJsonBodyParser(app);
   await registerSecurityHeaders(app);

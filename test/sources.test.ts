@@ -82,6 +82,8 @@ await eachDialect('sources', (dialect) => {
 
     assert.equal((await f.app.inject({ method: 'DELETE', url: `/api/v1/sources/${browser.id}`, headers: admin })).statusCode, 204);
     assert.equal((await track(kept.writeKey)).statusCode, 401, 'a revoked key stops');
+    const metrics = (await f.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /fiducia_auth_failures_total\{credential="write_key",reason="unknown_write_key"\} [1-9]/, 'refused write keys are counted');
     assert.equal((await f.app.inject({ method: 'DELETE', url: `/api/v1/sources/${browser.id}`, headers: admin })).statusCode, 204, 'revoking twice is no error');
     assert.equal((await f.app.inject({ method: 'POST', url: `/api/v1/sources/${browser.id}/rotate`, headers: admin, payload: {} })).statusCode, 404, 'a revoked source does not rotate');
     assert.equal((await f.app.inject({ method: 'DELETE', url: '/api/v1/sources/no-such-source', headers: admin })).statusCode, 404);

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { userHashMatches } from '../crypto/user-hash.ts';
 import type { JsonObject } from '../domain/segment-message.ts';
 import type { AccessService, Source } from '../services/access.ts';
+import type { Metrics } from '../services/metrics.ts';
 import type { IdentityAssertion } from '../store/schema.ts';
 import { FiduciaError } from './errors.ts';
 
@@ -24,11 +25,18 @@ export function writeKeyOf(req: FastifyRequest): string | null {
   return null;
 }
 
-export async function requireSource(req: FastifyRequest, access: AccessService): Promise<Source> {
+/** The source behind the request's write key, or a 401; failures are counted (never audited: a public route). */
+export async function requireSource(req: FastifyRequest, access: AccessService, metrics?: Metrics): Promise<Source> {
   const key = writeKeyOf(req);
-  if (!key) throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'a write key is required (HTTP Basic user or writeKey)');
+  if (!key) {
+    metrics?.authFailures.inc({ credential: 'write_key', reason: 'missing_write_key' });
+    throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'a write key is required (HTTP Basic user or writeKey)');
+  }
   const source = key.length <= MAX_WRITE_KEY_LENGTH ? await access.sourceForWriteKey(key) : null;
-  if (!source) throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'unknown write key');
+  if (!source) {
+    metrics?.authFailures.inc({ credential: 'write_key', reason: 'unknown_write_key' });
+    throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'unknown write key');
+  }
   return source;
 }
 

@@ -110,11 +110,11 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     {
       bodyLimit: 16 * 1024,
       // The write key is checked before the schema, as on the other collection routes: a caller without one learns nothing.
-      preValidation: async (req) => void (await requireSource(req, ctx.access)),
+      preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
       schema: { tags: ['consent'], body: ConsentBody, response: { 200: ConsentReply } },
     },
     async (req) => {
-      const source = await requireSource(req, ctx.access);
+      const source = await requireSource(req, ctx.access, ctx.metrics);
       const body = req.body as ConsentBody;
       let userId = body.userId === undefined ? null : normalizeIdentity('userId', body.userId);
       const anonymousId = body.anonymousId === undefined ? null : normalizeIdentity('anonymousId', body.anonymousId);

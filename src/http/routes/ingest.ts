@@ -88,11 +88,11 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
   const sources = new WeakMap<FastifyRequest, Source>();
   app.addHook('preValidation', async (req) => {
-    sources.set(req, await requireSource(req, ctx.access));
+    sources.set(req, await requireSource(req, ctx.access, ctx.metrics));
   });
 
   const submit = async (req: FastifyRequest, raws: unknown[], defaults: { context?: JsonObject; integrations?: JsonObject; sentAt?: unknown }, type: MessageType | null) => {
-    const source = sources.get(req) ?? (await requireSource(req, ctx.access));
+    const source = sources.get(req) ?? (await requireSource(req, ctx.access, ctx.metrics));
     const receivedAt = Date.now();
     const messages: NormalizedMessage[] = [];
     for (const [i, raw] of raws.entries()) {

@@ -61,11 +61,11 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
     {
       bodyLimit: 16 * 1024,
       // The write key is checked before the schema: a caller without one learns nothing.
-      preValidation: async (req) => void (await requireSource(req, ctx.access)),
+      preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
       schema: { tags, security, body: IntakeBody, response: { 202: Status, ...errors } },
     },
     async (req, reply) => {
-      const source = await requireSource(req, ctx.access);
+      const source = await requireSource(req, ctx.access, ctx.metrics);
       const b = req.body as IntakeBody;
       const out = await ctx.rightsIntake.submit({ email: b.email, type: b.type, language: b.language, details: b.details, ip: req.ip, sourceId: source.id }).catch((e: unknown) => mapError(e, reply));
       return reply.status(202).send(out);
@@ -76,7 +76,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
     '/v1/rights-requests/:id/verify',
     {
       bodyLimit: 4 * 1024,
-      preValidation: async (req) => void (await requireSource(req, ctx.access)),
+      preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
       schema: { tags, security, params: Id, body: VerifyBody, response: { 200: Status, ...errors } },
     },
     async (req, reply) => {

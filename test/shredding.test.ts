@@ -46,7 +46,7 @@ let inspect = '';
 /**
  * Where the keystore holds `bytes`: its files on SQLite; on PostgreSQL, every tuple of `data_keys`, live or dead,
  * read page by page with pageinspect (what a copy of the table's files would show, short of free space in a page,
- * which PostgreSQL does not clear: see docs/architecture.md, "What erasure can promise").
+ * which PostgreSQL does not clear: see docs/architecture.md, "What an erasure can promise").
  */
 async function keystoreCopies(f: Running, bytes: Buffer): Promise<string[]> {
   if (f.dbs.dialect === 'sqlite') return filesHolding(f.store.options.dataDir, KEY_FILES, bytes);

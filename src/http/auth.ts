@@ -1,5 +1,5 @@
 // Bearer-token authentication and role checks for /api/*; every failure is audited (authentication failures in summary).
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { callerMayActFor } from '../domain/policy.ts';
 import type { AccessService, Role } from '../services/access.ts';
@@ -67,4 +67,18 @@ export async function requirePurpose(req: FastifyRequest, deps: AuthDeps, caller
     { actor: caller.tokenId, action: 'authz.denied', purpose, outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', role: caller.role, reason: 'caller_not_allowed' } },
   ]);
   throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', `this token may not act for purpose "${purpose}"`, { reason: 'caller_not_allowed', purpose });
+}
+
+/**
+ * For a route module whose every route needs one of `roles`: checks the token and role on `onRequest`, before the
+ * body is parsed or validated (a caller without them learns nothing of the schema), and returns the caller lookup.
+ */
+export function requireRoleOnRequest(app: FastifyInstance, deps: AuthDeps, roles: readonly Role[]): (req: FastifyRequest) => Caller {
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  app.addHook('onRequest', async (req) => {
+    const caller = await authenticate(req, deps);
+    await requireRole(req, deps, caller, roles);
+    callers.set(req, caller);
+  });
+  return (req) => callers.get(req)!;
 }

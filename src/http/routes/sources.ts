@@ -1,7 +1,7 @@
 // Sources and their write keys: create (secrets shown once), list, rotate, revoke. Admin only; every change is audited.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate, requireRole, type Caller } from '../auth.ts';
+import { requireRoleOnRequest } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
 
@@ -39,13 +39,8 @@ const meta = { tags: ['sources'], security: [{ token: [] }] };
 
 export async function sourceRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // Authentication runs before validation, so a request without a token is a 401 whatever its body.
-  const callers = new WeakMap<FastifyRequest, Caller>();
-  app.addHook('onRequest', async (req) => {
-    const caller = await authenticate(req, ctx);
-    await requireRole(req, ctx, caller, ['admin']);
-    callers.set(req, caller);
-  });
-  const actorOf = (req: FastifyRequest): string => callers.get(req)!.tokenId;
+  const callerOf = requireRoleOnRequest(app, ctx, ['admin']);
+  const actorOf = (req: FastifyRequest): string => callerOf(req).tokenId;
 
   app.post('/api/v1/sources', { schema: { ...meta, body: CreateBody, response: { 201: Created, ...errors } } }, async (req, reply) => {
     const body = req.body as CreateBody;

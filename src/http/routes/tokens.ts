@@ -1,8 +1,8 @@
 // API tokens: create (shown once, stored hashed), list without secrets, revoke. Admin only; every change is audited.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Role } from '../../services/access.ts';
-import { authenticate, requireRole, type Caller } from '../auth.ts';
+import { requireRoleOnRequest } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
 
@@ -33,13 +33,7 @@ const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply };
 
 export async function tokenRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // Authentication runs before validation, so a request without a token is a 401 whatever its body.
-  const callers = new WeakMap<FastifyRequest, Caller>();
-  app.addHook('onRequest', async (req) => {
-    const caller = await authenticate(req, ctx);
-    await requireRole(req, ctx, caller, ['admin']);
-    callers.set(req, caller);
-  });
-  const callerOf = (req: FastifyRequest): Caller => callers.get(req)!;
+  const callerOf = requireRoleOnRequest(app, ctx, ['admin']);
 
   app.post(
     '/api/v1/tokens',

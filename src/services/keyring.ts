@@ -27,6 +27,7 @@ export function loadMasterKey(dataDir: string, envValue: string | undefined): { 
   if (envValue) return { key: parseMasterKey(envValue), created: false };
   const file = join(dataDir, 'master.key');
   if (existsSync(file)) {
+    privateDir(dataDir);
     privateFile(file);
     return { key: parseMasterKey(readFileSync(file, 'utf8')), created: false };
   }

@@ -78,10 +78,16 @@ function outbox(f: Running): { name: string; requestId: string }[] {
     .map((name) => ({ name, requestId: name.split('_')[1] ?? '' }));
 }
 
-/** A message about `requestId` through the running mailer, as the rights services send them (`requestId` set). */
-async function mailAbout(f: Running, requestId: string | undefined, to = 'someone@example.com'): Promise<void> {
+/** A message about `requestId` through the running mailer, as the rights services send them; its file's name. */
+async function mailAbout(f: Running, requestId: string | undefined, to = 'someone@example.com'): Promise<string> {
+  const before = new Set(outbox(f).map((m) => m.name));
   await f.rights.deps.mailer.send({ ...completionMessage(to, 'en', 'Shop', 'access', 'completed', null), requestId });
+  const added = outbox(f).filter((m) => !before.has(m.name));
+  assert.equal(added.length, 1, 'one file per message');
+  return added[0]!.name;
 }
+
+const inOutbox = (f: Running, name: string) => existsSync(join(outboxOf(f), name));
 
 function age(f: Running, requestId: string, ms: number): void {
   const when = new Date(Date.now() - ms);
@@ -165,16 +171,15 @@ await eachDialect('crypto-shredding leaves nothing behind', (dialect: Dialect) =
   it('outbox mail goes when its request closes; other requests’ mail stays', async () => {
     const closing = await openRequest(f, 'close-a');
     const open = await openRequest(f, 'close-b');
-    await mailAbout(f, closing);
-    await mailAbout(f, open);
-    await mailAbout(f, undefined);
-    assert.equal(outbox(f).filter((m) => m.requestId === closing).length, 1, 'the file name carries the request id');
+    const closingMail = await mailAbout(f, closing);
+    const openMail = await mailAbout(f, open);
+    const aboutNone = await mailAbout(f, undefined);
+    assert.equal(closingMail.split('_')[1], closing, 'the file name carries the request id');
 
     await reject(f, closing);
-    const ids = outbox(f).map((m) => m.requestId);
-    assert.ok(!ids.includes(closing), 'the closed request’s mail is deleted');
-    assert.ok(ids.includes(open), 'an open request’s mail stays');
-    assert.ok(ids.includes('none'), 'mail about no request is left to the sweep');
+    assert.ok(!inOutbox(f, closingMail), 'the closed request’s mail is deleted');
+    assert.ok(inOutbox(f, openMail), 'an open request’s mail stays');
+    assert.ok(inOutbox(f, aboutNone), 'mail about no request is left to the sweep');
   });
 
   it('the sweep deletes mail written after the close once it is a day old, and mail about no request', async () => {
@@ -217,13 +222,12 @@ await eachDialect('crypto-shredding leaves nothing behind', (dialect: Dialect) =
     'self-service: the verification mail carries its request and goes when the request completes',
     { todo: 'needs rights-intake.ts and rights.ts to pass requestId to mailer.send (see the report)' },
     async () => {
-      const ip = '198.51.100.9';
-      const email = 'self-outbox@example.com';
-      const r = await f.app.inject({ method: 'POST', url: '/v1/rights-requests', headers: { authorization: basicAuth() }, payload: { email, type: 'access', language: 'en' }, remoteAddress: ip });
-      const id = r.json<{ id: string }>().id;
-      assert.equal(outbox(f).filter((m) => m.requestId === id).length, 1, 'the verification mail names its request');
+      const id = await openRequest(f, 'self-outbox');
+      const verification = outbox(f).filter((m) => m.requestId === id);
+      assert.equal(verification.length, 1, 'the verification mail names its request');
       await reject(f, id);
-      assert.equal(outbox(f).filter((m) => m.requestId === id).length, 0, 'gone with the close');
+      // The outcome ("not granted") is mailed after the close and stays for the sweep; the code mail is gone.
+      assert.ok(!inOutbox(f, verification[0]!.name), 'the verification mail is gone with the close');
     },
   );
 

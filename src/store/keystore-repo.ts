@@ -141,7 +141,7 @@ export class KeystoreRepo {
 
   /**
    * Makes sure the keystore's files (SQLite) or pages (PostgreSQL) hold no row deleted or replaced up to `mark`, or
-   * throws `KeystorePurgeError`. See docs/architecture.md, "Keys": what this covers and what it cannot.
+   * throws `KeystorePurgeError`. What this covers and what it cannot: docs/architecture.md, "What an erasure can promise".
    *
    * SQLite (`secure_delete` on): a TRUNCATE checkpoint writes the pages, with the deleted cells zeroed, into the file
    * and empties the WAL, whose older frames held the rows as they were. It cannot finish while another connection

@@ -108,10 +108,13 @@ it('npm start prints the URL and the first-start secrets; an invalid configurati
   const dir = mkdtempSync(join(tmpdir(), 'fiducia-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
-  const started = await runCli(['start'], { FIDUCIA_DATA_DIR: dir, PORT: String(port), FIDUCIA_MASTER_KEY: '' }, /write key:\s+\S+/);
+  const started = await runCli(['start'], { FIDUCIA_DATA_DIR: dir, PORT: String(port), FIDUCIA_MASTER_KEY: '' }, /Privacy center:/);
   assert.match(started.stdout, new RegExp(`http://127\\.0\\.0\\.1:${port}`));
-  assert.match(started.stdout, /admin token: ft_\S+/);
-  assert.match(started.stdout, /write key:\s+wk_\S+/);
+  assert.match(started.stdout, /admin token:\s+ft_\S+/);
+  // Both keys, each saying where it goes: the server key is secret, the browser key is the one for web pages.
+  assert.match(started.stdout, /server write key:\s+wks_\S+\s+\(secret/);
+  assert.match(started.stdout, /browser write key:\s+wkb_\S+\s+\(public: the one that goes into web pages\)/);
+  assert.match(started.stdout, /verification secret:\s+vs_\S+/);
   assert.deepEqual(readdirSync(dir).filter((f) => !f.includes('-')).sort(), ['fiducia.db', 'keys.db', 'master.key']);
 
   const bad = join(dir, 'bad.yaml');

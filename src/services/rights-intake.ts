@@ -151,7 +151,8 @@ export class RightsIntake {
       await step(trx, this.deps, row, 'received', 'received', row.created_by, { audit: { details: { identityKind: 'email' } } });
     });
     try {
-      await this.deps.mailer.send(verificationMessage(email, input.language, this.deps.cfg.config.controller.name, input.type, code, Math.round(VERIFICATION.codeTtlMs / 60_000)));
+      // Named by its request, so the outbox copy goes when the request closes.
+      await this.deps.mailer.send({ ...verificationMessage(email, input.language, this.deps.cfg.config.controller.name, input.type, code, Math.round(VERIFICATION.codeTtlMs / 60_000)), requestId: id });
     } catch (err) {
       this.deps.logger.error({ requestId: id, err: errorCode(err) }, 'could not send a verification code');
       await this.#close(id, 'mail_failed');

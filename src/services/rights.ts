@@ -298,7 +298,7 @@ export class RightsService {
     }
     const status = row.status as 'completed' | 'rejected' | 'in_progress';
     try {
-      await this.deps.mailer.send(completionMessage(to, row.language === 'it' ? 'it' : 'en', this.deps.cfg.config.controller.name, row.type, status, download));
+      await this.deps.mailer.send({ ...completionMessage(to, row.language === 'it' ? 'it' : 'en', this.deps.cfg.config.controller.name, row.type, status, download), requestId: row.id });
     } catch (err) {
       this.deps.logger.error({ requestId: row.id, err: errorCode(err) }, 'could not send the outcome of a rights request');
       return;

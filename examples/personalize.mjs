@@ -6,7 +6,7 @@
 //
 //   # Or the whole story against a local Fiducia: creates the service token, a visitor who consents, browses,
 //   # then withdraws — and renders the page after each step.
-//   FIDUCIA_URL=http://127.0.0.1:8787 FIDUCIA_ADMIN_TOKEN=<admin token> FIDUCIA_WRITE_KEY=<write key> \
+//   FIDUCIA_URL=http://127.0.0.1:8787 FIDUCIA_ADMIN_TOKEN=<admin token> FIDUCIA_WRITE_KEY=<server write key> \
 //     node examples/personalize.mjs --demo
 
 const BASE = process.env.FIDUCIA_URL ?? 'http://127.0.0.1:8787';
@@ -92,11 +92,12 @@ async function demo() {
   const show = async (step) => {
     const profile = await fetchProfile(`userId:${userId}`, { token, budgetMs: 5000 });
     console.log(`\n--- ${step}`);
-    if (profile) console.log(`traits: ${JSON.stringify(profile.traits)}\ncomputed: ${JSON.stringify(profile.computed)}\nsegments: ${JSON.stringify(profile.segments)}\nwithheld: ${profile.withheld.map((w) => `${w.field} (${w.reason})`).join(', ') || 'none'}`);
+    if (profile) console.log(`traits: ${JSON.stringify(profile.traits)}\ncomputed: ${JSON.stringify(profile.computed)}\nsegments: ${JSON.stringify(profile.segments)}\nwithheld: ${profile.withheld.map((w) => `${w.field} (${w.reason})`).join(', ') || 'none'}; outside the purpose: ${profile.withheldOutsidePurpose ?? 0}`);
     console.log(render(personalize(profile)));
   };
   await show('an unknown visitor');
-  // 2. The visitor accepts personalization in the consent banner, signs up and browses (what the shop's SDK sends).
+  // 2. (Sent with the server key: it may name the userId. A browser would add the userId's userHash, docs/security.md.)
+  //    The visitor accepts personalization in the consent banner, signs up and browses (what the shop's SDK sends).
   await call('POST', '/v1/consent', { writeKey, body: { userId, purposes: { personalization: true, marketing: false }, noticeVersion: '2026-11' } });
   await call('POST', '/v1/identify', { writeKey, body: { userId, traits: { firstName: 'Giulia', email: `${userId}@example.com`, favoriteCategory: 'coats', newsletter: true } } });
   const viewed = (category) => ({ type: 'track', userId, event: 'Product Viewed', properties: { product_id: `p-${category}`, category } });

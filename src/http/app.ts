@@ -3,7 +3,6 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ShuttingDownError } from '../services/ingest.ts';
 import type { HttpContext } from './context.ts';
 import { FiduciaError, errorBody } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
@@ -22,9 +21,9 @@ import { sourceRoutes } from './routes/sources.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { webRoutes } from './routes/web.ts';
 
+/** The one translation to the catalogue: our errors carry their code; Fastify's own are named here; anything else is internal. */
 function toFiduciaError(err: FastifyError | Error): FiduciaError {
   if (err instanceof FiduciaError) return err;
-  if (err instanceof ShuttingDownError) return new FiduciaError('FIDUCIA_UNAVAILABLE', err.message);
   const fe = err as FastifyError;
   if (fe.validation) {
     const details = fe.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
@@ -97,6 +96,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     const fe = toFiduciaError(err);
     if (fe.code === 'FIDUCIA_INTERNAL') req.log.error({ req: requestSummary(req), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
     ctx.metrics.rejected.inc({ code: fe.code });
+    for (const [name, value] of Object.entries(fe.headers())) void reply.header(name, value);
     return reply.status(fe.status).send(errorBody(fe));
   });
   app.setNotFoundHandler(async (req, reply) => {

@@ -1,53 +1,14 @@
-// The error catalogue of the HTTP API: one stable code per failure, each with its status, and the JSON shape of every error.
-export const ERROR_STATUS = {
-  FIDUCIA_INVALID_JSON: 400,
-  FIDUCIA_JSON_TOO_DEEP: 400,
-  FIDUCIA_INVALID_MESSAGE: 400,
-  FIDUCIA_MISSING_IDENTITY: 400,
-  FIDUCIA_VALIDATION: 400,
-  FIDUCIA_UNKNOWN_PURPOSE: 400,
-  FIDUCIA_PURPOSE_NOT_CONSENTABLE: 400,
-  FIDUCIA_UNKNOWN_NOTICE_VERSION: 400,
-  FIDUCIA_VERIFICATION_FAILED: 400,
-  FIDUCIA_INVALID_TC_STRING: 400,
-  FIDUCIA_UNAUTHORIZED: 401,
-  FIDUCIA_FORBIDDEN: 403,
-  FIDUCIA_PURPOSE_NOT_ALLOWED: 403,
-  FIDUCIA_IDENTITY_NOT_VERIFIED: 403,
-  FIDUCIA_SOURCE_KIND: 403,
-  FIDUCIA_NOT_FOUND: 404,
-  FIDUCIA_METHOD_NOT_ALLOWED: 405,
-  FIDUCIA_REQUEST_STATE: 409,
-  FIDUCIA_EXPORT_EXPIRED: 410,
-  FIDUCIA_LAST_ADMIN_TOKEN: 409,
-  FIDUCIA_SEGMENT_CONFLICT: 409,
-  FIDUCIA_BODY_TOO_LARGE: 413,
-  FIDUCIA_MESSAGE_TOO_LARGE: 413,
-  FIDUCIA_UNSUPPORTED_MEDIA_TYPE: 415,
-  FIDUCIA_RATE_LIMITED: 429,
-  FIDUCIA_INTERNAL: 500,
-  FIDUCIA_UNAVAILABLE: 503,
-} as const;
+// The JSON shape of every error answer; the catalogue and the base class live in src/domain/errors.ts.
+import type { ErrorCode, FiduciaError } from '../domain/errors.ts';
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
-
-export class FiduciaError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'FiduciaError';
-    this.status = ERROR_STATUS[code];
-  }
-}
+export { ERROR_STATUS, FiduciaError, type ErrorCode } from '../domain/errors.ts';
 
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: unknown };
 }
 
+/** What a caller sees: an internal error's message and details stay in the log. */
 export function errorBody(err: FiduciaError): ErrorBody {
+  if (err.code === 'FIDUCIA_INTERNAL') return { error: { code: err.code, message: 'internal error' } };
   return { error: { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) } };
 }

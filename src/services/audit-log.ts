@@ -15,6 +15,7 @@ import {
 } from '../domain/merkle.ts';
 import type { BlindIndexer } from '../crypto/blind-index.ts';
 import type { CheckpointSigner, SignedCheckpoint } from '../crypto/signed-note.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import { AuditRepo, type AuditHead, type AuditQuery } from '../store/audit-repo.ts';
 import type { RawData } from '../store/raw.ts';
@@ -23,9 +24,10 @@ import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../store/
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';
 import { verifyAuditLog, type VerifyOptions, type VerifyReport } from './audit-verify.ts';
 
-export class AuditInputError extends Error {
+/** An entry the log refuses (a caller's bug, not a client's): 500, the message logged only. */
+export class AuditInputError extends FiduciaError {
   constructor(message: string) {
-    super(message);
+    super('FIDUCIA_INTERNAL', message);
     this.name = 'AuditInputError';
   }
 }
@@ -62,9 +64,17 @@ export interface ConsistencyProof {
   toCheckpoint: SignedCheckpoint;
 }
 
-export class ProofRangeError extends Error {
+/** A node or entry the head says exists is not stored: the log is damaged (500; `fiducia audit verify` says where). */
+export class AuditLogDamagedError extends FiduciaError {
   constructor(message: string) {
-    super(message);
+    super('FIDUCIA_INTERNAL', `${message}: run "fiducia audit verify"`);
+    this.name = 'AuditLogDamagedError';
+  }
+}
+
+export class ProofRangeError extends FiduciaError {
+  constructor(message: string) {
+    super('FIDUCIA_VALIDATION', message);
     this.name = 'ProofRangeError';
   }
 }
@@ -269,7 +279,7 @@ export class AuditLog implements AuditPort {
     }
     return ids.map((n) => {
       const h = got.get(`${n.level}:${n.index}`);
-      if (!h) throw new Error(`audit node ${n.level}:${n.index} is missing: run "fiducia audit verify"`);
+      if (!h) throw new AuditLogDamagedError(`audit node ${n.level}:${n.index} is missing`);
       return h;
     });
   }
@@ -313,7 +323,7 @@ export class AuditLog implements AuditPort {
     const proof = inclusionProofFromNodes(index, treeSize, await this.#fetch(repo, ids));
     const rows = await repo.entriesRange(index, index + 1);
     const row = rows[0];
-    if (!row) throw new Error(`audit entry ${index} is missing: run "fiducia audit verify"`);
+    if (!row) throw new AuditLogDamagedError(`audit entry ${index} is missing`);
     const rootHash = treeSize === head.size ? head.root : await this.#rootAt(repo, treeSize);
     return { index, treeSize, entry: entryFromRow(row), leafHash: Buffer.from(row.leaf_hash), proof, rootHash, checkpoint: this.signer.sign(treeSize, rootHash, this.#now()) };
   }

@@ -1,14 +1,15 @@
 // Recording consent choices: validates them against the configuration and writes them to the ledger through the ingestion writer.
 import type { ConsentProof } from '../domain/consent-proof.ts';
 import type { ConsentStatus } from '../domain/consent.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { tcfChoices } from '../domain/tcf.ts';
 import type { ConsentResult, SourceRef } from './ingest-flush.ts';
 import type { IngestService } from './ingest.ts';
 
-export class ConsentInputError extends Error {
+export class ConsentInputError extends FiduciaError {
   constructor(
-    readonly code:
+    code:
       | 'FIDUCIA_UNKNOWN_PURPOSE'
       | 'FIDUCIA_PURPOSE_NOT_CONSENTABLE'
       | 'FIDUCIA_UNKNOWN_NOTICE_VERSION'
@@ -17,7 +18,7 @@ export class ConsentInputError extends Error {
       | 'FIDUCIA_VALIDATION',
     message: string,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'ConsentInputError';
   }
 }

@@ -1,5 +1,6 @@
 // The ingestion writer: queues collection work and commits it in groups, answering each caller only after its commit.
 import type { Kysely } from 'kysely';
+import { FiduciaError } from '../domain/errors.ts';
 import type { DataDatabase } from '../store/schema.ts';
 import { IngestFlush, type FlushDeps, type WriteOp, type WriteResult } from './ingest-flush.ts';
 
@@ -13,9 +14,9 @@ interface Pending {
 const MAX_GROUP_OPS = 64;
 const RETRIES = 3;
 
-export class ShuttingDownError extends Error {
+export class ShuttingDownError extends FiduciaError {
   constructor() {
-    super('Fiducia is shutting down');
+    super('FIDUCIA_UNAVAILABLE', 'Fiducia is shutting down');
     this.name = 'ShuttingDownError';
   }
 }

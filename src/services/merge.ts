@@ -1,6 +1,7 @@
 // Merging two stored subjects that turned out to be one person: rows move to the survivor, re-encrypted under its key.
 import type { Transaction } from 'kysely';
 import { ciphertextKeyVersion, decryptField, encryptField } from '../crypto/envelope.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import { ConsentRepo } from '../store/consent-repo.ts';
 import { EventRepo } from '../store/event-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
@@ -8,9 +9,10 @@ import type { DataDatabase } from '../store/schema.ts';
 import { SubjectStateRepo } from '../store/subject-state-repo.ts';
 import type { KeyRing } from './keyring.ts';
 
-export class MissingKeyError extends Error {
+/** A subject without a data key: storage and keystore disagree (500; the message, with the subject id, is logged only). */
+export class MissingKeyError extends FiduciaError {
   constructor(subjectId: string) {
-    super(`no data key for subject ${subjectId}`);
+    super('FIDUCIA_INTERNAL', `no data key for subject ${subjectId}`);
     this.name = 'MissingKeyError';
   }
 }

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import { ciphertextKeyVersion, decryptJson } from '../crypto/envelope.ts';
 import type { ConsentStatus } from '../domain/consent.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import { PolicyEngine, type DenyReason, type PolicyCaller, type PurposeView, type SubjectConsent, type SubjectState } from '../domain/policy.ts';
 import { UNCLASSIFIED } from '../domain/privacy-config-types.ts';
@@ -78,17 +79,17 @@ export interface EventsPage {
 }
 
 /** No subject has this identity. */
-export class UnknownIdentityError extends Error {
+export class UnknownIdentityError extends FiduciaError {
   constructor() {
-    super('no profile has this identity');
+    super('FIDUCIA_NOT_FOUND', 'no profile has this identity');
     this.name = 'UnknownIdentityError';
   }
 }
 
 /** The caller may not act for the purpose, or the purpose is unknown: callers check first, this is the backstop. */
-export class ReadRefusedError extends Error {
+export class ReadRefusedError extends FiduciaError {
   constructor(readonly reason: DenyReason) {
-    super(`read refused: ${reason}`);
+    super('FIDUCIA_PURPOSE_NOT_ALLOWED', `read refused: ${reason}`, { reason });
     this.name = 'ReadRefusedError';
   }
 }

@@ -1,6 +1,7 @@
 // Self-service requests from the privacy center: email verification code, rate limits held in the database, and downloads.
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { truncateIp } from '../domain/consent-proof.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import { normalizeIdentity } from '../domain/identity.ts';
 import { uuidv7 } from '../domain/ids.ts';
 import type { Lang } from '../domain/rights-html.ts';
@@ -11,41 +12,46 @@ import { verificationMessage } from './mailer.ts';
 import { destroyRequestKey, errorCode, sealForRequest, step, type RightsDeps } from './rights-steps.ts';
 import type { ExportFormat, RightsService } from './rights.ts';
 
-export class RateLimitedError extends Error {
+/** `retryAfterSeconds` 0: no time is promised (the request's own attempts are spent), so no `Retry-After`. */
+export class RateLimitedError extends FiduciaError {
   constructor(
     readonly retryAfterSeconds: number,
     message = 'too many requests: try again later',
   ) {
-    super(message);
+    super('FIDUCIA_RATE_LIMITED', message);
     this.name = 'RateLimitedError';
+  }
+
+  override headers(): Record<string, string> {
+    return this.retryAfterSeconds > 0 ? { 'retry-after': String(this.retryAfterSeconds) } : {};
   }
 }
 
 /** A wrong, expired or unknown code: one answer for all, so nothing is learnt from it. */
-export class VerificationFailedError extends Error {
+export class VerificationFailedError extends FiduciaError {
   constructor(readonly attemptsLeft: number | null) {
-    super('the verification code is wrong or has expired');
+    super('FIDUCIA_VERIFICATION_FAILED', 'the verification code is wrong or has expired', attemptsLeft === null ? undefined : { attemptsLeft });
     this.name = 'VerificationFailedError';
   }
 }
 
-export class InvalidEmailError extends Error {
+export class InvalidEmailError extends FiduciaError {
   constructor() {
-    super('the email address is not valid');
+    super('FIDUCIA_VALIDATION', 'the email address is not valid');
     this.name = 'InvalidEmailError';
   }
 }
 
-export class DownloadNotFoundError extends Error {
+export class DownloadNotFoundError extends FiduciaError {
   constructor() {
-    super('no download at this link');
+    super('FIDUCIA_NOT_FOUND', 'no download at this link');
     this.name = 'DownloadNotFoundError';
   }
 }
 
-export class MailUnavailableError extends Error {
+export class MailUnavailableError extends FiduciaError {
   constructor() {
-    super('the verification email could not be sent; try again later');
+    super('FIDUCIA_UNAVAILABLE', 'the verification email could not be sent; try again later');
     this.name = 'MailUnavailableError';
   }
 }

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ciphertextKeyVersion, decryptField, decryptJson, encryptField, encryptJson } from '../crypto/envelope.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import { uuidv7 } from '../domain/ids.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { canTransition, isFinal, type RightsStatus } from '../domain/rights.ts';
@@ -41,16 +42,16 @@ export interface RightsDeps {
 }
 
 /** A step that cannot happen in the request's state (409). */
-export class RightsStateError extends Error {
+export class RightsStateError extends FiduciaError {
   constructor(message: string) {
-    super(message);
+    super('FIDUCIA_REQUEST_STATE', message);
     this.name = 'RightsStateError';
   }
 }
 
-export class RightsNotFoundError extends Error {
+export class RightsNotFoundError extends FiduciaError {
   constructor() {
-    super('no such rights request');
+    super('FIDUCIA_NOT_FOUND', 'no such rights request');
     this.name = 'RightsNotFoundError';
   }
 }
@@ -191,6 +192,8 @@ export function destroyRequestKey(ring: KeyRing, requestId: string): Promise<num
 
 /** What is logged of an error: its code or name. Messages of mail and database errors can quote addresses. */
 export function errorCode(err: unknown): string {
+  // Our own errors by class: it says more than the catalogue code, which several classes share.
+  if (err instanceof FiduciaError) return err.name;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' || typeof code === 'number') return String(code);
   return err instanceof Error ? err.name : 'error';

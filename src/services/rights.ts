@@ -1,6 +1,7 @@
 // Data-subject rights requests: creation, lifecycle (audited, with deadlines), execution, packages, legal holds and the sweep.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { FiduciaError } from '../domain/errors.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import { uuidv7 } from '../domain/ids.ts';
 import { renderAccessHtml, type Lang } from '../domain/rights-html.ts';
@@ -18,9 +19,9 @@ export { RightsNotFoundError, RightsStateError } from './rights-steps.ts';
 export type { RequestView } from './rights-view.ts';
 
 /** The package is gone: expired (its key destroyed) or erased with the subject (410). */
-export class PackageExpiredError extends Error {
+export class PackageExpiredError extends FiduciaError {
   constructor() {
-    super('the package has expired and was destroyed; make a new request');
+    super('FIDUCIA_EXPORT_EXPIRED', 'the package has expired and was destroyed; make a new request');
     this.name = 'PackageExpiredError';
   }
 }

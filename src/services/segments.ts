@@ -4,6 +4,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { ciphertextKeyVersion } from '../crypto/envelope.ts';
 import { ANALYST_MINIMUM_COUNT, analystCount, VOUCHED_ASSERTIONS, type AnalystCount } from '../domain/aggregate-disclosure.ts';
+import { FiduciaError } from '../domain/errors.ts';
 import { PolicyEngine } from '../domain/policy.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { formatConfigPath } from '../domain/privacy-config.ts';
@@ -46,23 +47,23 @@ export interface DefinitionView {
   updatedAt: string;
 }
 
-export class SegmentDefinitionError extends Error {
+export class SegmentDefinitionError extends FiduciaError {
   constructor(readonly errors: { path: string; message: string }[]) {
-    super(`invalid definition: ${errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ')}`);
+    super('FIDUCIA_VALIDATION', `invalid definition: ${errors.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ')}`, errors);
     this.name = 'SegmentDefinitionError';
   }
 }
 
-export class SegmentConflictError extends Error {
+export class SegmentConflictError extends FiduciaError {
   constructor(message: string) {
-    super(message);
+    super('FIDUCIA_SEGMENT_CONFLICT', message);
     this.name = 'SegmentConflictError';
   }
 }
 
-export class UnknownSegmentError extends Error {
+export class UnknownSegmentError extends FiduciaError {
   constructor(key: string) {
-    super(`no segment or computed trait "${key}"`);
+    super('FIDUCIA_NOT_FOUND', `no segment or computed trait "${key}"`);
     this.name = 'UnknownSegmentError';
   }
 }

@@ -6,7 +6,6 @@ import { normalizeIdentity } from '../../domain/identity.ts';
 import { entryCovers } from '../../domain/privacy-config.ts';
 import { MAX_TC_STRING_LENGTH } from '../../domain/tcf.ts';
 import { consentReceipt } from '../../services/consent-receipts.ts';
-import { ConsentInputError } from '../../services/consent.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
 import { requireSource, userIdAssertion } from '../write-key.ts';
@@ -127,23 +126,18 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
         userId = null;
       }
       const ua = req.headers['user-agent'];
-      try {
-        return await ctx.consent.record({
-          source: { id: source.id, kind: source.kind },
-          userId,
-          anonymousId,
-          purposes: body.purposes,
-          tcString: body.tcString,
-          noticeVersion: body.noticeVersion,
-          method: body.method ?? 'api',
-          gpc: req.headers['sec-gpc'] === '1' || body.gpc === true,
-          explicit: body.explicit === true,
-          proof: consentProof(typeof ua === 'string' ? ua : undefined, req.ip),
-        });
-      } catch (err) {
-        if (err instanceof ConsentInputError) throw new FiduciaError(err.code, err.message);
-        throw err;
-      }
+      return ctx.consent.record({
+        source: { id: source.id, kind: source.kind },
+        userId,
+        anonymousId,
+        purposes: body.purposes,
+        tcString: body.tcString,
+        noticeVersion: body.noticeVersion,
+        method: body.method ?? 'api',
+        gpc: req.headers['sec-gpc'] === '1' || body.gpc === true,
+        explicit: body.explicit === true,
+        proof: consentProof(typeof ua === 'string' ? ua : undefined, req.ip),
+      });
     },
   );
 }

@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseIdentityRef, type IdentityRef } from '../../domain/identity.ts';
-import { ReadRefusedError, UnknownIdentityError, type ProfileCaller } from '../../services/profiles.ts';
+import type { ProfileCaller } from '../../services/profiles.ts';
 import { authenticate, requirePurpose, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
@@ -79,12 +79,6 @@ export async function profileRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     if (!ref) throw new FiduciaError('FIDUCIA_VALIDATION', 'identity must be userId:…, anonymousId:…, email:… or phone:…');
     return { caller: { tokenId: caller.tokenId, role: caller.role, purposes: caller.purposes }, ref };
   };
-  const notFound = (err: unknown): never => {
-    if (err instanceof UnknownIdentityError) throw new FiduciaError('FIDUCIA_NOT_FOUND', err.message);
-    // The service's own backstop; `prepare` refuses (and audits) these first.
-    if (err instanceof ReadRefusedError) throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', err.message, { reason: err.reason });
-    throw err;
-  };
 
   app.get(
     '/api/v1/profiles/:identity',
@@ -93,7 +87,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       const { identity } = req.params as Static<typeof Params>;
       const { purpose } = req.query as Static<typeof Query>;
       const { caller, ref } = await prepare(req, purpose, identity);
-      return ctx.profiles.read(ref, purpose, caller).catch(notFound);
+      return ctx.profiles.read(ref, purpose, caller);
     },
   );
 
@@ -104,7 +98,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       const { identity } = req.params as Static<typeof Params>;
       const q = req.query as Static<typeof EventsQuery>;
       const { caller, ref } = await prepare(req, q.purpose, identity);
-      return ctx.profiles.events(ref, q.purpose, caller, { cursor: q.cursor ?? null, limit: q.limit === undefined ? 50 : Number(q.limit) }).catch(notFound);
+      return ctx.profiles.events(ref, q.purpose, caller, { cursor: q.cursor ?? null, limit: q.limit === undefined ? 50 : Number(q.limit) });
     },
   );
 }

@@ -1,13 +1,11 @@
 // Self-service rights requests for the privacy center (write key, CORS): ask, confirm the emailed code, download the package.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { IDENTITY_MAX_LENGTH } from '../../domain/identity.ts';
 import { RIGHTS_TYPES } from '../../domain/rights.ts';
-import { DownloadNotFoundError, InvalidEmailError, MailUnavailableError, RateLimitedError, VerificationFailedError } from '../../services/rights-intake.ts';
-import { PackageExpiredError, RightsStateError, type ExportFormat } from '../../services/rights.ts';
+import type { ExportFormat } from '../../services/rights.ts';
 import type { HttpContext } from '../context.ts';
 import { documentCsp } from '../security-headers.ts';
-import { FiduciaError } from '../errors.ts';
 import { requireSource } from '../write-key.ts';
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -35,22 +33,6 @@ type DownloadQuery = Static<typeof DownloadQuery>;
 const Status = Type.Object({ id: Type.String(), status: Type.String() });
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 
-function mapError(err: unknown, reply: FastifyReply): never {
-  if (err instanceof RateLimitedError) {
-    if (err.retryAfterSeconds > 0) void reply.header('retry-after', String(err.retryAfterSeconds));
-    throw new FiduciaError('FIDUCIA_RATE_LIMITED', err.message);
-  }
-  if (err instanceof VerificationFailedError) {
-    throw new FiduciaError('FIDUCIA_VERIFICATION_FAILED', err.message, err.attemptsLeft === null ? undefined : { attemptsLeft: err.attemptsLeft });
-  }
-  if (err instanceof InvalidEmailError) throw new FiduciaError('FIDUCIA_VALIDATION', err.message);
-  if (err instanceof MailUnavailableError) throw new FiduciaError('FIDUCIA_UNAVAILABLE', err.message);
-  if (err instanceof DownloadNotFoundError) throw new FiduciaError('FIDUCIA_NOT_FOUND', err.message);
-  if (err instanceof PackageExpiredError) throw new FiduciaError('FIDUCIA_EXPORT_EXPIRED', err.message);
-  if (err instanceof RightsStateError) throw new FiduciaError('FIDUCIA_REQUEST_STATE', err.message);
-  throw err;
-}
-
 export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   const tags = ['rights'];
   const security = [{ writeKey: [] }];
@@ -67,7 +49,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
     async (req, reply) => {
       const source = await requireSource(req, ctx.access, ctx.metrics);
       const b = req.body as IntakeBody;
-      const out = await ctx.rightsIntake.submit({ email: b.email, type: b.type, language: b.language, details: b.details, ip: req.ip, sourceId: source.id }).catch((e: unknown) => mapError(e, reply));
+      const out = await ctx.rightsIntake.submit({ email: b.email, type: b.type, language: b.language, details: b.details, ip: req.ip, sourceId: source.id });
       return reply.status(202).send(out);
     },
   );
@@ -79,10 +61,10 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
       preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
       schema: { tags, security, params: Id, body: VerifyBody, response: { 200: Status, ...errors } },
     },
-    async (req, reply) => {
+    async (req) => {
       const { id } = req.params as Static<typeof Id>;
       const { code } = req.body as Static<typeof VerifyBody>;
-      return ctx.rightsIntake.verify(id, code.trim(), req.ip).catch((e: unknown) => mapError(e, reply));
+      return ctx.rightsIntake.verify(id, code.trim(), req.ip);
     },
   );
 
@@ -90,7 +72,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
   app.get('/v1/rights-requests/:id/download', { schema: { tags, params: Id, querystring: DownloadQuery } }, async (req, reply) => {
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as DownloadQuery;
-    const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang).catch((e: unknown) => mapError(e, reply));
+    const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang);
     // The HTML package may use only its own stylesheet; JSON and CSV keep the default CSP (security-headers.ts).
     if (out.contentType.startsWith('text/html')) void reply.header('content-security-policy', documentCsp(out.body));
     return reply

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseIdentityRef, type IdentityRef } from '../../domain/identity.ts';
 import { REJECTION_REASONS, RIGHTS_STATUSES, RIGHTS_TYPES } from '../../domain/rights.ts';
-import { PackageExpiredError, RightsNotFoundError, RightsStateError, type ExportFormat, type RequestView } from '../../services/rights.ts';
+import type { ExportFormat, RequestView } from '../../services/rights.ts';
 import { authenticate, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { documentCsp } from '../security-headers.ts';
@@ -59,13 +59,6 @@ const Accepted = Type.Object({ id: Type.String(), status: Type.String(), dueAt: 
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply, 409: ErrorReply };
 
-function mapError(err: unknown): never {
-  if (err instanceof RightsNotFoundError) throw new FiduciaError('FIDUCIA_NOT_FOUND', err.message);
-  if (err instanceof RightsStateError) throw new FiduciaError('FIDUCIA_REQUEST_STATE', err.message);
-  if (err instanceof PackageExpiredError) throw new FiduciaError('FIDUCIA_EXPORT_EXPIRED', err.message);
-  throw err;
-}
-
 function identityOf(text: string): IdentityRef {
   const ref = parseIdentityRef(text);
   if (!ref) throw new FiduciaError('FIDUCIA_VALIDATION', 'identity must be userId:…, anonymousId:…, email:… or phone:… with a valid value');
@@ -82,14 +75,7 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   const actor = (req: FastifyRequest) => callers.get(req)!.tokenId;
   const tags = ['rights'];
   const security = [{ token: [] }];
-  const view = async (req: FastifyRequest, fn: () => Promise<{ id: string }>): Promise<RequestView> => {
-    try {
-      const row = await fn();
-      return await ctx.rights.get(row.id);
-    } catch (err) {
-      return mapError(err);
-    }
-  };
+  const view = async (fn: () => Promise<{ id: string }>): Promise<RequestView> => ctx.rights.get((await fn()).id);
 
   app.post('/api/v1/rights-requests', { bodyLimit: 64 * 1024, schema: { tags, security, body: CreateBody, response: { 202: Accepted, ...errors } } }, async (req, reply) => {
     const body = req.body as CreateBody;
@@ -104,8 +90,7 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       .createStaff(
         { type: body.type, identity, language: body.language ?? (ctx.cfg.config.languages[0] ?? 'en'), details: body.details, purposes: body.purposes, traits: body.traits, suppress: body.suppress, receivedAt },
         actor(req),
-      )
-      .catch(mapError);
+      );
     return reply.status(202).send({ id: row.id, status: row.status, dueAt: new Date(Number(row.due_at)).toISOString() });
   });
 
@@ -118,13 +103,13 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.get('/api/v1/rights-requests/:id', { schema: { tags, security, params: Id } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
-    return ctx.rights.get(id).catch(mapError);
+    return ctx.rights.get(id);
   });
 
   app.get('/api/v1/rights-requests/:id/export', { schema: { tags, security, params: Id, querystring: ExportQuery } }, async (req, reply: FastifyReply) => {
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as ExportQuery;
-    const out = await ctx.rights.exportPackage(id, (q.format ?? 'json') as ExportFormat, q.lang, actor(req)).catch(mapError);
+    const out = await ctx.rights.exportPackage(id, (q.format ?? 'json') as ExportFormat, q.lang, actor(req));
     // The HTML package may use only its own stylesheet; JSON and CSV keep the default CSP (security-headers.ts).
     if (out.contentType.startsWith('text/html')) void reply.header('content-security-policy', documentCsp(out.body));
     return reply
@@ -137,20 +122,20 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   app.post('/api/v1/rights-requests/:id/extend', { schema: { tags, security, params: Id, body: ExtendBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = req.body as Static<typeof ExtendBody>;
-    return view(req, () => ctx.rights.extend(id, b.months, b.reason, actor(req)));
+    return view(() => ctx.rights.extend(id, b.months, b.reason, actor(req)));
   });
 
   app.post('/api/v1/rights-requests/:id/reject', { schema: { tags, security, params: Id, body: RejectBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = req.body as Static<typeof RejectBody>;
-    return view(req, () => ctx.rights.reject(id, b.reason, b.note, actor(req)));
+    return view(() => ctx.rights.reject(id, b.reason, b.note, actor(req)));
   });
 
   app.post('/api/v1/rights-requests/:id/process', { bodyLimit: 64 * 1024, schema: { tags, security, params: Id, body: ProcessBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = (req.body ?? {}) as Static<typeof ProcessBody>;
     for (const p of b.purposes ?? []) if (!ctx.cfg.purpose(p)) throw new FiduciaError('FIDUCIA_UNKNOWN_PURPOSE', `unknown purpose "${p}"`);
-    return view(req, async () => {
+    return view(async () => {
       const row = await ctx.rights.process(id, actor(req), { traits: b.traits, purposes: b.purposes });
       await ctx.rights.notifyPerson(row);
       return row;
@@ -160,7 +145,7 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   app.post('/api/v1/rights-requests/:id/lift-restriction', { schema: { tags, security, params: Id, body: LiftBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = req.body as Static<typeof LiftBody>;
-    return view(req, () => ctx.rights.liftRestriction(id, b.reason, actor(req)));
+    return view(() => ctx.rights.liftRestriction(id, b.reason, actor(req)));
   });
 
   app.put('/api/v1/legal-holds/:identity', { schema: { tags, security, params: IdentityParam, body: HoldBody } }, async (req) => {
@@ -173,7 +158,7 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.delete('/api/v1/legal-holds/:identity', { schema: { tags, security, params: IdentityParam } }, async (req) => {
     const { identity } = req.params as Static<typeof IdentityParam>;
-    const res = await ctx.rights.releaseLegalHold(identityOf(identity), actor(req)).catch(mapError);
+    const res = await ctx.rights.releaseLegalHold(identityOf(identity), actor(req));
     if (!res) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no profile has this identity');
     return { subjectId: res.subjectId, released: res.released, resumed: res.resumed.map((r) => ({ id: r.id, status: r.status })) };
   });

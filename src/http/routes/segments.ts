@@ -1,7 +1,7 @@
 // Segments and computed traits: definitions (admin creates, everyone reads), and purpose-bound member listings and counts.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SegmentConflictError, SegmentDefinitionError, UnknownSegmentError, type DefinitionView } from '../../services/segments.ts';
+import type { DefinitionView } from '../../services/segments.ts';
 import { authenticate, requirePurpose, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
@@ -127,17 +127,11 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     async (req, reply) => {
       const caller = callerOf(req);
       await requireRole(req, ctx, caller, ['admin']);
-      try {
-        const created = await ctx.segments.create(req.body);
-        await ctx.audit.append(ctx.db, [
-          { actor: caller.tokenId, action: 'segment.create', purpose: created.purpose, outcome: 'ok', details: { segment: created.id, kind: created.kind } },
-        ]);
-        return reply.status(201).send(created);
-      } catch (err) {
-        if (err instanceof SegmentDefinitionError) throw new FiduciaError('FIDUCIA_VALIDATION', err.message, err.errors);
-        if (err instanceof SegmentConflictError) throw new FiduciaError('FIDUCIA_SEGMENT_CONFLICT', err.message);
-        throw err;
-      }
+      const created = await ctx.segments.create(req.body);
+      await ctx.audit.append(ctx.db, [
+        { actor: caller.tokenId, action: 'segment.create', purpose: created.purpose, outcome: 'ok', details: { segment: created.id, kind: created.kind } },
+      ]);
+      return reply.status(201).send(created);
     },
   );
 
@@ -157,13 +151,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     const caller = callerOf(req);
     await requireRole(req, ctx, caller, ['admin']);
     const { id } = req.params as Static<typeof IdParams>;
-    try {
-      await ctx.segments.remove(id);
-    } catch (err) {
-      if (err instanceof UnknownSegmentError) throw new FiduciaError('FIDUCIA_NOT_FOUND', err.message);
-      if (err instanceof SegmentConflictError) throw new FiduciaError('FIDUCIA_SEGMENT_CONFLICT', err.message);
-      throw err;
-    }
+    await ctx.segments.remove(id);
     await ctx.audit.append(ctx.db, [{ actor: caller.tokenId, action: 'segment.delete', outcome: 'ok', details: { segment: id } }]);
     return reply.status(204).send();
   });

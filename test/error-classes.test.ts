@@ -30,6 +30,7 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   AuditInputError: ['refused'],
   AuditLogDamagedError: ['audit entry 1 is missing'],
   ProofRangeError: ['out of range'],
+  WebBuildError: ['esbuild produced no widget.js'],
 };
 
 function sourceFiles(dir: string, prefix = ''): string[] {

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Plugin } from 'esbuild';
+import { FiduciaError } from '../domain/errors.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
@@ -26,9 +27,10 @@ export interface WebAsset {
   etag: string;
 }
 
-export class WebBuildError extends Error {
+/** The bundles cannot be built or read: the pages that need them are unavailable (503), the server itself is fine. */
+export class WebBuildError extends FiduciaError {
   constructor(message: string) {
-    super(message);
+    super('FIDUCIA_UNAVAILABLE', message);
     this.name = 'WebBuildError';
   }
 }

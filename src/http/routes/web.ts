@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
-import { WEB_BUNDLES, WEB_ROOT, WebBuildError, buildWebAssets, type WebAsset, type WebBundle } from '../web-build.ts';
+import { WEB_BUNDLES, WEB_ROOT, buildWebAssets, type WebAsset, type WebBundle } from '../web-build.ts';
 
 /** The pages load only their own scripts and styles and talk only to this server; nobody frames them. */
 const PAGE_CSP = [
@@ -56,7 +56,8 @@ export async function webRoutes(app: FastifyInstance, ctx: HttpContext): Promise
       asset = (await assets()).get(name);
     } catch (err) {
       req.log.error({ err: { type: (err as Error).name, message: (err as Error).message } }, 'web bundle build failed');
-      throw new FiduciaError('FIDUCIA_UNAVAILABLE', err instanceof WebBuildError ? err.message : 'the web bundles could not be built');
+      // A build that failed in some other way (esbuild itself crashed) is still a 503, without its message.
+      throw err instanceof FiduciaError ? err : new FiduciaError('FIDUCIA_UNAVAILABLE', 'the web bundles could not be built');
     }
     if (!asset) throw new FiduciaError('FIDUCIA_NOT_FOUND', `no ${name}`);
     void reply

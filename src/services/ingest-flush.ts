@@ -130,6 +130,11 @@ export interface FlushDeps {
   cfg: CompiledConfig;
   ring: KeyRing;
   metrics: Metrics;
+  /**
+   * For tests only: called once the group's new keys are committed to the keystore, before the data is written and
+   * committed (a test kills the process here to leave keys whose data never committed).
+   */
+  afterKeysCreated?: (() => void) | undefined;
 }
 
 export class StaleSubjectError extends Error {
@@ -163,6 +168,8 @@ export class IngestFlush {
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
   readonly afterCommit: (() => Promise<unknown>)[] = [];
+  /** Subjects this flush made a (committed) data key for: discarded if the transaction rolls back. */
+  readonly createdKeys: string[] = [];
   readonly #merges: { survivor: string; loser: string }[] = [];
   readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
   /** `kind:blindIndex` keys suppressed by an erasure (Art. 17 with suppression). */
@@ -324,6 +331,7 @@ export class IngestFlush {
       await this.#ensureLive([survivor, loser].filter((s) => !this.#newSubjects.has(s)), 'update');
       if (this.#newSubjects.has(survivor)) {
         // The survivor needs its key now, to re-encrypt the loser's stored rows under it.
+        this.createdKeys.push(survivor);
         await this.deps.ring.createKeys([survivor]);
         this.#newSubjects.delete(survivor);
         await this.#profiles.insertSubjects([{ id: survivor, created_at: this.#createdAt.get(survivor)!, updated_at: Date.now(), merged_into: null, restricted_at: null, erased_at: null }]);
@@ -600,7 +608,10 @@ export class IngestFlush {
   async #write(): Promise<FlushSummary> {
     const now = Date.now();
     const created = [...this.#newSubjects].filter((s) => !this.#redirect.has(s));
+    // Keys commit first, so no committed subject is ever without its key; a rollback leaves keys to discard instead.
+    this.createdKeys.push(...created);
     const fresh = await this.deps.ring.createKeys(created);
+    if (created.length > 0) this.deps.afterKeysCreated?.();
     await this.#profiles.insertSubjects(created.map((id) => ({ id, created_at: this.#createdAt.get(id) ?? now, updated_at: now, merged_into: null, restricted_at: null, erased_at: null })));
 
     const touched = new Set<string>();

@@ -82,20 +82,39 @@ export class IngestService {
     const end = this.deps.metrics.flushSeconds.startTimer();
     try {
       for (let attempt = 1; ; attempt++) {
+        let flush: IngestFlush | undefined;
+        let rolledBack = false;
         try {
-          let flush: IngestFlush | undefined;
           const results = await this.db.transaction().execute(async (trx) => {
             flush = new IngestFlush(trx, this.deps);
-            return flush.run(ops);
+            try {
+              return await flush.run(ops);
+            } catch (err) {
+              // Thrown inside the transaction: it rolls back. A failed COMMIT is not marked: it may have committed.
+              rolledBack = true;
+              throw err;
+            }
           });
           for (const task of flush?.afterCommit ?? []) await task();
           return results;
         } catch (err) {
+          // A retry makes new subject ids, so the keys made for this attempt would belong to nobody.
+          if (rolledBack && flush) await this.#discardKeys(flush.createdKeys);
           if (attempt >= RETRIES || !isConflict(err)) throw err;
         }
       }
     } finally {
       end();
+    }
+  }
+
+  /** Best effort: a key left behind here (keystore down) is deleted later by the orphan sweep. */
+  async #discardKeys(subjectIds: readonly string[]): Promise<void> {
+    if (subjectIds.length === 0) return;
+    try {
+      await this.deps.ring.discard(subjectIds);
+    } catch {
+      // The group's own error is what the caller needs to see.
     }
   }
 

@@ -47,6 +47,15 @@ export class MasterKeyMismatchError extends Error {
 }
 
 const CACHE_MAX = 50_000;
+/**
+ * A key is taken for an orphan only once it is this old: longer than any group commit runs, with room for the clocks
+ * of several instances (created_at is the creating process's clock) to disagree.
+ */
+export const ORPHAN_MIN_AGE_MS = 15 * 60_000;
+const ORPHAN_SWEEP = 'orphan_keys';
+const ORPHAN_PAGE = 500;
+/** Subject ids are UUIDv4 (src/domain/ids.ts); request keys (`rights:<id>`) and any other key id never match. */
+const SUBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const CACHE_TTL_MS = 5 * 60_000;
 
 export class KeyRing {
@@ -173,6 +182,60 @@ export class KeyRing {
     await this.#repo.insertDataKeys(rows);
     for (const [id, dk] of out) this.#remember(id, dk, true);
     return out;
+  }
+
+  /**
+   * Deletes keys made for a data transaction that rolled back: no committed row was encrypted under them. Only for
+   * a rollback known to have happened (an error inside the transaction), never for a failed COMMIT, which may have
+   * committed after all: the orphan sweep checks the data database for those.
+   */
+  async discard(subjectIds: readonly string[]): Promise<number> {
+    if (subjectIds.length === 0) return 0;
+    for (const id of subjectIds) {
+      this.#cache.delete(`${id}:current`);
+      this.#cache.delete(`${id}:1`);
+    }
+    const { deleted, mark } = await this.#repo.deleteKeysOf(subjectIds);
+    // Their bytes go with the next purge like any destroyed key's (dead tuples of the rolled-back data may hold ciphertext).
+    for (const id of subjectIds) this.#unpurged.set(id, mark);
+    return deleted;
+  }
+
+  /**
+   * Deletes subject keys whose subject does not exist in the data database: left by a process that stopped between
+   * the keystore's commit and the data's (or a rollback whose `discard` failed). Keys are read in creation order from
+   * where the last sweep stopped, up to `minAgeMs` before now and before the oldest data transaction still open, so a
+   * key whose transaction may still commit is never taken. Request keys (`rights:<id>`) and anything else that is not
+   * a subject id are left alone. `exists` answers which of the given subject ids have a row in `subjects`.
+   */
+  async sweepOrphans(opts: {
+    exists: (subjectIds: readonly string[]) => Promise<Set<string>>;
+    oldestOpenTransaction: () => Promise<number | null>;
+    minAgeMs?: number;
+    now?: number;
+  }): Promise<{ deleted: number; checkedUntil: number }> {
+    const minAge = opts.minAgeMs ?? ORPHAN_MIN_AGE_MS;
+    // Read before the keys: a transaction opened after this read makes keys created after it, above the cutoff.
+    const open = await opts.oldestOpenTransaction();
+    const now = opts.now ?? Date.now();
+    const upTo = Math.min(now, open ?? now) - minAge;
+    const from = await this.#repo.checkedUntil(ORPHAN_SWEEP);
+    if (upTo <= from) return { deleted: 0, checkedUntil: from };
+    let cursor = { at: from, id: '' };
+    let deleted = 0;
+    for (;;) {
+      const page = await this.#repo.keysCreatedBetween(cursor, upTo, ORPHAN_PAGE);
+      if (page.length === 0) break;
+      const last = page[page.length - 1]!;
+      cursor = { at: last.created_at, id: last.subject_id };
+      const subjects = [...new Set(page.map((r) => r.subject_id).filter((id) => SUBJECT_ID.test(id)))];
+      if (subjects.length === 0) continue;
+      const found = await opts.exists(subjects);
+      const orphans = subjects.filter((id) => !found.has(id));
+      if (orphans.length > 0) deleted += await this.discard(orphans);
+    }
+    await this.#repo.setCheckedUntil(ORPHAN_SWEEP, upTo);
+    return { deleted, checkedUntil: upTo };
   }
 
   readonly #onDestroy: ((subjectId: string) => void)[] = [];

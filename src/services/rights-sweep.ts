@@ -1,6 +1,11 @@
 // Housekeeping of rights requests: expired packages and unconfirmed requests are crypto-shredded, interrupted erasures finished.
 import { isFinal, type RightsStatus } from '../domain/rights.ts';
+import type { Kysely } from 'kysely';
+import { oldestOpenDataTransaction } from '../store/keystore-repo.ts';
+import { ProfileRepo } from '../store/profile-repo.ts';
 import { RightsRepo } from '../store/rights-repo.ts';
+import type { DataDatabase } from '../store/schema.ts';
+import type { KeyRing } from './keyring.ts';
 import type { RightsIntake } from './rights-intake.ts';
 import { destroyRequestKey, errorCode, parseJson, type RightsDeps } from './rights-steps.ts';
 import type { RightsService } from './rights.ts';
@@ -12,6 +17,8 @@ export interface SweepReport {
   requestKeysDestroyed: number;
   /** Mail copies (outbox files) deleted: of closed requests, and about no known request, once older than a day. */
   mailDeleted: number;
+  /** Subject keys whose subject never committed (a process stopped between the two commits), deleted. */
+  orphanKeysDeleted: number;
   /** Whether the keystore now holds no copy of the keys this process destroyed (merge losers, request keys). */
   keystorePurged: boolean;
 }
@@ -28,7 +35,7 @@ export const MAIL_KEEP_MS = 24 * 3600_000;
 export async function sweepRights(deps: RightsDeps, rights: RightsService, intake: RightsIntake): Promise<SweepReport> {
   const now = (deps.now ?? Date.now)();
   const repo = new RightsRepo(deps.db);
-  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0, mailDeleted: 0, keystorePurged: false };
+  const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0, mailDeleted: 0, orphanKeysDeleted: 0, keystorePurged: false };
 
   for (const id of await repo.expiredPackages(now, 500)) {
     await deps.db.transaction().execute(async (trx) => {
@@ -67,6 +74,12 @@ export async function sweepRights(deps: RightsDeps, rights: RightsService, intak
   await repo.pruneRateLimits(now - RATE_WINDOW_KEEP_MS);
   report.mailDeleted = await sweepMail(deps, now);
 
+  try {
+    report.orphanKeysDeleted = (await sweepOrphanKeys(deps)).deleted;
+  } catch (err) {
+    deps.logger.warn({ err: errorCode(err) }, 'orphan keys could not be swept now: next sweep');
+  }
+
   // Keys destroyed outside an erasure (merge losers, request keys above) leave the keystore's files and pages too.
   try {
     await deps.ring.purge();
@@ -92,4 +105,17 @@ async function sweepMail(deps: RightsDeps, now: number): Promise<number> {
   }
   // An open request's mail stays until it closes (a rectification waiting for staff can take longer than a day).
   return deps.mailer.forget([...old].filter((id) => id === null || !open.has(id)), before);
+}
+
+/**
+ * Deletes data keys whose subject the data database does not hold, once they are older than any transaction that
+ * could still commit one (KeyRing.sweepOrphans). Run by every rights sweep; tests pass `minAgeMs`.
+ */
+export function sweepOrphanKeys(deps: { db: Kysely<DataDatabase>; ring: KeyRing }, opts: { minAgeMs?: number } = {}): Promise<{ deleted: number; checkedUntil: number }> {
+  const profiles = new ProfileRepo(deps.db);
+  return deps.ring.sweepOrphans({
+    exists: async (ids) => new Set((await profiles.subjects(ids)).map((s) => s.id)),
+    oldestOpenTransaction: () => oldestOpenDataTransaction(deps.db),
+    ...(opts.minAgeMs !== undefined ? { minAgeMs: opts.minAgeMs } : {}),
+  });
 }

@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import { BUSY_TIMEOUT_MS, dialectOf, type Dialect } from './database.ts';
-import type { DataKeysTable, KekVersionsTable, KeysDatabase } from './schema.ts';
+import type { DataDatabase, DataKeysTable, KekVersionsTable, KeysDatabase } from './schema.ts';
 
 /**
  * Orders deletions against purges: a purge given a mark covers every deletion that returned that mark or a smaller
@@ -132,6 +132,60 @@ export class KeystoreRepo {
     return { deleted: Number(res.numDeletedRows), mark: ++this.#deletions };
   }
 
+  /**
+   * Deletes every key of these ids in one statement (keys made for a group commit that rolled back); like
+   * `deleteSubjectKeys`, the mark lets `purgeDeleted` clear the old bytes.
+   */
+  async deleteKeysOf(ids: readonly string[]): Promise<{ deleted: number; mark: PurgeMark }> {
+    if (ids.length === 0) return { deleted: 0, mark: await this.mark() };
+    if (this.#dialect === 'postgres') {
+      const r = await sql<{ deleted: number; xid: string }>`
+        WITH d AS (DELETE FROM data_keys WHERE subject_id = ANY(${[...ids]}::text[]) RETURNING 1)
+        SELECT count(*)::int AS deleted, pg_current_xact_id()::text AS xid FROM d`.execute(this.db);
+      const row = r.rows[0]!;
+      return { deleted: Number(row.deleted), mark: BigInt(row.xid) };
+    }
+    let deleted = 0;
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < ids.length; i += 500) {
+        const res = await trx.deleteFrom('data_keys').where('subject_id', 'in', ids.slice(i, i + 500)).executeTakeFirst();
+        deleted += Number(res.numDeletedRows);
+      }
+    });
+    return { deleted, mark: ++this.#deletions };
+  }
+
+  /** Up to `limit` (id, creation time) of keys created after `from` (by time, then id) and no later than `upTo`. */
+  async keysCreatedBetween(from: { at: number; id: string }, upTo: number, limit: number): Promise<{ subject_id: string; created_at: number }[]> {
+    const rows = await this.db
+      .selectFrom('data_keys')
+      .select(['subject_id', 'created_at'])
+      .where((eb) => eb.or([eb('created_at', '>', from.at), eb.and([eb('created_at', '=', from.at), eb('subject_id', '>', from.id)])]))
+      .where('created_at', '<=', upTo)
+      .orderBy('created_at')
+      .orderBy('subject_id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ subject_id: r.subject_id, created_at: Number(r.created_at) }));
+  }
+
+  /** Where the sweep `name` stopped (epoch ms; 0 before its first run). */
+  async checkedUntil(name: string): Promise<number> {
+    const r = await this.db.selectFrom('key_sweeps').select('checked_until').where('name', '=', name).executeTakeFirst();
+    return Number(r?.checked_until ?? 0);
+  }
+
+  /** Moves the sweep's mark forward, never back (two instances may sweep at once). */
+  async setCheckedUntil(name: string, at: number): Promise<void> {
+    await this.db
+      .insertInto('key_sweeps')
+      .values({ name, checked_until: at })
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet({ checked_until: at }).where('key_sweeps.checked_until', '<', at),
+      )
+      .execute();
+  }
+
   /** A mark after every change made so far (a rotation's rewraps, say). */
   async mark(): Promise<PurgeMark> {
     if (this.#dialect !== 'postgres') return ++this.#deletions;
@@ -201,4 +255,19 @@ export class KeystoreRepo {
       await sleep(pause);
     }
   }
+}
+
+/**
+ * When the oldest transaction still open on the data database began (epoch ms by the database's clock), or null when
+ * there is none or it cannot be known (SQLite: a transaction of another process is invisible; this process's own are
+ * serialized with the caller's statements on the one connection). A key made for a data transaction is younger than
+ * the transaction, so keys older than this cannot belong to one still in flight.
+ */
+export async function oldestOpenDataTransaction(data: Kysely<DataDatabase>): Promise<number | null> {
+  if (dialectOf(data) !== 'postgres') return null;
+  const r = await sql<{ at: number | null }>`
+    SELECT (extract(epoch FROM min(xact_start)) * 1000)::bigint AS at FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid() AND datname = current_database() AND xact_start IS NOT NULL`.execute(data);
+  const at = r.rows[0]?.at;
+  return at === null || at === undefined ? null : Number(at);
 }

@@ -324,6 +324,13 @@ export interface KeysDatabase {
   kek_versions: KekVersionsTable;
   data_keys: DataKeysTable;
   audit_signing_keys: AuditSigningKeysTable;
+  key_sweeps: KeySweepsTable;
+}
+
+/** How far a keystore sweep got: every key created up to `checked_until` (epoch ms) was checked. */
+export interface KeySweepsTable {
+  name: string;
+  checked_until: number;
 }
 
 /** The audit log's Ed25519 key; the private key (PKCS#8) is wrapped with a key derived from the master key. */

@@ -11,6 +11,7 @@ import { auditSubjectBlocks } from './0007-audit-subject-blocks.ts';
 import { sourceKinds } from './0008-source-kinds.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
+import { orphanSweep } from './keys-0003-orphan-sweep.ts';
 
 const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0001_initial', initial],
@@ -26,6 +27,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
 const KEYS: [string, (dialect: Dialect) => Migration][] = [
   ['0001_keystore', keystore],
   ['0002_audit_signing', auditSigning],
+  ['0003_orphan_sweep', orphanSweep],
 ];
 
 class StaticProvider implements MigrationProvider {

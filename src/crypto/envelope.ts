@@ -1,5 +1,6 @@
 // Envelope encryption: AES-256-GCM field ciphertexts bound to subject and field, data keys wrapped by a versioned KEK.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from '../domain/pooled-random-bytes.ts';
 
 /**
  * Field ciphertext layout (format 1), stored as bytes:
@@ -9,23 +10,10 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, ti
  */
 const FIELD_FORMAT = 0x01;
 const WRAP_FORMAT = 0x01;
+// IVs are drawn from the shared random pool: each a distinct slice of fresh random bytes, never handed out twice.
 const IV_LEN = 12;
 const TAG_LEN = 16;
 const HEADER_LEN = 1 + 4 + IV_LEN + TAG_LEN;
-
-// IVs come from a pool of random bytes filled 4 KiB at a time: one getrandom call per ~340 IVs instead of one each.
-// Every IV is a distinct slice of fresh random bytes; a slice is never handed out twice.
-let ivPool = Buffer.alloc(0);
-let ivAt = 0;
-function freshIv(): Buffer {
-  if (ivAt + IV_LEN > ivPool.length) {
-    ivPool = randomBytes(4096);
-    ivAt = 0;
-  }
-  const iv = ivPool.subarray(ivAt, ivAt + IV_LEN);
-  ivAt += IV_LEN;
-  return iv;
-}
 
 export class DecryptError extends Error {
   constructor(message: string) {
@@ -45,7 +33,7 @@ export function encryptField(
   field: string,
   plaintext: Buffer,
 ): Buffer {
-  const iv = freshIv();
+  const iv = pooledRandomBytes(IV_LEN);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(fieldAad(subjectId, field, keyVersion));
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
@@ -129,7 +117,7 @@ export function wrapDataKey(
   dataKeyVersion: number,
   dataKey: Buffer,
 ): Buffer {
-  const iv = freshIv();
+  const iv = pooledRandomBytes(IV_LEN);
   const cipher = createCipheriv('aes-256-gcm', kek, iv);
   cipher.setAAD(wrapAad(subjectId, dataKeyVersion, kekVersion));
   const ct = Buffer.concat([cipher.update(dataKey), cipher.final()]);

@@ -1,20 +1,9 @@
 // Identifiers: UUIDv7 (time-ordered, so B-tree inserts append) for events and ledgers, UUIDv4 for subjects.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { pooledRandomBytes } from './pooled-random-bytes.ts';
 
 let lastMs = 0;
 let seq = 0;
-let pool = randomBytes(0);
-let poolAt = 0;
-
-function random(n: number): Buffer {
-  if (poolAt + n > pool.length) {
-    pool = randomBytes(4096);
-    poolAt = 0;
-  }
-  const out = pool.subarray(poolAt, poolAt + n);
-  poolAt += n;
-  return out;
-}
 
 /**
  * RFC 9562 UUIDv7. Within one millisecond a 12-bit counter in `rand_a` keeps ids from this process
@@ -32,7 +21,7 @@ export function uuidv7(now = Date.now()): string {
   b.writeUIntBE(lastMs, 0, 6);
   b[6] = 0x70 | (seq >> 8);
   b[7] = seq & 0xff;
-  random(8).copy(b, 8);
+  pooledRandomBytes(8).copy(b, 8);
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

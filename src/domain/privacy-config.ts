@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { Static, TProperties, TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import type { ValueError } from '@sinclair/typebox/value';
+import { didYouMean } from './edit-distance.ts';
 import { LEGAL_BASES, UNCLASSIFIED } from './privacy-config-types.ts';
 import type { Category, EventPlan, PrivacyConfig, Purpose, TrackingPlan } from './privacy-config-types.ts';
 import { validateSegmentDefinition, type SegmentCatalog, type SegmentDefinition } from './segments.ts';
@@ -101,34 +102,12 @@ function pointerSegments(pointer: string): PathSegment[] {
 
 // ---- shape errors, in words a configuration author understands ----
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
-
-function suggestion(word: string, candidates: readonly string[]): string {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = c.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
-}
-
 function describe(e: ValueError, last: PathSegment | undefined): string {
   const schema: TSchema = e.schema;
   if (e.type === ValueErrorType.ObjectAdditionalProperties) {
     const known = Object.keys((schema['properties'] ?? {}) as Record<string, unknown>);
     const key = String(last);
-    return `unknown key "${key}"${suggestion(key, known)}; expected one of ${known.join(', ')}`;
+    return `unknown key "${key}"${didYouMean(key, known)}; expected one of ${known.join(', ')}`;
   }
   if (e.type === ValueErrorType.ObjectRequiredProperty) return 'is required';
   if (e.type === ValueErrorType.ArrayMinItems) return 'must not be empty';
@@ -202,7 +181,7 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
     p.categories.forEach((entry, j) => {
       const at: PathSegment[] = ['purposes', i, 'categories', j];
       if (entry === UNCLASSIFIED) return add(at, `"${UNCLASSIFIED}" may not be read by any purpose; classify the fields instead`);
-      if (!keys.some((k) => entryCovers(entry, k))) return add(at, `unknown category "${entry}"${suggestion(entry, keys)}`);
+      if (!keys.some((k) => entryCovers(entry, k))) return add(at, `unknown category "${entry}"${didYouMean(entry, keys)}`);
       // Art. 9 data must be named on purpose, not swept in by a broad prefix such as "user".
       if (!isSpecialCategory(entry) && specials.some((k) => entryCovers(entry, k))) {
         add(at, `"${entry}" would also cover special categories (user.sensitive.*); list the ones needed explicitly`);
@@ -219,7 +198,7 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
   const plan = input.trackingPlan;
   const checkCategory = (category: string, at: PathSegment[]) => {
     if (category === UNCLASSIFIED) add(at, `"${UNCLASSIFIED}" is assigned by the unknown policy, not by the tracking plan`);
-    else if (!known.has(category)) add(at, `unknown category "${category}"${suggestion(category, keys)}`);
+    else if (!known.has(category)) add(at, `unknown category "${category}"${didYouMean(category, keys)}`);
   };
   const checkPlan = (ep: Static<typeof EventPlanSchema>, at: PathSegment[]) => {
     checkCategory(ep.category, [...at, 'category']);
@@ -248,7 +227,7 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
   for (const [id, purposes] of Object.entries(input.segmentConsentCategories ?? {})) {
     if (id.trim() === '') add(['segmentConsentCategories', id], 'category ids must not be blank');
     purposes.forEach((p, i) => {
-      if (!purposeKeys.includes(p)) add(['segmentConsentCategories', id, i], `unknown purpose "${p}"${suggestion(p, purposeKeys)}`);
+      if (!purposeKeys.includes(p)) add(['segmentConsentCategories', id, i], `unknown purpose "${p}"${didYouMean(p, purposeKeys)}`);
     });
   }
   for (const [id, purposes] of Object.entries(input.tcf?.purposes ?? {})) {
@@ -256,7 +235,7 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
     if (!/^([1-9]|1[01])$/.test(id)) add(['tcf', 'purposes', id], 'TCF purpose ids are 1 to 11');
     purposes.forEach((p, i) => {
       const purpose = input.purposes.find((x) => x.key === p);
-      if (!purpose) add(['tcf', 'purposes', id, i], `unknown purpose "${p}"${suggestion(p, purposeKeys)}`);
+      if (!purpose) add(['tcf', 'purposes', id, i], `unknown purpose "${p}"${didYouMean(p, purposeKeys)}`);
       else if (purpose.legalBasis !== 'consent') add(['tcf', 'purposes', id, i], `purpose "${p}" is based on ${purpose.legalBasis}; a TC string can only grant consent-based purposes`);
     });
   }

@@ -1,4 +1,5 @@
 // The access package as a readable, self-contained HTML page in Italian or English (Art. 12(1): clear and plain language). Pure.
+import { escapeHtml } from './html.ts';
 import type { PrivacyConfig } from './privacy-config-types.ts';
 import type { AccessPackage } from './rights-package.ts';
 
@@ -102,11 +103,6 @@ const T = {
     statuses: { granted: 'granted', denied: 'denied', withdrawn: 'withdrawn' } as Record<string, string>,
   },
 } as const;
-
-export function escapeHtml(value: unknown): string {
-  const s = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
 
 function table(headers: readonly string[], rows: readonly (readonly unknown[])[], empty: string): string {
   if (rows.length === 0) return `<p>${escapeHtml(empty)}</p>`;

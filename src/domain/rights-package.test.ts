@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
-import { escapeHtml, renderAccessHtml } from './rights-html.ts';
-import { buildAccessPackage, buildPortabilityPackage, csvCell, portabilityCsv, type EventItem, type SubjectData, type TraitItem } from './rights-package.ts';
+import { csvCell } from './csv.ts';
+import { escapeHtml } from './html.ts';
+import { renderAccessHtml } from './rights-html.ts';
+import { buildAccessPackage, buildPortabilityPackage, portabilityCsv, type EventItem, type SubjectData, type TraitItem } from './rights-package.ts';
 
 const cfg = loadPrivacyConfig(DEFAULT_CONFIG_PATH);
 const T = Date.UTC(2026, 10, 29, 12);
@@ -66,11 +68,12 @@ describe('portability package', () => {
     assert.equal(csv.at(-1), '');
     assert.equal(csv[3], `event,,m-1,track,Product Viewed,${new Date(T).toISOString()},"{""product_id"":""m-1""}"`);
   });
-  it('defuses spreadsheet formulas but keeps numbers', () => {
+  // One rule for every CSV export (src/domain/csv.ts): numbers with a leading sign are defused too, as the RoPA always did.
+  it('defuses spreadsheet formulas, signed numbers included', () => {
     assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
     assert.equal(csvCell('+39 333'), "'+39 333");
-    assert.equal(csvCell('-12.5'), '-12.5');
-    assert.equal(csvCell(-3), '-3');
+    assert.equal(csvCell('-12.5'), "'-12.5");
+    assert.equal(csvCell(-3), "'-3");
     assert.equal(csvCell('a,b'), '"a,b"');
     assert.equal(csvCell(null), '');
   });

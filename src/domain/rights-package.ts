@@ -1,4 +1,5 @@
 // Access (Art. 15) and portability (Art. 20) packages built from a subject's decrypted data and the privacy configuration. Pure.
+import { csvTable } from './csv.ts';
 import type { CompiledConfig } from './privacy-config.ts';
 import type { LegalBasis, Localized } from './privacy-config-types.ts';
 import { isPortable } from './rights.ts';
@@ -213,16 +214,6 @@ export function buildPortabilityPackage(cfg: CompiledConfig, data: SubjectData, 
   };
 }
 
-/**
- * One CSV cell. Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at the start) gets a
- * leading apostrophe, unless it is a plain number.
- */
-export function csvCell(value: unknown): string {
-  let s = value === null || value === undefined ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  if (/^[=+\-@\t\r]/.test(s) && !/^[-+]?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export const PORTABILITY_CSV_HEADER = ['record', 'name', 'messageId', 'type', 'event', 'timestamp', 'value'] as const;
 
 /** The portability package as one CSV table (RFC 4180, CRLF): identities, traits, then events; values as JSON. */
@@ -231,5 +222,5 @@ export function portabilityCsv(pkg: PortabilityPackage): string {
   for (const i of pkg.identities) rows.push(['identity', i.kind, '', '', '', '', i.value]);
   for (const t of pkg.traits) rows.push(['trait', t.name, '', '', '', t.updatedAt, t.value]);
   for (const e of pkg.events) rows.push(['event', '', e.messageId, e.type, e.event ?? '', e.timestamp, e.properties]);
-  return `${rows.map((r) => r.map(csvCell).join(',')).join('\r\n')}\r\n`;
+  return csvTable(rows);
 }

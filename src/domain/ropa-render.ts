@@ -1,8 +1,7 @@
 // Renders the record of processing and the notice's purpose table as HTML (readable, self-contained) and CSV (one row per activity).
+import { csvTable } from './csv.ts';
+import { escapeHtml } from './html.ts';
 import { LEGAL_BASIS_TEXT, type Lang, type NoticePurpose, type Ropa } from './ropa.ts';
-
-const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ESC[c]!);
 
 const STYLE =
   'body{font:15px/1.5 system-ui,sans-serif;margin:2rem;color:#111}table{border-collapse:collapse;width:100%;margin:1rem 0}' +
@@ -60,13 +59,6 @@ export function ropaHtml(r: Ropa): string {
   return page('Record of processing activities', 'en', body);
 }
 
-/** A spreadsheet cell: RFC 4180 quoting, and a leading quote on text a spreadsheet would run as a formula. */
-export function csvCell(v: string | number | boolean): string {
-  let s = String(v);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 export function ropaCsv(r: Ropa): string {
   const header = [
     'controller', 'controller_contact', 'dpo', 'purpose', 'purpose_name', 'description', 'legal_basis', 'legal_basis_article',
@@ -82,7 +74,7 @@ export function ropaCsv(r: Ropa): string {
     a.transfers.map((t) => `${t.recipient} -> ${t.country}: ${t.safeguard}`).join('; '),
     a.retentionDays, measures, s.encryption.lastKeyRotation ?? '', s.audit.entries, s.audit.rootHash,
   ]);
-  return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  return csvTable([header, ...rows]);
 }
 
 const NOTICE_TEXT: Record<Lang, Record<string, string>> = {

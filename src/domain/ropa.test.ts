@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { csvCell, escapeHtml } from './ropa-render.ts';
+import { csvCell } from './csv.ts';
+import { escapeHtml } from './html.ts';
 import { retentionText, safeguardText } from './ropa.ts';
 
 describe('record of processing helpers', () => {

@@ -4,6 +4,7 @@
 // one aggregate (count, sum, last value, most frequent value of an event property in a window). Each declares the one
 // purpose it serves and may only use data that purpose may see.
 import { createHash } from 'node:crypto';
+import { didYouMean } from './edit-distance.ts';
 import type { Localized, Purpose } from './privacy-config-types.ts';
 import type { Json } from './segment-message.ts';
 import { aggregateValue, testValue, type AggregateSpec, type CompareOp, type Measure, type PropertyFilter, type Scalar, type SpecState, type TestOp } from './segment-aggregates.ts';
@@ -74,26 +75,6 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isScalar = (v: unknown): v is Scalar => v === null || ['string', 'number', 'boolean'].includes(typeof v);
 
-/** The closest candidate, when it is close enough to be a likely typo. */
-function closest(word: string, candidates: readonly string[]): string {
-  const dist = (a: string, b: string): number => {
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const row = [i];
-      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = row;
-    }
-    return prev[b.length]!;
-  };
-  let best = '';
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = c.toLowerCase() === word.toLowerCase() ? 0 : dist(word, c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
-}
-
 /** Validates one definition (from the configuration or the API) and fills in its defaults. Pure. */
 export function validateSegmentDefinition(raw: unknown, catalog: SegmentCatalog, at: PathSegment[] = []): DefinitionValidation {
   const errors: DefinitionError[] = [];
@@ -102,7 +83,7 @@ export function validateSegmentDefinition(raw: unknown, catalog: SegmentCatalog,
 
   const closed = (v: unknown, path: PathSegment[], allowed: readonly string[], required: readonly string[]): Obj | null => {
     if (!isObj(v)) return err(path, 'must be a mapping'), null;
-    for (const k of Object.keys(v)) if (!allowed.includes(k)) err([...path, k], `unknown key "${k}"${closest(k, allowed)}; expected one of ${allowed.join(', ')}`);
+    for (const k of Object.keys(v)) if (!allowed.includes(k)) err([...path, k], `unknown key "${k}"${didYouMean(k, allowed)}; expected one of ${allowed.join(', ')}`);
     for (const k of required) if (v[k] === undefined) err([...path, k], 'is required');
     return v;
   };
@@ -121,7 +102,7 @@ export function validateSegmentDefinition(raw: unknown, catalog: SegmentCatalog,
   if (key && !KEY.test(key)) err([...at, 'key'], `"${key}" must be a lowercase identifier of at most 64 characters, e.g. engaged_browsers`);
   const purposeKey = text(top.purpose, [...at, 'purpose']);
   const purpose = purposeKey ? catalog.purpose(purposeKey) : undefined;
-  if (purposeKey && !purpose) err([...at, 'purpose'], `unknown purpose "${purposeKey}"${closest(purposeKey, catalog.config.purposes.map((p) => p.key))}`);
+  if (purposeKey && !purpose) err([...at, 'purpose'], `unknown purpose "${purposeKey}"${didYouMean(purposeKey, catalog.config.purposes.map((p) => p.key))}`);
   const name = top.name === undefined ? null : localized(top.name, [...at, 'name']);
   const description = top.description === undefined ? null : localized(top.description, [...at, 'description']);
 
@@ -161,7 +142,7 @@ export function validateSegmentDefinition(raw: unknown, catalog: SegmentCatalog,
     const name = text(v, path);
     if (name === null) return null;
     const category = catalog.eventCategory('track', name);
-    if (category === null) return err(path, `unknown event "${name}"${closest(name, Object.keys(catalog.config.trackingPlan.events))}: segments use track events of the tracking plan`), null;
+    if (category === null) return err(path, `unknown event "${name}"${didYouMean(name, Object.keys(catalog.config.trackingPlan.events))}: segments use track events of the tracking plan`), null;
     visible(category, path, `event "${name}"`);
     return name;
   };
@@ -220,7 +201,7 @@ export function validateSegmentDefinition(raw: unknown, catalog: SegmentCatalog,
       const t = test(o, path);
       if (name !== null) {
         const category = catalog.classifyTrait(name);
-        if (category === null) err([...path, 'trait'], `unknown trait "${name}"${closest(name, Object.keys(catalog.config.trackingPlan.traits))}`);
+        if (category === null) err([...path, 'trait'], `unknown trait "${name}"${didYouMean(name, Object.keys(catalog.config.trackingPlan.traits))}`);
         else visible(category, [...path, 'trait'], `trait "${name}"`);
       }
       return name !== null && t ? { trait: name, ...t } : null;
@@ -240,7 +221,7 @@ export function validateSegmentDefinition(raw: unknown, catalog: SegmentCatalog,
     }
     const kinds = ['trait', 'event', 'and', 'or', 'not'];
     const keys = Object.keys(v);
-    return err(path, `a condition needs one of ${kinds.join(', ')}${keys[0] ? closest(keys[0], kinds) : ''}`), null;
+    return err(path, `a condition needs one of ${kinds.join(', ')}${keys[0] ? didYouMean(keys[0], kinds) : ''}`), null;
   };
 
   const compute = (v: unknown, path: PathSegment[]): ComputeSpec | null => {

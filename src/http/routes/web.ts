@@ -1,6 +1,7 @@
 // Fiducia's browser-facing files: /widget.js (the consent widget), the privacy center at /privacy and the demo shop at /demo.
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { escapeHtml } from '../../domain/html.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
 import { WEB_BUNDLES, WEB_ROOT, buildWebAssets, type WebAsset, type WebBundle } from '../web-build.ts';
@@ -18,8 +19,6 @@ const PAGE_CSP = [
 ].join('; ');
 
 const TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
-
-const escapeAttr = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** `?lang=it|en`, else the first of ours in Accept-Language, else the configuration's first language. */
 function pageLanguage(req: FastifyRequest, languages: readonly string[]): string {
@@ -80,7 +79,7 @@ export async function webRoutes(app: FastifyInstance, ctx: HttpContext): Promise
   const sendPage = async (req: FastifyRequest, reply: FastifyReply, file: string) => {
     const lang = pageLanguage(req, ctx.cfg.config.languages);
     const writeKey = ctx.pages ? await ctx.pages.writeKey() : '';
-    const html = (await template(file)).replaceAll('{{lang}}', lang).replaceAll('{{writeKey}}', escapeAttr(writeKey));
+    const html = (await template(file)).replaceAll('{{lang}}', lang).replaceAll('{{writeKey}}', escapeHtml(writeKey));
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-cache')

@@ -54,6 +54,7 @@ const CACHE_MAX = 50_000;
 export const ORPHAN_MIN_AGE_MS = 15 * 60_000;
 const ORPHAN_SWEEP = 'orphan_keys';
 const ORPHAN_PAGE = 500;
+const ORPHAN_PAGES_PER_RUN = 200;
 /** Subject ids are UUIDv4 (src/domain/ids.ts); request keys (`rights:<id>`) and any other key id never match. */
 const SUBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const CACHE_TTL_MS = 5 * 60_000;
@@ -214,6 +215,7 @@ export class KeyRing {
     minAgeMs?: number;
     now?: number;
   }): Promise<{ deleted: number; checkedUntil: number }> {
+    // checkedUntil: every subject key created before it has been checked.
     const minAge = opts.minAgeMs ?? ORPHAN_MIN_AGE_MS;
     // Read before the keys: a transaction opened after this read makes keys created after it, above the cutoff.
     const open = await opts.oldestOpenTransaction();
@@ -223,7 +225,12 @@ export class KeyRing {
     if (upTo <= from) return { deleted: 0, checkedUntil: from };
     let cursor = { at: from, id: '' };
     let deleted = 0;
-    for (;;) {
+    for (let pages = 0; ; pages++) {
+      if (pages === ORPHAN_PAGES_PER_RUN) {
+        // A first sweep of a large keystore goes on at the next run; keys of the millisecond it stopped in are rechecked.
+        await this.#repo.setCheckedUntil(ORPHAN_SWEEP, cursor.at);
+        return { deleted, checkedUntil: cursor.at };
+      }
       const page = await this.#repo.keysCreatedBetween(cursor, upTo, ORPHAN_PAGE);
       if (page.length === 0) break;
       const last = page[page.length - 1]!;

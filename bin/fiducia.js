@@ -1,5 +1,12 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx fiducia …` works without a build step.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/cli/main.ts');
+// The `fiducia` command: runs the compiled CLI in dist/, which `npm install` (prepare) and `npm run build` write.
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('fiducia: not built yet: run `npm run build` (npm install does it too)\n');
+  process.exit(1);
+}
+// Stack traces name the TypeScript sources (tsc writes the maps beside dist/).
+process.setSourceMapsEnabled(true);
+await import(main.href);

@@ -1,11 +1,10 @@
 // The `fiducia audit …` and `fiducia ropa` commands: offline verification, checkpoint export, the record of processing.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openCore, optionsFromEnv } from '../app.ts';
-import { ropaCsv, ropaHtml } from '../domain/ropa-render.ts';
 import type { VerifyReport } from '../services/audit-verify.ts';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
-import { RopaService } from '../services/ropa.ts';
+
+// The application is imported inside the actions: registering these commands must not load it (see main.ts).
+const core = () => import('../app.ts');
 
 /** A checkpoint file holds the signed note, or the JSON of GET /api/v1/audit/checkpoint (its `note`). */
 export function readCheckpointFile(file: string): string {
@@ -45,6 +44,7 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
       } catch (err) {
         fail(err);
       }
+      const { openCore, optionsFromEnv } = await core();
       const { dbs, audit: log } = await openCore(optionsFromEnv()).catch(fail);
       let report: VerifyReport;
       try {
@@ -61,6 +61,7 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
     .description('sign and store a checkpoint of the current head and print it (keep it elsewhere)')
     .option('--out <file>', 'write the signed note to this file')
     .action(async (o: { out?: string }) => {
+      const { openCore, optionsFromEnv } = await core();
       const { dbs, audit: log } = await openCore(optionsFromEnv()).catch(fail);
       try {
         const cp = await log.checkpoint();
@@ -77,6 +78,12 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
     .option('--format <format>', 'json, html or csv', 'json')
     .action(async (o: { format: string }) => {
       if (!['json', 'html', 'csv'].includes(o.format)) fail(new Error('--format must be json, html or csv'));
+      const [{ openCore, optionsFromEnv }, { ropaCsv, ropaHtml }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { RopaService }] = await Promise.all([
+        core(),
+        import('../domain/ropa-render.ts'),
+        import('../services/config-loader.ts'),
+        import('../services/ropa.ts'),
+      ]);
       const opts = optionsFromEnv();
       const cfg = (() => {
         try {

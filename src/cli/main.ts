@@ -1,14 +1,13 @@
 #!/usr/bin/env node
 // The `fiducia` command: start the server, run migrations, rotate keys, check a privacy configuration.
+// The application is imported inside each command's action, so that `--help` or `config check` does not load it all.
 import { Command } from 'commander';
-import { createFiducia, openCore, optionsFromEnv } from '../app.ts';
-import { ConfigInvalidError, DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
-import { rotateKeys } from '../services/key-rotation.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerSegmentCommands } from './segments.ts';
 
 function fail(err: unknown): never {
-  if (err instanceof ConfigInvalidError) {
+  // By name: importing config-loader.ts for an instanceof check would load it for every command.
+  if (err instanceof Error && err.name === 'ConfigInvalidError') {
     process.stderr.write(`fiducia: the privacy configuration is invalid:\n${err.message}\n`);
   } else {
     process.stderr.write(`fiducia: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -25,6 +24,7 @@ program
   .command('start', { isDefault: true })
   .description('run the server (SQLite under FIDUCIA_DATA_DIR, or PostgreSQL with DATABASE_URL)')
   .action(async () => {
+    const { createFiducia, optionsFromEnv } = await import('../app.ts');
     const opts = optionsFromEnv();
     const fiducia = await createFiducia(opts).catch(fail);
     const host = process.env.HOST ?? '127.0.0.1';
@@ -65,6 +65,7 @@ program
   .command('migrate')
   .description('apply database migrations (start does this too)')
   .action(async () => {
+    const { openCore, optionsFromEnv } = await import('../app.ts');
     const { dbs } = await openCore(optionsFromEnv()).catch(fail);
     await dbs.close();
     process.stdout.write(`migrations applied (${dbs.dialect})\n`);
@@ -75,6 +76,7 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
+    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../app.ts'), import('../services/key-rotation.ts')]);
     const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
     try {
       const result = await rotateKeys({ ring, audit, db: dbs.data }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
@@ -89,8 +91,10 @@ program
   .command('config')
   .description('privacy configuration')
   .command('check')
-  .argument('[file]', 'YAML file', process.env.FIDUCIA_CONFIG ?? DEFAULT_CONFIG_PATH)
-  .action((file: string) => {
+  .argument('[file]', 'YAML file (default: FIDUCIA_CONFIG, else the shipped config/fiducia.yaml)')
+  .action(async (fileArg: string | undefined) => {
+    const { DEFAULT_CONFIG_PATH, loadPrivacyConfig } = await import('../services/config-loader.ts');
+    const file = fileArg ?? process.env.FIDUCIA_CONFIG ?? DEFAULT_CONFIG_PATH;
     try {
       const cfg = loadPrivacyConfig(file);
       process.stdout.write(`${file}: valid (${cfg.config.purposes.length} purposes, ${cfg.config.categories.length} categories, sha256 ${cfg.hash})\n`);

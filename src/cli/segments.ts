@@ -1,10 +1,6 @@
 // The `fiducia segments …` commands: a full recompute of memberships and computed traits, with a progress bar.
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { openCore, optionsFromEnv } from '../app.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
-import { SegmentService } from '../services/segments.ts';
 
 export function registerSegmentCommands(program: Command, fail: (err: unknown) => never): void {
   const segments = program.command('segments').description('segments and computed traits');
@@ -13,6 +9,13 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
     .description('rebuild aggregates and memberships from stored events, for every subject (e.g. after a configuration change)')
     .option('--segment <id>', 'one segment or computed trait only')
     .action(async (o: { segment?: string }) => {
+      // Imported here: registering the command must not load the application (see main.ts).
+      const [{ default: cliProgress }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
+        import('cli-progress'),
+        import('../app.ts'),
+        import('../services/config-loader.ts'),
+        import('../services/segments.ts'),
+      ]);
       const opts = optionsFromEnv();
       let cfg: CompiledConfig;
       try {

@@ -1,12 +1,16 @@
-// Builds the browser bundles under web/ with esbuild, in memory: nothing built is committed or written to disk.
+// The browser bundles under web/: built with esbuild by `npm run build` into dist/web/, or in memory when running from source.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Plugin } from 'esbuild';
 import { FiduciaError } from '../domain/errors.ts';
 
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+/** Where `npm run build` writes the bundles: dist/web/ beside the compiled dist/http/ (meaningless from src/). */
+const PREBUILT_ROOT = new URL('../web/', import.meta.url);
+/** Compiled JavaScript runs from dist/; under tsx this file is still the .ts source. */
+const RUNNING_COMPILED = import.meta.url.endsWith('.js');
 
 /** Served name → entry point under web/. */
 const ENTRIES = {
@@ -35,14 +39,53 @@ export class WebBuildError extends FiduciaError {
   }
 }
 
-/** Builds every bundle (minified IIFE, CSS imported as minified text). About 0.1–0.3 s. */
+const asset = (body: Buffer): WebAsset => ({
+  body,
+  gzip: gzipSync(body, { level: 9 }),
+  etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+});
+
+/**
+ * The bundles the server sends: compiled, those `npm run build` wrote to dist/web/; from source (tests, development)
+ * or when dist/web/ is missing, built now, so that an edit under web/ shows without a build.
+ */
 export async function buildWebAssets(): Promise<Map<WebBundle, WebAsset>> {
+  if (RUNNING_COMPILED) {
+    const prebuilt = await readPrebuilt();
+    if (prebuilt) return prebuilt;
+  }
+  return bundleWebAssets();
+}
+
+async function readPrebuilt(): Promise<Map<WebBundle, WebAsset> | undefined> {
+  const out = new Map<WebBundle, WebAsset>();
+  for (const name of WEB_BUNDLES) {
+    try {
+      out.set(name, asset(await readFile(new URL(name, PREBUILT_ROOT))));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+  return out;
+}
+
+/** Writes the bundles for `npm run build`: the same bytes the server would build at run time. */
+export async function writeWebAssets(dir: URL = PREBUILT_ROOT): Promise<WebBundle[]> {
+  await mkdir(dir, { recursive: true });
+  const built = await bundleWebAssets();
+  for (const [name, { body }] of built) await writeFile(new URL(name, dir), body);
+  return [...built.keys()];
+}
+
+/** Builds every bundle with esbuild (minified IIFE, CSS imported as minified text). About 0.1–0.3 s. */
+export async function bundleWebAssets(): Promise<Map<WebBundle, WebAsset>> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
   } catch {
-    // esbuild is a devDependency: `npm install --omit=dev` leaves the pages without their scripts.
-    throw new WebBuildError('the web bundles need esbuild (install dev dependencies: npm install)');
+    // esbuild is a devDependency: without `npm run build`'s dist/web/, `npm install --omit=dev` leaves the pages without scripts.
+    throw new WebBuildError('the web bundles are not built (npm run build) and esbuild is not installed (npm install)');
   }
   const cssAsText: Plugin = {
     name: 'css-as-text',
@@ -68,8 +111,7 @@ export async function buildWebAssets(): Promise<Map<WebBundle, WebAsset>> {
     logLevel: 'silent',
   });
   const out = new Map<WebBundle, WebAsset>();
-  const add = (name: WebBundle, body: Buffer) =>
-    out.set(name, { body, gzip: gzipSync(body, { level: 9 }), etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+  const add = (name: WebBundle, body: Buffer) => out.set(name, asset(body));
   for (const file of result.outputFiles) add(file.path.split(/[\\/]/).pop() as WebBundle, Buffer.from(file.contents));
   for (const [name, src] of Object.entries(STYLES) as [WebBundle, string][]) {
     const min = await esbuild.transform(await readFile(`${WEB_ROOT}${src}`, 'utf8'), { loader: 'css', minify: true });

@@ -1,4 +1,5 @@
-// Entry of the verifier's worker thread: a worker does not inherit the TypeScript loader, so register it first.
+// Entry of the verifier's worker thread when running from source (tests, development): a worker does not inherit the
+// TypeScript loader, so register tsx first. Compiled code (dist/) starts audit-leaf-worker.js directly.
 import { register } from 'tsx/esm/api';
 
 register();

@@ -138,8 +138,14 @@ export async function* leafPages(
   }
 }
 
+/**
+ * The worker's entry: compiled, audit-leaf-worker.js beside this file; from source, a worker does not inherit tsx, so
+ * audit-leaf-worker.mjs registers it before loading audit-leaf-worker.ts.
+ */
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './audit-leaf-worker.mjs' : './audit-leaf-worker.js', import.meta.url);
+
 function startWorker(target: RawTarget) {
-  const worker = new Worker(new URL('./audit-leaf-worker.mjs', import.meta.url), { workerData: target });
+  const worker = new Worker(WORKER_ENTRY, { workerData: target });
   const waiting = new Map<number, { resolve: (p: LeafPage) => void; reject: (e: Error) => void }>();
   const arrived = new Map<number, LeafPage>();
   const state = { ready: false, failed: undefined as Error | undefined };

@@ -1,6 +1,5 @@
 // The composition root: builds storage, keys, services and the HTTP app from options, and tears them down in order.
 import { resolve } from 'node:path';
-import { sql } from 'kysely';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { CompiledConfig } from './domain/privacy-config.ts';
@@ -31,6 +30,7 @@ import { sweepRights } from './services/rights-sweep.ts';
 import { RightsService } from './services/rights.ts';
 import { startRightsSweepJob } from './jobs/rights-sweep.ts';
 import { AccessRepo } from './store/access-repo.ts';
+import { ConsentRepo } from './store/consent-repo.ts';
 import { openDatabases, type Databases, type StoreOptions } from './store/database.ts';
 import { KeystoreRepo } from './store/keystore-repo.ts';
 
@@ -172,7 +172,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
   const authFailures = new AuthFailureLog({
-    write: (entries) => audit.append(dbs.data, entries),
+    write: (entries) => audit.record(entries),
     metrics,
     onWriteError: (err, failures) => logger.error({ err, failures }, 'auth.failed summary could not be written'),
   });
@@ -185,7 +185,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const segments = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks, logger, now: opts.segmentsClock, plaintext });
   await segments.init();
   const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks, observers: [auditIngestObserver(audit), segments] });
-  const consent = new ConsentService(cfg, ingest);
+  const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.data));
   const pages = new PagesSource(access, opts.demo ?? dbs.dialect === 'sqlite');
   const policy = new PolicyEngine(cfg);
   const profiles = new ProfileService({ db: dbs.data, reader: dbs.reader, ring, policy, audit, segments, plaintext });
@@ -213,7 +213,6 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       consent,
       audit,
       ropa,
-      db: dbs.data,
       metrics,
       authFailures,
       profiles,
@@ -221,10 +220,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       rights,
       rightsIntake,
       pages,
-      async ping() {
-        await sql`select 1`.execute(dbs.data);
-        await sql`select 1`.execute(dbs.keys);
-      },
+      ping: () => dbs.ping(),
     },
     logger,
     { trustProxy },

@@ -1,10 +1,8 @@
 // Bearer-token authentication and role checks for /api/*; every failure is audited (authentication failures in summary).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import { callerMayActFor } from '../domain/policy.ts';
 import type { AccessService, Role } from '../services/access.ts';
-import type { AuditPort } from '../services/audit-port.ts';
-import type { DataDatabase } from '../store/schema.ts';
+import type { AuditRecorder } from '../services/audit-port.ts';
 import type { AuthFailureRecorder } from './auth-failures.ts';
 import { FiduciaError } from './errors.ts';
 
@@ -17,8 +15,8 @@ export interface Caller {
 
 export interface AuthDeps {
   access: AccessService;
-  audit: AuditPort;
-  db: Kysely<DataDatabase>;
+  /** Refusals are recorded on their own (nothing else is written). */
+  audit: AuditRecorder;
   /** Counts refused tokens per window and network; the audit log gets one summary per window, not one per request. */
   authFailures: AuthFailureRecorder;
 }
@@ -51,7 +49,7 @@ export async function authenticate(req: FastifyRequest, deps: AuthDeps): Promise
 /** 403 (audited as `authz.denied`) unless the caller has one of `roles`. */
 export async function requireRole(req: FastifyRequest, deps: AuthDeps, caller: Caller, roles: readonly Role[]): Promise<void> {
   if (roles.includes(caller.role)) return;
-  await deps.audit.append(deps.db, [
+  await deps.audit.record([
     { actor: caller.tokenId, action: 'authz.denied', outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', role: caller.role, reason: 'role_not_allowed' } },
   ]);
   throw new FiduciaError('FIDUCIA_FORBIDDEN', `role ${caller.role} may not do this`, { reason: 'role_not_allowed' });
@@ -63,7 +61,7 @@ export async function requireRole(req: FastifyRequest, deps: AuthDeps, caller: C
  */
 export async function requirePurpose(req: FastifyRequest, deps: AuthDeps, caller: Caller, purpose: string): Promise<void> {
   if (callerMayActFor(caller, purpose)) return;
-  await deps.audit.append(deps.db, [
+  await deps.audit.record([
     { actor: caller.tokenId, action: 'authz.denied', purpose, outcome: 'denied', details: { route: req.routeOptions.url ?? 'unmatched', role: caller.role, reason: 'caller_not_allowed' } },
   ]);
   throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', `this token may not act for purpose "${purpose}"`, { reason: 'caller_not_allowed', purpose });

@@ -1,5 +1,4 @@
 // What route modules receive from the composition root.
-import type { Kysely } from 'kysely';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import type { AccessService } from '../services/access.ts';
 import type { AuditLog } from '../services/audit-log.ts';
@@ -13,19 +12,16 @@ import type { ProfileService } from '../services/profiles.ts';
 import type { RightsIntake } from '../services/rights-intake.ts';
 import type { RightsService } from '../services/rights.ts';
 import type { SegmentService } from '../services/segments.ts';
-import type { DataDatabase } from '../store/schema.ts';
 
 export interface HttpContext {
   cfg: CompiledConfig;
   access: AccessService;
   ingest: IngestService;
   consent: ConsentService;
-  /** The audit log: `ctx.audit.append(trx, entries)` inside the operation's transaction. */
+  /** The audit log: `ctx.audit.record(entries)` for entries that stand alone (refusals, counts, deletions). */
   audit: AuditLog;
   /** Record of processing (Art. 30) and the notice's purpose table. */
   ropa: RopaService;
-  /** The data database (for transactions and `authenticate(req, ctx)`: the context is an `AuthDeps`). */
-  db: Kysely<DataDatabase>;
   metrics: Metrics;
   /** Refused tokens, counted per window and network and audited in summary (see auth-failures.ts). */
   authFailures: AuthFailureRecorder;

@@ -21,7 +21,7 @@ import { AuditRepo, type AuditHead, type AuditQuery } from '../store/audit-repo.
 import type { RawData } from '../store/raw.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../store/schema.ts';
-import type { AuditEntryInput, AuditPort } from './audit-port.ts';
+import type { AuditEntryInput, AuditPort, AuditRecorder } from './audit-port.ts';
 import { verifyAuditLog, type VerifyOptions, type VerifyReport } from './audit-verify.ts';
 
 /** An entry the log refuses (a caller's bug, not a client's): 500, the message logged only. */
@@ -108,7 +108,7 @@ const UNSTORABLE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc
 const SUSPECT = /[\ud800-\udfff\u0000]/;
 const wellFormed = (s: string): string => (SUSPECT.test(s) ? s.replace(UNSTORABLE, '\ufffd') : s);
 
-export class AuditLog implements AuditPort {
+export class AuditLog implements AuditPort, AuditRecorder {
   readonly signer: CheckpointSigner;
   readonly #now: () => number;
   /** The head this process wrote last, while nothing else is known to have moved it (PostgreSQL, see #appendAlone). */
@@ -122,6 +122,11 @@ export class AuditLog implements AuditPort {
   ) {
     this.signer = deps.signer;
     this.#now = deps.now ?? Date.now;
+  }
+
+  /** Entries that stand alone, not part of a caller's transaction (see AuditRecorder). */
+  record(entries: readonly AuditEntryInput[]): Promise<void> {
+    return this.append(this.db, entries);
   }
 
   async append(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<void> {

@@ -26,3 +26,8 @@ export interface AuditPort {
    */
   append(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<void>;
 }
+
+/** Entries that stand alone (a refused request, a read made outside any transaction), appended in a write of their own. */
+export interface AuditRecorder {
+  record(entries: readonly AuditEntryInput[]): Promise<void>;
+}

@@ -1,7 +1,5 @@
 // Consent receipts: what one POST /v1/consent recorded, for the visitor's own records (no personal data, no subject id).
-import type { Kysely } from 'kysely';
-import { ConsentRepo } from '../store/consent-repo.ts';
-import type { DataDatabase } from '../store/schema.ts';
+import type { ConsentRepo } from '../store/consent-repo.ts';
 
 export interface ConsentReceipt {
   receiptId: string;
@@ -18,9 +16,9 @@ export interface ConsentReceipt {
  */
 const RECEIPT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-export async function consentReceipt(db: Kysely<DataDatabase>, receiptId: string): Promise<ConsentReceipt | null> {
+export async function consentReceipt(consents: ConsentRepo, receiptId: string): Promise<ConsentReceipt | null> {
   if (!RECEIPT_ID.test(receiptId)) return null;
-  const rows = await new ConsentRepo(db).byReceipt(receiptId);
+  const rows = await consents.byReceipt(receiptId);
   const first = rows[0];
   if (!first) return null;
   return {

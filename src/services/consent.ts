@@ -4,6 +4,8 @@ import type { ConsentStatus } from '../domain/consent.ts';
 import { FiduciaError } from '../domain/errors.ts';
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import { tcfChoices } from '../domain/tcf.ts';
+import type { ConsentRepo } from '../store/consent-repo.ts';
+import { consentReceipt, type ConsentReceipt } from './consent-receipts.ts';
 import type { ConsentResult, SourceRef } from './ingest-flush.ts';
 import type { IngestService } from './ingest.ts';
 
@@ -51,7 +53,13 @@ export class ConsentService {
   constructor(
     private readonly cfg: CompiledConfig,
     private readonly writer: IngestService,
+    private readonly consents: ConsentRepo,
   ) {}
+
+  /** What one POST /v1/consent recorded (see consent-receipts.ts), or null. */
+  receipt(receiptId: string): Promise<ConsentReceipt | null> {
+    return consentReceipt(this.consents, receiptId);
+  }
 
   async record(input: ConsentInput): Promise<ConsentOutcome> {
     if (!input.userId && !input.anonymousId) {

@@ -42,6 +42,8 @@ export interface Databases {
   reader: Reader;
   keys: Kysely<KeysDatabase>;
   migrate(): Promise<void>;
+  /** Liveness of the storage: throws when the data or the key database does not answer. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -180,6 +182,10 @@ function build(
         }
       }
       reader.migrated();
+    },
+    async ping() {
+      await sql`select 1`.execute(data);
+      await sql`select 1`.execute(keys);
     },
     async close() {
       reader.close();

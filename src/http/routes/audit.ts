@@ -121,7 +121,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     });
     // Who looked at whose audit trail is itself on record.
     const filters = Object.keys(q).filter((k) => k !== 'limit' && k !== 'before').sort().join(',');
-    await ctx.audit.append(ctx.db, [
+    await ctx.audit.record([
       { actor: actor(req), action: 'audit.query', subjectId: subjectId ?? null, counts: { entries: page.entries.length }, outcome: 'ok', details: { filters } },
     ]);
     return { entries: page.entries.map(entryJson), next: page.next };
@@ -129,7 +129,7 @@ export async function auditRoutes(app: FastifyInstance, ctx: HttpContext): Promi
 
   app.get('/api/v1/audit/verify', { schema: { tags, security, querystring: VerifyQuery, response: { 200: VerifyReply, ...errors } } }, async (req) => {
     const report = await ctx.audit.verify();
-    await ctx.audit.append(ctx.db, [
+    await ctx.audit.record([
       {
         actor: actor(req),
         action: 'audit.verify',

@@ -5,7 +5,6 @@ import { consentProof } from '../../domain/consent-proof.ts';
 import { normalizeIdentity } from '../../domain/identity.ts';
 import { entryCovers } from '../../domain/privacy-config.ts';
 import { MAX_TC_STRING_LENGTH } from '../../domain/tcf.ts';
-import { consentReceipt } from '../../services/consent-receipts.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
 import { requireSource, userIdAssertion } from '../write-key.ts';
@@ -98,7 +97,7 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     { schema: { tags: ['consent'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Receipt } } },
     async (req) => {
       const { id } = req.params as { id: string };
-      const receipt = await consentReceipt(ctx.db, id.toLowerCase());
+      const receipt = await ctx.consent.receipt(id.toLowerCase());
       if (!receipt) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such consent receipt');
       return receipt;
     },

@@ -89,7 +89,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     if (!(aggregate && caller.role === 'analyst')) await requirePurpose(req, ctx, caller, purpose);
     const d = find(id);
     if (d.purpose !== purpose) {
-      await ctx.audit.append(ctx.db, [
+      await ctx.audit.record([
         { actor: caller.tokenId, action: 'authz.denied', purpose, outcome: 'denied', details: { route: route(req), role: caller.role, reason: 'segment_purpose_mismatch', segment: id } },
       ]);
       throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', `segment "${id}" serves purpose "${d.purpose}", not "${purpose}"`, { reason: 'segment_purpose_mismatch', purpose: d.purpose });
@@ -104,13 +104,13 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     const caller = callerOf(req);
     if (caller.role !== 'analyst') {
       const n = await ctx.segments.count(d.id);
-      await ctx.audit.append(ctx.db, [{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
+      await ctx.audit.record([{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
       return { id: d.id, purpose, count: n };
     }
     // A small group points at people, and anyone can add members through a public key: the threshold counts only
     // members a stranger cannot create, and below it an analyst learns only that it is below.
     const a = await ctx.segments.analystCount(d.id);
-    await ctx.audit.append(ctx.db, [
+    await ctx.audit.record([
       { actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: a.members, vouched: a.vouched }, outcome: 'ok', details: { segment: d.id, role: caller.role, shown: a.shown.count !== null } },
     ]);
     return { id: d.id, purpose, ...a.shown };
@@ -128,7 +128,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       const caller = callerOf(req);
       await requireRole(req, ctx, caller, ['admin']);
       const created = await ctx.segments.create(req.body);
-      await ctx.audit.append(ctx.db, [
+      await ctx.audit.record([
         { actor: caller.tokenId, action: 'segment.create', purpose: created.purpose, outcome: 'ok', details: { segment: created.id, kind: created.kind } },
       ]);
       return reply.status(201).send(created);
@@ -152,7 +152,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     await requireRole(req, ctx, caller, ['admin']);
     const { id } = req.params as Static<typeof IdParams>;
     await ctx.segments.remove(id);
-    await ctx.audit.append(ctx.db, [{ actor: caller.tokenId, action: 'segment.delete', outcome: 'ok', details: { segment: id } }]);
+    await ctx.audit.record([{ actor: caller.tokenId, action: 'segment.delete', outcome: 'ok', details: { segment: id } }]);
     return reply.status(204).send();
   });
 
@@ -177,7 +177,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       if (caller.role === 'analyst') return count(req, d, q.purpose);
       const page = await ctx.segments.members(d.id, q.cursor ?? null, q.limit === undefined ? 100 : Number(q.limit));
       // A member listing is a read of personal data (pseudonymous ids): one audit entry per page.
-      await ctx.audit.append(ctx.db, [
+      await ctx.audit.record([
         {
           actor: caller.tokenId,
           action: 'segment.members',

@@ -3,6 +3,9 @@ import type { Kysely } from 'kysely';
 import { ciphertextKeyVersion, decryptJson } from '../crypto/envelope.ts';
 import type { IdentityRef } from '../domain/identity.ts';
 import type { ConsentItem, EventItem, IdentityItem, SubjectData, TraitItem } from '../domain/rights-package.ts';
+import { AccessRepo } from '../store/access-repo.ts';
+import { ConsentRepo } from '../store/consent-repo.ts';
+import { EventRepo } from '../store/event-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { DataDatabase, IdentityAssertion } from '../store/schema.ts';
 import { SubjectStateRepo, type StoredSubjectState } from '../store/subject-state-repo.ts';
@@ -78,14 +81,15 @@ export async function readSubjectData(db: Kysely<DataDatabase>, ring: KeyRing, s
   let unreadable = 0;
 
   const identities: IdentityItem[] = [];
-  for (const r of await db.selectFrom('identities').select(['kind', 'value_enc', 'asserted']).where('subject_id', '=', subjectId).orderBy('kind').execute()) {
+  const profiles = new ProfileRepo(db);
+  for (const r of await profiles.identitiesOf(subjectId)) {
     const v = await keys.open(`identity:${r.kind}`, r.value_enc);
     if (v.ok) identities.push({ kind: r.kind, value: v.value, asserted: r.asserted });
     else unreadable++;
   }
 
   const traits: TraitItem[] = [];
-  for (const r of await new ProfileRepo(db).traitsOf(subjectId)) {
+  for (const r of await profiles.traitsOf(subjectId)) {
     const v = await keys.open(`trait:${r.name}`, r.value_enc);
     if (!v.ok) {
       unreadable++;
@@ -102,13 +106,9 @@ export async function readSubjectData(db: Kysely<DataDatabase>, ring: KeyRing, s
     if (!p) purposeLists.set(text, (p = JSON.parse(text) as string[]));
     return p;
   };
+  const eventRepo = new EventRepo(db);
   for (let after: string | null = null; ; ) {
-    let q = db
-      .selectFrom('events')
-      .select(['id', 'message_id', 'type', 'event_name', 'timestamp', 'received_at', 'category', 'purposes', 'source_id', 'payload_enc'])
-      .where('subject_id', '=', subjectId);
-    if (after) q = q.where('id', '>', after);
-    const page = await q.orderBy('id').limit(EVENT_PAGE).execute();
+    const page = await eventRepo.eventsOf(subjectId, after, EVENT_PAGE);
     for (const r of page) {
       const field = `event:${r.id}`;
       const key = keys.known(r.payload_enc);
@@ -141,15 +141,15 @@ export async function readSubjectData(db: Kysely<DataDatabase>, ring: KeyRing, s
   }
 
   const consents: ConsentItem[] = (
-    await db.selectFrom('consents').select(['purpose', 'status', 'notice_version', 'method', 'source_id', 'receipt_id', 'at']).where('subject_id', '=', subjectId).orderBy('id').execute()
+    await new ConsentRepo(db).ledgerOf([subjectId])
   ).map((c) => ({ purpose: c.purpose, status: c.status, noticeVersion: c.notice_version, method: c.method, sourceId: c.source_id, receiptId: c.receipt_id, at: Number(c.at) }));
 
   const sourceIds = new Set([...traits.map((t) => t.sourceId), ...events.map((e) => e.sourceId), ...consents.flatMap((c) => (c.sourceId ? [c.sourceId] : []))]);
   const known = [...sourceIds].filter((id) => !id.startsWith('rights:'));
-  if (known.length > 0) for (const s of await db.selectFrom('sources').select(['id', 'name']).where('id', 'in', known).execute()) sourceNames.set(s.id, s.name);
+  if (known.length > 0) for (const s of await new AccessRepo(db).sourceNames(known)) sourceNames.set(s.id, s.name);
   for (const id of sourceIds) if (id.startsWith('rights:')) sourceNames.set(id, `rights request ${id.slice(7)}`);
 
-  const row = await db.selectFrom('subjects').select('created_at').where('id', '=', subjectId).executeTakeFirst();
+  const [row] = await profiles.subjects([subjectId]);
   return {
     data: {
       subject: { id: subjectId, createdAt: Number(row?.created_at ?? 0), restricted: state.restrictedAt !== null, objections: state.objections },

@@ -170,13 +170,12 @@ export async function rectify(trx: Trx, deps: RightsDeps, req: RightsRequestsTab
     }
     if (value === null) {
       if (!prev) continue;
-      await trx.deleteFrom('traits').where('subject_id', '=', subjectId).where('name', '=', name).execute();
+      await profiles.deleteTrait(subjectId, name);
       removed.push(name);
     } else {
       const value_enc = encryptJson(key.key, key.version, subjectId, `trait:${name}`, value);
       // Direct write, not the last-write-wins upsert: a correction replaces the value whatever its time.
-      await trx.deleteFrom('traits').where('subject_id', '=', subjectId).where('name', '=', name).execute();
-      await trx.insertInto('traits').values({ subject_id: subjectId, name, category, value_enc, purposes: JSON.stringify(traitPurposes), source_id: source, updated_at: at }).execute();
+      await profiles.replaceTrait({ subject_id: subjectId, name, category, value_enc, purposes: JSON.stringify(traitPurposes), source_id: source, updated_at: at });
       (prev ? updated : added).push(name);
     }
     for (const p of traitPurposes) purposes.add(p);
@@ -198,21 +197,21 @@ export async function rectify(trx: Trx, deps: RightsDeps, req: RightsRequestsTab
 
 /** A corrected email or phone also replaces the identity it linked (old blind index out, new one in). */
 async function relinkIdentity(trx: Trx, deps: RightsDeps, subjectId: string, kind: IdentityKind, value: unknown, key: { key: Buffer; version: number }): Promise<string | null> {
-  const old = await trx.selectFrom('identities').select(['blind_index']).where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
+  const profiles = new ProfileRepo(trx, deps.rowLocks);
+  const old = await profiles.identityIndexesOf(subjectId, kind);
   if (value === null) {
-    await trx.deleteFrom('identities').where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
+    await profiles.deleteIdentitiesOf(subjectId, kind);
     return null;
   }
   const normalized = normalizeIdentity(kind, value);
   if (!normalized) return 'invalid_identity';
   const bi = deps.ring.blindIndex.index(kind, normalized);
-  const holder = await trx.selectFrom('identities').select('subject_id').where('kind', '=', kind).where('blind_index', '=', bi).executeTakeFirst();
-  if (holder && holder.subject_id !== subjectId) return 'identity_in_use';
-  if (old.length > 0) await trx.deleteFrom('identities').where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
-  await trx
-    .insertInto('identities')
-    .values({ kind, blind_index: bi, subject_id: subjectId, value_enc: encryptJson(key.key, key.version, subjectId, `identity:${kind}`, normalized), created_at: now(deps), asserted: 'rights_request' })
-    .execute();
+  const holder = await profiles.identityHolder(kind, bi);
+  if (holder !== undefined && holder !== subjectId) return 'identity_in_use';
+  if (old.length > 0) await profiles.deleteIdentitiesOf(subjectId, kind);
+  await profiles.insertIdentities([
+    { kind, blind_index: bi, subject_id: subjectId, value_enc: encryptJson(key.key, key.version, subjectId, `identity:${kind}`, normalized), created_at: now(deps), asserted: 'rights_request' },
+  ]);
   return null;
 }
 

@@ -51,13 +51,13 @@ export async function sweepRights(deps: RightsDeps, rights: RightsService, intak
   report.unverifiedRejected = await intake.expireUnverified();
 
   // An erasure whose keys could not be destroyed right after its commit (crash, keystore down) is finished here.
-  const stuck = await deps.db.selectFrom('rights_requests').select('id').where('status', '=', 'in_progress').where('waiting', '=', 'key_destruction').limit(100).execute();
-  for (const r of stuck) {
+  const stuck = await repo.awaitingKeyDestruction(100);
+  for (const id of stuck) {
     try {
-      await rights.process(r.id, SYSTEM);
+      await rights.process(id, SYSTEM);
       report.erasuresFinished++;
     } catch (err) {
-      deps.logger.error({ requestId: r.id, err: errorCode(err) }, 'could not finish an erasure');
+      deps.logger.error({ requestId: id, err: errorCode(err) }, 'could not finish an erasure');
     }
   }
 
@@ -100,7 +100,7 @@ async function sweepMail(deps: RightsDeps, now: number): Promise<number> {
   const ids = [...old].filter((id): id is string => id !== null);
   const open = new Set<string>();
   for (let i = 0; i < ids.length; i += 500) {
-    const rows = await deps.db.selectFrom('rights_requests').select(['id', 'status']).where('id', 'in', ids.slice(i, i + 500)).execute();
+    const rows = await new RightsRepo(deps.db).statuses(ids.slice(i, i + 500));
     for (const r of rows) if (!isFinal(r.status as RightsStatus)) open.add(r.id);
   }
   // An open request's mail stays until it closes (a rectification waiting for staff can take longer than a day).

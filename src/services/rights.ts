@@ -7,6 +7,7 @@ import { uuidv7 } from '../domain/ids.ts';
 import { renderAccessHtml, type Lang } from '../domain/rights-html.ts';
 import { portabilityCsv, type AccessPackage, type PortabilityPackage, type Profiling } from '../domain/rights-package.ts';
 import { dueDate, extendDeadline, isDirectMarketing, isFinal, producesPackage, type RejectionReason, type RightsType } from '../domain/rights.ts';
+import { ErasureRepo } from '../store/erasure-repo.ts';
 import { RightsRepo, type RequestQuery } from '../store/rights-repo.ts';
 import type { DataDatabase, RightsRequestsTable } from '../store/schema.ts';
 import { completionMessage } from './mailer.ts';
@@ -183,8 +184,7 @@ export class RightsService {
   async #destroyKeysAgain(req: RightsRequestsTable): Promise<void> {
     if (req.subject_id) {
       await this.deps.ring.destroy(req.subject_id);
-      const merged = await this.deps.db.selectFrom('subjects').select('id').where('merged_into', '=', req.subject_id).execute();
-      for (const m of merged) await this.deps.ring.destroy(m.id);
+      for (const id of await new ErasureRepo(this.deps.db).mergedInto(req.subject_id)) await this.deps.ring.destroy(id);
     }
   }
 

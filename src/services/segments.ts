@@ -132,7 +132,7 @@ export class SegmentService implements IngestObserver {
   }
 
   async #reload(db: Kysely<DataDatabase>): Promise<void> {
-    const rows = await db.selectFrom('segment_definitions').selectAll().orderBy('key').execute();
+    const rows = await new SegmentRepo(db).definitions();
     const compiled: CompiledDefinition[] = [];
     for (const r of rows) {
       // Re-validated against today's configuration: a purpose or event may have changed since it was stored.

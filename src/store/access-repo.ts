@@ -34,6 +34,11 @@ export class AccessRepo {
   }
 
   /** Every source, newest first. */
+  /** Names of the given sources (those that exist). */
+  sourceNames(ids: readonly string[]): Promise<Pick<SourcesTable, 'id' | 'name'>[]> {
+    return this.db.selectFrom('sources').select(['id', 'name']).where('id', 'in', ids).execute();
+  }
+
   listSources(): Promise<SourcesTable[]> {
     return this.db.selectFrom('sources').selectAll().orderBy('id', 'desc').execute();
   }

@@ -44,8 +44,9 @@ export class ProfileRepo {
     return out;
   }
 
+  /** A subject's identities, by kind. */
   identitiesOf(subjectId: string): Promise<IdentitiesTable[]> {
-    return this.db.selectFrom('identities').selectAll().where('subject_id', '=', subjectId).execute();
+    return this.db.selectFrom('identities').selectAll().where('subject_id', '=', subjectId).orderBy('kind').execute();
   }
 
   async subjectsWithUserId(subjectIds: readonly string[]): Promise<Set<string>> {
@@ -81,6 +82,21 @@ export class ProfileRepo {
 
   async insertIdentities(rows: readonly IdentitiesTable[]): Promise<void> {
     for (const part of chunks(rows, 150)) await this.db.insertInto('identities').values(part).execute();
+  }
+
+  /** The blind indexes of a subject's identities of one kind. */
+  identityIndexesOf(subjectId: string, kind: string): Promise<Pick<IdentitiesTable, 'blind_index'>[]> {
+    return this.db.selectFrom('identities').select(['blind_index']).where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
+  }
+
+  /** The subject an identity is linked to, if any. */
+  async identityHolder(kind: string, blindIndex: Buffer): Promise<string | undefined> {
+    const row = await this.db.selectFrom('identities').select('subject_id').where('kind', '=', kind).where('blind_index', '=', blindIndex).executeTakeFirst();
+    return row?.subject_id;
+  }
+
+  async deleteIdentitiesOf(subjectId: string, kind: string): Promise<void> {
+    await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
   }
 
   async reassignIdentity(kind: string, blindIndex: Buffer, subjectId: string, valueEnc: Buffer): Promise<void> {
@@ -126,6 +142,16 @@ export class ProfileRepo {
         )
         .execute();
     }
+  }
+
+  async deleteTrait(subjectId: string, name: string): Promise<void> {
+    await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).where('name', '=', name).execute();
+  }
+
+  /** Replaces a trait whatever the time of the stored value (a correction, not the last-write-wins upsert). */
+  async replaceTrait(row: TraitsTable): Promise<void> {
+    await this.deleteTrait(row.subject_id, row.name);
+    await this.db.insertInto('traits').values(row).execute();
   }
 
   async deleteTraits(subjectId: string): Promise<void> {

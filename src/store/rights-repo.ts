@@ -99,6 +99,16 @@ export class RightsRepo {
       .execute();
   }
 
+  /** Erasures committed whose keys are still to be destroyed (the process stopped in between). */
+  async awaitingKeyDestruction(limit: number): Promise<string[]> {
+    return (await this.db.selectFrom('rights_requests').select('id').where('status', '=', 'in_progress').where('waiting', '=', 'key_destruction').limit(limit).execute()).map((r) => r.id);
+  }
+
+  /** The status of each of these requests that exists. */
+  statuses(ids: readonly string[]): Promise<Pick<RightsRequestsTable, 'id' | 'status'>[]> {
+    return this.db.selectFrom('rights_requests').select(['id', 'status']).where('id', 'in', ids).execute();
+  }
+
   async appendHistory(row: RightsRequestHistoryTable): Promise<void> {
     await this.db.insertInto('rights_request_history').values(row).execute();
   }

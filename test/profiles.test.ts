@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { ObjectionRepo } from '../src/store/objection-repo.ts';
 import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
 import { ADMIN_TOKEN, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
@@ -227,12 +228,12 @@ await eachDialect('profile reads', (dialect) => {
     const { subjectId } = await read(`userId:${u}`, 'service');
     const repo = new SubjectStateRepo(f.dbs.data);
 
-    await repo.object(subjectId, 'marketing', Date.now());
+    await new ObjectionRepo(f.dbs.data).object(subjectId, 'marketing', Date.now());
     const m = await read(`userId:${u}`, 'marketing');
     assert.deepEqual(m.traits, {});
     for (const n of MARKETING) assert.equal(withheldOf(m)[n], 'objection');
     assert.equal(Object.keys((await read(`userId:${u}`, 'personalization')).traits).length, PERSONALIZATION.length, 'an objection is per purpose');
-    await repo.liftObjection(subjectId, 'marketing', Date.now());
+    await new ObjectionRepo(f.dbs.data).lift(subjectId, 'marketing', Date.now());
     assert.deepEqual(Object.keys((await read(`userId:${u}`, 'marketing')).traits).sort(), MARKETING);
 
     await repo.restrict(subjectId, Date.now());
@@ -273,7 +274,7 @@ await eachDialect('profile reads', (dialect) => {
     await post('/v1/consent', { anonymousId: a, purposes: { analytics: true }, noticeVersion: '2026-11' });
     await post('/v1/page', { anonymousId: a, name: 'Home', context: { ip: '203.0.113.7' } });
     const anonSubject = (await read(`anonymousId:${a}`, 'security')).subjectId;
-    await new SubjectStateRepo(f.dbs.data).object(anonSubject, 'security', Date.now());
+    await new ObjectionRepo(f.dbs.data).object(anonSubject, 'security', Date.now());
     await post('/v1/identify', { userId: u, traits: { firstName: 'Di' } });
     await post('/v1/alias', { userId: u, previousId: a });
     const merged = await read(`userId:${u}`, 'security');

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createFiducia } from '../src/app.ts';
+import { ObjectionRepo } from '../src/store/objection-repo.ts';
 import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
 import { ANALYST_MINIMUM_COUNT } from '../src/http/routes/segments.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
@@ -149,9 +150,9 @@ await eachDialect('segments', (dialect) => {
       await state.liftRestriction(subject);
       await f.segments.refreshSubjects(f.dbs.data, [subject]);
       assert.equal(await rows(), 1);
-      await state.object(subject, 'personalization', now);
+      await new ObjectionRepo(f.dbs.data).object(subject, 'personalization', now);
       assert.ok(!(await members('engaged_browsers', 'personalization')).includes(subject), 'objection: not listed');
-      await state.liftObjection(subject, 'personalization', now);
+      await new ObjectionRepo(f.dbs.data).lift(subject, 'personalization', now);
       assert.ok((await members('engaged_browsers', 'personalization')).includes(subject));
     });
 

@@ -11,6 +11,7 @@ import { encryptJson } from '../crypto/envelope.ts';
 import { ConsentRepo } from '../store/consent-repo.ts';
 import { EventRepo } from '../store/event-repo.ts';
 import { ErasureRepo } from '../store/erasure-repo.ts';
+import { ObjectionRepo } from '../store/objection-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { ConsentsTable, DataDatabase, EventsTable, IdentityAssertion, SourceKind, TraitsTable } from '../store/schema.ts';
 import type { KeyRing } from './keyring.ts';
@@ -272,7 +273,7 @@ export class IngestFlush {
     for (const s of await this.#profiles.subjectsWithUserId(list)) this.#withUserId.add(s);
     for (const s of await this.#profiles.subjects(list)) this.#createdAt.set(s.id, s.created_at);
     for (const row of await this.#consents.ledgerOf(list)) this.#applyState(row.subject_id, row);
-    for (const o of await new ErasureRepo(this.trx).objectionsOf(list)) {
+    for (const o of await new ObjectionRepo(this.trx).inForce(list)) {
       let s = this.#objections.get(o.subject_id);
       if (!s) this.#objections.set(o.subject_id, (s = new Set()));
       s.add(o.purpose);

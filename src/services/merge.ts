@@ -4,6 +4,7 @@ import { ciphertextKeyVersion, decryptField, encryptField } from '../crypto/enve
 import { FiduciaError } from '../domain/errors.ts';
 import { ConsentRepo } from '../store/consent-repo.ts';
 import { EventRepo } from '../store/event-repo.ts';
+import { ObjectionRepo } from '../store/objection-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import type { DataDatabase } from '../store/schema.ts';
 import { SubjectStateRepo } from '../store/subject-state-repo.ts';
@@ -64,6 +65,7 @@ export async function mergeStoredSubjects(
   }
 
   await new ConsentRepo(trx).reassign(loser, survivor);
+  await new ObjectionRepo(trx).reassign(loser, survivor);
   await new SubjectStateRepo(trx).reassign(loser, survivor);
   await profiles.markMerged(loser, survivor, Date.now());
 }

@@ -7,6 +7,7 @@ import { normalizeIdentity, type IdentityKind } from '../domain/identity.ts';
 import { buildAccessPackage, buildPortabilityPackage, type Profiling } from '../domain/rights-package.ts';
 import { PACKAGE_TTL_MS, objectionOutcome, type ObjectionOutcome } from '../domain/rights.ts';
 import { ErasureRepo } from '../store/erasure-repo.ts';
+import { ObjectionRepo } from '../store/objection-repo.ts';
 import { ProfileRepo } from '../store/profile-repo.ts';
 import { RightsRepo } from '../store/rights-repo.ts';
 import type { DataDatabase, RightsRequestsTable } from '../store/schema.ts';
@@ -256,8 +257,8 @@ export async function object(trx: Trx, deps: RightsDeps, req: RightsRequestsTabl
   }
   const subjectId = state.subjectId;
   const at = now(deps);
-  const states = new SubjectStateRepo(trx);
-  for (const key of stopped) await states.object(subjectId, key, at, req.id);
+  const objections = new ObjectionRepo(trx);
+  for (const key of stopped) await objections.object(subjectId, key, at, req.id);
   if (stopped.length > 0) {
     await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'objection', fields: [] }, stopped));
     await deps.audit.append(trx, [{ actor, action: 'rights.objection', subjectId, outcome: 'ok', details: { requestId: req.id, purposes: stopped.join(',') } }]);

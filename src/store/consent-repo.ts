@@ -1,4 +1,4 @@
-// The append-only consent ledger.
+// The append-only consent ledger: the only repository that writes the `consents` table.
 import type { Kysely } from 'kysely';
 import type { ConsentsTable, DataDatabase } from './schema.ts';
 
@@ -21,8 +21,39 @@ export class ConsentRepo {
     return out;
   }
 
+  /** What the use rule reads of these subjects' ledgers, oldest first (the last row per purpose is in force). */
+  async stateRows(subjectIds: readonly string[]): Promise<Pick<ConsentsTable, 'id' | 'subject_id' | 'purpose' | 'status' | 'notice_version' | 'method' | 'at' | 'explicit'>[]> {
+    const out = [];
+    for (let i = 0; i < subjectIds.length; i += 400) {
+      const part = subjectIds.slice(i, i + 400);
+      out.push(
+        ...(await this.db
+          .selectFrom('consents')
+          .select(['id', 'subject_id', 'purpose', 'status', 'notice_version', 'method', 'at', 'explicit'])
+          .where('subject_id', 'in', part)
+          .orderBy('id')
+          .execute()),
+      );
+    }
+    return out;
+  }
+
   byReceipt(receiptId: string): Promise<ConsentsTable[]> {
     return this.db.selectFrom('consents').selectAll().where('receipt_id', '=', receiptId).orderBy('id').execute();
+  }
+
+  /**
+   * Erasure: the ledger stays as pseudonymous proof of lawful processing, minus the proof fields that could help
+   * re-link it to a browser (hashed user agent, truncated IP). Returns how many rows lost them.
+   */
+  async stripProofs(subjectId: string): Promise<number> {
+    const r = await this.db
+      .updateTable('consents')
+      .set({ ua_hash: null, ip_truncated: null })
+      .where('subject_id', '=', subjectId)
+      .where((eb) => eb.or([eb('ua_hash', 'is not', null), eb('ip_truncated', 'is not', null)]))
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows ?? 0);
   }
 
   /** Merge: the ledger rows follow the person (rows are moved, never edited otherwise). */

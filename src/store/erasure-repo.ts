@@ -2,6 +2,8 @@
 import { sql, type Kysely } from 'kysely';
 import { BUSY_TIMEOUT_MS, dialectOf } from './database.ts';
 import type { DataDatabase, SuppressionsTable } from './schema.ts';
+import { ConsentRepo } from './consent-repo.ts';
+import { ObjectionRepo } from './objection-repo.ts';
 
 export interface ErasedCounts {
   events: number;
@@ -47,16 +49,9 @@ export class ErasureRepo {
     const events = n(await this.db.deleteFrom('events').where('subject_id', '=', subjectId).executeTakeFirst());
     const traits = n(await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).executeTakeFirst());
     const identities = n(await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).executeTakeFirst());
-    const objections = n(await this.db.deleteFrom('objections').where('subject_id', '=', subjectId).executeTakeFirst());
+    const objections = await new ObjectionRepo(this.db).deleteOf(subjectId);
     const packages = n(await this.db.deleteFrom('rights_packages').where('subject_id', '=', subjectId).executeTakeFirst());
-    const consentProofs = n(
-      await this.db
-        .updateTable('consents')
-        .set({ ua_hash: null, ip_truncated: null })
-        .where('subject_id', '=', subjectId)
-        .where((eb) => eb.or([eb('ua_hash', 'is not', null), eb('ip_truncated', 'is not', null)]))
-        .executeTakeFirst(),
-    );
+    const consentProofs = await new ConsentRepo(this.db).stripProofs(subjectId);
     const ids = [subjectId, ...alsoMarked];
     // The subject row stays as the pseudonymous record that an erasure happened; a restriction has nothing left to hold.
     await this.db
@@ -100,15 +95,6 @@ export class ErasureRepo {
   async suppress(rows: readonly SuppressionsTable[]): Promise<void> {
     if (rows.length === 0) return;
     await this.db.insertInto('suppressions').values([...rows]).onConflict((oc) => oc.columns(['kind', 'blind_index']).doNothing()).execute();
-  }
-
-  /** Objections in force of these subjects (ingestion stops collecting for those purposes). */
-  async objectionsOf(subjectIds: readonly string[]): Promise<{ subject_id: string; purpose: string }[]> {
-    const out: { subject_id: string; purpose: string }[] = [];
-    for (let i = 0; i < subjectIds.length; i += 400) {
-      out.push(...(await this.db.selectFrom('objections').select(['subject_id', 'purpose']).where('subject_id', 'in', subjectIds.slice(i, i + 400)).where('lifted_at', 'is', null).execute()));
-    }
-    return out;
   }
 
   /** `kind:base64(blind index)` of those among `indexes` that are suppressed. */

@@ -1,5 +1,7 @@
 // Segments: definitions, memberships, encrypted per-subject aggregate state, and the bounded reads that rebuild them.
 import type { Kysely } from 'kysely';
+import { ConsentRepo } from './consent-repo.ts';
+import { ObjectionRepo } from './objection-repo.ts';
 import type { DataDatabase, IdentityAssertion, SegmentDefinitionsTable, SegmentMembersTable, SegmentStatesTable } from './schema.ts';
 
 const CHUNK = 400;
@@ -206,14 +208,9 @@ export class SegmentRepo {
     for (const part of chunks(subjectIds)) {
       const subjects = await this.db.selectFrom('subjects').select(['id', 'restricted_at', 'erased_at']).where('id', 'in', part).where('merged_into', 'is', null).execute();
       for (const s of subjects) out.set(s.id, { restricted: s.restricted_at !== null, erased: s.erased_at !== null, objections: [], consents: [] });
-      const objections = await this.db.selectFrom('objections').select(['subject_id', 'purpose']).where('subject_id', 'in', part).where('lifted_at', 'is', null).execute();
+      const objections = await new ObjectionRepo(this.db).inForce(part);
       for (const o of objections) out.get(o.subject_id)?.objections.push(o.purpose);
-      const ledger = await this.db
-        .selectFrom('consents')
-        .select(['subject_id', 'purpose', 'status', 'notice_version', 'method', 'at', 'explicit'])
-        .where('subject_id', 'in', part)
-        .orderBy('id')
-        .execute();
+      const ledger = await new ConsentRepo(this.db).stateRows(part);
       // Ledger ids are time-ordered: the last row per purpose is the one in force.
       const latest = new Map<string, Map<string, StoredPolicyState['consents'][number]>>();
       for (const r of ledger) {

@@ -1,8 +1,9 @@
 // Subject state beyond the data itself: the latest consent per purpose, restriction (Art. 18), objections (Art. 21), erasure markers.
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
-import { uuidv7 } from '../domain/ids.ts';
+import { ConsentRepo } from './consent-repo.ts';
+import { ObjectionRepo } from './objection-repo.ts';
 import { identityKey, type Reader } from './reader.ts';
-import type { DataDatabase, ObjectionsTable, TraitsTable } from './schema.ts';
+import type { DataDatabase, TraitsTable } from './schema.ts';
 
 export interface StoredSubjectState {
   subjectId: string;
@@ -217,15 +218,7 @@ export class SubjectStateRepo {
       .where('id', '=', subjectId)
       .executeTakeFirst();
     if (!subject) return null;
-    const [objections, ledger] = await Promise.all([
-      this.db.selectFrom('objections').select('purpose').where('subject_id', '=', subjectId).where('lifted_at', 'is', null).execute(),
-      this.db
-        .selectFrom('consents')
-        .select(['id', 'purpose', 'status', 'notice_version', 'method', 'at', 'explicit'])
-        .where('subject_id', '=', subjectId)
-        .orderBy('id')
-        .execute(),
-    ]);
+    const [objections, ledger] = await Promise.all([new ObjectionRepo(this.db).inForce([subjectId]), new ConsentRepo(this.db).stateRows([subjectId])]);
     // Ledger ids are time-ordered: the last row per purpose is the one in force.
     const latest = new Map<string, StoredSubjectState['consents'][number]>();
     for (const r of ledger) {
@@ -253,34 +246,8 @@ export class SubjectStateRepo {
     await this.db.updateTable('subjects').set({ erased_at: at }).where('id', '=', subjectId).where('erased_at', 'is', null).execute();
   }
 
-  /** Records an objection (no-op while one for the same purpose is in force); returns its id. */
-  async object(subjectId: string, purpose: string, at: number, requestId: string | null = null): Promise<string> {
-    const open = await this.db
-      .selectFrom('objections')
-      .select('id')
-      .where('subject_id', '=', subjectId)
-      .where('purpose', '=', purpose)
-      .where('lifted_at', 'is', null)
-      .executeTakeFirst();
-    if (open) return open.id;
-    const row: ObjectionsTable = { id: uuidv7(at), subject_id: subjectId, purpose, at, lifted_at: null, request_id: requestId };
-    await this.db.insertInto('objections').values(row).execute();
-    return row.id;
-  }
-
-  async liftObjection(subjectId: string, purpose: string, at: number): Promise<void> {
-    await this.db
-      .updateTable('objections')
-      .set({ lifted_at: at })
-      .where('subject_id', '=', subjectId)
-      .where('purpose', '=', purpose)
-      .where('lifted_at', 'is', null)
-      .execute();
-  }
-
-  /** Merge: objections follow the person, and a restriction of either side holds for the survivor. */
+  /** Merge: a restriction of either side holds for the survivor (objections follow through ObjectionRepo.reassign). */
   async reassign(from: string, to: string): Promise<void> {
-    await this.db.updateTable('objections').set({ subject_id: to }).where('subject_id', '=', from).execute();
     const loser = await this.db.selectFrom('subjects').select(['restricted_at']).where('id', '=', from).executeTakeFirst();
     if (loser?.restricted_at != null) await this.restrict(to, Number(loser.restricted_at));
   }

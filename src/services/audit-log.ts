@@ -150,8 +150,8 @@ export class AuditLog implements AuditPort, AuditRecorder {
       return { actor: wellFormed(x.actor), action: x.action, purpose: x.purpose && wellFormed(x.purpose), subjectId: x.subjectId && wellFormed(x.subjectId), outcome: x.outcome, dataJson: entryDataJson(x) };
     });
     if (db.isTransaction) return this.#append(db, prepared);
-    // On PostgreSQL, outside a transaction: one statement that checks the head it extends (see #appendAlone).
-    if (this.deps.raw?.dialect === 'postgres') return this.#appendAlone(prepared);
+    // Where the store can (PostgreSQL), outside a transaction: one statement that checks the head it extends (see #appendAlone).
+    if (new AuditRepo(this.db, this.deps.rowLocks, this.deps.raw).appendsInOneStatement) return this.#appendAlone(prepared);
     // Otherwise the entries get a transaction of their own: the head must be locked until the rows commit.
     await db.transaction().execute((trx) => this.#append(trx, prepared));
   }
@@ -191,7 +191,7 @@ export class AuditLog implements AuditPort, AuditRecorder {
     // connection runs one query at a time, in the order given, so the server stores one chunk while this process hashes
     // the next; a query reaches the driver only after a few promise turns inside Kysely, which the loop lets run (without
     // that, every chunk was hashed before the first was sent). On SQLite each insert runs as it is called.
-    const pipelined = this.deps.raw?.dialect === 'postgres';
+    const pipelined = repo.pipelinesInserts;
     const inserts: Promise<void>[] = [];
     let aborted = false;
     for (const chunk of this.#chunks(range, at, prepared)) {

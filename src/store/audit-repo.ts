@@ -109,6 +109,19 @@ export class AuditRepo {
     private readonly raw?: RawData,
   ) {}
 
+  /** Whether `appendIfHead` is available: entries appended outside a transaction in one conditional statement (PostgreSQL). */
+  get appendsInOneStatement(): boolean {
+    return this.raw?.dialect === 'postgres';
+  }
+
+  /**
+   * Whether the inserts of one transaction are worth handing over before the next chunk is hashed: the server stores
+   * one chunk while the process hashes the next (PostgreSQL). On SQLite each insert runs as it is called.
+   */
+  get pipelinesInserts(): boolean {
+    return this.raw?.dialect === 'postgres';
+  }
+
   /**
    * The head, locked for the rest of the transaction where the database can (PostgreSQL); on SQLite the single
    * writer connection already serializes transactions.

@@ -11,7 +11,7 @@ import { sql, type Kysely } from 'kysely';
 import { openCore, type FiduciaOptions } from '../src/app.ts';
 import { canonicalEntryBytes, entryParts } from '../src/domain/audit-entry.ts';
 import { leafHash } from '../src/domain/merkle.ts';
-import type { AuditEntryInput } from '../src/services/audit-port.ts';
+import type { AuditEntryInput } from '../src/services/audit/audit-port.ts';
 import { AuditRepo } from '../src/store/audit-repo.ts';
 import { dropPgSchema, type Databases, type Dialect } from '../src/store/database.ts';
 import { pgByteaArray, pgInt8Array, pgTextArray } from '../src/store/pg-binary-array.ts';

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon, { type AutocannonResult } from 'autocannon';
 import { PolicyEngine } from '../src/domain/policy.ts';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config/config-loader.ts';
 import { dropPgSchema, type Dialect } from '../src/store/database.ts';
 import { agrees, cedar, cedarDecide, decisionWorkload, prepareCedar } from './policy-cedar.ts';
 import type { ReadsServerReply, ReadsServerRequest } from './reads-server.ts';
@@ -104,7 +104,7 @@ async function startServer(dialect: Dialect, readCache: boolean): Promise<Server
     BENCH_SQL_TIMING: env.BENCH_READS_SQL_TIMING === '1' ? '1' : '',
     // BENCH_READS_CPU_PROF=<dir>: a V8 CPU profile of the server while it serves (summarize with bench/profile.ts).
     BENCH_CPU_PROF_DIR: env.BENCH_READS_CPU_PROF ?? '',
-    // The read caches (src/services/plaintext-cache.ts, src/store/reader.ts): on as shipped; off to measure what they save.
+    // The read caches (src/services/profiles/plaintext-cache.ts, src/store/reader.ts): on as shipped; off to measure what they save.
     BENCH_READ_CACHE_SUBJECTS: readCache ? '' : '0',
     ...(dialect === 'postgres' ? { BENCH_DATABASE_URL: PG_URL, BENCH_SCHEMA: schema, BENCH_KEYS_SCHEMA: `${schema}_keys` } : {}),
   };

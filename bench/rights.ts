@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createFiducia, type Fiducia } from '../src/app.ts';
-import type { Mailer } from '../src/services/mailer.ts';
+import type { Mailer } from '../src/services/rights/mailer.ts';
 import { dropPgSchema, type Dialect } from '../src/store/database.ts';
 
 const PG_URL = process.env.FIDUCIA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { createFiducia, type Fiducia } from '../src/app.ts';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { dropPgSchema, type Dialect } from '../src/store/database.ts';
 import { buildWorkload } from './events.ts';
 import { BENCH_WRITE_KEY } from './protocol.ts';

@@ -6,28 +6,28 @@ import type { CompiledConfig } from './domain/privacy-config.ts';
 import { buildHttpApp } from './http/app.ts';
 import { AuthFailureLog } from './http/auth-failures.ts';
 import { resolveTrustProxy } from './http/trust-proxy.ts';
-import { AccessService, type Bootstrap } from './services/access.ts';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config-loader.ts';
-import { ConsentService } from './services/consent.ts';
-import { PagesSource } from './services/pages.ts';
-import { IngestService } from './services/ingest.ts';
-import { KeyRing, loadMasterKey } from './services/keyring.ts';
+import { AccessService, type Bootstrap } from './services/access/access.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config/config-loader.ts';
+import { ConsentService } from './services/consent/consent.ts';
+import { PagesSource } from './services/access/pages.ts';
+import { IngestService } from './services/ingest/ingest.ts';
+import { KeyRing, loadMasterKey } from './services/keys/keyring.ts';
 import { Metrics } from './services/metrics.ts';
-import { PlaintextCache } from './services/plaintext-cache.ts';
-import { ProfileService } from './services/profiles.ts';
+import { PlaintextCache } from './services/profiles/plaintext-cache.ts';
+import { ProfileService } from './services/profiles/profiles.ts';
 import { PolicyEngine } from './domain/policy.ts';
-import { AuditLog } from './services/audit-log.ts';
-import { auditIngestObserver } from './services/audit-observers.ts';
-import { loadAuditSigner } from './services/audit-signer.ts';
+import { AuditLog } from './services/audit/audit-log.ts';
+import { auditIngestObserver } from './services/audit/audit-observers.ts';
+import { loadAuditSigner } from './services/audit/audit-signer.ts';
 import { startCheckpointJob } from './jobs/audit-checkpoint.ts';
 import { startSegmentRefreshJob } from './jobs/segment-refresh.ts';
-import { SegmentService } from './services/segments.ts';
-import { RopaService } from './services/ropa.ts';
-import { createMailer, type Mailer } from './services/mailer.ts';
-import { OutboxRecipientNotifier } from './services/recipient-notifier.ts';
-import { RightsIntake } from './services/rights-intake.ts';
-import { sweepRights } from './services/rights-sweep.ts';
-import { RightsService } from './services/rights.ts';
+import { SegmentService } from './services/segments/segments.ts';
+import { RopaService } from './services/config/ropa.ts';
+import { createMailer, type Mailer } from './services/rights/mailer.ts';
+import { OutboxRecipientNotifier } from './services/rights/recipient-notifier.ts';
+import { RightsIntake } from './services/rights/rights-intake.ts';
+import { sweepRights } from './services/rights/rights-sweep.ts';
+import { RightsService } from './services/rights/rights.ts';
 import { startRightsSweepJob } from './jobs/rights-sweep.ts';
 import { AccessRepo } from './store/access-repo.ts';
 import { ConsentRepo } from './store/consent-repo.ts';
@@ -80,7 +80,7 @@ export interface Fiducia {
   /** The use rule compiled from the configuration, and the purpose-bound profile reads built on it. */
   policy: PolicyEngine;
   profiles: ProfileService;
-  /** Trait values profile reads keep decrypted (src/services/plaintext-cache.ts). */
+  /** Trait values profile reads keep decrypted (src/services/profiles/plaintext-cache.ts). */
   readCache: PlaintextCache;
   /** Segments and computed traits (also the ingestion observer that keeps them current). */
   segments: SegmentService;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CheckpointVerifier } from '../src/crypto/signed-note.ts';
-import { checkConsistency, checkInclusion } from '../src/services/audit-proofs.ts';
+import { checkConsistency, checkInclusion } from '../src/services/audit/audit-proofs.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 await eachDialect('audit API', (dialect) => {

@@ -7,11 +7,11 @@ import { after, before, describe, it } from 'node:test';
 import { CompiledQuery } from 'kysely';
 import { createFiducia } from '../src/app.ts';
 import { startCheckpointJob } from '../src/jobs/audit-checkpoint.ts';
-import { AuditInputError } from '../src/services/audit-log.ts';
+import { AuditInputError } from '../src/services/audit/audit-log.ts';
 import { AUDIT_SUBJECT_BLOCK, AuditRepo, subjectQuery } from '../src/store/audit-repo.ts';
-import { checkConsistency, checkInclusion } from '../src/services/audit-proofs.ts';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
-import { rotateKeys } from '../src/services/key-rotation.ts';
+import { checkConsistency, checkInclusion } from '../src/services/audit/audit-proofs.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
+import { rotateKeys } from '../src/services/keys/key-rotation.ts';
 import { basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 const entry = (i: number, extra: Record<string, unknown> = {}) => ({

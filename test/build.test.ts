@@ -53,7 +53,7 @@ it('nothing under dist/ loads tsx, and every bundle is there', () => {
   assert.ok(files.length > 50, `dist/ holds ${files.length} .js files`);
   for (const f of files) assert.doesNotMatch(readFileSync(f, 'utf8'), /(from\s*|import\s*\(\s*)["']tsx/, `${f} imports tsx`);
   for (const name of WEB_BUNDLES) assert.ok(existsSync(join(DIST, 'web', name)), `dist/web/${name} is built`);
-  assert.ok(existsSync(join(DIST, 'services', 'audit-leaf-worker.js')), 'the worker is compiled');
+  assert.ok(existsSync(join(DIST, 'services', 'audit', 'audit-leaf-worker.js')), 'the worker is compiled');
 });
 
 it('npm start (compiled) serves the prebuilt bundles, the same bytes the server would build', async () => {
@@ -96,7 +96,7 @@ it('the compiled audit verifier starts its worker thread from dist/ and verifies
     import { Worker } from 'node:worker_threads';
     const { openCore, optionsFromEnv } = await import(${JSON.stringify(new URL('../dist/app.js', import.meta.url).href)});
     const core = await openCore(optionsFromEnv());
-    const worker = new Worker(new URL(${JSON.stringify(new URL('../dist/services/audit-leaf-worker.js', import.meta.url).href)}), {
+    const worker = new Worker(new URL(${JSON.stringify(new URL('../dist/services/audit/audit-leaf-worker.js', import.meta.url).href)}), {
       workerData: { dialect: 'sqlite', file: ${JSON.stringify(join(dir, 'fiducia.db'))} },
     });
     const ready = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });

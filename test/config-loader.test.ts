@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigInvalidError, DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config-loader.ts';
+import { ConfigInvalidError, DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config/config-loader.ts';
 
 const shipped = loadPrivacyConfig(DEFAULT_CONFIG_PATH);
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 import { tcString } from './helpers/tcf-strings.ts';
 

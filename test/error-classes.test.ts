@@ -7,7 +7,7 @@ import { ERROR_STATUS, FiduciaError } from '../src/domain/errors.ts';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 /** Modules that do their work on import: the worker refuses to load outside a worker thread, the CLI parses argv. */
-const SKIP = [/^cli\//, /^audit-leaf-worker\.ts$/, /^services\/audit-leaf-worker\.ts$/];
+const SKIP = [/^cli\//, /^audit-leaf-worker\.ts$/, /^services\/audit\/audit-leaf-worker\.ts$/];
 
 /** Arguments to build one instance of each subclass; a new subclass fails the test until it is listed here. */
 const SAMPLE_ARGS: Record<string, unknown[]> = {
@@ -69,7 +69,7 @@ describe('error classes', () => {
   });
 
   it('RateLimitedError asks for Retry-After only when it promises a time', async () => {
-    const { RateLimitedError } = await import('../src/services/rights-intake.ts');
+    const { RateLimitedError } = await import('../src/services/rights/rights-intake.ts');
     assert.deepEqual(new RateLimitedError(30).headers(), { 'retry-after': '30' });
     assert.deepEqual(new RateLimitedError(0).headers(), {});
   });

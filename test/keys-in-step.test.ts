@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
 import { createFiducia, type Fiducia } from '../src/app.ts';
-import { IngestService } from '../src/services/ingest.ts';
-import type { ConsentOp, ConsentResult, FlushDeps, IngestObserver } from '../src/services/ingest-flush.ts';
-import { sweepOrphanKeys } from '../src/services/rights-sweep.ts';
+import { IngestService } from '../src/services/ingest/ingest.ts';
+import type { ConsentOp, ConsentResult, FlushDeps, IngestObserver } from '../src/services/ingest/ingest-flush.ts';
+import { sweepOrphanKeys } from '../src/services/rights/rights-sweep.ts';
 import { eachDialect, freshStore } from './helpers/harness.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -121,7 +121,7 @@ await eachDialect('keys in step with data', (dialect) => {
       writeFileSync(
         child,
         `import { createFiducia } from ${JSON.stringify(join(ROOT, 'src/app.ts'))};
-import { IngestService } from ${JSON.stringify(join(ROOT, 'src/services/ingest.ts'))};
+import { IngestService } from ${JSON.stringify(join(ROOT, 'src/services/ingest/ingest.ts'))};
 const opts = JSON.parse(process.env.FIDUCIA_TEST_OPTIONS ?? '{}');
 const f = await createFiducia(opts);
 const source = await f.dbs.data.selectFrom('sources').select(['id', 'kind']).where('kind', '=', 'server').executeTakeFirstOrThrow();

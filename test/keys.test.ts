@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createFiducia, type Fiducia, type FiduciaOptions } from '../src/app.ts';
 import { DecryptError, ciphertextKeyVersion, decryptJson } from '../src/crypto/envelope.ts';
-import { MasterKeyMismatchError } from '../src/services/keyring.ts';
+import { MasterKeyMismatchError } from '../src/services/keys/keyring.ts';
 import { basicAuth, eachDialect, freshStore, startFiducia } from './helpers/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { ObjectionRepo } from '../src/store/objection-repo.ts';
 import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
 import { ADMIN_TOKEN, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { userHash } from '../src/crypto/user-hash.ts';
 import { ANALYST_MINIMUM_COUNT } from '../src/domain/aggregate-disclosure.ts';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { SegmentRepo } from '../src/store/segment-repo.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 

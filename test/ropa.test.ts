@@ -6,8 +6,8 @@ import { after, before, it } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Ropa } from '../src/domain/ropa.ts';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
-import { rotateKeys } from '../src/services/key-rotation.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
+import { rotateKeys } from '../src/services/keys/key-rotation.ts';
 import { ADMIN_TOKEN, eachDialect, startFiducia } from './helpers/harness.ts';
 
 // The shipped configuration with a controller name that needs escaping in HTML and quoting in CSV.

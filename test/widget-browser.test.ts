@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { axeViolations, browserSkip, describeViolations, launchBrowser, startListening, startShop } from './helpers/browser.ts';
 import { WRITE_KEY } from './helpers/harness.ts';
 

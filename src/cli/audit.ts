@@ -1,7 +1,7 @@
 // The `fiducia audit …` and `fiducia ropa` commands: offline verification, checkpoint export, the record of processing.
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { VerifyReport } from '../services/audit-verify.ts';
+import type { VerifyReport } from '../services/audit/audit-verify.ts';
 
 // The application is imported inside the actions: registering these commands must not load it (see main.ts).
 const core = () => import('../app.ts');
@@ -81,8 +81,8 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
       const [{ openCore, optionsFromEnv }, { ropaCsv, ropaHtml }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { RopaService }] = await Promise.all([
         core(),
         import('../domain/ropa-render.ts'),
-        import('../services/config-loader.ts'),
-        import('../services/ropa.ts'),
+        import('../services/config/config-loader.ts'),
+        import('../services/config/ropa.ts'),
       ]);
       const opts = optionsFromEnv();
       const cfg = (() => {

@@ -76,7 +76,7 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
-    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../app.ts'), import('../services/key-rotation.ts')]);
+    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../app.ts'), import('../services/keys/key-rotation.ts')]);
     const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
     try {
       const result = await rotateKeys({ ring, audit, db: dbs.data }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
@@ -93,7 +93,7 @@ program
   .command('check')
   .argument('[file]', 'YAML file (default: FIDUCIA_CONFIG, else the shipped config/fiducia.yaml)')
   .action(async (fileArg: string | undefined) => {
-    const { DEFAULT_CONFIG_PATH, loadPrivacyConfig } = await import('../services/config-loader.ts');
+    const { DEFAULT_CONFIG_PATH, loadPrivacyConfig } = await import('../services/config/config-loader.ts');
     const file = fileArg ?? process.env.FIDUCIA_CONFIG ?? DEFAULT_CONFIG_PATH;
     try {
       const cfg = loadPrivacyConfig(file);

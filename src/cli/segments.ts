@@ -13,8 +13,8 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
       const [{ default: cliProgress }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
         import('cli-progress'),
         import('../app.ts'),
-        import('../services/config-loader.ts'),
-        import('../services/segments.ts'),
+        import('../services/config/config-loader.ts'),
+        import('../services/segments/segments.ts'),
       ]);
       const opts = optionsFromEnv();
       let cfg: CompiledConfig;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config/config-loader.ts';
 import { decideCategory, planMessage, type MessagePlan, type ValidNow } from './collection.ts';
 import { CompiledConfig } from './privacy-config.ts';
 import { UNCLASSIFIED, type PrivacyConfig } from './privacy-config-types.ts';

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config/config-loader.ts';
 import { basisHolds, isUnchanged, latestStates, nextStatus, type ConsentState, type ConsentStatus } from './consent.ts';
 import { consentProof, truncateIp } from './consent-proof.ts';
 import { uuidv7 } from './ids.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config/config-loader.ts';
 import type { ConsentStatus } from './consent.ts';
 import { ALLOW, DENY_REASONS, EMPTY_SUBJECT, PolicyEngine, callerMayActFor, type CallerRole, type PolicyCaller, type PolicyDecision, type SubjectConsent, type SubjectState } from './policy.ts';
 import { CompiledConfig, validatePrivacyConfig } from './privacy-config.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config-loader.ts';
+import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config/config-loader.ts';
 import { validatePrivacyConfig } from './privacy-config.ts';
 import { aggregateValue, applyEvent, DAY_MS, prune, testValue, type AggregateSpec, type EventFact, type SpecState } from './segment-aggregates.ts';
 import type { Json, JsonObject } from './segment-message.ts';

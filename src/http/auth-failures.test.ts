@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it, mock } from 'node:test';
-import type { AuditEntryInput } from '../services/audit-port.ts';
+import type { AuditEntryInput } from '../services/audit/audit-port.ts';
 import { Metrics } from '../services/metrics.ts';
 import { AuthFailureLog, OTHER_NETWORKS, UNKNOWN_NETWORK, type AuthFailureOptions } from './auth-failures.ts';
 

@@ -3,7 +3,7 @@
 // A request without a valid token costs no write: a stranger sending thousands of them adds one `auth.failed`
 // entry per network and window instead of burying real events, and cannot make the server do durable work.
 import { truncateIp } from '../domain/consent-proof.ts';
-import type { AuditEntryInput } from '../services/audit-port.ts';
+import type { AuditEntryInput } from '../services/audit/audit-port.ts';
 import type { Metrics } from '../services/metrics.ts';
 
 export type AuthFailureReason = 'missing_token' | 'unknown_token';

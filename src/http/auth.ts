@@ -1,8 +1,8 @@
 // Bearer-token authentication and role checks for /api/*; every failure is audited (authentication failures in summary).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callerMayActFor } from '../domain/policy.ts';
-import type { AccessService, Role } from '../services/access.ts';
-import type { AuditRecorder } from '../services/audit-port.ts';
+import type { AccessService, Role } from '../services/access/access.ts';
+import type { AuditRecorder } from '../services/audit/audit-port.ts';
 import type { AuthFailureRecorder } from './auth-failures.ts';
 import { FiduciaError } from './errors.ts';
 

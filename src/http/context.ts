@@ -1,17 +1,17 @@
 // What route modules receive from the composition root.
 import type { CompiledConfig } from '../domain/privacy-config.ts';
-import type { AccessService } from '../services/access.ts';
-import type { AuditLog } from '../services/audit-log.ts';
+import type { AccessService } from '../services/access/access.ts';
+import type { AuditLog } from '../services/audit/audit-log.ts';
 import type { AuthFailureRecorder } from './auth-failures.ts';
-import type { RopaService } from '../services/ropa.ts';
-import type { ConsentService } from '../services/consent.ts';
-import type { IngestService } from '../services/ingest.ts';
+import type { RopaService } from '../services/config/ropa.ts';
+import type { ConsentService } from '../services/consent/consent.ts';
+import type { IngestService } from '../services/ingest/ingest.ts';
 import type { Metrics } from '../services/metrics.ts';
-import type { PagesSource } from '../services/pages.ts';
-import type { ProfileService } from '../services/profiles.ts';
-import type { RightsIntake } from '../services/rights-intake.ts';
-import type { RightsService } from '../services/rights.ts';
-import type { SegmentService } from '../services/segments.ts';
+import type { PagesSource } from '../services/access/pages.ts';
+import type { ProfileService } from '../services/profiles/profiles.ts';
+import type { RightsIntake } from '../services/rights/rights-intake.ts';
+import type { RightsService } from '../services/rights/rights.ts';
+import type { SegmentService } from '../services/segments/segments.ts';
 
 export interface HttpContext {
   cfg: CompiledConfig;

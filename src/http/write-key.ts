@@ -3,7 +3,7 @@
 import type { FastifyRequest } from 'fastify';
 import { userHashMatches } from '../crypto/user-hash.ts';
 import type { JsonObject } from '../domain/segment-message.ts';
-import type { AccessService, Source } from '../services/access.ts';
+import type { AccessService, Source } from '../services/access/access.ts';
 import type { Metrics } from '../services/metrics.ts';
 import type { IdentityAssertion } from '../store/schema.ts';
 import { FiduciaError } from './errors.ts';

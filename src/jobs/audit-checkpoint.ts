@@ -1,6 +1,6 @@
 // Signs and stores a checkpoint of the audit log every few seconds when it has grown, so a rewrite is caught later.
 import type { Logger } from 'pino';
-import type { AuditLog } from '../services/audit-log.ts';
+import type { AuditLog } from '../services/audit/audit-log.ts';
 import { periodic } from './periodic.ts';
 
 export interface CheckpointJob {

@@ -1,6 +1,6 @@
 // Runs the rights-request sweep every few minutes: package expiry, unconfirmed requests, interrupted erasures.
 import type { Logger } from 'pino';
-import type { SweepReport } from '../services/rights-sweep.ts';
+import type { SweepReport } from '../services/rights/rights-sweep.ts';
 import { periodic } from './periodic.ts';
 
 export interface RightsSweepJob {

@@ -1,7 +1,7 @@
 // Time windows make memberships decay without new events; windows are whole UTC days, so after each midnight one
 // process (a compare-and-set lease in the database) re-evaluates every subject from its stored aggregates.
 import type { Logger } from 'pino';
-import type { SegmentService } from '../services/segments.ts';
+import type { SegmentService } from '../services/segments/segments.ts';
 import { periodic } from './periodic.ts';
 
 export interface SegmentRefreshJob {

@@ -27,7 +27,7 @@ export interface StoreOptions {
   /**
    * Subjects whose decrypted trait values profile reads keep in memory for at most five minutes, and (SQLite) whose
    * rows they keep until the subject changes (`FIDUCIA_READ_CACHE_SUBJECTS`, default 10,000; 0 turns both off): see
-   * src/services/plaintext-cache.ts and src/store/reader.ts.
+   * src/services/profiles/plaintext-cache.ts and src/store/reader.ts.
    */
   readCacheSubjects?: number | undefined;
 }

@@ -2,7 +2,7 @@
 import { sql, type Kysely } from 'kysely';
 import { canonicalEntryBytes } from '../../src/domain/audit-entry.ts';
 import { CompactRange, leafHash } from '../../src/domain/merkle.ts';
-import { STORED_NODE_LEVEL, partsOfRow } from '../../src/services/audit-log.ts';
+import { STORED_NODE_LEVEL, partsOfRow } from '../../src/services/audit/audit-log.ts';
 import type { DataDatabase } from '../../src/store/schema.ts';
 
 /** Recomputes leaf hashes, stored nodes and the head from the entry rows as they are now: a "perfect" rewrite. */

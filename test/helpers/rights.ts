@@ -1,7 +1,7 @@
 // Helpers for the rights-request suites: seeding subjects, a mailer that keeps messages, staff calls.
 import assert from 'node:assert/strict';
-import type { Mailer, MailMessage } from '../../src/services/mailer.ts';
-import type { RequestView } from '../../src/services/rights.ts';
+import type { Mailer, MailMessage } from '../../src/services/rights/mailer.ts';
+import type { RequestView } from '../../src/services/rights/rights.ts';
 import { ADMIN_TOKEN, basicAuth, type startFiducia } from './harness.ts';
 
 export type Running = Awaited<ReturnType<typeof startFiducia>>;

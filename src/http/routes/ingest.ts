@@ -11,10 +11,10 @@ import {
   type MessageType,
   type NormalizedMessage,
 } from '../../domain/segment-message.ts';
-import type { MessagesResult } from '../../services/ingest-flush.ts';
+import type { MessagesResult } from '../../services/ingest/ingest-flush.ts';
 import { FiduciaError } from '../errors.ts';
 import type { HttpContext } from '../context.ts';
-import type { Source } from '../../services/access.ts';
+import type { Source } from '../../services/access/access.ts';
 import type { Metrics } from '../../services/metrics.ts';
 import { requireSource, userHashIn, userIdAssertion } from '../write-key.ts';
 

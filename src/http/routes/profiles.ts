@@ -2,7 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseIdentityRef, type IdentityRef } from '../../domain/identity.ts';
-import type { ProfileCaller } from '../../services/profiles.ts';
+import type { ProfileCaller } from '../../services/profiles/profiles.ts';
 import { authenticate, requirePurpose, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';

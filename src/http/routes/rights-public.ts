@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { IDENTITY_MAX_LENGTH } from '../../domain/identity.ts';
 import { RIGHTS_TYPES } from '../../domain/rights.ts';
-import type { ExportFormat } from '../../services/rights.ts';
+import type { ExportFormat } from '../../services/rights/rights.ts';
 import type { HttpContext } from '../context.ts';
 import { documentCsp } from '../security-headers.ts';
 import { requireSource } from '../write-key.ts';

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseIdentityRef, type IdentityRef } from '../../domain/identity.ts';
 import { REJECTION_REASONS, RIGHTS_STATUSES, RIGHTS_TYPES } from '../../domain/rights.ts';
-import type { ExportFormat, RequestView } from '../../services/rights.ts';
+import type { ExportFormat, RequestView } from '../../services/rights/rights.ts';
 import { authenticate, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { documentCsp } from '../security-headers.ts';

@@ -1,7 +1,7 @@
 // Segments and computed traits: definitions (admin creates, everyone reads), and purpose-bound member listings and counts.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DefinitionView } from '../../services/segments.ts';
+import type { DefinitionView } from '../../services/segments/segments.ts';
 import { authenticate, requirePurpose, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';

@@ -1,7 +1,7 @@
 // API tokens: create (shown once, stored hashed), list without secrets, revoke. Admin only; every change is audited.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Role } from '../../services/access.ts';
+import type { Role } from '../../services/access/access.ts';
 import { requireRoleOnRequest } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';

@@ -1,0 +1,70 @@
+// Art. 19: recipients of a subject's data are told about rectification, erasure and restriction (and objections). The hook for destinations.
+import type { Kysely } from 'kysely';
+import { uuidv7 } from '../../domain/ids.ts';
+import type { CompiledConfig } from '../../domain/privacy-config.ts';
+import { RightsRepo } from '../../store/rights-repo.ts';
+import type { DataDatabase } from '../../store/schema.ts';
+
+export type RecipientAction = 'rectification' | 'erasure' | 'restriction' | 'restriction_lifted' | 'objection';
+
+export interface RecipientNotice {
+  requestId: string | null;
+  subjectId: string;
+  /** A recipient named in the privacy configuration (or, later, a destination id). */
+  recipient: string;
+  /** The purposes under which the recipient received the data. */
+  purposes: string[];
+  action: RecipientAction;
+  /** Field names concerned (never values); empty means the whole profile. */
+  fields: string[];
+}
+
+/**
+ * The port: called inside the transaction of the rights step, so a notice exists if and only if the step
+ * committed. The shipped implementation writes an outbox (`recipient_notifications`); the destinations
+ * mechanism, when it exists, delivers from it (pending rows: `delivered_at IS NULL`) and marks them delivered.
+ */
+export interface RecipientNotifier {
+  notify(trx: Kysely<DataDatabase>, notices: readonly RecipientNotice[]): Promise<void>;
+}
+
+export class OutboxRecipientNotifier implements RecipientNotifier {
+  async notify(trx: Kysely<DataDatabase>, notices: readonly RecipientNotice[]): Promise<void> {
+    const now = Date.now();
+    await new RightsRepo(trx).insertNotifications(
+      notices.map((n) => ({
+        id: uuidv7(now),
+        request_id: n.requestId,
+        subject_id: n.subjectId,
+        recipient: n.recipient,
+        purposes: JSON.stringify(n.purposes),
+        action: n.action,
+        fields: JSON.stringify(n.fields),
+        created_at: now,
+        delivered_at: null,
+      })),
+    );
+  }
+}
+
+/**
+ * The recipients who may have received a subject's data: those of the purposes its data was collected under.
+ * One notice per recipient, listing those purposes.
+ */
+export function noticesFor(
+  cfg: CompiledConfig,
+  base: Omit<RecipientNotice, 'recipient' | 'purposes'>,
+  purposes: Iterable<string>,
+  only?: (purpose: string) => boolean,
+): RecipientNotice[] {
+  const byRecipient = new Map<string, Set<string>>();
+  for (const key of purposes) {
+    if (only && !only(key)) continue;
+    for (const r of cfg.purpose(key)?.recipients ?? []) {
+      let s = byRecipient.get(r.name);
+      if (!s) byRecipient.set(r.name, (s = new Set()));
+      s.add(key);
+    }
+  }
+  return [...byRecipient].map(([recipient, ps]) => ({ ...base, recipient, purposes: [...ps].sort() }));
+}

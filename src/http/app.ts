@@ -79,6 +79,11 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     },
   });
   registerJsonBodyParser(app);
+  // No text Fiducia stores or looks up may hold a NUL (PostgreSQL refuses it in text): one in the URL (a path
+  // parameter or a query filter) is refused here, before any route reads it.
+  app.addHook('onRequest', async (req) => {
+    if (/%00/i.test(req.url)) throw new FiduciaError('FIDUCIA_VALIDATION', 'the URL holds a NUL character');
+  });
   await registerSecurityHeaders(app);
   await app.register(swagger, {
     openapi: {

@@ -2,14 +2,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { ObjectionRepo } from '../src/store/objection-repo.ts';
 import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
+import { writeHealthConfig } from './helpers/health-config.ts';
 import { ADMIN_TOKEN, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 type F = Awaited<ReturnType<typeof startFiducia>>;
@@ -360,12 +357,9 @@ await eachDialect('profile reads of special categories', (dialect) => {
   let f: F;
   let dir: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'fiducia-cfg-'));
-    const cfg = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as { purposes: unknown[]; trackingPlan: { traits: Record<string, string> } };
-    cfg.purposes.push({ key: 'wellness', name: { it: 'Benessere', en: 'Wellness' }, legalBasis: 'consent', categories: ['user.sensitive.health', 'user.preference.lifestyle'], retentionDays: 365 });
-    cfg.trackingPlan.traits.healthGoal = 'user.sensitive.health';
-    writeFileSync(join(dir, 'fiducia.yaml'), stringify(cfg));
-    f = await startFiducia(dialect, { configPath: join(dir, 'fiducia.yaml') });
+    const cfg = writeHealthConfig();
+    dir = cfg.dir;
+    f = await startFiducia(dialect, { configPath: cfg.path });
   });
   after(async () => {
     await f.stop();

@@ -2,15 +2,12 @@
 // (browser) key can unmask a small analyst count (finding 7). Both must answer: nothing, and no.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { parse, stringify } from 'yaml';
 import { userHash } from '../src/crypto/user-hash.ts';
 import { ANALYST_MINIMUM_COUNT } from '../src/domain/aggregate-disclosure.ts';
-import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { SegmentRepo } from '../src/store/segment-repo.ts';
+import { writeHealthConfig } from './helpers/health-config.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 type F = Awaited<ReturnType<typeof startFiducia>>;
@@ -32,14 +29,10 @@ await eachDialect('read disclosure', (dialect) => {
   const tokens: Record<string, string> = {};
 
   before(async () => {
-    // The shipped configuration plus a consent-based purpose covering health data, so that a special-category
-    // trait is actually stored (the shipped purposes cover none, and collection would drop it).
-    dir = mkdtempSync(join(tmpdir(), 'fiducia-cfg-'));
-    const cfg = parse(readFileSync(DEFAULT_CONFIG_PATH, 'utf8')) as { purposes: unknown[]; trackingPlan: { traits: Record<string, string> } };
-    cfg.purposes.push({ key: 'wellness', name: { it: 'Benessere', en: 'Wellness' }, legalBasis: 'consent', categories: ['user.sensitive.health', 'user.preference.lifestyle'], retentionDays: 365 });
-    cfg.trackingPlan.traits.healthGoal = 'user.sensitive.health';
-    writeFileSync(join(dir, 'fiducia.yaml'), stringify(cfg));
-    f = await startFiducia(dialect, { configPath: join(dir, 'fiducia.yaml') });
+    // A special-category trait must actually be stored for this test, which the shipped purposes would not allow.
+    const cfg = writeHealthConfig();
+    dir = cfg.dir;
+    f = await startFiducia(dialect, { configPath: cfg.path });
     const generated = f.bootstrap.generated;
     assert.ok(generated.browserWriteKey && generated.verificationSecret, 'the first start creates a browser source');
     browser = basicAuth(generated.browserWriteKey);

@@ -96,11 +96,11 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
   try {
     const sample = workload(100_000);
     // Warm-up, then appends in transactions of BATCH entries, as an ingestion group commit or a read batch makes them.
-    await dbs.data.transaction().execute((trx) => audit.append(trx, sample.slice(0, BATCH)));
+    await dbs.store.transaction((trx) => audit.append(trx, sample.slice(0, BATCH)));
     const appendN = Math.min(100_000, target) - BATCH;
     let t = performance.now();
     const append0 = { own: process.cpuUsage(), machine: machineBusyMicros() };
-    for (let i = BATCH; i < BATCH + appendN; i += BATCH) await dbs.data.transaction().execute((trx) => audit.append(trx, sample.slice(i, i + BATCH)));
+    for (let i = BATCH; i < BATCH + appendN; i += BATCH) await dbs.store.transaction((trx) => audit.append(trx, sample.slice(i, i + BATCH)));
     const appendsPerSecond = appendN / ((performance.now() - t) / 1000);
     const appendCpu = process.cpuUsage(append0.own);
     const ownPerEntry = (appendCpu.user + appendCpu.system) / appendN;
@@ -121,7 +121,7 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
     while (size < target && performance.now() < fillUntil) {
       const n = Math.min(10_000, target - size);
       const chunk = Array.from({ length: n }, (_, k) => sample[(size + k) % sample.length]!);
-      await dbs.data.transaction().execute((trx) => audit.append(trx, chunk));
+      await dbs.store.transaction((trx) => audit.append(trx, chunk));
       size += n;
     }
     const fillRate = (size - fillFrom) / ((performance.now() - fillStart) / 1000);
@@ -131,7 +131,7 @@ async function measure(dialect: Dialect, target: number, log: (l: string) => voi
     if (dialect === 'postgres') await sql`vacuum (analyze) audit_entries`.execute(dbs.data);
     // Baseline: the same rows read the same way (the spliced text through the driver, in the verifier's pages of 4,096:
     // larger pages outlive the young generation and spend most of the time in the garbage collector), hashing nothing.
-    const repo = new AuditRepo(dbs.data, false, dbs.raw);
+    const repo = new AuditRepo(dbs.store);
     t = performance.now();
     for (let from = 0; from < size; from += 4096) await repo.verifyRows(from, from + 4096);
     const readMs = performance.now() - t;

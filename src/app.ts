@@ -154,9 +154,9 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
   try {
     await dbs.migrate();
     const master = loadMasterKey(opts.dataDir, opts.masterKey);
-    const ring = await KeyRing.open(master.key, new KeystoreRepo(dbs.keys));
+    const ring = await KeyRing.open(master.key, new KeystoreRepo(dbs.keyStore));
     // The checkpoint-signing key sits in the keystore, wrapped by a key derived from the master key.
-    const audit = new AuditLog(dbs.data, { rowLocks: dbs.rowLocks, signer: await loadAuditSigner(dbs.keys, master.key), blindIndex: ring.blindIndex, raw: dbs.raw });
+    const audit = new AuditLog(dbs.store, { signer: await loadAuditSigner(dbs.keyStore, master.key), blindIndex: ring.blindIndex });
     return { dbs, ring, audit, masterKeyCreated: master.created };
   } catch (err) {
     await dbs.close();
@@ -177,28 +177,27 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     onWriteError: (err, failures) => logger.error({ err, failures }, 'auth.failed summary could not be written'),
   });
   // Sealing browser sources' verification secrets: a key derived from the master key, apart from every data key.
-  const access = new AccessService(new AccessRepo(dbs.data, dbs.reader), ring.blindIndex.index('fiducia-source-secrets', 'v1'), { port: audit, db: dbs.data });
+  const access = new AccessService(new AccessRepo(dbs.store, dbs.reader), ring.blindIndex.index('fiducia-source-secrets', 'v1'), { port: audit, db: dbs.store });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
   await audit.recordConfig(cfg.hash, { purposes: cfg.config.purposes.length, noticeVersion: cfg.config.notice.current });
   const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000).start();
   ring.onDestroy((subjectId) => plaintext.forget(subjectId));
-  const segments = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks, logger, now: opts.segmentsClock, plaintext });
+  const segments = new SegmentService(dbs.store, { cfg, ring, logger, now: opts.segmentsClock, plaintext });
   await segments.init();
-  const ingest = new IngestService(dbs.data, { cfg, ring, metrics, rowLocks: dbs.rowLocks, observers: [auditIngestObserver(audit), segments] });
-  const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.data));
-  const pages = new PagesSource(access, opts.demo ?? dbs.dialect === 'sqlite');
+  const ingest = new IngestService(dbs.store, { cfg, ring, metrics, observers: [auditIngestObserver(audit), segments] });
+  const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
+  const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
   const policy = new PolicyEngine(cfg);
-  const profiles = new ProfileService({ db: dbs.data, reader: dbs.reader, ring, policy, audit, segments, plaintext });
+  const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
   const rightsDeps = {
-    db: dbs.data,
+    db: dbs.store,
     ring,
     cfg,
     audit,
     segments,
     notifier: new OutboxRecipientNotifier(),
     mailer: opts.mailer ?? createMailer({ smtpUrl: opts.smtpUrl, from: opts.mailFrom, dataDir: opts.dataDir, logger }),
-    rowLocks: dbs.rowLocks,
     logger,
     publicUrl: opts.publicUrl ?? 'http://127.0.0.1:8787',
   };

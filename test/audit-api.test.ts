@@ -101,7 +101,7 @@ await eachDialect('audit API', (dialect) => {
   describe('queries', () => {
     it('answers "who touched this person, and why" by identity or subject id, in pages', async () => {
       const subject = (await f.dbs.data.selectFrom('consents').select('subject_id').executeTakeFirstOrThrow()).subject_id;
-      await f.audit.append(f.dbs.data, [
+      await f.audit.append(f.dbs.store, [
         { actor: 'tok_reader', action: 'profile.read', purpose: 'marketing', subjectId: subject, fields: ['email'], outcome: 'ok' },
         { actor: 'tok_reader', action: 'profile.read', purpose: 'marketing', subjectId: subject, fields: ['email', 'firstName'], outcome: 'ok' },
       ]);

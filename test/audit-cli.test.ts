@@ -36,7 +36,7 @@ await eachDialect('audit CLI', (dialect) => {
     store = freshStore(dialect);
     const f = await createFiducia({ ...store.options, auditCheckpointSeconds: 0 });
     await f.audit.append(
-      f.dbs.data,
+      f.dbs.store,
       Array.from({ length: 300 }, (_, i) => ({ actor: 'tok_cli', action: 'profile.read', purpose: 'marketing', subjectId: `s${i}`, fields: ['email'], outcome: 'ok' as const })),
     );
     await f.close();

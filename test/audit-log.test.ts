@@ -36,7 +36,7 @@ await eachDialect('audit log', (dialect) => {
     it('commits entries with the transaction that records them, or not at all', async () => {
       const size = (await f.audit.head()).size;
       await assert.rejects(
-        f.dbs.data.transaction().execute(async (trx) => {
+        f.dbs.store.transaction(async (trx) => {
           await f.audit.append(trx, [entry(1, { action: 'test.rolled_back' })]);
           throw new Error('the operation failed');
         }),
@@ -44,7 +44,7 @@ await eachDialect('audit log', (dialect) => {
       );
       assert.equal((await f.audit.head()).size, size);
       assert.equal((await all('test.rolled_back')).length, 0);
-      await f.dbs.data.transaction().execute((trx) => f.audit.append(trx, [entry(1, { action: 'test.committed' })]));
+      await f.dbs.store.transaction((trx) => f.audit.append(trx, [entry(1, { action: 'test.committed' })]));
       assert.equal((await f.audit.head()).size, size + 1);
       const [e] = await all('test.committed');
       assert.equal(e?.index, size);
@@ -57,18 +57,18 @@ await eachDialect('audit log', (dialect) => {
       // A row squatting on an index the append reaches in its third chunk of 250: on PostgreSQL that chunk's insert
       // fails while the append is still hashing the next of its forty chunks.
       const squat = head.size + 600;
-      const repo = new AuditRepo(f.dbs.data, false, f.dbs.raw);
+      const repo = new AuditRepo(f.dbs.store);
       await repo.insertEntries([{ idx: squat, at: Date.now(), actor: 'x', action: 'test.squat', purpose: null, subject_id: null, outcome: 'ok', data: '{}', leaf_hash: Buffer.alloc(32) }]);
       try {
         const many = Array.from({ length: 10_000 }, (_, i) => entry(i, { action: 'test.chunked' }));
         // The insert's own error, not a later chunk's "transaction is aborted".
-        await assert.rejects(f.dbs.data.transaction().execute((trx) => f.audit.append(trx, many)), /duplicate key|UNIQUE constraint/);
+        await assert.rejects(f.dbs.store.transaction((trx) => f.audit.append(trx, many)), /duplicate key|UNIQUE constraint/);
         assert.deepEqual(await f.audit.head(), head);
         assert.equal((await all('test.chunked')).length, 0);
       } finally {
         await f.dbs.data.deleteFrom('audit_entries').where('idx', '=', squat).execute();
       }
-      await f.dbs.data.transaction().execute((trx) => f.audit.append(trx, [entry(1, { action: 'test.after_failure' })]));
+      await f.dbs.store.transaction((trx) => f.audit.append(trx, [entry(1, { action: 'test.after_failure' })]));
       assert.equal((await f.audit.head()).size, head.size + 1);
     });
 
@@ -89,10 +89,10 @@ await eachDialect('audit log', (dialect) => {
         const pair = (who: string, n: number) => Array.from({ length: 40 }, (_, k) => entry(n, { action: 'test.two', details: { who, n, k } }));
         await Promise.all(
           Array.from({ length: 30 }, (_, i) => [
-            f.audit.append(f.dbs.data, pair('f', i)),
-            g.audit.append(g.dbs.data, pair('g', i)),
+            f.audit.append(f.dbs.store, pair('f', i)),
+            g.audit.append(g.dbs.store, pair('g', i)),
             // A transaction of this instance moves the head too.
-            i % 5 === 0 ? f.dbs.data.transaction().execute((trx) => f.audit.append(trx, pair('t', i))) : Promise.resolve(),
+            i % 5 === 0 ? f.dbs.store.transaction((trx) => f.audit.append(trx, pair('t', i))) : Promise.resolve(),
           ]).flat(),
         );
         const got = await all('test.two');
@@ -114,7 +114,7 @@ await eachDialect('audit log', (dialect) => {
 
     it('gives concurrent appends gap-free indices and a tree that verifies', async () => {
       const before = (await f.audit.head()).size;
-      await Promise.all(Array.from({ length: 40 }, (_, i) => f.audit.append(f.dbs.data, [entry(i, { action: 'test.concurrent', details: { n: i } }), entry(i, { action: 'test.concurrent', details: { n: i, second: true } })])));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => f.audit.append(f.dbs.store, [entry(i, { action: 'test.concurrent', details: { n: i } }), entry(i, { action: 'test.concurrent', details: { n: i, second: true } })])));
       const got = await all('test.concurrent');
       assert.equal(got.length, 80);
       assert.deepEqual(got.map((e) => e.index), Array.from({ length: 80 }, (_, i) => before + i));
@@ -127,7 +127,7 @@ await eachDialect('audit log', (dialect) => {
     it('refuses malformed entries before writing anything', async () => {
       const size = (await f.audit.head()).size;
       for (const bad of [{ ...entry(0), action: 'Read' }, { ...entry(0), actor: '' }, { ...entry(0), counts: { n: Number.NaN } }, { ...entry(0), outcome: 'maybe' }]) {
-        await assert.rejects(f.audit.append(f.dbs.data, [entry(0), bad as never]), AuditInputError);
+        await assert.rejects(f.audit.append(f.dbs.store, [entry(0), bad as never]), AuditInputError);
       }
       assert.equal((await f.audit.head()).size, size);
     });
@@ -193,7 +193,7 @@ await eachDialect('audit log', (dialect) => {
     });
 
     it('records key rotations', async () => {
-      const result = await rotateKeys({ ring: f.ring, audit: f.audit, db: f.dbs.data });
+      const result = await rotateKeys({ ring: f.ring, audit: f.audit, db: f.dbs.store });
       const [e] = (await all('keys.rotate')).slice(-1);
       assert.equal(e?.details.kekVersion, result.kekVersion);
       assert.equal(e?.counts.rewrapped, result.rewrapped);
@@ -206,7 +206,7 @@ await eachDialect('audit log', (dialect) => {
       // Past 512 entries, so proofs use stored level-8 and level-9 nodes as well as recomputed small subtrees.
       const size = (await f.audit.head()).size;
       const more = Array.from({ length: Math.max(0, 700 - size) }, (_, i) => entry(i, { action: 'test.fill' }));
-      for (let i = 0; i < more.length; i += 250) await f.audit.append(f.dbs.data, more.slice(i, i + 250));
+      for (let i = 0; i < more.length; i += 250) await f.audit.append(f.dbs.store, more.slice(i, i + 250));
     });
 
     it('serves inclusion proofs that verify against signed checkpoints', async () => {
@@ -235,7 +235,7 @@ await eachDialect('audit log', (dialect) => {
       const first = await f.audit.checkpoint();
       const again = await f.audit.checkpoint();
       assert.equal(again.note, first.note);
-      await f.audit.append(f.dbs.data, [entry(1, { action: 'test.after_checkpoint' })]);
+      await f.audit.append(f.dbs.store, [entry(1, { action: 'test.after_checkpoint' })]);
       const job = startCheckpointJob(f.audit, 0, f.logger);
       await job.tick();
       await job.stop();
@@ -250,7 +250,7 @@ await eachDialect('audit log', (dialect) => {
     it('filters by subject, actor, action, purpose and time, newest first, in pages', async () => {
       const subject = randomUUID();
       const t0 = Date.now();
-      await f.audit.append(f.dbs.data, Array.from({ length: 7 }, (_, i) => ({ ...entry(i), subjectId: subject, action: i < 5 ? 'profile.read' : 'rights.export' })));
+      await f.audit.append(f.dbs.store, Array.from({ length: 7 }, (_, i) => ({ ...entry(i), subjectId: subject, action: i < 5 ? 'profile.read' : 'rights.export' })));
       const mine = await f.audit.query({ subjectId: subject, limit: 100 });
       assert.equal(mine.entries.length, 7);
       assert.ok(mine.entries[0]!.index > mine.entries[6]!.index);
@@ -281,7 +281,7 @@ await eachDialect('audit log', (dialect) => {
       const mine = [b0 - 1, b0, b0 + 1, b0 + AUDIT_SUBJECT_BLOCK - 1, b0 + AUDIT_SUBJECT_BLOCK, b0 + 2 * AUDIT_SUBJECT_BLOCK];
       const end = b0 + 2 * AUDIT_SUBJECT_BLOCK + 3;
       await f.audit.append(
-        f.dbs.data,
+        f.dbs.store,
         Array.from({ length: end - start }, (_, i) => ({ ...entry(i), subjectId: mine.includes(start + i) ? subject : `other-${i % 50}`, action: start + i === b0 ? 'rights.export' : 'profile.read' })),
       );
       const newestFirst = [...mine].reverse();
@@ -311,11 +311,11 @@ await eachDialect('audit log', (dialect) => {
       const mine = [b0 + 1, b0 + 2, b0 + AUDIT_SUBJECT_BLOCK - 1, b0 + AUDIT_SUBJECT_BLOCK];
       const rows = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => ({ ...entry(i), subjectId: mine.includes(from + i) ? subject : 'someone else' }));
       // Two appends at two times: the second starts at b0 + 2, inside the block that starts at b0.
-      await f.audit.append(f.dbs.data, rows(start, b0 + 2));
+      await f.audit.append(f.dbs.store, rows(start, b0 + 2));
       await new Promise((r) => setTimeout(r, 5));
       const t2 = Date.now();
       await new Promise((r) => setTimeout(r, 5));
-      await f.audit.append(f.dbs.data, rows(b0 + 2, b0 + AUDIT_SUBJECT_BLOCK + 1));
+      await f.audit.append(f.dbs.store, rows(b0 + 2, b0 + AUDIT_SUBJECT_BLOCK + 1));
       const later = await f.audit.query({ subjectId: subject, from: t2, limit: 100 });
       assert.deepEqual(later.entries.map((e) => e.index), [b0 + AUDIT_SUBJECT_BLOCK, b0 + AUDIT_SUBJECT_BLOCK - 1, b0 + 2]);
       const earlier = await f.audit.query({ subjectId: subject, to: t2, limit: 100 });

@@ -35,7 +35,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
     f = await startFiducia(dialect, { auditCheckpointSeconds: 0 });
     const size = (await f.audit.head()).size; // bootstrap entries (token, source, configuration)
     const batch = entries(SIZE - size);
-    for (let i = 0; i < batch.length; i += 200) await f.audit.append(db(), batch.slice(i, i + 200));
+    for (let i = 0; i < batch.length; i += 200) await f.audit.append(f.dbs.store, batch.slice(i, i + 200));
     assert.equal((await f.audit.head()).size, SIZE);
   });
   afterEach(async () => f.stop());
@@ -64,7 +64,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
     // A lone surrogate cannot be stored as UTF-8, nor NUL in PostgreSQL: the entry is recorded with U+FFFD, and verifies.
     // The verifier's quoting must be JSON.stringify's for every character, as the append's is.
     const actor = 'tok_"\\/\b\f\n\r\t\u0001\u001f\u007f\u2028é😀\ud800x';
-    await f.audit.append(db(), [{ actor, action: 'test.unicode', purpose: '\u0000é', subjectId: 's\udc00', fields: ['f\ud800'], details: { k: '\u0000\u2028"' }, outcome: 'ok' }]);
+    await f.audit.append(f.dbs.store, [{ actor, action: 'test.unicode', purpose: '\u0000é', subjectId: 's\udc00', fields: ['f\ud800'], details: { k: '\u0000\u2028"' }, outcome: 'ok' }]);
     const r = await verify();
     assert.equal(r.ok, true, JSON.stringify(r.problems));
     const [e] = (await f.audit.query({ action: 'test.unicode', limit: 1 })).entries;
@@ -84,7 +84,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
       const text = units.slice(i, i + 2000).join('');
       batch.push({ actor: `tok_${text.slice(0, 100)}`, action: 'test.quoting', purpose: text, subjectId: text.slice(0, 300), outcome: 'ok', details: { s: '😀\u{10ffff}' } });
     }
-    await f.audit.append(db(), batch);
+    await f.audit.append(f.dbs.store, batch);
     const r = await verify();
     assert.equal(r.ok, true, JSON.stringify(r.problems.slice(0, 3)));
   });
@@ -172,7 +172,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
     await rewindTo(db(), 300);
     await dropStoredCheckpoints(db());
     const at300 = (await f.audit.checkpoint()).note;
-    await f.audit.append(db(), entries(SIZE - 300, 'b'));
+    await f.audit.append(f.dbs.store, entries(SIZE - 300, 'b'));
     // Entry 10 rewritten and the whole tree rebuilt to match: only the checkpoint at 300 (mid-block) can tell.
     await db().updateTable('audit_entries').set({ actor: 'tok_innocent' }).where('idx', '=', 10).execute();
     await rebuildTree(db());
@@ -200,7 +200,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
         const h = await head.call(this);
         if (!appended) {
           appended = true;
-          await f.audit.append(db(), entries(3, 'late'));
+          await f.audit.append(f.dbs.store, entries(3, 'late'));
         }
         return h;
       };
@@ -299,7 +299,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
     // server itself signs as it goes.
     await rewindTo(db(), 400);
     await dropStoredCheckpoints(db());
-    await f.audit.append(db(), entries(250, 'fork'));
+    await f.audit.append(f.dbs.store, entries(250, 'fork'));
     const fork = await f.audit.checkpoint();
     assert.equal(fork.treeSize, 650);
     assert.equal((await verify()).ok, true, 'the fork is consistent in itself');
@@ -330,7 +330,7 @@ await eachDialect('audit tamper evidence', (dialect) => {
     // the old signed root to the new signed root the client already holds.
     await db().deleteFrom('audit_entries').where('idx', '=', 450).execute();
     await rebuildTree(db());
-    await f.audit.append(db(), entries(1, 'filler'));
+    await f.audit.append(f.dbs.store, entries(1, 'filler'));
     const skipping = await f.audit.consistencyProof(300, SIZE);
     assert.equal(checkConsistency(f.audit.signer, c300, c600, skipping.proof.map((b) => b.toString('base64'))).ok, false);
     // Its own freshly signed 600-root differs from the one the client kept: the two signed roots are the evidence.

@@ -32,7 +32,7 @@ async function consentOp(f: Fiducia, userId: string): Promise<ConsentOp> {
 }
 
 function writer(f: Fiducia, extra: Partial<FlushDeps>): IngestService {
-  return new IngestService(f.dbs.data, { cfg: f.cfg, ring: f.ring, metrics: f.metrics, rowLocks: f.dbs.rowLocks, ...extra });
+  return new IngestService(f.dbs.store, { cfg: f.cfg, ring: f.ring, metrics: f.metrics, ...extra });
 }
 
 /** Subject keys with no subject row, and live subjects with no key. */
@@ -157,7 +157,7 @@ await f.close();
         // the killed session may linger a moment): run it until it has looked past the orphan.
         let checkedUntil = 0;
         for (let i = 0; i < 400 && checkedUntil < created; i++) {
-          ({ checkedUntil } = await sweepOrphanKeys({ db: f.dbs.data, ring: f.ring }, { minAgeMs: 0 }));
+          ({ checkedUntil } = await sweepOrphanKeys({ db: f.dbs.store, ring: f.ring }, { minAgeMs: 0 }));
           if (checkedUntil < created) await sleep(25);
         }
         assert.ok(checkedUntil >= created, 'the sweep reached the orphan key');
@@ -167,7 +167,7 @@ await f.close();
         await f.ring.createKeys(['rights:00000000-0000-7000-8000-000000000000']);
         const res = await f.ingest.submit<ConsentResult>(await consentOp(f, 'after-restart'));
         await sleep(5);
-        await sweepOrphanKeys({ db: f.dbs.data, ring: f.ring }, { minAgeMs: 0 });
+        await sweepOrphanKeys({ db: f.dbs.store, ring: f.ring }, { minAgeMs: 0 });
         assert.equal(await keysOf(f, ['rights:00000000-0000-7000-8000-000000000000']), 1, 'a request key is never swept');
         assert.equal(await keysOf(f, [res.subjectId]), 1, 'a committed subject keeps its key');
         assert.deepEqual(await mismatches(f), { orphanKeys: [], keyless: [] });

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ObjectionRepo } from '../src/store/objection-repo.ts';
+import { ProfileRepo } from '../src/store/profile-repo.ts';
 import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
 import { writeHealthConfig } from './helpers/health-config.ts';
 import { ADMIN_TOKEN, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
@@ -223,7 +224,7 @@ await eachDialect('profile reads', (dialect) => {
   it('restriction, objection and erasure markers withhold everything with their own reason', async () => {
     const u = await customer();
     const { subjectId } = await read(`userId:${u}`, 'service');
-    const repo = new SubjectStateRepo(f.dbs.data);
+    const repo = new ProfileRepo(f.dbs.data);
 
     await new ObjectionRepo(f.dbs.data).object(subjectId, 'marketing', Date.now());
     const m = await read(`userId:${u}`, 'marketing');
@@ -241,7 +242,7 @@ await eachDialect('profile reads', (dialect) => {
       assert.equal(p.withheld.length + p.withheldOutsidePurpose, ALL.length, 'every field named or counted');
     }
     await repo.liftRestriction(subjectId);
-    await repo.markErased(subjectId, Date.now());
+    await repo.markErased([subjectId], Date.now());
     const e = await read(`userId:${u}`, 'service');
     assert.deepEqual(e.traits, {});
     assert.deepEqual(new Set(e.withheld.map((w) => w.reason)), new Set(['erased']));

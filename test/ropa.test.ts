@@ -68,7 +68,7 @@ await eachDialect('record of processing', (dialect) => {
     assert.equal(r.security.access.tokensByRole.dpo, 1);
 
     await new Promise((res) => setTimeout(res, 5)); // a rotation in a later millisecond than the first key
-    await rotateKeys({ ring: f.ring, audit: f.audit, db: f.dbs.data });
+    await rotateKeys({ ring: f.ring, audit: f.audit, db: f.dbs.store });
     const cp = await f.audit.checkpoint();
     assert.equal((await get('/api/v1/audit/verify')).statusCode, 200);
     r = (await get('/api/v1/ropa')).json() as Ropa;

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createFiducia } from '../src/app.ts';
 import { ObjectionRepo } from '../src/store/objection-repo.ts';
-import { SubjectStateRepo } from '../src/store/subject-state-repo.ts';
+import { ProfileRepo } from '../src/store/profile-repo.ts';
 import { ANALYST_MINIMUM_COUNT } from '../src/http/routes/segments.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
@@ -140,15 +140,15 @@ await eachDialect('segments', (dialect) => {
 
     it('hides restricted or objecting subjects at once, and a refresh removes their membership', async () => {
       const subject = await subjectOf('seg-a');
-      const state = new SubjectStateRepo(f.dbs.data);
+      const state = new ProfileRepo(f.dbs.data);
       const rows = async () => (await f.dbs.data.selectFrom('segment_members').select('subject_id').where('segment_id', '=', 'engaged_browsers').where('subject_id', '=', subject).execute()).length;
       assert.ok((await members('engaged_browsers', 'personalization')).includes(subject));
       await state.restrict(subject, now);
       assert.ok(!(await members('engaged_browsers', 'personalization')).includes(subject), 'restricted: not listed');
-      await f.segments.refreshSubjects(f.dbs.data, [subject]);
+      await f.segments.refreshSubjects(f.dbs.store, [subject]);
       assert.equal(await rows(), 0, 'restricted: membership removed on refresh');
       await state.liftRestriction(subject);
-      await f.segments.refreshSubjects(f.dbs.data, [subject]);
+      await f.segments.refreshSubjects(f.dbs.store, [subject]);
       assert.equal(await rows(), 1);
       await new ObjectionRepo(f.dbs.data).object(subject, 'personalization', now);
       assert.ok(!(await members('engaged_browsers', 'personalization')).includes(subject), 'objection: not listed');

@@ -31,7 +31,7 @@ program
     const port = Number(process.env.PORT ?? 8787);
     await fiducia.app.listen({ host, port }).catch(fail);
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const lines = [`Fiducia is running at ${url} (${fiducia.dbs.dialect}${fiducia.dbs.dialect === 'sqlite' ? `, data in ${opts.dataDir}` : ''})`];
+    const lines = [`Fiducia is running at ${url} (${fiducia.dbs.dialect}, ${fiducia.dbs.location})`];
     const { adminToken, writeKey, browserWriteKey, verificationSecret } = fiducia.bootstrap.generated;
     if (fiducia.masterKeyCreated) lines.push(`A new master key was written to ${opts.dataDir}/master.key (0600): back it up apart from the data.`);
     if (adminToken || writeKey || browserWriteKey) {
@@ -79,7 +79,7 @@ keys
     const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../app.ts'), import('../services/keys/key-rotation.ts')]);
     const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
     try {
-      const result = await rotateKeys({ ring, audit, db: dbs.data }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
+      const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
       process.stderr.write('\n');
       process.stdout.write(`KEK version ${result.kekVersion}: ${result.rewrapped} data keys rewrapped\n`);
     } finally {

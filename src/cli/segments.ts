@@ -26,7 +26,7 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
       const { dbs, ring, audit } = await openCore(opts).catch(fail);
       const bar = new cliProgress.SingleBar({ format: 'recompute [{bar}] {percentage}% | {value}/{total} subjects | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic);
       try {
-        const service = new SegmentService(dbs.data, { cfg, ring, rowLocks: dbs.rowLocks });
+        const service = new SegmentService(dbs.store, { cfg, ring });
         await service.init();
         let started = false;
         const result = await service.recompute({
@@ -38,7 +38,7 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
           },
         });
         bar.stop();
-        await audit.append(dbs.data, [
+        await audit.append(dbs.store, [
           { actor: 'system', action: 'segments.recompute', outcome: 'ok', counts: { subjects: result.subjects, definitions: result.definitions.length }, details: { segment: o.segment ?? null } },
         ]);
         process.stdout.write(`recomputed ${result.definitions.length} definitions over ${result.subjects} subjects\n`);

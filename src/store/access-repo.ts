@@ -2,13 +2,18 @@
 import type { CompiledQuery, Kysely } from 'kysely';
 import { tokenKey, type Reader } from './reader.ts';
 import type { DataDatabase, SourceKind, SourcesTable, TokensTable } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export class AccessRepo {
+  private readonly db: Kysely<DataDatabase>;
+
   constructor(
-    private readonly db: Kysely<DataDatabase>,
-    /** Where token lookups read committed state (outside a transaction); default: `db`. */
+    handle: Handle<DataDatabase>,
+    /** Where token lookups read committed state (outside a transaction); default: `handle`. */
     private readonly reader?: Reader,
-  ) {}
+  ) {
+    this.db = kyselyOf(handle);
+  }
 
   sourceByKeyHash(hash: string): Promise<SourcesTable | undefined> {
     return this.db.selectFrom('sources').selectAll().where('write_key_hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();

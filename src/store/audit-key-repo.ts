@@ -1,9 +1,14 @@
 // The keystore's audit signing key: read it, or store the first one (concurrent first starts agree on one).
 import type { Kysely } from 'kysely';
 import type { AuditSigningKeysTable, KeysDatabase } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export class AuditKeyRepo {
-  constructor(private readonly db: Kysely<KeysDatabase>) {}
+  private readonly db: Kysely<KeysDatabase>;
+
+  constructor(handle: Handle<KeysDatabase>) {
+    this.db = kyselyOf(handle);
+  }
 
   async current(): Promise<AuditSigningKeysTable | undefined> {
     const row = await this.db.selectFrom('audit_signing_keys').selectAll().where('slot', '=', 1).executeTakeFirst();

@@ -5,6 +5,7 @@ import { readVerifyRows, type VerifyRow } from './audit-raw.ts';
 import { pgByteaArray, pgInt4Array, pgInt8Array, pgTextArray } from './pg-binary-array.ts';
 import { rawTarget, type RawData, type RawTarget } from './raw.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
+import { kyselyOf, rawOf, locksRows, type Handle } from './internal/scope.ts';
 
 export type { VerifyRow } from './audit-raw.ts';
 
@@ -102,12 +103,16 @@ export function subjectQuery(dialect: Dialect, subjectId: string, q: Omit<AuditQ
 }
 
 export class AuditRepo {
-  constructor(
-    private readonly db: Kysely<DataDatabase>,
-    private readonly rowLocks = false,
-    /** The driver underneath, for the entries' insert and `verifyRows`. */
-    private readonly raw?: RawData,
-  ) {}
+  private readonly db: Kysely<DataDatabase>;
+  private readonly rowLocks: boolean;
+  /** The driver underneath, for the entries' insert and `verifyRows`; none for a bare Kysely handle (tests). */
+  private readonly raw: RawData | undefined;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+    this.rowLocks = locksRows(handle);
+    this.raw = rawOf(handle);
+  }
 
   /** Whether `appendIfHead` is available: entries appended outside a transaction in one conditional statement (PostgreSQL). */
   get appendsInOneStatement(): boolean {

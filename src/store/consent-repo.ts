@@ -1,9 +1,14 @@
 // The append-only consent ledger: the only repository that writes the `consents` table.
 import type { Kysely } from 'kysely';
 import type { ConsentsTable, DataDatabase } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export class ConsentRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  private readonly db: Kysely<DataDatabase>;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+  }
 
   async append(rows: readonly ConsentsTable[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 200) {

@@ -1,13 +1,14 @@
 // Opens the data database and the keystore (SQLite files or PostgreSQL schemas) and runs their migrations.
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DataDatabase, KeysDatabase } from './schema.ts';
 import { privateDir, privateFile, privateIfExists } from './file-modes.ts';
 import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
 import { pgPool, SCHEMA_NAME, type RawData } from './raw.ts';
 import { kyselyReader, sqliteReader, type Reader } from './reader.ts';
+import { scopeOf, type DataScope, type KeyScope } from './internal/scope.ts';
 
 export type { RawData, RawTarget } from './raw.ts';
 
@@ -33,10 +34,18 @@ export interface StoreOptions {
 }
 
 export interface Databases {
+  /** The data database as services see it: a scope for repositories and units of work (src/store/scope.ts). */
+  store: DataScope;
+  /** The keystore, likewise. */
+  keyStore: KeyScope;
+  /** Which database, for messages and the record of processing: `sqlite` or `postgres`. Nothing branches on it outside src/store/. */
   dialect: Dialect;
+  /** Where the data is, for the start message: `data in <folder>` (SQLite) or `schema <name>` (PostgreSQL). */
+  location: string;
+  /** Whether the database lives inside this process (SQLite: the one-command quick start), not on a server. */
+  embedded: boolean;
   raw: RawData;
-  /** Whether rows can be locked (`FOR UPDATE`/`FOR SHARE`): needed when several processes share the database. */
-  rowLocks: boolean;
+  /** The query builders under the scopes: for src/store/ and tests only (services never get them). */
   data: Kysely<DataDatabase>;
   /** Committed-state selects of the hot request paths (src/store/reader.ts). */
   reader: Reader;
@@ -53,11 +62,9 @@ export const BUSY_TIMEOUT_MS = 5000;
 
 const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
 
-/** The dialect of each Kysely instance `openDatabases` made: repositories whose statements differ per database ask it. */
-const dialects = new WeakMap<object, Dialect>();
-
-export function dialectOf(db: object): Dialect | undefined {
-  return dialects.get(db);
+/** The dialect under a Kysely instance or transaction: repositories whose statements differ per database ask it. */
+export function dialectOf(db: Kysely<unknown> | Kysely<DataDatabase> | Kysely<KeysDatabase>): Dialect {
+  return (db as Kysely<unknown>).getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
 
 function openSqlite(file: string): SQLite.Database {
@@ -130,8 +137,7 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
     const pool = pgPool(pg, opts.databaseUrl, schema);
     const data = new Kysely<DataDatabase>({ dialect: new PostgresDialect({ pool }) });
     const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(pg, keysUrl, keysSchema) }) });
-    dialects.set(data, 'postgres').set(keys, 'postgres');
-    return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, kyselyReader(data), keys, schema, keysSchema);
+    return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, kyselyReader(data), keys, schema, keysSchema, `schema ${schema}`);
   }
   privateDir(opts.dataDir);
   const file = openSqlite(join(opts.dataDir, 'fiducia.db'));
@@ -139,8 +145,7 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
   const keys = new Kysely<KeysDatabase>({
     dialect: new SqliteDialect({ database: openSqlite(join(opts.dataDir, 'keys.db')) }),
   });
-  dialects.set(data, 'sqlite').set(keys, 'sqlite');
-  return build({ dialect: 'sqlite', db: file }, data, sqliteReader(file, openSqlite, opts.readCacheSubjects ?? 10_000), keys, undefined, undefined);
+  return build({ dialect: 'sqlite', db: file }, data, sqliteReader(file, openSqlite, opts.readCacheSubjects ?? 10_000), keys, undefined, undefined, `data in ${opts.dataDir}`);
 }
 
 function build(
@@ -150,12 +155,16 @@ function build(
   keys: Kysely<KeysDatabase>,
   schema: string | undefined,
   keysSchema: string | undefined,
+  location: string,
 ): Databases {
   const dialect = raw.dialect;
   return {
+    store: scopeOf(data, raw),
+    keyStore: scopeOf(keys, undefined),
     dialect,
+    location,
+    embedded: dialect === 'sqlite',
     raw,
-    rowLocks: dialect === 'postgres',
     data,
     reader,
     keys,

@@ -3,7 +3,11 @@ import { sql, type Kysely } from 'kysely';
 import { BUSY_TIMEOUT_MS, dialectOf } from './database.ts';
 import type { DataDatabase, SuppressionsTable } from './schema.ts';
 import { ConsentRepo } from './consent-repo.ts';
+import { EventRepo } from './event-repo.ts';
 import { ObjectionRepo } from './objection-repo.ts';
+import { ProfileRepo } from './profile-repo.ts';
+import { RightsRepo } from './rights-repo.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export interface ErasedCounts {
   events: number;
@@ -16,7 +20,11 @@ export interface ErasedCounts {
 }
 
 export class ErasureRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  private readonly db: Kysely<DataDatabase>;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+  }
 
   /** The identities of a subject, by blind index (for the suppression list). */
   identityIndexes(subjectId: string): Promise<{ kind: string; blind_index: Buffer }[]> {
@@ -45,20 +53,15 @@ export class ErasureRepo {
    * proof fields that could help re-link it to a browser (hashed user agent, truncated IP); see docs/rights.md.
    */
   async deleteSubjectRows(subjectId: string, alsoMarked: readonly string[], at: number): Promise<ErasedCounts> {
-    const n = (r: { numDeletedRows?: bigint; numUpdatedRows?: bigint }) => Number(r.numDeletedRows ?? r.numUpdatedRows ?? 0);
-    const events = n(await this.db.deleteFrom('events').where('subject_id', '=', subjectId).executeTakeFirst());
-    const traits = n(await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).executeTakeFirst());
-    const identities = n(await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).executeTakeFirst());
+    // Each table through the repository that owns it.
+    const profiles = new ProfileRepo(this.db);
+    const events = await new EventRepo(this.db).deleteOf(subjectId);
+    const traits = await profiles.deleteTraits(subjectId);
+    const identities = await profiles.deleteAllIdentitiesOf(subjectId);
     const objections = await new ObjectionRepo(this.db).deleteOf(subjectId);
-    const packages = n(await this.db.deleteFrom('rights_packages').where('subject_id', '=', subjectId).executeTakeFirst());
+    const packages = await new RightsRepo(this.db).deletePackagesOf(subjectId);
     const consentProofs = await new ConsentRepo(this.db).stripProofs(subjectId);
-    const ids = [subjectId, ...alsoMarked];
-    // The subject row stays as the pseudonymous record that an erasure happened; a restriction has nothing left to hold.
-    await this.db
-      .updateTable('subjects')
-      .set((eb) => ({ erased_at: eb.fn.coalesce('erased_at', eb.val(at)), restricted_at: null, updated_at: at }))
-      .where('id', 'in', ids)
-      .execute();
+    await profiles.markErased([subjectId, ...alsoMarked], at);
     return { events, traits, identities, objections, packages, consentProofs, mergedAway: alsoMarked.length };
   }
 

@@ -1,9 +1,14 @@
 // Events (time-ordered ids, encrypted payloads) and the messageId ledger that makes ingestion idempotent.
 import type { Kysely } from 'kysely';
 import type { DataDatabase, EventsTable } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export class EventRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  private readonly db: Kysely<DataDatabase>;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+  }
 
   /** Records message ids; returns the ones not seen before for this source (the others are replays). */
   async claimMessageIds(sourceId: string, messageIds: readonly string[], at: number): Promise<Set<string>> {
@@ -36,6 +41,12 @@ export class EventRepo {
 
   async moveEvent(id: string, subjectId: string, payload: Buffer): Promise<void> {
     await this.db.updateTable('events').set({ subject_id: subjectId, payload_enc: payload }).where('id', '=', id).execute();
+  }
+
+  /** Deletes every event of a subject; how many there were. */
+  async deleteOf(subjectId: string): Promise<number> {
+    const r = await this.db.deleteFrom('events').where('subject_id', '=', subjectId).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   async countOf(subjectId: string): Promise<number> {

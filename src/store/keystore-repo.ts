@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import { BUSY_TIMEOUT_MS, dialectOf, type Dialect } from './database.ts';
 import type { DataDatabase, DataKeysTable, KekVersionsTable, KeysDatabase } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 /**
  * Orders deletions against purges: a purge given a mark covers every deletion that returned that mark or a smaller
@@ -31,8 +32,11 @@ export class KeystoreRepo {
   readonly #dialect: Dialect | undefined;
   #deletions: PurgeMark = 0n;
 
-  constructor(private readonly db: Kysely<KeysDatabase>) {
-    this.#dialect = dialectOf(db);
+  private readonly db: Kysely<KeysDatabase>;
+
+  constructor(handle: Handle<KeysDatabase>) {
+    this.db = kyselyOf(handle);
+    this.#dialect = dialectOf(this.db);
   }
 
   kekVersions(): Promise<KekVersionsTable[]> {
@@ -263,7 +267,8 @@ export class KeystoreRepo {
  * serialized with the caller's statements on the one connection). A key made for a data transaction is younger than
  * the transaction, so keys older than this cannot belong to one still in flight.
  */
-export async function oldestOpenDataTransaction(data: Kysely<DataDatabase>): Promise<number | null> {
+export async function oldestOpenDataTransaction(handle: Handle<DataDatabase>): Promise<number | null> {
+  const data = kyselyOf(handle);
   if (dialectOf(data) !== 'postgres') return null;
   const r = await sql<{ at: number | null }>`
     SELECT (extract(epoch FROM min(xact_start)) * 1000)::bigint AS at FROM pg_stat_activity

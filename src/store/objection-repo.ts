@@ -2,11 +2,16 @@
 import type { Kysely } from 'kysely';
 import { uuidv7 } from '../domain/ids.ts';
 import type { DataDatabase, ObjectionsTable } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 const CHUNK = 400;
 
 export class ObjectionRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  private readonly db: Kysely<DataDatabase>;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+  }
 
   /** Records an objection (no-op while one for the same purpose is in force); returns its id. */
   async object(subjectId: string, purpose: string, at: number, requestId: string | null = null): Promise<string> {

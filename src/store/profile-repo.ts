@@ -1,6 +1,7 @@
 // Subjects, their identities (by blind index) and their traits.
 import type { Kysely } from 'kysely';
 import type { DataDatabase, IdentitiesTable, IdentityAssertion, SubjectsTable, TraitsTable } from './schema.ts';
+import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 
 const CHUNK = 400;
 
@@ -11,10 +12,14 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 export class ProfileRepo {
-  constructor(
-    private readonly db: Kysely<DataDatabase>,
-    private readonly rowLocks = false,
-  ) {}
+  private readonly db: Kysely<DataDatabase>;
+  /** Whether locks are taken with `FOR UPDATE`/`FOR SHARE` (PostgreSQL); SQLite's single writer already excludes. */
+  private readonly rowLocks: boolean;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+    this.rowLocks = locksRows(handle);
+  }
 
   /**
    * Reads (and, where the database can, locks) subject rows for the rest of the transaction, so a concurrent
@@ -154,7 +159,34 @@ export class ProfileRepo {
     await this.db.insertInto('traits').values(row).execute();
   }
 
-  async deleteTraits(subjectId: string): Promise<void> {
-    await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).execute();
+  /** Deletes every trait of a subject; how many there were. */
+  async deleteTraits(subjectId: string): Promise<number> {
+    const r = await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  /** Deletes every identity linked to a subject; how many there were. */
+  async deleteAllIdentitiesOf(subjectId: string): Promise<number> {
+    const r = await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
+  async restrict(subjectId: string, at: number): Promise<void> {
+    await this.db.updateTable('subjects').set({ restricted_at: at }).where('id', '=', subjectId).where('restricted_at', 'is', null).execute();
+  }
+
+  async liftRestriction(subjectId: string): Promise<void> {
+    await this.db.updateTable('subjects').set({ restricted_at: null }).where('id', '=', subjectId).execute();
+  }
+
+  /** The subject rows stay as the pseudonymous record that an erasure happened; a restriction has nothing left to hold. */
+  async markErased(ids: readonly string[], at: number): Promise<void> {
+    for (const part of chunks(ids)) {
+      await this.db
+        .updateTable('subjects')
+        .set((eb) => ({ erased_at: eb.fn.coalesce('erased_at', eb.val(at)), restricted_at: null, updated_at: at }))
+        .where('id', 'in', part)
+        .execute();
+    }
   }
 }

@@ -1,5 +1,6 @@
 // Rights requests, their history and packages, legal holds, the recipient outbox and the database-held rate-limit windows.
 import type { Kysely } from 'kysely';
+import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 import type {
   DataDatabase,
   LegalHoldsTable,
@@ -22,7 +23,11 @@ export interface RequestQuery {
 const OPEN = ['received', 'verified', 'in_progress'];
 
 export class RightsRepo {
-  constructor(private readonly db: Kysely<DataDatabase>) {}
+  private readonly db: Kysely<DataDatabase>;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+  }
 
   async insert(row: RightsRequestsTable): Promise<void> {
     await this.db.insertInto('rights_requests').values(row).execute();
@@ -33,9 +38,9 @@ export class RightsRepo {
   }
 
   /** Reads a request and, on PostgreSQL, locks it for the rest of the transaction. */
-  lock(id: string, rowLocks: boolean): Promise<RightsRequestsTable | undefined> {
+  lock(id: string): Promise<RightsRequestsTable | undefined> {
     const q = this.db.selectFrom('rights_requests').selectAll().where('id', '=', id);
-    return (rowLocks ? q.forUpdate() : q).executeTakeFirst();
+    return (locksRows(this.db) ? q.forUpdate() : q).executeTakeFirst();
   }
 
   async update(id: string, patch: Partial<Omit<RightsRequestsTable, 'id'>>): Promise<void> {
@@ -144,6 +149,12 @@ export class RightsRepo {
 
   async deletePackage(requestId: string): Promise<void> {
     await this.db.deleteFrom('rights_packages').where('request_id', '=', requestId).execute();
+  }
+
+  /** Deletes every stored package about a subject; how many there were. */
+  async deletePackagesOf(subjectId: string): Promise<number> {
+    const r = await this.db.deleteFrom('rights_packages').where('subject_id', '=', subjectId).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   async expiredPackages(now: number, limit: number): Promise<string[]> {

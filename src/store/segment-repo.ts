@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { ConsentRepo } from './consent-repo.ts';
 import { ObjectionRepo } from './objection-repo.ts';
 import type { DataDatabase, IdentityAssertion, SegmentDefinitionsTable, SegmentMembersTable, SegmentStatesTable } from './schema.ts';
+import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 
 const CHUNK = 400;
 
@@ -31,10 +32,14 @@ export interface WindowEvent {
 }
 
 export class SegmentRepo {
-  constructor(
-    private readonly db: Kysely<DataDatabase>,
-    private readonly rowLocks = false,
-  ) {}
+  private readonly db: Kysely<DataDatabase>;
+  /** Whether locks are taken with `FOR UPDATE`/`FOR SHARE` (PostgreSQL); SQLite's single writer already excludes. */
+  private readonly rowLocks: boolean;
+
+  constructor(handle: Handle<DataDatabase>) {
+    this.db = kyselyOf(handle);
+    this.rowLocks = locksRows(handle);
+  }
 
   // ---- definitions ----
 

@@ -2,8 +2,10 @@
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import { ConsentRepo } from './consent-repo.ts';
 import { ObjectionRepo } from './objection-repo.ts';
+import { ProfileRepo } from './profile-repo.ts';
 import { identityKey, type Reader } from './reader.ts';
 import type { DataDatabase, TraitsTable } from './schema.ts';
+import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export interface StoredSubjectState {
   subjectId: string;
@@ -107,11 +109,15 @@ export class SubjectStateRepo {
   // Building and compiling a Kysely query costs more than running these small indexed ones: compile once per repo.
   readonly #profileQueries = new Map<string, CompiledQuery<SnapshotRow>>();
 
+  private readonly db: Kysely<DataDatabase>;
+
   constructor(
-    private readonly db: Kysely<DataDatabase>,
-    /** Where profile snapshots read committed state; default: `db`. */
+    handle: Handle<DataDatabase>,
+    /** Where profile snapshots read committed state; default: `handle`. */
     private readonly reader?: Reader,
-  ) {}
+  ) {
+    this.db = kyselyOf(handle);
+  }
 
   /**
    * The subject behind an identity (kind + blind index) or a subject id, with its markers, latest consent per
@@ -234,21 +240,11 @@ export class SubjectStateRepo {
     };
   }
 
-  async restrict(subjectId: string, at: number): Promise<void> {
-    await this.db.updateTable('subjects').set({ restricted_at: at }).where('id', '=', subjectId).where('restricted_at', 'is', null).execute();
-  }
-
-  async liftRestriction(subjectId: string): Promise<void> {
-    await this.db.updateTable('subjects').set({ restricted_at: null }).where('id', '=', subjectId).execute();
-  }
-
-  async markErased(subjectId: string, at: number): Promise<void> {
-    await this.db.updateTable('subjects').set({ erased_at: at }).where('id', '=', subjectId).where('erased_at', 'is', null).execute();
-  }
+  // Restriction and erasure marks are written by ProfileRepo, the owner of `subjects`.
 
   /** Merge: a restriction of either side holds for the survivor (objections follow through ObjectionRepo.reassign). */
   async reassign(from: string, to: string): Promise<void> {
     const loser = await this.db.selectFrom('subjects').select(['restricted_at']).where('id', '=', from).executeTakeFirst();
-    if (loser?.restricted_at != null) await this.restrict(to, Number(loser.restricted_at));
+    if (loser?.restricted_at != null) await new ProfileRepo(this.db).restrict(to, Number(loser.restricted_at));
   }
 }

@@ -1,10 +1,10 @@
 // Sources (write keys) and API tokens: creation, bootstrap from the environment, and lookup by hash.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { decryptField, encryptField } from '../../crypto/envelope.ts';
 import { uuidv7 } from '../../domain/ids.ts';
 import { AccessRepo } from '../../store/access-repo.ts';
-import type { DataDatabase, SourceKind, SourcesTable, TokensTable } from '../../store/schema.ts';
+import type { SourceKind, SourcesTable, TokensTable } from '../../store/schema.ts';
 import type { AuditEntryInput, AuditPort } from '../audit/audit-port.ts';
 
 export type Role = 'admin' | 'dpo' | 'analyst' | 'service';
@@ -66,7 +66,7 @@ export class AccessService {
   constructor(
     private readonly repo: AccessRepo,
     private readonly sealKey: Buffer,
-    private readonly audit?: { port: AuditPort; db: Kysely<DataDatabase> },
+    private readonly audit?: { port: AuditPort; db: DataScope },
   ) {}
 
   /** Runs `write` on a repo inside a transaction and, if it wrote, appends `entry` in the same transaction. */
@@ -76,7 +76,7 @@ export class AccessService {
       await write(this.repo);
       return;
     }
-    await audit.db.transaction().execute(async (trx) => {
+    await audit.db.transaction(async (trx) => {
       if (await write(new AccessRepo(trx))) await audit.port.append(trx, [entry]);
     });
   }
@@ -257,7 +257,7 @@ export class AccessService {
     };
     const audit = this.audit;
     if (!audit) return run(this.repo, async () => undefined);
-    return audit.db.transaction().execute((trx) => run(new AccessRepo(trx), (e) => audit.port.append(trx, [e])));
+    return audit.db.transaction((trx) => run(new AccessRepo(trx), (e) => audit.port.append(trx, [e])));
   }
 
   async tokenFor(token: string): Promise<TokensTable | null> {

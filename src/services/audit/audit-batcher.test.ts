@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Kysely } from 'kysely';
-import type { DataDatabase } from '../../store/schema.ts';
+import type { DataScope } from '../../store/scope.ts';
 import { AuditBatcher } from './audit-batcher.ts';
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';
 
-const db = {} as Kysely<DataDatabase>;
+const db = {} as DataScope;
 const entry = (n: number): AuditEntryInput => ({ actor: `t${n}`, action: 'profile.read', outcome: 'ok' });
 
 /** A port whose appends complete when the test says so. */

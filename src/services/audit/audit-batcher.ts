@@ -1,6 +1,5 @@
 // Group commit for audit entries of reads: entries of concurrent requests share one append (one transaction, one fsync).
-import type { Kysely } from 'kysely';
-import type { DataDatabase } from '../../store/schema.ts';
+import type { DataScope } from '../../store/scope.ts';
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';
 
 interface Waiting {
@@ -22,7 +21,7 @@ export class AuditBatcher {
 
   constructor(
     private readonly audit: AuditPort,
-    private readonly db: Kysely<DataDatabase>,
+    private readonly db: DataScope,
   ) {}
 
   append(entry: AuditEntryInput): Promise<void> {

@@ -1,5 +1,5 @@
 // The tamper-evident audit log: appends entries inside the caller's transaction, signs checkpoints, serves proofs and queries.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { canonicalEntryText, entryDataJson, entryFromParts, entryProblem, type AuditEntry, type AuditEntryParts } from '../../domain/audit-entry.ts';
 import {
   CompactRange,
@@ -18,9 +18,8 @@ import type { CheckpointSigner, SignedCheckpoint } from '../../crypto/signed-not
 import { FiduciaError } from '../../domain/errors.ts';
 import type { IdentityRef } from '../../domain/identity.ts';
 import { AuditRepo, type AuditHead, type AuditQuery } from '../../store/audit-repo.ts';
-import type { RawData } from '../../store/raw.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { AuditEntriesTable, AuditNodesTable, DataDatabase } from '../../store/schema.ts';
+import type { AuditEntriesTable, AuditNodesTable } from '../../store/schema.ts';
 import type { AuditEntryInput, AuditPort, AuditRecorder } from './audit-port.ts';
 import { verifyAuditLog, type VerifyOptions, type VerifyReport } from './audit-verify.ts';
 
@@ -33,11 +32,7 @@ export class AuditInputError extends FiduciaError {
 }
 
 export interface AuditLogDeps {
-  /** Lock the head row (several processes on one PostgreSQL database). */
-  rowLocks: boolean;
   signer: CheckpointSigner;
-  /** The driver underneath: the entries' insert and verification's reads go through it (see src/store/raw.ts). */
-  raw?: RawData;
   /** Lets queries name a person by identity (`email:…`) instead of subject id. */
   blindIndex?: BlindIndexer;
   now?: () => number;
@@ -117,7 +112,7 @@ export class AuditLog implements AuditPort, AuditRecorder {
   #alone: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly db: Kysely<DataDatabase>,
+    private readonly db: DataScope,
     private readonly deps: AuditLogDeps,
   ) {
     this.signer = deps.signer;
@@ -129,7 +124,7 @@ export class AuditLog implements AuditPort, AuditRecorder {
     return this.append(this.db, entries);
   }
 
-  async append(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<void> {
+  async append(db: DataScope, entries: readonly AuditEntryInput[]): Promise<void> {
     if (entries.length === 0) return;
     // Checked and encoded now, before any await: a caller changing its objects later cannot change what is recorded.
     const prepared = entries.map((e): Omit<AuditEntryParts, 'index' | 'at'> => {
@@ -149,11 +144,11 @@ export class AuditLog implements AuditPort, AuditRecorder {
       // PostgreSQL), no longer hashing the same, so both are replaced before hashing (JSON-encoded `data` escapes them).
       return { actor: wellFormed(x.actor), action: x.action, purpose: x.purpose && wellFormed(x.purpose), subjectId: x.subjectId && wellFormed(x.subjectId), outcome: x.outcome, dataJson: entryDataJson(x) };
     });
-    if (db.isTransaction) return this.#append(db, prepared);
+    if (db.inTransaction) return this.#append(db, prepared);
     // Where the store can (PostgreSQL), outside a transaction: one statement that checks the head it extends (see #appendAlone).
-    if (new AuditRepo(this.db, this.deps.rowLocks, this.deps.raw).appendsInOneStatement) return this.#appendAlone(prepared);
+    if (new AuditRepo(this.db).appendsInOneStatement) return this.#appendAlone(prepared);
     // Otherwise the entries get a transaction of their own: the head must be locked until the rows commit.
-    await db.transaction().execute((trx) => this.#append(trx, prepared));
+    await db.transaction((trx) => this.#append(trx, prepared));
   }
 
   /**
@@ -179,9 +174,9 @@ export class AuditLog implements AuditPort, AuditRecorder {
     }
   }
 
-  async #append(trx: Kysely<DataDatabase>, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
+  async #append(trx: DataScope, prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
     this.#head = undefined; // the head moves when this transaction commits
-    const repo = new AuditRepo(trx, this.deps.rowLocks, this.deps.raw);
+    const repo = new AuditRepo(trx);
     const head = await repo.lockHead();
     const range = CompactRange.fromPeaks(head.size, head.peaks);
     // Never before the last append: time order and index order agree, so time ranges are index ranges.
@@ -228,7 +223,7 @@ export class AuditLog implements AuditPort, AuditRecorder {
   }
 
   async #tryAlone(prepared: readonly Omit<AuditEntryParts, 'index' | 'at'>[]): Promise<void> {
-    const repo = new AuditRepo(this.db, this.deps.rowLocks, this.deps.raw);
+    const repo = new AuditRepo(this.db);
     for (let attempt = 0; attempt < ALONE_ATTEMPTS; attempt++) {
       const head = this.#head ?? (await repo.head());
       this.#head = undefined;
@@ -246,7 +241,7 @@ export class AuditLog implements AuditPort, AuditRecorder {
         return;
       }
     }
-    await this.db.transaction().execute((trx) => this.#append(trx, prepared));
+    await this.db.transaction((trx) => this.#append(trx, prepared));
   }
 
   /**
@@ -254,8 +249,8 @@ export class AuditLog implements AuditPort, AuditRecorder {
    * lock, so processes starting together record a change once.
    */
   async recordConfig(hash: string, details: Record<string, string | number>): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      const repo = new AuditRepo(trx, this.deps.rowLocks);
+    return this.db.transaction(async (trx) => {
+      const repo = new AuditRepo(trx);
       await repo.lockHead();
       const last = await repo.lastOf('config.changed');
       const previous = last ? entryFromRow(last).details.hash : undefined;
@@ -348,7 +343,7 @@ export class AuditLog implements AuditPort, AuditRecorder {
 
   /** Entries matching every given filter, newest first; `next` pages on with `before`. */
   async query(q: AuditQuery): Promise<{ entries: AuditEntry[]; next: number | null }> {
-    const rows = await new AuditRepo(this.db, this.deps.rowLocks, this.deps.raw).query({ ...q, limit: q.limit + 1 });
+    const rows = await new AuditRepo(this.db).query({ ...q, limit: q.limit + 1 });
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit).map(entryFromRow);
     return { entries: page, next: more && page.length > 0 ? page[page.length - 1]!.index : null };
@@ -369,6 +364,6 @@ export class AuditLog implements AuditPort, AuditRecorder {
 
   /** Recomputes every leaf, node, the head and the checkpoints; names the first bad entry. */
   verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    return verifyAuditLog(new AuditRepo(this.db, false, this.deps.raw), this.signer, opts);
+    return verifyAuditLog(new AuditRepo(this.db), this.signer, opts);
   }
 }

@@ -1,6 +1,5 @@
 // What the audit log records on its own: ingestion group commits (one entry per subject) and configuration changes.
-import type { Transaction } from 'kysely';
-import type { DataDatabase } from '../../store/schema.ts';
+import type { DataScope } from '../../store/scope.ts';
 import type { AuditEntryInput, AuditPort } from './audit-port.ts';
 import type { FlushSummary, IngestObserver } from '../ingest/ingest-flush.ts';
 
@@ -11,7 +10,7 @@ import type { FlushSummary, IngestObserver } from '../ingest/ingest-flush.ts';
  */
 export function auditIngestObserver(audit: AuditPort): IngestObserver {
   return {
-    async onCommitting(trx: Transaction<DataDatabase>, summary: FlushSummary): Promise<void> {
+    async onCommitting(trx: DataScope, summary: FlushSummary): Promise<void> {
       const sources = [...summary.sources.keys()];
       // A group commit may mix sources; per-subject source attribution is not tracked, so the actor names the source
       // only when there is one.

@@ -1,6 +1,5 @@
 // The audit port: every access to personal data and every security-relevant act is written through this one interface.
-import type { Kysely } from 'kysely';
-import type { DataDatabase } from '../../store/schema.ts';
+import type { DataScope } from '../../store/scope.ts';
 
 export type AuditOutcome = 'ok' | 'denied' | 'failed';
 
@@ -24,7 +23,7 @@ export interface AuditPort {
    * Appends entries. Pass the transaction of the operation being recorded, so the entry commits with it
    * (or not at all); pass the database itself for entries that stand alone (e.g. a refused request).
    */
-  append(db: Kysely<DataDatabase>, entries: readonly AuditEntryInput[]): Promise<void>;
+  append(db: DataScope, entries: readonly AuditEntryInput[]): Promise<void>;
 }
 
 /** Entries that stand alone (a refused request, a read made outside any transaction), appended in a write of their own. */

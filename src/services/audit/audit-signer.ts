@@ -1,10 +1,9 @@
 // Loads the audit log's checkpoint-signing key from the keystore, creating it (wrapped by the master key) on first start.
-import type { Kysely } from 'kysely';
+import type { KeyScope } from '../../store/scope.ts';
 import { CheckpointSigner, unwrapSigningKey, wrapSigningKey } from '../../crypto/signed-note.ts';
 import { AuditKeyRepo } from '../../store/audit-key-repo.ts';
-import type { KeysDatabase } from '../../store/schema.ts';
 
-export async function loadAuditSigner(keys: Kysely<KeysDatabase>, master: Buffer): Promise<CheckpointSigner> {
+export async function loadAuditSigner(keys: KeyScope, master: Buffer): Promise<CheckpointSigner> {
   const repo = new AuditKeyRepo(keys);
   let row = await repo.current();
   if (!row) {

@@ -1,11 +1,9 @@
 // The record of processing (Art. 30) and the notice's purpose table, from the configuration plus what the running system reports.
-import type { Kysely } from 'kysely';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import { buildRopa, noticePurposes, type Lang, type NoticePurpose, type Ropa, type SystemFacts } from '../../domain/ropa.ts';
 import { AccessRepo } from '../../store/access-repo.ts';
-import type { Dialect } from '../../store/database.ts';
+import type { Databases } from '../../store/database.ts';
 import { KeystoreRepo } from '../../store/keystore-repo.ts';
-import type { DataDatabase, KeysDatabase } from '../../store/schema.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 
 const ROLES = ['admin', 'dpo', 'analyst', 'service'] as const;
@@ -13,14 +11,14 @@ const ROLES = ['admin', 'dpo', 'analyst', 'service'] as const;
 export class RopaService {
   constructor(
     private readonly cfg: CompiledConfig,
-    private readonly dbs: { dialect: Dialect; data: Kysely<DataDatabase>; keys: Kysely<KeysDatabase> },
+    private readonly dbs: Pick<Databases, 'dialect' | 'store' | 'keyStore'>,
     private readonly audit: AuditLog,
   ) {}
 
   async facts(): Promise<SystemFacts> {
-    const keks = await new KeystoreRepo(this.dbs.keys).kekVersions();
+    const keks = await new KeystoreRepo(this.dbs.keyStore).kekVersions();
     const latest = keks[keks.length - 1];
-    const access = new AccessRepo(this.dbs.data);
+    const access = new AccessRepo(this.dbs.store);
     const tokensByRole: Record<string, number> = {};
     for (const role of ROLES) tokensByRole[role] = await access.countTokens(role);
     const head = await this.audit.head();

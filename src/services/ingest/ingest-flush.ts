@@ -1,5 +1,5 @@
 // One group commit: resolves identities, applies consent, enforces the collection rule and writes everything in one transaction.
-import type { Transaction } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { planMessage, type ValidNow } from '../../domain/collection.ts';
 import { basisHolds, isUnchanged, nextStatus, type ConsentState, type ConsentStatus } from '../../domain/consent.ts';
 import type { ConsentProof } from '../../domain/consent-proof.ts';
@@ -13,7 +13,7 @@ import { EventRepo } from '../../store/event-repo.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
 import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { ConsentsTable, DataDatabase, EventsTable, IdentityAssertion, SourceKind, TraitsTable } from '../../store/schema.ts';
+import type { ConsentsTable, EventsTable, IdentityAssertion, SourceKind, TraitsTable } from '../../store/schema.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import { mergeStoredSubjects } from './merge.ts';
 import type { Metrics } from '../metrics.ts';
@@ -120,14 +120,12 @@ export interface WrittenEvent {
 
 /** Called inside the transaction after the group's rows are written; a throw rolls the whole group back. */
 export interface IngestObserver {
-  onCommitting(trx: Transaction<DataDatabase>, summary: FlushSummary): Promise<void>;
+  onCommitting(trx: DataScope, summary: FlushSummary): Promise<void>;
 }
 
 export interface FlushDeps {
   /** Run inside each group commit (audit entries, segment membership, …). */
   observers?: readonly IngestObserver[];
-  /** Lock subject rows while writing to them (several processes on one database). */
-  rowLocks: boolean;
   cfg: CompiledConfig;
   ring: KeyRing;
   metrics: Metrics;
@@ -179,10 +177,10 @@ export class IngestFlush {
   readonly #objections = new Map<string, Set<string>>();
 
   constructor(
-    private readonly trx: Transaction<DataDatabase>,
+    private readonly trx: DataScope,
     private readonly deps: FlushDeps,
   ) {
-    this.#profiles = new ProfileRepo(trx, deps.rowLocks);
+    this.#profiles = new ProfileRepo(trx);
     this.#events = new EventRepo(trx);
     this.#consents = new ConsentRepo(trx);
   }

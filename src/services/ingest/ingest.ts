@@ -1,7 +1,6 @@
 // The ingestion writer: queues collection work and commits it in groups, answering each caller only after its commit.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { FiduciaError } from '../../domain/errors.ts';
-import type { DataDatabase } from '../../store/schema.ts';
 import { IngestFlush, type FlushDeps, type WriteOp, type WriteResult } from './ingest-flush.ts';
 
 interface Pending {
@@ -33,7 +32,7 @@ export class IngestService {
   #closed = false;
 
   constructor(
-    private readonly db: Kysely<DataDatabase>,
+    private readonly db: DataScope,
     private readonly deps: FlushDeps,
   ) {}
 
@@ -85,7 +84,7 @@ export class IngestService {
         let flush: IngestFlush | undefined;
         let rolledBack = false;
         try {
-          const results = await this.db.transaction().execute(async (trx) => {
+          const results = await this.db.transaction(async (trx) => {
             flush = new IngestFlush(trx, this.deps);
             try {
               return await flush.run(ops);

@@ -1,12 +1,11 @@
 // Merging two stored subjects that turned out to be one person: rows move to the survivor, re-encrypted under its key.
-import type { Transaction } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { ciphertextKeyVersion, decryptField, encryptField } from '../../crypto/envelope.ts';
 import { FiduciaError } from '../../domain/errors.ts';
 import { ConsentRepo } from '../../store/consent-repo.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { DataDatabase } from '../../store/schema.ts';
 import { SubjectStateRepo } from '../../store/subject-state-repo.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 
@@ -23,7 +22,7 @@ export class MissingKeyError extends FiduciaError {
  * The loser keeps a row pointing at the survivor; its key is destroyed by the caller after commit.
  */
 export async function mergeStoredSubjects(
-  trx: Transaction<DataDatabase>,
+  trx: DataScope,
   ring: KeyRing,
   survivor: string,
   loser: string,

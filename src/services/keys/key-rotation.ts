@@ -1,11 +1,10 @@
 // KEK rotation with its audit entry: the keystore and the data live in different databases, so the entry follows the rotation.
-import type { Kysely } from 'kysely';
-import type { DataDatabase } from '../../store/schema.ts';
+import type { DataScope } from '../../store/scope.ts';
 import type { AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from './keyring.ts';
 
 export async function rotateKeys(
-  deps: { ring: KeyRing; audit: AuditPort; db: Kysely<DataDatabase> },
+  deps: { ring: KeyRing; audit: AuditPort; db: DataScope },
   actor = 'system',
   onProgress?: (done: number) => void,
 ): Promise<{ kekVersion: number; rewrapped: number }> {

@@ -1,5 +1,5 @@
 // Purpose-bound profile reads: find the subject, decide every field with the policy engine, decrypt only what is allowed, audit once.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { ciphertextKeyVersion, decryptJson } from '../../crypto/envelope.ts';
 import type { ConsentStatus } from '../../domain/consent.ts';
 import { FiduciaError } from '../../domain/errors.ts';
@@ -7,7 +7,7 @@ import type { IdentityRef } from '../../domain/identity.ts';
 import { PolicyEngine, type DenyReason, type PolicyCaller, type PurposeView, type SubjectConsent, type SubjectState } from '../../domain/policy.ts';
 import { UNCLASSIFIED } from '../../domain/privacy-config-types.ts';
 import { EventRepo } from '../../store/event-repo.ts';
-import type { DataDatabase, EventsTable } from '../../store/schema.ts';
+import type { EventsTable } from '../../store/schema.ts';
 import type { Reader } from '../../store/reader.ts';
 import { SubjectStateRepo, type ProfileSnapshot, type StoredSubjectState } from '../../store/subject-state-repo.ts';
 import { AuditBatcher } from '../audit/audit-batcher.ts';
@@ -95,7 +95,7 @@ export class ReadRefusedError extends FiduciaError {
 }
 
 export interface ProfileDeps {
-  db: Kysely<DataDatabase>;
+  db: DataScope;
   ring: KeyRing;
   policy: PolicyEngine;
   audit: AuditPort;

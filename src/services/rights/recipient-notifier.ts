@@ -1,9 +1,8 @@
 // Art. 19: recipients of a subject's data are told about rectification, erasure and restriction (and objections). The hook for destinations.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { uuidv7 } from '../../domain/ids.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
-import type { DataDatabase } from '../../store/schema.ts';
 
 export type RecipientAction = 'rectification' | 'erasure' | 'restriction' | 'restriction_lifted' | 'objection';
 
@@ -25,11 +24,11 @@ export interface RecipientNotice {
  * mechanism, when it exists, delivers from it (pending rows: `delivered_at IS NULL`) and marks them delivered.
  */
 export interface RecipientNotifier {
-  notify(trx: Kysely<DataDatabase>, notices: readonly RecipientNotice[]): Promise<void>;
+  notify(trx: DataScope, notices: readonly RecipientNotice[]): Promise<void>;
 }
 
 export class OutboxRecipientNotifier implements RecipientNotifier {
-  async notify(trx: Kysely<DataDatabase>, notices: readonly RecipientNotice[]): Promise<void> {
+  async notify(trx: DataScope, notices: readonly RecipientNotice[]): Promise<void> {
     const now = Date.now();
     await new RightsRepo(trx).insertNotifications(
       notices.map((n) => ({

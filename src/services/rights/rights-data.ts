@@ -1,5 +1,5 @@
 // Reading everything held about one subject for a rights request: rows decrypted through the keyring, nothing filtered by purpose.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { ciphertextKeyVersion, decryptJson } from '../../crypto/envelope.ts';
 import type { IdentityRef } from '../../domain/identity.ts';
 import type { ConsentItem, EventItem, IdentityItem, SubjectData, TraitItem } from '../../domain/rights-package.ts';
@@ -7,7 +7,7 @@ import { AccessRepo } from '../../store/access-repo.ts';
 import { ConsentRepo } from '../../store/consent-repo.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { DataDatabase, IdentityAssertion } from '../../store/schema.ts';
+import type { IdentityAssertion } from '../../store/schema.ts';
 import { SubjectStateRepo, type StoredSubjectState } from '../../store/subject-state-repo.ts';
 import type { DataKey, KeyRing } from '../keys/keyring.ts';
 
@@ -15,7 +15,7 @@ const MAX_MERGE_HOPS = 8;
 const EVENT_PAGE = 10_000;
 
 /** The subject an identity points at, after following merges; null when unknown, merged away for good, or erased. */
-export async function resolveSubject(db: Kysely<DataDatabase>, ring: KeyRing, ref: IdentityRef): Promise<StoredSubjectState | null> {
+export async function resolveSubject(db: DataScope, ring: KeyRing, ref: IdentityRef): Promise<StoredSubjectState | null> {
   const bi = ring.blindIndex.index(ref.kind, ref.value);
   return resolveByIndex(db, ref.kind, bi);
 }
@@ -27,13 +27,13 @@ export async function resolveSubject(db: Kysely<DataDatabase>, ring: KeyRing, re
 const SELF_SERVICE_MATCHES: ReadonlySet<IdentityAssertion> = new Set(['server', 'rights_request']);
 
 /** With `channel` `self_service`, only asserted links match; staff (`dpo`) checked the person's identity themselves. */
-export async function resolveByIndex(db: Kysely<DataDatabase>, kind: string, bi: Buffer, channel?: string): Promise<StoredSubjectState | null> {
+export async function resolveByIndex(db: DataScope, kind: string, bi: Buffer, channel?: string): Promise<StoredSubjectState | null> {
   const row = (await new ProfileRepo(db).identitiesByIndex([bi])).find((r) => r.kind === kind && (channel !== 'self_service' || SELF_SERVICE_MATCHES.has(r.asserted)));
   if (!row) return null;
   return followMerges(db, row.subject_id);
 }
 
-export async function followMerges(db: Kysely<DataDatabase>, subjectId: string): Promise<StoredSubjectState | null> {
+export async function followMerges(db: DataScope, subjectId: string): Promise<StoredSubjectState | null> {
   const repo = new SubjectStateRepo(db);
   let state = await repo.stateOf(subjectId);
   for (let hop = 0; state?.mergedInto && hop < MAX_MERGE_HOPS; hop++) state = await repo.stateOf(state.mergedInto);
@@ -73,7 +73,7 @@ class Keys {
 }
 
 /** Every identity, trait, event and consent record of a live subject, decrypted. */
-export async function readSubjectData(db: Kysely<DataDatabase>, ring: KeyRing, state: StoredSubjectState | null): Promise<ReadResult> {
+export async function readSubjectData(db: DataScope, ring: KeyRing, state: StoredSubjectState | null): Promise<ReadResult> {
   const sourceNames = new Map<string, string>();
   if (!state) return { data: { subject: null, identities: [], traits: [], events: [], consents: [], sourceNames }, unreadable: 0 };
   const subjectId = state.subjectId;

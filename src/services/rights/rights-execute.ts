@@ -1,5 +1,5 @@
 // Carrying out each type of request inside its transaction: packages, erasure, rectification, restriction, objection.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { encryptJson } from '../../crypto/envelope.ts';
 import { decideCategory } from '../../domain/collection.ts';
 import { basisHolds, type ConsentStatus } from '../../domain/consent.ts';
@@ -10,7 +10,7 @@ import { ErasureRepo } from '../../store/erasure-repo.ts';
 import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
-import type { DataDatabase, RightsRequestsTable } from '../../store/schema.ts';
+import type { RightsRequestsTable } from '../../store/schema.ts';
 import { SubjectStateRepo, type StoredSubjectState } from '../../store/subject-state-repo.ts';
 import { noticesFor } from './recipient-notifier.ts';
 import { readSubjectData } from './rights-data.ts';
@@ -29,7 +29,7 @@ export interface Executed {
   afterCommit: (() => Promise<void>)[];
 }
 
-type Trx = Kysely<DataDatabase>;
+type Trx = DataScope;
 const now = (deps: RightsDeps) => (deps.now ?? Date.now)();
 
 export async function buildPackage(trx: Trx, deps: RightsDeps, req: RightsRequestsTable, state: StoredSubjectState | null, actor: string, profiling?: Profiling): Promise<Executed> {
@@ -69,7 +69,7 @@ export async function erase(trx: Trx, deps: RightsDeps, req: RightsRequestsTable
   }
   const subjectId = state.subjectId;
   // Locks the subject against concurrent ingestion and merges (PostgreSQL) until the rows are gone.
-  await new ProfileRepo(trx, deps.rowLocks).lockSubjects([subjectId], 'update');
+  await new ProfileRepo(trx).lockSubjects([subjectId], 'update');
   const repo = new RightsRepo(trx);
   const hold = await repo.activeHold(subjectId);
   if (hold) {
@@ -135,7 +135,7 @@ export async function rectify(trx: Trx, deps: RightsDeps, req: RightsRequestsTab
     return { row: await step(trx, deps, req, 'completed', 'completed', actor, { patch: { outcome: JSON.stringify({ subjectFound: false }) } }), afterCommit: [] };
   }
   const at = now(deps);
-  const profiles = new ProfileRepo(trx, deps.rowLocks);
+  const profiles = new ProfileRepo(trx);
   await profiles.lockSubjects([subjectId], 'update');
   const existing = new Map((await profiles.traitsOf(subjectId)).map((t) => [t.name, t]));
   const updated: string[] = [];
@@ -198,7 +198,7 @@ export async function rectify(trx: Trx, deps: RightsDeps, req: RightsRequestsTab
 
 /** A corrected email or phone also replaces the identity it linked (old blind index out, new one in). */
 async function relinkIdentity(trx: Trx, deps: RightsDeps, subjectId: string, kind: IdentityKind, value: unknown, key: { key: Buffer; version: number }): Promise<string | null> {
-  const profiles = new ProfileRepo(trx, deps.rowLocks);
+  const profiles = new ProfileRepo(trx);
   const old = await profiles.identityIndexesOf(subjectId, kind);
   if (value === null) {
     await profiles.deleteIdentitiesOf(subjectId, kind);
@@ -227,7 +227,7 @@ export async function restrict(trx: Trx, deps: RightsDeps, req: RightsRequestsTa
     return { row: await step(trx, deps, req, 'completed', 'completed', actor, { patch: { outcome: JSON.stringify({ subjectFound: false }) } }), afterCommit: [] };
   }
   const subjectId = state.subjectId;
-  await new SubjectStateRepo(trx).restrict(subjectId, now(deps));
+  await new ProfileRepo(trx).restrict(subjectId, now(deps));
   await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'restriction', fields: [] }, await subjectPurposes(trx, subjectId)));
   await deps.audit.append(trx, [{ actor, action: 'rights.restriction', subjectId, outcome: 'ok', details: { requestId: req.id, restricted: true } }]);
   const row = await step(trx, deps, req, 'completed', 'completed', actor, { patch: { outcome: JSON.stringify({ subjectFound: true, restricted: true }) } });
@@ -238,7 +238,7 @@ export async function restrict(trx: Trx, deps: RightsDeps, req: RightsRequestsTa
 export async function liftRestriction(trx: Trx, deps: RightsDeps, req: RightsRequestsTable, actor: string, reason: string): Promise<RightsRequestsTable> {
   const subjectId = req.subject_id;
   if (!subjectId) throw new Error('no subject');
-  await new SubjectStateRepo(trx).liftRestriction(subjectId);
+  await new ProfileRepo(trx).liftRestriction(subjectId);
   await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'restriction_lifted', fields: [] }, await subjectPurposes(trx, subjectId)));
   await deps.audit.append(trx, [{ actor, action: 'rights.restriction.lifted', subjectId, outcome: 'ok', details: { requestId: req.id } }]);
   const outcome = { ...(JSON.parse(req.outcome) as Record<string, unknown>), restricted: false, liftedAt: new Date(now(deps)).toISOString(), liftReason: reason };

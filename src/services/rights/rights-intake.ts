@@ -152,7 +152,7 @@ export class RightsIntake {
       attempts: 0,
       download_hash: null,
     };
-    await this.deps.db.transaction().execute(async (trx) => {
+    await this.deps.db.transaction(async (trx) => {
       await new RightsRepo(trx).insert(row);
       await step(trx, this.deps, row, 'received', 'received', row.created_by, { audit: { details: { identityKind: 'email' } } });
     });
@@ -169,8 +169,8 @@ export class RightsIntake {
 
   /** Rejects an unconfirmed request and crypto-shreds its contact address. */
   async #close(id: string, reason: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
-      const req = await new RightsRepo(trx).lock(id, this.deps.rowLocks);
+    await this.deps.db.transaction(async (trx) => {
+      const req = await new RightsRepo(trx).lock(id);
       if (req?.status === 'received') await step(trx, this.deps, req, 'rejected', 'rejected', SELF, { reason, patch: { code_hash: null, contact_enc: null, params_enc: null } });
     });
     await destroyRequestKey(this.deps.ring, id);
@@ -189,8 +189,8 @@ export class RightsIntake {
     const outcome = verifyAttempt({ status: row.status as RightsStatus, attempts: row.attempts - 1, codeExpiresAt: row.code_expires_at === null ? null : Number(row.code_expires_at) }, matches, now);
     switch (outcome.result) {
       case 'verified': {
-        const verified = await this.deps.db.transaction().execute(async (trx) => {
-          const req = await new RightsRepo(trx).lock(id, this.deps.rowLocks);
+        const verified = await this.deps.db.transaction(async (trx) => {
+          const req = await new RightsRepo(trx).lock(id);
           if (!req || req.status !== 'received') return req;
           return step(trx, this.deps, req, 'verified', 'verified', SELF, { reason: 'email_code', patch: { verified_at: now } });
         });

@@ -1,5 +1,5 @@
 // What every rights-request step shares: dependencies, the audited status transition, and the request's own encryption key.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import type { Logger } from 'pino';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ciphertextKeyVersion, decryptField, decryptJson, encryptField, encryptJson } from '../../crypto/envelope.ts';
@@ -9,7 +9,7 @@ import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import { canTransition, isFinal, type RightsStatus } from '../../domain/rights.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
-import type { DataDatabase, RightsRequestsTable } from '../../store/schema.ts';
+import type { RightsRequestsTable } from '../../store/schema.ts';
 import type { AuditEntryInput, AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { Mailer } from './mailer.ts';
@@ -20,19 +20,17 @@ import type { RecipientNotifier } from './recipient-notifier.ts';
 export interface SubjectSegmentsPort {
   exportFor(subjectId: string): Promise<Profiling>;
   /** Pass the erasure's transaction. */
-  forget(db: Kysely<DataDatabase>, subjectIds: readonly string[]): Promise<void>;
+  forget(db: DataScope, subjectIds: readonly string[]): Promise<void>;
 }
 
 export interface RightsDeps {
-  db: Kysely<DataDatabase>;
+  db: DataScope;
   ring: KeyRing;
   cfg: CompiledConfig;
   audit: AuditPort;
   notifier: RecipientNotifier;
   mailer: Mailer;
   segments?: SubjectSegmentsPort | undefined;
-  /** Lock rows (several processes on one PostgreSQL database). */
-  rowLocks: boolean;
   logger: Logger;
   /** Base URL of this server as people reach it (download links in emails). */
   publicUrl: string;
@@ -67,7 +65,7 @@ export interface StepOptions {
  * in the caller's transaction. Returns the row as it now is.
  */
 export async function step(
-  trx: Kysely<DataDatabase>,
+  trx: DataScope,
   deps: RightsDeps,
   req: RightsRequestsTable,
   to: RightsStatus,
@@ -112,7 +110,7 @@ export async function step(
  * sent after this (the outcome) goes with the rights sweep. Files are not transactional: should the step's
  * transaction roll back, the copies are gone all the same, which only an undelivered verification code would miss.
  */
-async function forgetMail(trx: Kysely<DataDatabase>, deps: RightsDeps, req: RightsRequestsTable): Promise<void> {
+async function forgetMail(trx: DataScope, deps: RightsDeps, req: RightsRequestsTable): Promise<void> {
   if (!deps.mailer.forget) return;
   const ids = [req.id];
   if (req.type === 'erasure' && req.status === 'completed' && req.subject_id) {

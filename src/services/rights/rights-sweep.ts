@@ -1,10 +1,9 @@
 // Housekeeping of rights requests: expired packages and unconfirmed requests are crypto-shredded, interrupted erasures finished.
 import { isFinal, type RightsStatus } from '../../domain/rights.ts';
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { oldestOpenDataTransaction } from '../../store/keystore-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
-import type { DataDatabase } from '../../store/schema.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { RightsIntake } from './rights-intake.ts';
 import { destroyRequestKey, errorCode, parseJson, type RightsDeps } from './rights-steps.ts';
@@ -38,7 +37,7 @@ export async function sweepRights(deps: RightsDeps, rights: RightsService, intak
   const report: SweepReport = { packagesExpired: 0, unverifiedRejected: 0, erasuresFinished: 0, requestKeysDestroyed: 0, mailDeleted: 0, orphanKeysDeleted: 0, keystorePurged: false };
 
   for (const id of await repo.expiredPackages(now, 500)) {
-    await deps.db.transaction().execute(async (trx) => {
+    await deps.db.transaction(async (trx) => {
       const pkg = await new RightsRepo(trx).getPackage(id);
       await new RightsRepo(trx).deletePackage(id);
       await new RightsRepo(trx).update(id, { contact_enc: null, params_enc: null, download_hash: null });
@@ -111,7 +110,7 @@ async function sweepMail(deps: RightsDeps, now: number): Promise<number> {
  * Deletes data keys whose subject the data database does not hold, once they are older than any transaction that
  * could still commit one (KeyRing.sweepOrphans). Run by every rights sweep; tests pass `minAgeMs`.
  */
-export function sweepOrphanKeys(deps: { db: Kysely<DataDatabase>; ring: KeyRing }, opts: { minAgeMs?: number } = {}): Promise<{ deleted: number; checkedUntil: number }> {
+export function sweepOrphanKeys(deps: { db: DataScope; ring: KeyRing }, opts: { minAgeMs?: number } = {}): Promise<{ deleted: number; checkedUntil: number }> {
   const profiles = new ProfileRepo(deps.db);
   return deps.ring.sweepOrphans({
     exists: async (ids) => new Set((await profiles.subjects(ids)).map((s) => s.id)),

@@ -1,6 +1,6 @@
 // Data-subject rights requests: creation, lifecycle (audited, with deadlines), execution, packages, legal holds and the sweep.
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { FiduciaError } from '../../domain/errors.ts';
 import type { IdentityRef } from '../../domain/identity.ts';
 import { uuidv7 } from '../../domain/ids.ts';
@@ -9,7 +9,7 @@ import { portabilityCsv, type AccessPackage, type PortabilityPackage, type Profi
 import { dueDate, extendDeadline, isDirectMarketing, isFinal, producesPackage, type RejectionReason, type RightsType } from '../../domain/rights.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
 import { RightsRepo, type RequestQuery } from '../../store/rights-repo.ts';
-import type { DataDatabase, RightsRequestsTable } from '../../store/schema.ts';
+import type { RightsRequestsTable } from '../../store/schema.ts';
 import { completionMessage } from './mailer.ts';
 import { resolveByIndex, resolveSubject } from './rights-data.ts';
 import { requestView, type RequestOptions, type RequestView } from './rights-view.ts';
@@ -112,8 +112,8 @@ export class RightsService {
     return this.#run(actor, (trx) => this.#processIn(trx, id, actor, params, profiling));
   }
 
-  async #run(actor: string, fn: (trx: Kysely<DataDatabase>) => Promise<Executed>): Promise<RightsRequestsTable> {
-    const done = await this.deps.db.transaction().execute(fn);
+  async #run(actor: string, fn: (trx: DataScope) => Promise<Executed>): Promise<RightsRequestsTable> {
+    const done = await this.deps.db.transaction(fn);
     let row = done.row;
     try {
       for (const task of done.afterCommit) await task();
@@ -126,10 +126,10 @@ export class RightsService {
     return row;
   }
 
-  async #processIn(trx: Kysely<DataDatabase>, id: string, actor: string, params: ExecuteParams, profiling: Profiling | undefined): Promise<Executed> {
+  async #processIn(trx: DataScope, id: string, actor: string, params: ExecuteParams, profiling: Profiling | undefined): Promise<Executed> {
     {
       const repo = new RightsRepo(trx);
-      let req = await repo.lock(id, this.deps.rowLocks);
+      let req = await repo.lock(id);
       if (!req) throw new RightsNotFoundError();
       if (req.status === 'received') throw new RightsStateError('the request is not verified yet: nothing is done before the identity is confirmed');
       if (isFinal(req.status as 'completed')) throw new RightsStateError(`the request is already ${req.status}`);
@@ -189,16 +189,16 @@ export class RightsService {
   }
 
   async #finishErasure(id: string, actor: string): Promise<RightsRequestsTable> {
-    return this.deps.db.transaction().execute(async (trx) => {
-      const req = await new RightsRepo(trx).lock(id, this.deps.rowLocks);
+    return this.deps.db.transaction(async (trx) => {
+      const req = await new RightsRepo(trx).lock(id);
       if (!req) throw new RightsNotFoundError();
       return req.waiting === 'key_destruction' ? finishErasure(trx, this.deps, req, actor) : req;
     });
   }
 
-  async #locked<T>(id: string, fn: (trx: Kysely<DataDatabase>, req: RightsRequestsTable) => Promise<T>): Promise<T> {
-    return this.deps.db.transaction().execute(async (trx) => {
-      const req = await new RightsRepo(trx).lock(id, this.deps.rowLocks);
+  async #locked<T>(id: string, fn: (trx: DataScope, req: RightsRequestsTable) => Promise<T>): Promise<T> {
+    return this.deps.db.transaction(async (trx) => {
+      const req = await new RightsRepo(trx).lock(id);
       if (!req) throw new RightsNotFoundError();
       return fn(trx, req);
     });
@@ -241,7 +241,7 @@ export class RightsService {
   // ---- legal holds ----
 
   async setLegalHold(ref: IdentityRef, reason: string, actor: string): Promise<{ subjectId: string; holdId: string; since: number } | null> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.db.transaction(async (trx) => {
       const state = await resolveSubject(trx, this.deps.ring, ref);
       if (!state || state.erasedAt !== null) return null;
       const repo = new RightsRepo(trx);
@@ -257,7 +257,7 @@ export class RightsService {
 
   /** Releases the hold; erasures that waited for it are carried out now. */
   async releaseLegalHold(ref: IdentityRef, actor: string): Promise<{ subjectId: string; released: number; resumed: RightsRequestsTable[] } | null> {
-    const res = await this.deps.db.transaction().execute(async (trx) => {
+    const res = await this.deps.db.transaction(async (trx) => {
       const state = await resolveSubject(trx, this.deps.ring, ref);
       if (!state) return null;
       const released = await new RightsRepo(trx).releaseHolds(state.subjectId, actor, this.#now());
@@ -327,7 +327,7 @@ export class RightsService {
 
   /** The stored package, decrypted and rendered; the read is audited. */
   async exportPackage(id: string, format: ExportFormat, lang: Lang | undefined, actor: string): Promise<{ contentType: string; body: string; filename: string }> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    return this.deps.db.transaction(async (trx) => {
       const repo = new RightsRepo(trx);
       const req = await repo.get(id);
       if (!req) throw new RightsNotFoundError();

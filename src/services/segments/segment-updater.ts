@@ -1,6 +1,6 @@
 // Brings the segment state of a set of subjects up to date inside one transaction: fold new events, rebuild what is
 // missing from stored events, drop what a purpose may no longer use, re-evaluate, and write memberships and state.
-import type { Kysely } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import { ciphertextKeyVersion, decryptJson, encryptJson } from '../../crypto/envelope.ts';
 import type { ConsentStatus } from '../../domain/consent.ts';
 import { PolicyEngine, type PolicyCaller, type PurposeView, type SubjectConsent, type SubjectState } from '../../domain/policy.ts';
@@ -8,7 +8,6 @@ import { applyEvent, dayOf, DAY_MS, firstDay, needsPayload, prune, type Aggregat
 import type { Json, JsonObject } from '../../domain/segment-message.ts';
 import type { CompiledDefinition } from '../../domain/segments.ts';
 import { SegmentRepo, type StoredPolicyState } from '../../store/segment-repo.ts';
-import type { DataDatabase } from '../../store/schema.ts';
 import type { DataKey, KeyRing } from '../keys/keyring.ts';
 
 /** Fiducia's own processing: acts for every purpose, never reads one profile for a person. */
@@ -79,7 +78,6 @@ export function newWork(fresh = false): SubjectWork {
 export interface UpdaterDeps {
   ring: KeyRing;
   policy: PolicyEngine;
-  rowLocks: boolean;
 }
 
 export interface UpdateResult {
@@ -106,8 +104,8 @@ export function decodeState(key: Buffer, subjectId: string, blob: Buffer | null 
 }
 
 /** One pass over `work` (any number of subjects) inside transaction `db`, evaluated at `now`. */
-export async function updateSubjects(db: Kysely<DataDatabase>, deps: UpdaterDeps, cat: Catalogue, work: ReadonlyMap<string, SubjectWork>, now: number): Promise<UpdateResult> {
-  const repo = new SegmentRepo(db, deps.rowLocks);
+export async function updateSubjects(db: DataScope, deps: UpdaterDeps, cat: Catalogue, work: ReadonlyMap<string, SubjectWork>, now: number): Promise<UpdateResult> {
+  const repo = new SegmentRepo(db);
   const today = dayOf(now);
   const result: UpdateResult = { entered: 0, left: 0 };
   const subjects = [...work.keys()].sort();

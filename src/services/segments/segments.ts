@@ -1,6 +1,6 @@
 // Segments and computed traits: definitions (configuration and API), incremental updates inside each ingestion commit,
 // full recompute, and the purpose-bound reads of memberships and computed values.
-import type { Kysely, Transaction } from 'kysely';
+import type { DataScope } from '../../store/scope.ts';
 import type { Logger } from 'pino';
 import { ciphertextKeyVersion } from '../../crypto/envelope.ts';
 import { ANALYST_MINIMUM_COUNT, analystCount, VOUCHED_ASSERTIONS, type AnalystCount } from '../../domain/aggregate-disclosure.ts';
@@ -12,7 +12,7 @@ import { dayOf } from '../../domain/segment-aggregates.ts';
 import type { Json } from '../../domain/segment-message.ts';
 import { compileDefinition, validateSegmentDefinition, type CompiledDefinition, type DefinitionKind, type SegmentDefinition } from '../../domain/segments.ts';
 import { SegmentRepo } from '../../store/segment-repo.ts';
-import type { DataDatabase, SegmentDefinitionsTable } from '../../store/schema.ts';
+import type { SegmentDefinitionsTable } from '../../store/schema.ts';
 import type { FlushSummary, IngestObserver } from '../ingest/ingest-flush.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { PlaintextCache } from '../profiles/plaintext-cache.ts';
@@ -22,7 +22,6 @@ import { buildCatalogue, decodeState, newWork, STATE_FIELD, updateSubjects, type
 export interface SegmentServiceDeps {
   cfg: CompiledConfig;
   ring: KeyRing;
-  rowLocks: boolean;
   policy?: PolicyEngine | undefined;
   logger?: Logger | undefined;
   /** Time source (tests pin it so that windows do not move under them). */
@@ -89,11 +88,11 @@ export class SegmentService implements IngestObserver {
   #closed = false;
 
   constructor(
-    private readonly db: Kysely<DataDatabase>,
+    private readonly db: DataScope,
     private readonly deps: SegmentServiceDeps,
   ) {
-    this.#repo = new SegmentRepo(db, deps.rowLocks);
-    this.#deps = { ring: deps.ring, policy: deps.policy ?? new PolicyEngine(deps.cfg), rowLocks: deps.rowLocks };
+    this.#repo = new SegmentRepo(db);
+    this.#deps = { ring: deps.ring, policy: deps.policy ?? new PolicyEngine(deps.cfg) };
     this.#now = deps.now ?? Date.now;
   }
 
@@ -131,7 +130,7 @@ export class SegmentService implements IngestObserver {
     for (const d of unbuilt) this.#background(d.definition.key);
   }
 
-  async #reload(db: Kysely<DataDatabase>): Promise<void> {
+  async #reload(db: DataScope): Promise<void> {
     const rows = await new SegmentRepo(db).definitions();
     const compiled: CompiledDefinition[] = [];
     for (const r of rows) {
@@ -146,7 +145,7 @@ export class SegmentService implements IngestObserver {
   }
 
   /** Picks up definitions changed by another process (one small query per group commit). */
-  async #sync(db: Kysely<DataDatabase>): Promise<void> {
+  async #sync(db: DataScope): Promise<void> {
     const sig = (await new SegmentRepo(db).signature()).map((r) => `${r.key}:${r.hash}`).join(',');
     if (sig !== this.#signature) await this.#reload(db);
   }
@@ -270,14 +269,14 @@ export class SegmentService implements IngestObserver {
    * Re-evaluates subjects whose state changed outside ingestion (restriction set or lifted, objection recorded or
    * lifted): pass that change's transaction. Listings already hide restricted and objecting subjects meanwhile.
    */
-  async refreshSubjects(db: Kysely<DataDatabase>, subjectIds: readonly string[]): Promise<void> {
+  async refreshSubjects(db: DataScope, subjectIds: readonly string[]): Promise<void> {
     const work = new Map<string, SubjectWork>();
     for (const s of subjectIds) work.set(s, { events: [], defs: new Set(this.#cat.defs.keys()), fresh: false, rebuild: 'missing' });
     if (work.size > 0 && this.#cat.defs.size > 0) await updateSubjects(db, this.#deps, this.#cat, work, this.#now());
   }
 
   /** Erasure: a subject's state and memberships are deleted (pass the erasure's transaction). */
-  async forget(db: Kysely<DataDatabase>, subjectIds: readonly string[]): Promise<void> {
+  async forget(db: DataScope, subjectIds: readonly string[]): Promise<void> {
     await new SegmentRepo(db).forget(subjectIds);
   }
 
@@ -314,7 +313,7 @@ export class SegmentService implements IngestObserver {
 
   // ---- incremental update, inside the ingestion transaction ----
 
-  async onCommitting(trx: Transaction<DataDatabase>, summary: FlushSummary): Promise<void> {
+  async onCommitting(trx: DataScope, summary: FlushSummary): Promise<void> {
     await this.#sync(trx);
     const cat = this.#cat;
     if (cat.defs.size === 0) return;
@@ -375,7 +374,7 @@ export class SegmentService implements IngestObserver {
       if (ids.length === 0) break;
       const work = new Map<string, SubjectWork>();
       for (const id of ids) work.set(id, { events: [], defs: new Set(keys), fresh: false, rebuild: !rebuild ? 'missing' : opts.segment === undefined ? 'all' : specs });
-      await this.db.transaction().execute((trx) => updateSubjects(trx, this.#deps, this.#cat, work, this.#now()));
+      await this.db.transaction((trx) => updateSubjects(trx, this.#deps, this.#cat, work, this.#now()));
       after = ids[ids.length - 1]!;
       done = Math.min(total, done + ids.length);
       opts.onProgress?.(done, total);

@@ -7,7 +7,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { openCore, type FiduciaOptions } from '../src/app.ts';
 import { canonicalEntryBytes, entryParts } from '../src/domain/audit-entry.ts';
 import { leafHash } from '../src/domain/merkle.ts';

@@ -4,6 +4,12 @@ export type IdentityKind = 'userId' | 'anonymousId' | 'email' | 'phone';
 export const IDENTITY_KINDS: readonly IdentityKind[] = ['userId', 'anonymousId', 'email', 'phone'];
 
 /**
+ * How an identity's link to a subject was asserted: by a `server` source, by a `userHash` the shop's server signed
+ * (`verified_hash`), by nobody (`anonymous`), entered by a `rights_request`, or `legacy` (stored before this was kept).
+ */
+export type IdentityAssertion = 'server' | 'verified_hash' | 'anonymous' | 'rights_request' | 'legacy';
+
+/**
  * The longest value of each kind that is looked at, checked before any pattern runs. Emails: 254, the longest path
  * SMTP carries (RFC 5321 §4.5.3.1.3 less the angle brackets). Phones: E.164 has 15 digits; 64 leaves room for
  * spaces, dashes, brackets and a prefix. Ids: Segment sets no limit of its own; 512 is what consent and the

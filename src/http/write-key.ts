@@ -2,10 +2,10 @@
 // what a source may assert about who its caller is.
 import type { FastifyRequest } from 'fastify';
 import { userHashMatches } from '../crypto/user-hash.ts';
+import type { IdentityAssertion } from '../domain/identity.ts';
 import type { JsonObject } from '../domain/segment-message.ts';
 import type { AccessService, Source } from '../services/access/access.ts';
 import type { Metrics } from '../services/metrics.ts';
-import type { IdentityAssertion } from '../store/schema.ts';
 import { FiduciaError } from './errors.ts';
 
 /** Longer than any key Fiducia issues or accepts: a longer value is not looked up (nor hashed) at all. */

@@ -1,4 +1,8 @@
 // Table types of the data database and of the keystore, as Kysely sees them. Times are epoch milliseconds.
+import type { IdentityAssertion } from '../domain/identity.ts';
+
+// Defined in the domain (src/http names it too, and may not import the store); re-exported for the store's users.
+export type { IdentityAssertion };
 
 export type SourceKind = 'browser' | 'server';
 
@@ -49,8 +53,6 @@ export interface IdentitiesTable {
   /** How the link was asserted: `server`, `verified_hash`, `anonymous`, `rights_request`, or `legacy` (before 0008). */
   asserted: IdentityAssertion;
 }
-
-export type IdentityAssertion = 'server' | 'verified_hash' | 'anonymous' | 'rights_request' | 'legacy';
 
 export interface TraitsTable {
   subject_id: string;

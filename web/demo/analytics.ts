@@ -12,6 +12,7 @@ export class MiniAnalytics {
   #choices: Choices | null = null;
   #held: Call[] = [];
   #queue: Record<string, unknown>[] = [];
+  // eslint-disable-next-line no-unused-private-class-members -- read by `??=` in #call, which the rule counts as a write only
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(

@@ -103,6 +103,7 @@ function boot(): void {
 
   function gtag(..._: unknown[]) {
     // gtag.js reads Arguments objects from the dataLayer, not arrays.
+    // eslint-disable-next-line prefer-rest-params -- see above: an array would be ignored
     (w.dataLayer ||= []).push(arguments);
   }
   const gcm = (kind: string) => {

@@ -11,7 +11,7 @@ import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
 import type { RightsRequestsTable } from '../../store/schema.ts';
-import { SubjectStateRepo, type StoredSubjectState } from '../../store/subject-state-repo.ts';
+import type { StoredSubjectState } from '../../store/subject-state-repo.ts';
 import { noticesFor } from './recipient-notifier.ts';
 import { readSubjectData } from './rights-data.ts';
 import { errorCode, purgeErased, requestKeyId, sealPackage, step, type RightsDeps } from './rights-steps.ts';

@@ -48,9 +48,10 @@ const LAYER_POLICIES = [
   { from: from('services'), allow: to('services', 'store', 'domain', 'crypto') },
   { from: from('http'), allow: to('http', 'services', 'domain', 'crypto') },
   { from: from('jobs'), allow: to('jobs', 'services', 'domain') },
-  // The composition root builds everything; src/store/internal/ stays private to src/store/ all the same.
+  // The composition root (app.ts, and core.ts: storage and keys without HTTP, for the CLI's maintenance commands) builds
+  // everything; src/store/internal/ stays private to src/store/ all the same.
   {
-    from: [from('cli'), { element: { type: 'root', fileInternalPath: 'app.ts' } }],
+    from: [from('cli'), { element: { type: 'root', fileInternalPath: 'app.ts' } }, { element: { type: 'root', fileInternalPath: 'core.ts' } }],
     allow: to('root', 'cli', 'jobs', 'http', 'services', 'store', 'crypto', 'domain'),
   },
 ];

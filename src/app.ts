@@ -1,5 +1,4 @@
 // The composition root: builds storage, keys, services and the HTTP app from options, and tears them down in order.
-import { resolve } from 'node:path';
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { CompiledConfig } from './domain/privacy-config.ts';
@@ -11,19 +10,18 @@ import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config/config
 import { ConsentService } from './services/consent/consent.ts';
 import { PagesSource } from './services/access/pages.ts';
 import { IngestService } from './services/ingest/ingest.ts';
-import { KeyRing, loadMasterKey } from './services/keys/keyring.ts';
+import type { KeyRing } from './services/keys/keyring.ts';
 import { Metrics } from './services/metrics.ts';
 import { PlaintextCache } from './services/profiles/plaintext-cache.ts';
 import { ProfileService } from './services/profiles/profiles.ts';
 import { PolicyEngine } from './domain/policy.ts';
 import { AuditLog } from './services/audit/audit-log.ts';
 import { auditIngestObserver } from './services/audit/audit-observers.ts';
-import { loadAuditSigner } from './services/audit/audit-signer.ts';
 import { startCheckpointJob } from './jobs/audit-checkpoint.ts';
 import { startSegmentRefreshJob } from './jobs/segment-refresh.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { RopaService } from './services/config/ropa.ts';
-import { createMailer, type Mailer } from './services/rights/mailer.ts';
+import { createMailer } from './services/rights/mailer.ts';
 import { OutboxRecipientNotifier } from './services/rights/recipient-notifier.ts';
 import { RightsIntake } from './services/rights/rights-intake.ts';
 import { sweepRights } from './services/rights/rights-sweep.ts';
@@ -31,39 +29,10 @@ import { RightsService } from './services/rights/rights.ts';
 import { startRightsSweepJob } from './jobs/rights-sweep.ts';
 import { AccessRepo } from './store/access-repo.ts';
 import { ConsentRepo } from './store/consent-repo.ts';
-import { openDatabases, type Databases, type StoreOptions } from './store/database.ts';
-import { KeystoreRepo } from './store/keystore-repo.ts';
+import type { Databases } from './store/database.ts';
+import { openCore, type FiduciaOptions } from './core.ts';
 
-export interface FiduciaOptions extends StoreOptions {
-  configPath?: string | undefined;
-  /** Base64 master key (`FIDUCIA_MASTER_KEY`); otherwise `<dataDir>/master.key`. */
-  masterKey?: string | undefined;
-  adminToken?: string | undefined;
-  writeKey?: string | undefined;
-  logger?: Logger | undefined;
-  /** Seconds between signed audit checkpoints (`FIDUCIA_AUDIT_CHECKPOINT_SECONDS`, default 60; 0 disables the timer). */
-  auditCheckpointSeconds?: number | undefined;
-  /** Serve the demo shop at /demo (`FIDUCIA_DEMO=1`/`0`); default: on with SQLite (the quick start), off with PostgreSQL. */
-  demo?: boolean | undefined;
-  /** Time source of segment windows (tests pin it); default `Date.now`. */
-  segmentsClock?: (() => number) | undefined;
-  /** Milliseconds between checks for the daily segment refresh (default one hour; 0 disables the timer). */
-  segmentRefreshMs?: number | undefined;
-  /** Rights requests: the mailer (tests inject one); otherwise SMTP at `FIDUCIA_SMTP_URL`, or `<dataDir>/outbox/`. */
-  mailer?: Mailer | undefined;
-  smtpUrl?: string | undefined;
-  /** Sender of verification and outcome emails (`FIDUCIA_MAIL_FROM`). */
-  mailFrom?: string | undefined;
-  /** This server's URL as people reach it, for download links (`FIDUCIA_PUBLIC_URL`, default http://127.0.0.1:8787). */
-  publicUrl?: string | undefined;
-  /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
-  rightsSweepMs?: number | undefined;
-  /**
-   * Proxies whose `X-Forwarded-For` entries are believed (`FIDUCIA_TRUST_PROXY`): a hop count (`1`: the client is the
-   * address our one proxy added) or proxy addresses/CIDRs; "all" is refused at start. Default: none, the socket peer.
-   */
-  trustProxy?: string | number | readonly string[] | undefined;
-}
+export { openCore, optionsFromEnv, type FiduciaOptions } from './core.ts';
 
 export interface Fiducia {
   app: FastifyInstance;
@@ -124,44 +93,6 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destinatio
   };
   // A destination (tests capture the log in memory) gets the same redaction as stdout.
   return destination ? pino(options, destination) : pino(options);
-}
-
-export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOptions {
-  return {
-    dataDir: resolve(env.FIDUCIA_DATA_DIR ?? './data'),
-    databaseUrl: env.DATABASE_URL || undefined,
-    keysDatabaseUrl: env.FIDUCIA_KEYS_DATABASE_URL || undefined,
-    schema: env.FIDUCIA_DB_SCHEMA || undefined,
-    keysSchema: env.FIDUCIA_KEYS_SCHEMA || undefined,
-    configPath: env.FIDUCIA_CONFIG || undefined,
-    masterKey: env.FIDUCIA_MASTER_KEY || undefined,
-    adminToken: env.FIDUCIA_ADMIN_TOKEN || undefined,
-    writeKey: env.FIDUCIA_WRITE_KEY || undefined,
-    auditCheckpointSeconds: env.FIDUCIA_AUDIT_CHECKPOINT_SECONDS ? Number(env.FIDUCIA_AUDIT_CHECKPOINT_SECONDS) : undefined,
-    demo: env.FIDUCIA_DEMO ? env.FIDUCIA_DEMO === '1' : undefined,
-    smtpUrl: env.FIDUCIA_SMTP_URL || undefined,
-    mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
-    publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
-    readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
-    // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
-    trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,
-  };
-}
-
-/** Storage, migrated, plus the keyring: what the CLI's maintenance commands need. */
-export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; ring: KeyRing; audit: AuditLog; masterKeyCreated: boolean }> {
-  const dbs = await openDatabases(opts);
-  try {
-    await dbs.migrate();
-    const master = loadMasterKey(opts.dataDir, opts.masterKey);
-    const ring = await KeyRing.open(master.key, new KeystoreRepo(dbs.keyStore));
-    // The checkpoint-signing key sits in the keystore, wrapped by a key derived from the master key.
-    const audit = new AuditLog(dbs.store, { signer: await loadAuditSigner(dbs.keyStore, master.key), blindIndex: ring.blindIndex });
-    return { dbs, ring, audit, masterKeyCreated: master.created };
-  } catch (err) {
-    await dbs.close();
-    throw err;
-  }
 }
 
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { VerifyReport } from '../services/audit/audit-verify.ts';
 
 // The application is imported inside the actions: registering these commands must not load it (see main.ts).
-const core = () => import('../app.ts');
+const core = () => import('../core.ts');
 
 /** A checkpoint file holds the signed note, or the JSON of GET /api/v1/audit/checkpoint (its `note`). */
 export function readCheckpointFile(file: string): string {

@@ -65,7 +65,7 @@ program
   .command('migrate')
   .description('apply database migrations (start does this too)')
   .action(async () => {
-    const { openCore, optionsFromEnv } = await import('../app.ts');
+    const { openCore, optionsFromEnv } = await import('../core.ts');
     const { dbs } = await openCore(optionsFromEnv()).catch(fail);
     await dbs.close();
     process.stdout.write(`migrations applied (${dbs.dialect})\n`);
@@ -76,7 +76,7 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
-    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../app.ts'), import('../services/keys/key-rotation.ts')]);
+    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../core.ts'), import('../services/keys/key-rotation.ts')]);
     const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
     try {
       const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));

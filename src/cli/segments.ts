@@ -12,7 +12,7 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
       // Imported here: registering the command must not load the application (see main.ts).
       const [{ default: cliProgress }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
         import('cli-progress'),
-        import('../app.ts'),
+        import('../core.ts'),
         import('../services/config/config-loader.ts'),
         import('../services/segments/segments.ts'),
       ]);

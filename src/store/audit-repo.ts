@@ -1,6 +1,6 @@
 // The audit tables: the locked head, entry and node inserts, node and entry reads for proofs, verification and queries.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import type { Dialect } from './database.ts';
+import { dialectOf, type Dialect } from './database.ts';
 import { readVerifyRows, type VerifyRow } from './audit-raw.ts';
 import { pgByteaArray, pgInt4Array, pgInt8Array, pgTextArray } from './pg-binary-array.ts';
 import { rawTarget, type RawData, type RawTarget } from './raw.ts';
@@ -323,8 +323,7 @@ export class AuditRepo {
   async #bySubject(subjectId: string, q: AuditQuery, lo = 0, hiOrNone?: number): Promise<AuditEntriesTable[]> {
     const end = await this.#end();
     if (Math.min(hiOrNone ?? end, end) <= lo) return [];
-    // Without the driver at hand, row locks tell the dialect: only PostgreSQL takes them (src/store/database.ts).
-    const dialect = this.raw?.dialect ?? (this.rowLocks ? 'postgres' : 'sqlite');
+    const dialect = dialectOf(this.db);
     return (await subjectQuery(dialect, subjectId, q, lo, hiOrNone ?? end, end).execute(this.db)).rows;
   }
 

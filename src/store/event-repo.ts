@@ -39,8 +39,9 @@ export class EventRepo {
     return q.orderBy('id').limit(limit).execute();
   }
 
-  async moveEvent(id: string, subjectId: string, payload: Buffer): Promise<void> {
-    await this.db.updateTable('events').set({ subject_id: subjectId, payload_enc: payload }).where('id', '=', id).execute();
+  /** Merge: an event goes to another subject. Found by its subject too: on PostgreSQL the key is (subject_id, id). */
+  async moveEvent(event: Pick<EventsTable, 'subject_id' | 'id'>, subjectId: string, payload: Buffer): Promise<void> {
+    await this.db.updateTable('events').set({ subject_id: subjectId, payload_enc: payload }).where('subject_id', '=', event.subject_id).where('id', '=', event.id).execute();
   }
 
   /** Deletes every event of a subject; how many there were. */

@@ -1,0 +1,94 @@
+// Where each PostgreSQL table goes when the schema is sharded by person with Citus; test/sharding-schema.test.ts holds the catalog to it.
+
+/**
+ * - `subject`: a person's rows, distributed by the subject id and co-located, so that everything of one person sits on
+ *   one shard (`subjects` by its `id`, every other table by `subject_id`).
+ * - `lookup`: found by a key known before the subject is (a blind index, a message id), and kept unique across all
+ *   shards by that key: distributed by it instead.
+ * - `reference`: small, read by every request, rarely written: one copy on every node.
+ * - `coordinator`: stays a plain table on the coordinator: one ordered log, single rows locked as sequencers or
+ *   leases, and workflows read in global order whose rows need not name a subject.
+ */
+export type Placement = 'subject' | 'lookup' | 'reference' | 'coordinator';
+
+export interface TablePlacement {
+  placement: Placement;
+  /** The distribution column (`subject` and `lookup` tables). */
+  column?: string;
+  /** `lookup` tables: the table whose shards this one shares (`colocate_with`); none: a group of its own. */
+  colocateWith?: string;
+  why: string;
+  /**
+   * Unique indexes Citus would refuse (they lack the distribution column), kept on purpose because PostgreSQL enforces
+   * them today; what has to replace each before the table is distributed.
+   */
+  refusedByCitus?: Record<string, string>;
+}
+
+export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
+  subjects: { placement: 'subject', column: 'id', why: 'the person; its id is the subject id every other subject table is distributed by' },
+  traits: { placement: 'subject', column: 'subject_id', why: 'profile attributes, key (subject_id, name)' },
+  events: { placement: 'subject', column: 'subject_id', why: 'encrypted events, key (subject_id, id) since 0009' },
+  consents: { placement: 'subject', column: 'subject_id', why: 'the consent ledger, key (subject_id, id) since 0009' },
+  objections: { placement: 'subject', column: 'subject_id', why: 'Art. 21 objections, key (subject_id, id) since 0009' },
+  legal_holds: { placement: 'subject', column: 'subject_id', why: 'holds on one person, key (subject_id, id) since 0009' },
+  recipient_notifications: { placement: 'subject', column: 'subject_id', why: 'Art. 19 notices about one person, key (subject_id, id) since 0009' },
+  segment_members: { placement: 'subject', column: 'subject_id', why: 'segment memberships, key (segment_id, subject_id)' },
+  segment_states: { placement: 'subject', column: 'subject_id', why: 'the per-person encrypted aggregate state, key subject_id' },
+  identities: {
+    placement: 'lookup',
+    column: 'blind_index',
+    why: 'an identity is looked up by blind index before its subject is known, and (kind, blind_index) must name one subject across all shards: only a table distributed by blind_index keeps that key unique',
+    refusedByCitus: {
+      identities_one_user_id:
+        'one userId per subject is a unique index on subject_id (kind = userId), which a table distributed by blind_index cannot enforce: before distributing, the rule must live in a subject-distributed place (a userId column on subjects set under the subject row lock, or a table keyed by subject_id) and this index be dropped',
+    },
+  },
+  suppressions: { placement: 'lookup', column: 'blind_index', colocateWith: 'identities', why: 'erased identifiers, looked up by blind index in every ingestion batch beside identities' },
+  ingested_messages: { placement: 'lookup', column: 'message_id', why: 'the idempotence ledger, claimed by (source_id, message_id) before any subject is resolved' },
+  sources: { placement: 'reference', why: 'write keys, read by every ingestion request' },
+  tokens: { placement: 'reference', why: 'API tokens, read by every API request' },
+  segment_definitions: { placement: 'reference', why: 'segment and computed-trait definitions, read by every segment update' },
+  audit_entries: { placement: 'coordinator', why: 'the audit log: one gap-free sequence in commit order (subject_id is null for entries about no one)' },
+  audit_nodes: { placement: 'coordinator', why: 'subtree hashes of the audit log' },
+  audit_head: { placement: 'coordinator', why: 'the one row every audit append locks: the sequencer' },
+  audit_checkpoints: { placement: 'coordinator', why: 'signed checkpoints of the audit log' },
+  rights_requests: { placement: 'coordinator', why: 'rights requests: read by id and in global order; the subject is unknown until matched (subject_id null)' },
+  rights_request_history: { placement: 'coordinator', why: 'the history of each rights request, by request id' },
+  rights_packages: { placement: 'coordinator', why: 'access packages, by request id (subject_id null when no subject matched)' },
+  rate_limit_windows: { placement: 'coordinator', why: 'rate-limit counters, written on every limited request' },
+  segment_meta: { placement: 'coordinator', why: 'leases by compare-and-set (the decay refresh)' },
+  kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
+  kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },
+};
+
+export const KEYSTORE_TABLES: Readonly<Record<string, TablePlacement>> = {
+  data_keys: { placement: 'subject', column: 'subject_id', why: "one wrapped key per subject and version, key (subject_id, version); request keys (`rights:<id>`) hash like any id" },
+  kek_versions: { placement: 'reference', why: 'KEK salts and check values, read at start' },
+  audit_signing_keys: { placement: 'coordinator', why: "the audit log's signing key (one slot)" },
+  key_sweeps: { placement: 'coordinator', why: "the orphan-key sweep's mark" },
+  kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
+  kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },
+};
+
+/**
+ * The statements an operator runs on the Citus coordinator, with `search_path` set to the schema, after the last
+ * migration: subject tables co-located with `subjects`, lookup tables in their own groups, reference tables copied.
+ * Coordinator tables need none. Only once every `refusedByCitus` index has been replaced (Citus refuses them).
+ */
+export function citusStatements(tables: Readonly<Record<string, TablePlacement>>): string[] {
+  const out: string[] = [];
+  const entries = Object.entries(tables);
+  const anchor = entries.find(([, t]) => t.placement === 'subject' && t.column === 'id')?.[0];
+  for (const [name, t] of entries) {
+    if (t.placement === 'subject') {
+      const group = name === anchor ? 'none' : (anchor ?? 'default');
+      out.push(`SELECT create_distributed_table('${name}', '${t.column}', colocate_with => '${group}');`);
+    }
+  }
+  for (const [name, t] of entries) {
+    if (t.placement === 'lookup') out.push(`SELECT create_distributed_table('${name}', '${t.column}', colocate_with => '${t.colocateWith ?? 'none'}');`);
+  }
+  for (const [name, t] of entries) if (t.placement === 'reference') out.push(`SELECT create_reference_table('${name}');`);
+  return out;
+}

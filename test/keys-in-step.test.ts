@@ -125,8 +125,8 @@ import { IngestService } from ${JSON.stringify(join(ROOT, 'src/services/ingest/i
 const opts = JSON.parse(process.env.FIDUCIA_TEST_OPTIONS ?? '{}');
 const f = await createFiducia(opts);
 const source = await f.dbs.data.selectFrom('sources').select(['id', 'kind']).where('kind', '=', 'server').executeTakeFirstOrThrow();
-const ingest = new IngestService(f.dbs.data, {
-  cfg: f.cfg, ring: f.ring, metrics: f.metrics, rowLocks: f.dbs.rowLocks,
+const ingest = new IngestService(f.dbs.store, {
+  cfg: f.cfg, ring: f.ring, metrics: f.metrics,
   // Keys committed, data not yet: the process dies here.
   afterKeysCreated: () => process.kill(process.pid, 'SIGKILL'),
 });

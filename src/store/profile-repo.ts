@@ -85,8 +85,14 @@ export class ProfileRepo {
     await this.db.updateTable('identities').set({ asserted }).where('kind', '=', kind).where('blind_index', '=', blindIndex).execute();
   }
 
+  /**
+   * Links identities. A userId link also claims the subject's one userId slot (`subject_user_ids`, keyed by subject):
+   * a second userId for the same subject, even from another process, fails the transaction there.
+   */
   async insertIdentities(rows: readonly IdentitiesTable[]): Promise<void> {
     for (const part of chunks(rows, 150)) await this.db.insertInto('identities').values(part).execute();
+    const userIds = rows.filter((r) => r.kind === 'userId').map((r) => ({ subject_id: r.subject_id, blind_index: r.blind_index }));
+    for (const part of chunks(userIds, 300)) await this.db.insertInto('subject_user_ids').values(part).execute();
   }
 
   /** The blind indexes of a subject's identities of one kind. */
@@ -102,9 +108,16 @@ export class ProfileRepo {
 
   async deleteIdentitiesOf(subjectId: string, kind: string): Promise<void> {
     await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).where('kind', '=', kind).execute();
+    if (kind === 'userId') await this.db.deleteFrom('subject_user_ids').where('subject_id', '=', subjectId).execute();
   }
 
   async reassignIdentity(kind: string, blindIndex: Buffer, subjectId: string, valueEnc: Buffer): Promise<void> {
+    if (kind === 'userId') {
+      // The slot moves with the link (delete and insert: the distribution column is never updated in place).
+      const holder = await this.identityHolder(kind, blindIndex);
+      if (holder !== undefined) await this.db.deleteFrom('subject_user_ids').where('subject_id', '=', holder).execute();
+      await this.db.insertInto('subject_user_ids').values({ subject_id: subjectId, blind_index: blindIndex }).execute();
+    }
     await this.db
       .updateTable('identities')
       .set({ subject_id: subjectId, value_enc: valueEnc })
@@ -167,6 +180,7 @@ export class ProfileRepo {
 
   /** Deletes every identity linked to a subject; how many there were. */
   async deleteAllIdentitiesOf(subjectId: string): Promise<number> {
+    await this.db.deleteFrom('subject_user_ids').where('subject_id', '=', subjectId).execute();
     const r = await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).executeTakeFirst();
     return Number(r.numDeletedRows);
   }

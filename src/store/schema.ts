@@ -241,11 +241,18 @@ export interface SegmentMetaTable {
   value: string;
 }
 
+/** The userId link of a subject, if any: the primary key keeps it to one (the identity itself is in `identities`). */
+export interface SubjectUserIdsTable {
+  subject_id: string;
+  blind_index: Buffer;
+}
+
 export interface DataDatabase {
   sources: SourcesTable;
   tokens: TokensTable;
   subjects: SubjectsTable;
   identities: IdentitiesTable;
+  subject_user_ids: SubjectUserIdsTable;
   traits: TraitsTable;
   events: EventsTable;
   ingested_messages: IngestedMessagesTable;

@@ -39,11 +39,8 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
     placement: 'lookup',
     column: 'blind_index',
     why: 'an identity is looked up by blind index before its subject is known, and (kind, blind_index) must name one subject across all shards: only a table distributed by blind_index keeps that key unique',
-    refusedByCitus: {
-      identities_one_user_id:
-        'one userId per subject is a unique index on subject_id (kind = userId), which a table distributed by blind_index cannot enforce: before distributing, the rule must live in a subject-distributed place (a userId column on subjects set under the subject row lock, or a table keyed by subject_id) and this index be dropped',
-    },
   },
+  subject_user_ids: { placement: 'subject', column: 'subject_id', why: 'at most one userId per subject, key subject_id (since 0010; the rule was a unique index on identities, which is distributed by blind index)' },
   suppressions: { placement: 'lookup', column: 'blind_index', colocateWith: 'identities', why: 'erased identifiers, looked up by blind index in every ingestion batch beside identities' },
   ingested_messages: { placement: 'lookup', column: 'message_id', why: 'the idempotence ledger, claimed by (source_id, message_id) before any subject is resolved' },
   sources: { placement: 'reference', why: 'write keys, read by every ingestion request' },

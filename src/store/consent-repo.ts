@@ -62,7 +62,11 @@ export class ConsentRepo {
   }
 
   /** Merge: the ledger rows follow the person (rows are moved, never edited otherwise). */
+  /** Merge: the ledger of `from` joins `to`'s, deleted and inserted rather than updated (see EventRepo.moveEvents). */
   async reassign(from: string, to: string): Promise<void> {
-    await this.db.updateTable('consents').set({ subject_id: to }).where('subject_id', '=', from).execute();
+    const rows = await this.db.selectFrom('consents').selectAll().where('subject_id', '=', from).orderBy('id').execute();
+    if (rows.length === 0) return;
+    await this.db.deleteFrom('consents').where('subject_id', '=', from).execute();
+    for (let i = 0; i < rows.length; i += 200) await this.db.insertInto('consents').values(rows.slice(i, i + 200).map((r) => ({ ...r, subject_id: to }))).execute();
   }
 }

@@ -40,8 +40,17 @@ export class EventRepo {
   }
 
   /** Merge: an event goes to another subject. Found by its subject too: on PostgreSQL the key is (subject_id, id). */
-  async moveEvent(event: Pick<EventsTable, 'subject_id' | 'id'>, subjectId: string, payload: Buffer): Promise<void> {
-    await this.db.updateTable('events').set({ subject_id: subjectId, payload_enc: payload }).where('subject_id', '=', event.subject_id).where('id', '=', event.id).execute();
+  /**
+   * Merge: events of `from`, rewritten for their new subject (same ids), leave `from` and are inserted there. Deleted
+   * and inserted, never updated in place: under Citus the subject id is the distribution column, which no update may
+   * change (docs/architecture.md, "Sharding by person").
+   */
+  async moveEvents(from: string, moved: readonly EventsTable[]): Promise<void> {
+    for (let i = 0; i < moved.length; i += 300) {
+      const ids = moved.slice(i, i + 300).map((e) => e.id);
+      await this.db.deleteFrom('events').where('subject_id', '=', from).where('id', 'in', ids).execute();
+    }
+    await this.insertEvents(moved);
   }
 
   /** Deletes every event of a subject; how many there were. */

@@ -48,8 +48,12 @@ export class ObjectionRepo {
   }
 
   /** Merge: objections follow the person. */
+  /** Merge: `from`'s objections become `to`'s, deleted and inserted rather than updated (see EventRepo.moveEvents). */
   async reassign(from: string, to: string): Promise<void> {
-    await this.db.updateTable('objections').set({ subject_id: to }).where('subject_id', '=', from).execute();
+    const rows = await this.db.selectFrom('objections').selectAll().where('subject_id', '=', from).orderBy('id').execute();
+    if (rows.length === 0) return;
+    await this.db.deleteFrom('objections').where('subject_id', '=', from).execute();
+    for (let i = 0; i < rows.length; i += 200) await this.db.insertInto('objections').values(rows.slice(i, i + 200).map((r) => ({ ...r, subject_id: to }))).execute();
   }
 
   /** Erasure: every objection of the subject, lifted or not; returns how many. */

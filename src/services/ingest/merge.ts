@@ -60,7 +60,9 @@ export async function mergeStoredSubjects(
   const events = new EventRepo(trx);
   // Moved events leave the loser, so the first page is always the next one.
   for (let page = await events.eventsOf(loser, null, 500); page.length > 0; page = await events.eventsOf(loser, null, 500)) {
-    for (const e of page) await events.moveEvent(e, survivor, await move(`event:${e.id}`, e.payload_enc));
+    const moved = [];
+    for (const e of page) moved.push({ ...e, subject_id: survivor, payload_enc: await move(`event:${e.id}`, e.payload_enc) });
+    await events.moveEvents(loser, moved);
   }
 
   await new ConsentRepo(trx).reassign(loser, survivor);

@@ -53,3 +53,11 @@ export class FiduciaError extends Error {
     return {};
   }
 }
+
+/** A broken invariant of Fiducia's own (a bug, or a store changed behind its back): 500, the message for the log only. */
+export class InvariantError extends FiduciaError {
+  constructor(message: string) {
+    super('FIDUCIA_INTERNAL', message);
+    this.name = 'InvariantError';
+  }
+}

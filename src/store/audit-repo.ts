@@ -6,6 +6,7 @@ import { pgByteaArray, pgInt4Array, pgInt8Array, pgTextArray } from './pg-binary
 import { rawTarget, type RawData, type RawTarget } from './raw.ts';
 import type { AuditCheckpointsTable, AuditEntriesTable, AuditNodesTable, DataDatabase } from './schema.ts';
 import { kyselyOf, rawOf, locksRows, type Handle } from './internal/scope.ts';
+import { InvariantError } from '../domain/errors.ts';
 
 export type { VerifyRow } from './audit-raw.ts';
 
@@ -148,7 +149,7 @@ export class AuditRepo {
    * version it waited for, so two processes extending the same head cannot both succeed.
    */
   async appendIfHead(expected: AuditHead, next: AuditHead, rows: readonly AuditEntriesTable[], nodes: readonly AuditNodesTable[]): Promise<boolean> {
-    if (this.raw?.dialect !== 'postgres') throw new Error('appendIfHead is for PostgreSQL');
+    if (this.raw?.dialect !== 'postgres') throw new InvariantError('appendIfHead is for PostgreSQL');
     const { rows: out } = await this.raw.pool.query<{ n: number }>(APPEND_IF_HEAD, [
       next.size, Buffer.concat(next.peaks), next.root, next.updatedAt ?? 0, expected.size, expected.root,
       ...entryArrays(rows),

@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { BUSY_TIMEOUT_MS, dialectOf, type Dialect } from './database.ts';
 import type { DataDatabase, DataKeysTable, KekVersionsTable, KeysDatabase } from './schema.ts';
 import { kyselyOf, type Handle } from './internal/scope.ts';
+import { InvariantError } from '../domain/errors.ts';
 
 /**
  * Orders deletions against purges: a purge given a mark covers every deletion that returned that mark or a smaller
@@ -213,7 +214,7 @@ export class KeystoreRepo {
   async purgeDeleted(mark: PurgeMark, opts: PurgeOptions = {}): Promise<void> {
     const deadline = Date.now() + (opts.waitMs ?? PURGE_WAIT_MS);
     if (this.#dialect === 'sqlite') return this.#checkpoint(deadline);
-    if (this.#dialect !== 'postgres') throw new Error('KeystoreRepo needs a keystore opened by openDatabases');
+    if (this.#dialect !== 'postgres') throw new InvariantError('KeystoreRepo needs a keystore opened by openDatabases');
     for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
       if ((await this.#holders(mark)) === 0) break;
       if (Date.now() + pause > deadline) throw new KeystorePurgeError('a transaction that may still see destroyed keys is open: the keystore cannot be vacuumed yet');

@@ -5,6 +5,7 @@ import { canonicalEntryText } from '../../domain/audit-entry.ts';
 import { leafHashOfTextInto, perfectRoot } from '../../domain/merkle.ts';
 import type { VerifyRow } from '../../store/audit-raw.ts';
 import type { RawTarget } from '../../store/raw.ts';
+import { InvariantError } from '../../domain/errors.ts';
 
 export interface LeafPage {
   /** First index of the page's range. */
@@ -43,8 +44,8 @@ export function hashRows(from: number, rows: readonly VerifyRow[], block: number
         index = Number(r.slice(0, space));
         text = r.slice(space + 1);
         idx[i] = index;
-        if (!Number.isSafeInteger(index)) throw new Error('an index that is not an integer');
-        if (!text.startsWith('{')) throw new Error('a column of the wrong type, or NULL');
+        if (!Number.isSafeInteger(index)) throw new InvariantError('an audit entry index that is not an integer');
+        if (!text.startsWith('{')) throw new InvariantError('an audit entry column of the wrong type, or NULL');
       } else {
         index = Number(r[0]);
         idx[i] = index;

@@ -16,6 +16,7 @@ import {
 import { privateDir, privateFile } from '../../store/file-modes.ts';
 import type { KeystoreRepo, PurgeMark } from '../../store/keystore-repo.ts';
 import { dropOldest } from '../../domain/drop-oldest.ts';
+import { InvariantError } from '../../domain/errors.ts';
 
 export interface DataKey {
   version: number;
@@ -110,7 +111,7 @@ export class KeyRing {
       await this.#loadKeks(); // another instance rotated
       kek = this.#keks.get(version);
     }
-    if (!kek) throw new Error(`KEK version ${version} is not in the keystore`);
+    if (!kek) throw new InvariantError(`KEK version ${version} is not in the keystore`);
     return kek;
   }
 

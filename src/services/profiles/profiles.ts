@@ -14,6 +14,7 @@ import { AuditBatcher } from '../audit/audit-batcher.ts';
 import type { AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { PlaintextCache } from './plaintext-cache.ts';
+import { InvariantError } from '../../domain/errors.ts';
 
 /**
  * Segment memberships and computed traits of a subject for a purpose, from the rows the profile snapshot already
@@ -209,7 +210,7 @@ export class ProfileService {
       const current = (await this.deps.ring.currentKeys([subjectId])).get(subjectId);
       for (const r of allowed) {
         // Storage fetches the ciphertexts of every category the purpose covers: an allowed field always has one.
-        if (!r.value_enc) throw new Error(`the ciphertext of trait "${r.name}" was not fetched`);
+        if (!r.value_enc) throw new InvariantError(`the ciphertext of trait "${r.name}" was not fetched`);
         const key = await this.#keyFor(subjectId, r.value_enc, current);
         if (!key) {
           withheld.push({ field: r.name, reason: 'erased' });

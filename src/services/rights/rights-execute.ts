@@ -15,6 +15,7 @@ import type { StoredSubjectState } from '../../store/subject-state-repo.ts';
 import { noticesFor } from './recipient-notifier.ts';
 import { readSubjectData } from './rights-data.ts';
 import { errorCode, purgeErased, requestKeyId, sealPackage, step, type RightsDeps } from './rights-steps.ts';
+import { InvariantError } from '../../domain/errors.ts';
 
 export interface ExecuteParams {
   /** Rectification: trait name → corrected value (null removes the trait). */
@@ -237,7 +238,7 @@ export async function restrict(trx: Trx, deps: RightsDeps, req: RightsRequestsTa
 /** Art. 18(3): lifting is recorded on the request that asked for the restriction, and recipients are told. */
 export async function liftRestriction(trx: Trx, deps: RightsDeps, req: RightsRequestsTable, actor: string, reason: string): Promise<RightsRequestsTable> {
   const subjectId = req.subject_id;
-  if (!subjectId) throw new Error('no subject');
+  if (!subjectId) throw new InvariantError('a restriction to lift names no subject');
   await new ProfileRepo(trx).liftRestriction(subjectId);
   await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'restriction_lifted', fields: [] }, await subjectPurposes(trx, subjectId)));
   await deps.audit.append(trx, [{ actor, action: 'rights.restriction.lifted', subjectId, outcome: 'ok', details: { requestId: req.id } }]);

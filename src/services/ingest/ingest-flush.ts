@@ -13,61 +13,13 @@ import { EventRepo } from '../../store/event-repo.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
 import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { ConsentsTable, EventsTable, IdentityAssertion, SourceKind, TraitsTable } from '../../store/schema.ts';
+import type { ConsentsTable, EventsTable, IdentityAssertion, TraitsTable } from '../../store/schema.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import { mergeStoredSubjects } from './merge.ts';
 import type { Metrics } from '../metrics.ts';
+import type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
 
-export interface SourceRef {
-  id: string;
-  /**
-   * A `browser` source's messages reach the flush with only asserted userIds (the route dropped the rest); their
-   * email and phone are traits, never identities, and an alias's previousId can only be an anonymousId.
-   */
-  kind: SourceKind;
-}
-
-export interface MessagesOp {
-  kind: 'messages';
-  source: SourceRef;
-  messages: NormalizedMessage[];
-  receivedAt: number;
-  proof: ConsentProof;
-  /** `Sec-GPC: 1` on the request: an objection to sale/share purposes for every subject it touches. */
-  gpc?: boolean | undefined;
-}
-
-export interface ConsentOp {
-  kind: 'consent';
-  source: SourceRef;
-  userId: string | null;
-  anonymousId: string | null;
-  /** `method` per choice overrides the op's (e.g. `gpc`, `tcf` next to `banner` under one receipt). */
-  choices: { purpose: string; granted: boolean; method?: string | undefined }[];
-  noticeVersion: string;
-  method: string;
-  /** Grants are explicit consent (Art. 9(2)(a)): a separate, express statement, needed for special categories. */
-  explicit?: boolean | undefined;
-  receivedAt: number;
-  proof: ConsentProof;
-}
-
-export type WriteOp = MessagesOp | ConsentOp;
-
-export interface MessagesResult {
-  kind: 'messages';
-  stored: number;
-  duplicates: number;
-}
-
-export interface ConsentResult {
-  kind: 'consent';
-  receiptId: string;
-  subjectId: string;
-  consents: Record<string, ConsentStatus>;
-}
-
-export type WriteResult = MessagesResult | ConsentResult;
+export type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
 
 interface Ident {
   kind: IdentityKind;

@@ -1,22 +1,19 @@
 // One group commit: resolves identities, applies consent, enforces the collection rule and writes everything in one transaction.
 import type { DataScope } from '../../store/scope.ts';
-import { planMessage, type ValidNow } from '../../domain/collection.ts';
-import { basisHolds, isUnchanged, nextStatus, type ConsentState, type ConsentStatus } from '../../domain/consent.ts';
-import type { ConsentProof } from '../../domain/consent-proof.ts';
+import { planMessage } from '../../domain/collection.ts';
 import { normalizeIdentity, type IdentityKind } from '../../domain/identity.ts';
 import { subjectId as newSubjectId, uuidv7 } from '../../domain/ids.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import type { JsonObject, NormalizedMessage } from '../../domain/segment-message.ts';
 import { encryptJson } from '../../crypto/envelope.ts';
-import { ConsentRepo } from '../../store/consent-repo.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
-import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { ConsentsTable, EventsTable, IdentityAssertion, TraitsTable } from '../../store/schema.ts';
+import type { EventsTable, IdentityAssertion, TraitsTable } from '../../store/schema.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import { mergeStoredSubjects } from './merge.ts';
 import type { Metrics } from '../metrics.ts';
+import { ConsentLedger } from './consent-ledger.ts';
 import type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
 
 export type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
@@ -101,7 +98,7 @@ export class StaleSubjectError extends Error {
 export class IngestFlush {
   readonly #profiles: ProfileRepo;
   readonly #events: EventRepo;
-  readonly #consents: ConsentRepo;
+  readonly #ledger: ConsentLedger;
   /** blind-index key → subject, as the database will be after this flush. */
   readonly #ids = new Map<string, string>();
   readonly #withUserId = new Set<string>();
@@ -109,13 +106,11 @@ export class IngestFlush {
   readonly #newSubjects = new Set<string>();
   /** Loser → survivor for merges made in this flush. */
   readonly #redirect = new Map<string, string>();
-  readonly #states = new Map<string, Map<string, ConsentState>>();
   readonly #newIdentities = new Map<string, Ident & { subject: string }>();
   /** blind-index key → how the stored link was asserted, as loaded. */
   readonly #assertedAs = new Map<string, string>();
   /** `legacy` links their subject's source now asserts (re-sent by a server, or a verified userId). */
   readonly #reasserted = new Map<string, Ident>();
-  readonly #consentRows: ConsentsTable[] = [];
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
   readonly afterCommit: (() => Promise<unknown>)[] = [];
@@ -125,8 +120,6 @@ export class IngestFlush {
   readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
   /** `kind:blindIndex` keys suppressed by an erasure (Art. 17 with suppression). */
   readonly #suppressed = new Set<string>();
-  /** Art. 21 objections in force, by subject as loaded (merged subjects are resolved when checked). */
-  readonly #objections = new Map<string, Set<string>>();
 
   constructor(
     private readonly trx: DataScope,
@@ -134,7 +127,7 @@ export class IngestFlush {
   ) {
     this.#profiles = new ProfileRepo(trx);
     this.#events = new EventRepo(trx);
-    this.#consents = new ConsentRepo(trx);
+    this.#ledger = new ConsentLedger(trx, deps, { resolve: (s) => this.#resolve(s) });
   }
 
   async run(ops: readonly WriteOp[]): Promise<WriteResult[]> {
@@ -222,25 +215,7 @@ export class IngestFlush {
     const list = [...subjects];
     for (const s of await this.#profiles.subjectsWithUserId(list)) this.#withUserId.add(s);
     for (const s of await this.#profiles.subjects(list)) this.#createdAt.set(s.id, s.created_at);
-    for (const row of await this.#consents.ledgerOf(list)) this.#applyState(row.subject_id, row);
-    for (const o of await new ObjectionRepo(this.trx).inForce(list)) {
-      let s = this.#objections.get(o.subject_id);
-      if (!s) this.#objections.set(o.subject_id, (s = new Set()));
-      s.add(o.purpose);
-    }
-  }
-
-  #applyState(subject: string, row: Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at'> & { explicit?: number }): void {
-    let m = this.#states.get(subject);
-    if (!m) this.#states.set(subject, (m = new Map()));
-    m.set(row.purpose, {
-      purpose: row.purpose,
-      status: row.status as ConsentStatus,
-      noticeVersion: row.notice_version,
-      method: row.method,
-      at: row.at,
-      explicit: row.explicit === 1,
-    });
+    await this.#ledger.load(list);
   }
 
   // ---- identity resolution --------------------------------------------------------------------
@@ -295,14 +270,7 @@ export class IngestFlush {
     this.#redirect.set(loser, survivor);
     this.#merges.push({ survivor, loser });
     if (this.#withUserId.has(loser)) this.#withUserId.add(survivor);
-    // The merged ledger: per purpose, the most recent entry of either side.
-    const ls = this.#states.get(loser);
-    if (ls) {
-      for (const st of ls.values()) {
-        const cur = this.#states.get(survivor)?.get(st.purpose);
-        if (!cur || cur.at <= st.at) this.#applyState(survivor, { purpose: st.purpose, status: st.status, notice_version: st.noticeVersion, method: st.method, at: st.at, explicit: st.explicit ? 1 : 0 });
-      }
-    }
+    this.#ledger.merge(survivor, loser);
     this.deps.metrics.identity.inc({ event: 'merge' });
     return survivor;
   }
@@ -347,78 +315,6 @@ export class IngestFlush {
     return subject;
   }
 
-  // ---- consent --------------------------------------------------------------------------------
-
-  #validNow(subject: string | null): ValidNow {
-    const states = subject ? this.#states.get(this.#resolve(subject)) : undefined;
-    const resolved = subject ? this.#resolve(subject) : null;
-    // An objection (Art. 21) ends collection for that purpose too, not only its use.
-    const objected = (key: string) => {
-      for (const [s, purposes] of this.#objections) if (purposes.has(key) && this.#resolve(s) === resolved) return true;
-      return false;
-    };
-    return (key, special) => {
-      const p = this.deps.cfg.purpose(key);
-      // Art. 9(2)(a): special categories are collected only under explicit consent.
-      if (special && states?.get(key)?.explicit !== true) return false;
-      return p !== undefined && basisHolds(p, states?.get(key), (v) => this.deps.cfg.noticeVersionValid(v)).holds && (this.#objections.size === 0 || !objected(key));
-    };
-  }
-
-  #record(subject: string, purpose: string, granted: boolean, op: { noticeVersion: string; method: string; source: string | null; receiptId: string; at: number; proof: ConsentProof; explicit?: boolean | undefined }, force: boolean): ConsentStatus | null {
-    const prev = this.#states.get(subject)?.get(purpose);
-    if (!force && isUnchanged(prev, granted, op.noticeVersion)) return null;
-    const status = nextStatus(prev, granted);
-    const row: ConsentsTable = {
-      id: uuidv7(op.at),
-      subject_id: subject,
-      purpose,
-      status,
-      notice_version: op.noticeVersion,
-      method: op.method,
-      source_id: op.source,
-      receipt_id: op.receiptId,
-      at: op.at,
-      ua_hash: op.proof.uaHash,
-      ip_truncated: op.proof.ipTruncated,
-      explicit: granted && op.explicit === true ? 1 : 0,
-    };
-    this.#consentRows.push(row);
-    this.#applyState(subject, row);
-    this.deps.metrics.consents.inc({ status, method: op.method });
-    return status;
-  }
-
-  /** Segment's `context.consent.categoryPreferences`, mapped to purposes; a denial wins over a grant. */
-  #contextChoices(m: NormalizedMessage, gpc: boolean): Map<string, boolean> | null {
-    const consent = m.context.consent;
-    if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return null;
-    const prefs = consent.categoryPreferences;
-    if (!prefs || typeof prefs !== 'object' || Array.isArray(prefs)) return null;
-    const out = new Map<string, boolean>();
-    for (const [id, value] of Object.entries(prefs)) {
-      if (typeof value !== 'boolean') continue;
-      for (const purpose of this.deps.cfg.purposesForSegmentCategory(id)) {
-        const p = this.deps.cfg.purpose(purpose);
-        if (p?.legalBasis !== 'consent' || (gpc && p.saleOrShare)) continue; // under GPC the objection decides sale/share
-        out.set(purpose, (out.get(purpose) ?? true) && value);
-      }
-    }
-    return out.size > 0 ? out : null;
-  }
-
-  /** GPC: sale/share purposes denied with method `gpc`, once: skipped while the latest entry already is that objection. */
-  #objectGpc(subject: string, op: MessagesOp): void {
-    const states = this.#states.get(subject);
-    const receiptId = uuidv7(op.receivedAt);
-    for (const p of this.deps.cfg.consentPurposes()) {
-      if (!p.saleOrShare) continue;
-      const prev = states?.get(p.key);
-      if (prev && prev.status !== 'granted' && prev.method === 'gpc') continue;
-      this.#record(subject, p.key, false, { noticeVersion: this.deps.cfg.config.notice.current, method: 'gpc', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, true);
-    }
-  }
-
   // ---- operations -----------------------------------------------------------------------------
 
   async #messages(op: MessagesOp, fresh: Set<string>): Promise<MessagesResult> {
@@ -452,17 +348,17 @@ export class IngestFlush {
       );
 
       // Before planning, so that a grant the objection withdraws no longer covers this message.
-      if (op.gpc && subject !== null) this.#objectGpc(subject, op);
-      const choices = this.#contextChoices(m, op.gpc === true);
+      if (op.gpc && subject !== null) this.#ledger.objectGpc(subject, op);
+      const choices = this.#ledger.contextChoices(m, op.gpc === true);
       if (choices) {
         subject ??= this.#createSubject(op.receivedAt);
         const receiptId = uuidv7(op.receivedAt);
         for (const [purpose, granted] of choices) {
-          this.#record(subject, purpose, granted, { noticeVersion: cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
+          this.#ledger.record(subject, purpose, granted, { noticeVersion: cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
         }
       }
 
-      const plan = planMessage(cfg, m, this.#validNow(subject));
+      const plan = planMessage(cfg, m, this.#ledger.validNow(subject));
       for (const d of plan.drops) metrics.dropped.inc(d);
       const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
       if (!keepsSomething && subject === null) {
@@ -485,7 +381,7 @@ export class IngestFlush {
         subject = await this.#link(subject, prevAsAnon);
       }
       subject = this.#resolve(subject);
-      if (op.gpc) this.#objectGpc(subject, op); // a subject new in this message (no-op when already recorded above)
+      if (op.gpc) this.#ledger.objectGpc(subject, op); // a subject new in this message (no-op when already recorded above)
 
       for (const t of plan.traits) {
         const k = `${subject}\u0000${t.name}`;
@@ -539,11 +435,9 @@ export class IngestFlush {
     const receiptId = uuidv7(op.receivedAt);
     for (const c of op.choices) {
       // An explicit choice is always recorded, even when it repeats the last one: it is the proof.
-      this.#record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: c.method ?? op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof, explicit: op.explicit }, true);
+      this.#ledger.record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: c.method ?? op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof, explicit: op.explicit }, true);
     }
-    const consents: Record<string, ConsentStatus> = {};
-    for (const [k, st] of this.#states.get(subject) ?? []) consents[k] = st.status;
-    return { kind: 'consent', receiptId, subjectId: subject, consents };
+    return { kind: 'consent', receiptId, subjectId: subject, consents: this.#ledger.statuses(subject) };
   }
 
   /** Throws a retryable conflict when another process merged one of these subjects since we read it. */
@@ -583,7 +477,7 @@ export class IngestFlush {
     await this.#profiles.insertIdentities(identities);
     for (const i of this.#reasserted.values()) await this.#profiles.setAssertion(i.kind, i.bi, i.asserted);
 
-    await this.#consents.append(this.#consentRows.map((r) => ({ ...r, subject_id: this.#resolve(r.subject_id) })));
+    await this.#ledger.write();
 
     const traits = new Map<string, TraitsTable>();
     for (const t of this.#traits.values()) {
@@ -628,7 +522,7 @@ export class IngestFlush {
       x.eventIds.push(e.id);
     }
     for (const t of traits.values()) entry(t.subject_id).traits.push(t.name);
-    for (const c of this.#consentRows) entry(this.#resolve(c.subject_id)).consents.push(c.purpose);
+    for (const c of this.#ledger.rows) entry(this.#resolve(c.subject_id)).consents.push(c.purpose);
     return {
       subjects,
       merges: this.#merges.map((m) => ({ survivor: this.#resolve(m.survivor), loser: m.loser })),

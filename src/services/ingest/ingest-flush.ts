@@ -1,18 +1,18 @@
 // One group commit: resolves identities, applies consent, enforces the collection rule and writes everything in one transaction.
 import type { DataScope } from '../../store/scope.ts';
-import { planMessage } from '../../domain/collection.ts';
+import { planMessage, type MessagePlan, type PlannedEvent, type PlannedTrait } from '../../domain/collection.ts';
 import { uuidv7 } from '../../domain/ids.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
-import type { JsonObject } from '../../domain/segment-message.ts';
+import type { JsonObject, NormalizedMessage } from '../../domain/segment-message.ts';
 import { encryptJson } from '../../crypto/envelope.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import type { EventsTable, TraitsTable } from '../../store/schema.ts';
-import type { KeyRing } from '../keys/keyring.ts';
+import type { DataKey, KeyRing } from '../keys/keyring.ts';
 import type { Metrics } from '../metrics.ts';
 import { ConsentLedger } from './consent-ledger.ts';
 import { IdentityResolver } from './identity-resolver.ts';
-import type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, WriteOp, WriteResult } from './write-op.ts';
+import type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
 
 export type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
 export { StaleSubjectError } from './identity-resolver.ts';
@@ -74,8 +74,8 @@ export interface FlushDeps {
 export class IngestFlush {
   readonly #profiles: ProfileRepo;
   readonly #events: EventRepo;
-  readonly #ledger: ConsentLedger;
   readonly #identities: IdentityResolver;
+  readonly #ledger: ConsentLedger;
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
   readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
@@ -161,18 +161,7 @@ export class IngestFlush {
         metrics.messages.inc({ type: m.type, outcome: 'duplicate' });
         continue;
       }
-      // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
-      const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);
-      if (!linkable) {
-        metrics.identity.inc({ event: 'blocked_identity' });
-        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-        continue;
-      }
-      if (ids.isSuppressed(m, op.source)) {
-        metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
-        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-        continue;
-      }
+      if (!this.#admissible(m, op.source)) continue;
       const all = ids.messageIdents(m, op.source);
       const previous = ids.previousIdents(m, op.source);
       const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
@@ -180,25 +169,9 @@ export class IngestFlush {
         core.find((i) => i.kind === 'userId'),
         [...core, ...previous],
       );
-
-      // Before planning, so that a grant the objection withdraws no longer covers this message.
-      if (op.gpc && subject !== null) this.#ledger.objectGpc(subject, op);
-      const choices = this.#ledger.contextChoices(m, op.gpc === true);
-      if (choices) {
-        subject ??= ids.createSubject(op.receivedAt);
-        const receiptId = uuidv7(op.receivedAt);
-        for (const [purpose, granted] of choices) {
-          this.#ledger.record(subject, purpose, granted, { noticeVersion: cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
-        }
-      }
-
+      subject = this.#consentInContext(subject, m, op);
       const plan = planMessage(cfg, m, this.#ledger.validNow(subject));
-      for (const d of plan.drops) metrics.dropped.inc(d);
-      const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
-      if (!keepsSomething && subject === null) {
-        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-        continue;
-      }
+      if (!this.#keeps(m, plan, subject)) continue;
       // Server time: a client-sent timestamp must not make a profile "older" (the older one survives a merge).
       subject ??= ids.createSubject(op.receivedAt);
 
@@ -214,41 +187,96 @@ export class IngestFlush {
       subject = ids.resolve(subject);
       if (op.gpc) this.#ledger.objectGpc(subject, op); // a subject new in this message (no-op when already recorded above)
 
-      for (const t of plan.traits) {
-        const k = `${subject}\u0000${t.name}`;
-        const prev = this.#traits.get(k);
-        if (!prev || prev.at <= m.timestamp) {
-          this.#traits.set(k, { subject, name: t.name, category: t.category, value: t.value, purposes: t.purposes, source: op.source.id, at: m.timestamp });
-        }
-      }
-      if (plan.event) {
-        const id = uuidv7(op.receivedAt);
-        this.#pendingEvents.push({
-          row: {
-            id,
-            subject_id: subject,
-            source_id: op.source.id,
-            message_id: m.messageId,
-            type: m.type,
-            event_name: m.event,
-            category: plan.event.category,
-            purposes: JSON.stringify(plan.event.purposes),
-            categories: JSON.stringify(plan.event.categories),
-            timestamp: m.timestamp,
-            received_at: op.receivedAt,
-          },
-          payload: { ...plan.event.payload, ...(m.groupId ? { groupId: m.groupId } : {}) },
-        });
-      }
+      this.#queueTraits(subject, plan.traits, m, op.source.id);
+      if (plan.event) this.#queueEvent(subject, plan.event, m, op);
       stored++;
       metrics.messages.inc({ type: m.type, outcome: 'stored' });
     }
+    this.#countSource(op, stored, duplicates);
+    return { kind: 'messages', stored, duplicates };
+  }
+
+  /** False (and counted as dropped) for a message that may be linked to no one, or that names a suppressed identifier. */
+  #admissible(m: NormalizedMessage, source: SourceRef): boolean {
+    const { metrics } = this.deps;
+    // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
+    const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);
+    if (!linkable) {
+      metrics.identity.inc({ event: 'blocked_identity' });
+      metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+      return false;
+    }
+    if (this.#identities.isSuppressed(m, source)) {
+      metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
+      metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The consent a message carries, before planning (so that a grant a GPC objection withdraws no longer covers it):
+   * GPC for a known subject, then `context.consent` choices, which make a subject if none is known yet.
+   */
+  #consentInContext(subject: string | null, m: NormalizedMessage, op: MessagesOp): string | null {
+    if (op.gpc && subject !== null) this.#ledger.objectGpc(subject, op);
+    const choices = this.#ledger.contextChoices(m, op.gpc === true);
+    if (!choices) return subject;
+    subject ??= this.#identities.createSubject(op.receivedAt);
+    const receiptId = uuidv7(op.receivedAt);
+    for (const [purpose, granted] of choices) {
+      this.#ledger.record(subject, purpose, granted, { noticeVersion: this.deps.cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
+    }
+    return subject;
+  }
+
+  /** Counts the fields the plan drops; false (and the message counted as dropped) when it keeps nothing and has no subject. */
+  #keeps(m: NormalizedMessage, plan: MessagePlan, subject: string | null): boolean {
+    const { metrics } = this.deps;
+    for (const d of plan.drops) metrics.dropped.inc(d);
+    const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
+    if (keepsSomething || subject !== null) return true;
+    metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+    return false;
+  }
+
+  /** The most recent value of each trait per subject (by message time) is written. */
+  #queueTraits(subject: string, traits: readonly PlannedTrait[], m: NormalizedMessage, source: string): void {
+    for (const t of traits) {
+      const k = `${subject}\u0000${t.name}`;
+      const prev = this.#traits.get(k);
+      if (!prev || prev.at <= m.timestamp) {
+        this.#traits.set(k, { subject, name: t.name, category: t.category, value: t.value, purposes: t.purposes, source, at: m.timestamp });
+      }
+    }
+  }
+
+  #queueEvent(subject: string, event: PlannedEvent, m: NormalizedMessage, op: MessagesOp): void {
+    const id = uuidv7(op.receivedAt);
+    this.#pendingEvents.push({
+      row: {
+        id,
+        subject_id: subject,
+        source_id: op.source.id,
+        message_id: m.messageId,
+        type: m.type,
+        event_name: m.event,
+        category: event.category,
+        purposes: JSON.stringify(event.purposes),
+        categories: JSON.stringify(event.categories),
+        timestamp: m.timestamp,
+        received_at: op.receivedAt,
+      },
+      payload: { ...event.payload, ...(m.groupId ? { groupId: m.groupId } : {}) },
+    });
+  }
+
+  #countSource(op: MessagesOp, stored: number, duplicates: number): void {
     const counts = this.#sourceCounts.get(op.source.id) ?? { stored: 0, duplicates: 0, dropped: 0 };
     counts.stored += stored;
     counts.duplicates += duplicates;
     counts.dropped += op.messages.length - stored - duplicates;
     this.#sourceCounts.set(op.source.id, counts);
-    return { kind: 'messages', stored, duplicates };
   }
 
   async #consent(op: ConsentOp): Promise<ConsentResult> {
@@ -269,24 +297,31 @@ export class IngestFlush {
 
   async #write(): Promise<FlushSummary> {
     const now = Date.now();
-    const ids = this.#identities;
-    const fresh = await ids.writeSubjects(now);
-
-    const touched = new Set<string>();
-    ids.addLinkedSubjects(touched);
-    for (const t of this.#traits.values()) touched.add(ids.resolve(t.subject));
-    for (const e of this.#pendingEvents) touched.add(ids.resolve(e.row.subject_id));
-    const existing = [...touched].filter((s) => !fresh.has(s));
-    await ids.ensureLive(existing, 'share');
-    const keys = new Map([...fresh, ...(await this.deps.ring.currentKeys(existing))]);
-
-    await ids.writeIdentities(keys, now);
-
+    const fresh = await this.#identities.writeSubjects(now);
+    const keys = await this.#keysOfTouched(fresh);
+    await this.#identities.writeIdentities(keys, now);
     await this.#ledger.write();
+    const traits = await this.#writeTraits(keys);
+    const written = await this.#writeEvents(keys);
+    return this.#summary(fresh, traits, written);
+  }
 
+  /** The key of every subject the flush writes to: new ones as just made, the others once locked as still live. */
+  async #keysOfTouched(fresh: ReadonlyMap<string, DataKey>): Promise<Map<string, DataKey>> {
+    const touched = new Set<string>();
+    this.#identities.addLinkedSubjects(touched);
+    for (const t of this.#traits.values()) touched.add(this.#identities.resolve(t.subject));
+    for (const e of this.#pendingEvents) touched.add(this.#identities.resolve(e.row.subject_id));
+    const existing = [...touched].filter((s) => !fresh.has(s));
+    await this.#identities.ensureLive(existing, 'share');
+    return new Map([...fresh, ...(await this.deps.ring.currentKeys(existing))]);
+  }
+
+  /** Subjects without a key were erased meanwhile: nothing of them is written. */
+  async #writeTraits(keys: ReadonlyMap<string, DataKey>): Promise<Map<string, TraitsTable>> {
     const traits = new Map<string, TraitsTable>();
     for (const t of this.#traits.values()) {
-      const subject = ids.resolve(t.subject);
+      const subject = this.#identities.resolve(t.subject);
       const k = keys.get(subject);
       if (!k) continue;
       const key = `${subject}\u0000${t.name}`;
@@ -303,34 +338,40 @@ export class IngestFlush {
       });
     }
     await this.#profiles.upsertTraits([...traits.values()]);
+    return traits;
+  }
 
+  async #writeEvents(keys: ReadonlyMap<string, DataKey>): Promise<WrittenEvent[]> {
     const events: EventsTable[] = [];
     const written: WrittenEvent[] = [];
     for (const e of this.#pendingEvents) {
-      const subject = ids.resolve(e.row.subject_id);
+      const subject = this.#identities.resolve(e.row.subject_id);
       const k = keys.get(subject);
       if (!k) continue;
       events.push({ ...e.row, subject_id: subject, payload_enc: encryptJson(k.key, k.version, subject, `event:${e.row.id}`, e.payload) });
       written.push({ id: e.row.id, subjectId: subject, type: e.row.type, name: e.row.event_name, category: e.row.category, timestamp: e.row.timestamp, payload: e.payload });
     }
     await this.#events.insertEvents(events);
+    return written;
+  }
 
+  #summary(fresh: ReadonlyMap<string, DataKey>, traits: ReadonlyMap<string, TraitsTable>, written: WrittenEvent[]): FlushSummary {
     const subjects: FlushSummary['subjects'] = new Map();
     const entry = (s: string) => {
       let e = subjects.get(s);
       if (!e) subjects.set(s, (e = { events: 0, eventIds: [], traits: [], consents: [], created: fresh.has(s) }));
       return e;
     };
-    for (const e of events) {
-      const x = entry(e.subject_id);
+    for (const e of written) {
+      const x = entry(e.subjectId);
       x.events++;
       x.eventIds.push(e.id);
     }
     for (const t of traits.values()) entry(t.subject_id).traits.push(t.name);
-    for (const c of this.#ledger.rows) entry(ids.resolve(c.subject_id)).consents.push(c.purpose);
+    for (const c of this.#ledger.rows) entry(this.#identities.resolve(c.subject_id)).consents.push(c.purpose);
     return {
       subjects,
-      merges: ids.merges(),
+      merges: this.#identities.merges(),
       sources: this.#sourceCounts,
       written,
     };

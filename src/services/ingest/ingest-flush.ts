@@ -1,87 +1,21 @@
 // One group commit: resolves identities, applies consent, enforces the collection rule and writes everything in one transaction.
 import type { DataScope } from '../../store/scope.ts';
-import { planMessage, type ValidNow } from '../../domain/collection.ts';
-import { basisHolds, isUnchanged, nextStatus, type ConsentState, type ConsentStatus } from '../../domain/consent.ts';
-import type { ConsentProof } from '../../domain/consent-proof.ts';
-import { normalizeIdentity, type IdentityKind } from '../../domain/identity.ts';
-import { subjectId as newSubjectId, uuidv7 } from '../../domain/ids.ts';
+import { planMessage, type MessagePlan, type PlannedEvent, type PlannedTrait } from '../../domain/collection.ts';
+import { uuidv7 } from '../../domain/ids.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import type { JsonObject, NormalizedMessage } from '../../domain/segment-message.ts';
 import { encryptJson } from '../../crypto/envelope.ts';
-import { ConsentRepo } from '../../store/consent-repo.ts';
 import { EventRepo } from '../../store/event-repo.ts';
-import { ErasureRepo } from '../../store/erasure-repo.ts';
-import { ObjectionRepo } from '../../store/objection-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import type { ConsentsTable, EventsTable, IdentityAssertion, SourceKind, TraitsTable } from '../../store/schema.ts';
-import type { KeyRing } from '../keys/keyring.ts';
-import { mergeStoredSubjects } from './merge.ts';
+import type { EventsTable, TraitsTable } from '../../store/schema.ts';
+import type { DataKey, KeyRing } from '../keys/keyring.ts';
 import type { Metrics } from '../metrics.ts';
+import { ConsentLedger } from './consent-ledger.ts';
+import { IdentityResolver } from './identity-resolver.ts';
+import type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
 
-export interface SourceRef {
-  id: string;
-  /**
-   * A `browser` source's messages reach the flush with only asserted userIds (the route dropped the rest); their
-   * email and phone are traits, never identities, and an alias's previousId can only be an anonymousId.
-   */
-  kind: SourceKind;
-}
-
-export interface MessagesOp {
-  kind: 'messages';
-  source: SourceRef;
-  messages: NormalizedMessage[];
-  receivedAt: number;
-  proof: ConsentProof;
-  /** `Sec-GPC: 1` on the request: an objection to sale/share purposes for every subject it touches. */
-  gpc?: boolean | undefined;
-}
-
-export interface ConsentOp {
-  kind: 'consent';
-  source: SourceRef;
-  userId: string | null;
-  anonymousId: string | null;
-  /** `method` per choice overrides the op's (e.g. `gpc`, `tcf` next to `banner` under one receipt). */
-  choices: { purpose: string; granted: boolean; method?: string | undefined }[];
-  noticeVersion: string;
-  method: string;
-  /** Grants are explicit consent (Art. 9(2)(a)): a separate, express statement, needed for special categories. */
-  explicit?: boolean | undefined;
-  receivedAt: number;
-  proof: ConsentProof;
-}
-
-export type WriteOp = MessagesOp | ConsentOp;
-
-export interface MessagesResult {
-  kind: 'messages';
-  stored: number;
-  duplicates: number;
-}
-
-export interface ConsentResult {
-  kind: 'consent';
-  receiptId: string;
-  subjectId: string;
-  consents: Record<string, ConsentStatus>;
-}
-
-export type WriteResult = MessagesResult | ConsentResult;
-
-interface Ident {
-  kind: IdentityKind;
-  value: string;
-  bi: Buffer;
-  key: string;
-  /** How this message asserts it; recorded on a new link. */
-  asserted: IdentityAssertion;
-}
-
-/** How a source asserts a userId that reached the flush (a browser source's ones were verified by `userHash`). */
-function userIdAssertion(source: SourceRef): IdentityAssertion {
-  return source.kind === 'server' ? 'server' : 'verified_hash';
-}
+export type { ConsentOp, ConsentResult, MessagesOp, MessagesResult, SourceRef, WriteOp, WriteResult } from './write-op.ts';
+export { StaleSubjectError } from './identity-resolver.ts';
 
 interface PendingEvent {
   row: Omit<EventsTable, 'payload_enc'>;
@@ -136,45 +70,15 @@ export interface FlushDeps {
   afterKeysCreated?: (() => void) | undefined;
 }
 
-export class StaleSubjectError extends Error {
-  /** Same code as a PostgreSQL serialization failure: the writer retries the whole group. */
-  readonly code = '40001';
-  constructor() {
-    super('a subject changed in another process during this commit');
-    this.name = 'StaleSubjectError';
-  }
-}
-
 /** The state of one transaction; created per flush, thrown away after. */
 export class IngestFlush {
   readonly #profiles: ProfileRepo;
   readonly #events: EventRepo;
-  readonly #consents: ConsentRepo;
-  /** blind-index key → subject, as the database will be after this flush. */
-  readonly #ids = new Map<string, string>();
-  readonly #withUserId = new Set<string>();
-  readonly #createdAt = new Map<string, number>();
-  readonly #newSubjects = new Set<string>();
-  /** Loser → survivor for merges made in this flush. */
-  readonly #redirect = new Map<string, string>();
-  readonly #states = new Map<string, Map<string, ConsentState>>();
-  readonly #newIdentities = new Map<string, Ident & { subject: string }>();
-  /** blind-index key → how the stored link was asserted, as loaded. */
-  readonly #assertedAs = new Map<string, string>();
-  /** `legacy` links their subject's source now asserts (re-sent by a server, or a verified userId). */
-  readonly #reasserted = new Map<string, Ident>();
-  readonly #consentRows: ConsentsTable[] = [];
+  readonly #identities: IdentityResolver;
+  readonly #ledger: ConsentLedger;
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
-  readonly afterCommit: (() => Promise<unknown>)[] = [];
-  /** Subjects this flush made a (committed) data key for: discarded if the transaction rolls back. */
-  readonly createdKeys: string[] = [];
-  readonly #merges: { survivor: string; loser: string }[] = [];
   readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
-  /** `kind:blindIndex` keys suppressed by an erasure (Art. 17 with suppression). */
-  readonly #suppressed = new Set<string>();
-  /** Art. 21 objections in force, by subject as loaded (merged subjects are resolved when checked). */
-  readonly #objections = new Map<string, Set<string>>();
 
   constructor(
     private readonly trx: DataScope,
@@ -182,7 +86,18 @@ export class IngestFlush {
   ) {
     this.#profiles = new ProfileRepo(trx);
     this.#events = new EventRepo(trx);
-    this.#consents = new ConsentRepo(trx);
+    this.#identities = new IdentityResolver(trx, deps, (survivor, loser) => this.#ledger.merge(survivor, loser));
+    this.#ledger = new ConsentLedger(trx, deps, this.#identities);
+  }
+
+  /** Run after the transaction commits: destroying the keys of merged-away subjects. */
+  get afterCommit(): readonly (() => Promise<unknown>)[] {
+    return this.#identities.afterCommit;
+  }
+
+  /** Subjects this flush made a (committed) data key for: discarded if the transaction rolls back. */
+  get createdKeys(): readonly string[] {
+    return this.#identities.createdKeys;
   }
 
   async run(ops: readonly WriteOp[]): Promise<WriteResult[]> {
@@ -216,255 +131,21 @@ export class IngestFlush {
     return ops.map((op) => (op.kind === 'messages' ? freshBySource.get(op.source.id)! : new Set<string>()));
   }
 
-  #ident(kind: IdentityKind, value: string, asserted: IdentityAssertion): Ident {
-    const bi = this.deps.ring.blindIndex.index(kind, value);
-    return { kind, value, bi, key: `${kind}:${bi.toString('base64')}`, asserted };
-  }
-
-  /** Email and phone are identities only when a server source sends them; from a browser they are traits alone. */
-  #messageIdents(m: NormalizedMessage, source: SourceRef): Ident[] {
-    const out: Ident[] = [];
-    if (m.userId) out.push(this.#ident('userId', m.userId, userIdAssertion(source)));
-    if (m.anonymousId) out.push(this.#ident('anonymousId', m.anonymousId, 'anonymous'));
-    if (m.type === 'identify' && source.kind === 'server') {
-      const email = normalizeIdentity('email', m.traits.email);
-      const phone = normalizeIdentity('phone', m.traits.phone);
-      if (email) out.push(this.#ident('email', email, 'server'));
-      if (phone) out.push(this.#ident('phone', phone, 'server'));
-    }
-    return out;
-  }
-
-  /**
-   * alias: `previousId` may be an earlier userId or anonymousId. A browser cannot prove an earlier userId is its
-   * own, so from a browser it can only be the visitor's anonymousId.
-   */
-  #previousIdents(m: NormalizedMessage, source: SourceRef): Ident[] {
-    if (!m.previousId) return [];
-    const anon = this.#ident('anonymousId', m.previousId, 'anonymous');
-    return source.kind === 'server' ? [this.#ident('userId', m.previousId, 'server'), anon] : [anon];
-  }
-
+  /** Reads, in one pass, what the group's fresh messages and consent calls need: identities, subjects, ledgers. */
   async #preload(ops: readonly WriteOp[], fresh: readonly Set<string>[]): Promise<void> {
+    const ids = this.#identities;
     const wanted = new Map<string, Buffer>();
     ops.forEach((op, i) => {
       if (op.kind === 'messages') {
         for (const m of op.messages) {
           if (!fresh[i]!.has(m.messageId)) continue;
-          for (const id of [...this.#messageIdents(m, op.source), ...this.#previousIdents(m, op.source)]) wanted.set(id.key, id.bi);
+          for (const id of [...ids.messageIdents(m, op.source), ...ids.previousIdents(m, op.source)]) wanted.set(id.key, id.bi);
         }
       } else {
-        for (const id of this.#consentIdents(op)) wanted.set(id.key, id.bi);
+        for (const id of ids.consentIdents(op)) wanted.set(id.key, id.bi);
       }
     });
-    const rows = await this.#profiles.identitiesByIndex([...wanted.values()]);
-    // Identifiers an erasure asked to suppress (blind indexes only): their messages are dropped below.
-    for (const k of await new ErasureRepo(this.trx).suppressedAmong([...wanted.values()])) this.#suppressed.add(k);
-    const subjects = new Set<string>();
-    for (const r of rows) {
-      const key = `${r.kind}:${Buffer.from(r.blind_index).toString('base64')}`;
-      this.#ids.set(key, r.subject_id);
-      this.#assertedAs.set(key, r.asserted);
-      subjects.add(r.subject_id);
-    }
-    const list = [...subjects];
-    for (const s of await this.#profiles.subjectsWithUserId(list)) this.#withUserId.add(s);
-    for (const s of await this.#profiles.subjects(list)) this.#createdAt.set(s.id, s.created_at);
-    for (const row of await this.#consents.ledgerOf(list)) this.#applyState(row.subject_id, row);
-    for (const o of await new ObjectionRepo(this.trx).inForce(list)) {
-      let s = this.#objections.get(o.subject_id);
-      if (!s) this.#objections.set(o.subject_id, (s = new Set()));
-      s.add(o.purpose);
-    }
-  }
-
-  #applyState(subject: string, row: Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at'> & { explicit?: number }): void {
-    let m = this.#states.get(subject);
-    if (!m) this.#states.set(subject, (m = new Map()));
-    m.set(row.purpose, {
-      purpose: row.purpose,
-      status: row.status as ConsentStatus,
-      noticeVersion: row.notice_version,
-      method: row.method,
-      at: row.at,
-      explicit: row.explicit === 1,
-    });
-  }
-
-  // ---- identity resolution --------------------------------------------------------------------
-
-  #resolve(subject: string): string {
-    let s = subject;
-    for (let next = this.#redirect.get(s); next; next = this.#redirect.get(s)) s = next;
-    return s;
-  }
-
-  #lookup(id: Ident): string | undefined {
-    const s = this.#ids.get(id.key);
-    return s === undefined ? undefined : this.#resolve(s);
-  }
-
-  #createSubject(at: number): string {
-    const id = newSubjectId();
-    this.#newSubjects.add(id);
-    this.#createdAt.set(id, at);
-    this.deps.metrics.identity.inc({ event: 'subject_created' });
-    return id;
-  }
-
-  /** Merges two subjects if that keeps one userId per person; returns the survivor, or null if refused. */
-  async #merge(a: string, b: string): Promise<string | null> {
-    if (a === b) return a;
-    if (this.#withUserId.has(a) && this.#withUserId.has(b)) {
-      this.deps.metrics.identity.inc({ event: 'merge_refused_two_user_ids' });
-      return null;
-    }
-    // The known user survives; otherwise the older profile.
-    let survivor = a;
-    let loser = b;
-    if (this.#withUserId.has(b) || (!this.#withUserId.has(a) && (this.#createdAt.get(b) ?? 0) < (this.#createdAt.get(a) ?? 0))) {
-      survivor = b;
-      loser = a;
-    }
-    if (!this.#newSubjects.has(loser)) {
-      await this.#ensureLive([survivor, loser].filter((s) => !this.#newSubjects.has(s)), 'update');
-      if (this.#newSubjects.has(survivor)) {
-        // The survivor needs its key now, to re-encrypt the loser's stored rows under it.
-        this.createdKeys.push(survivor);
-        await this.deps.ring.createKeys([survivor]);
-        this.#newSubjects.delete(survivor);
-        await this.#profiles.insertSubjects([{ id: survivor, created_at: this.#createdAt.get(survivor)!, updated_at: Date.now(), merged_into: null, restricted_at: null, erased_at: null }]);
-      }
-      await mergeStoredSubjects(this.trx, this.deps.ring, survivor, loser);
-      this.afterCommit.push(() => this.deps.ring.destroy(loser));
-    } else {
-      this.#newSubjects.delete(loser);
-    }
-    this.#redirect.set(loser, survivor);
-    this.#merges.push({ survivor, loser });
-    if (this.#withUserId.has(loser)) this.#withUserId.add(survivor);
-    // The merged ledger: per purpose, the most recent entry of either side.
-    const ls = this.#states.get(loser);
-    if (ls) {
-      for (const st of ls.values()) {
-        const cur = this.#states.get(survivor)?.get(st.purpose);
-        if (!cur || cur.at <= st.at) this.#applyState(survivor, { purpose: st.purpose, status: st.status, notice_version: st.noticeVersion, method: st.method, at: st.at, explicit: st.explicit ? 1 : 0 });
-      }
-    }
-    this.deps.metrics.identity.inc({ event: 'merge' });
-    return survivor;
-  }
-
-  /** Attaches an identity to a subject, merging with the subject that already holds it when allowed. */
-  async #link(subject: string, id: Ident): Promise<string> {
-    const holder = this.#lookup(id);
-    if (holder === subject) {
-      if (this.#assertedAs.get(id.key) === 'legacy' && id.asserted !== 'anonymous') this.#reasserted.set(id.key, id);
-      return subject;
-    }
-    if (holder !== undefined) return (await this.#merge(subject, holder)) ?? subject;
-    if (id.kind === 'userId' && this.#withUserId.has(subject)) {
-      this.deps.metrics.identity.inc({ event: 'link_refused_second_user_id' });
-      return subject;
-    }
-    this.#ids.set(id.key, subject);
-    this.#newIdentities.set(id.key, { ...id, subject });
-    if (id.kind === 'userId') this.#withUserId.add(subject);
-    return subject;
-  }
-
-  /**
-   * The subject of a set of identities (merging where they disagree), or null if none is known.
-   * A userId decides: when it is new and the other ids belong to a subject with another userId,
-   * the message starts a new subject rather than landing on someone else's profile.
-   */
-  async #find(user: Ident | undefined, ids: readonly Ident[]): Promise<string | null> {
-    let subject: string | null = user ? (this.#lookup(user) ?? null) : null;
-    if (user && subject === null) {
-      const others = ids.map((i) => this.#lookup(i)).filter((s): s is string => s !== undefined);
-      if (others.some((s) => this.#withUserId.has(s))) {
-        this.deps.metrics.identity.inc({ event: 'link_refused_second_user_id' });
-        return null;
-      }
-    }
-    for (const id of ids) {
-      const s = this.#lookup(id);
-      if (s === undefined) continue;
-      subject = subject === null ? s : ((await this.#merge(subject, s)) ?? subject);
-    }
-    return subject;
-  }
-
-  // ---- consent --------------------------------------------------------------------------------
-
-  #validNow(subject: string | null): ValidNow {
-    const states = subject ? this.#states.get(this.#resolve(subject)) : undefined;
-    const resolved = subject ? this.#resolve(subject) : null;
-    // An objection (Art. 21) ends collection for that purpose too, not only its use.
-    const objected = (key: string) => {
-      for (const [s, purposes] of this.#objections) if (purposes.has(key) && this.#resolve(s) === resolved) return true;
-      return false;
-    };
-    return (key, special) => {
-      const p = this.deps.cfg.purpose(key);
-      // Art. 9(2)(a): special categories are collected only under explicit consent.
-      if (special && states?.get(key)?.explicit !== true) return false;
-      return p !== undefined && basisHolds(p, states?.get(key), (v) => this.deps.cfg.noticeVersionValid(v)).holds && (this.#objections.size === 0 || !objected(key));
-    };
-  }
-
-  #record(subject: string, purpose: string, granted: boolean, op: { noticeVersion: string; method: string; source: string | null; receiptId: string; at: number; proof: ConsentProof; explicit?: boolean | undefined }, force: boolean): ConsentStatus | null {
-    const prev = this.#states.get(subject)?.get(purpose);
-    if (!force && isUnchanged(prev, granted, op.noticeVersion)) return null;
-    const status = nextStatus(prev, granted);
-    const row: ConsentsTable = {
-      id: uuidv7(op.at),
-      subject_id: subject,
-      purpose,
-      status,
-      notice_version: op.noticeVersion,
-      method: op.method,
-      source_id: op.source,
-      receipt_id: op.receiptId,
-      at: op.at,
-      ua_hash: op.proof.uaHash,
-      ip_truncated: op.proof.ipTruncated,
-      explicit: granted && op.explicit === true ? 1 : 0,
-    };
-    this.#consentRows.push(row);
-    this.#applyState(subject, row);
-    this.deps.metrics.consents.inc({ status, method: op.method });
-    return status;
-  }
-
-  /** Segment's `context.consent.categoryPreferences`, mapped to purposes; a denial wins over a grant. */
-  #contextChoices(m: NormalizedMessage, gpc: boolean): Map<string, boolean> | null {
-    const consent = m.context.consent;
-    if (!consent || typeof consent !== 'object' || Array.isArray(consent)) return null;
-    const prefs = consent.categoryPreferences;
-    if (!prefs || typeof prefs !== 'object' || Array.isArray(prefs)) return null;
-    const out = new Map<string, boolean>();
-    for (const [id, value] of Object.entries(prefs)) {
-      if (typeof value !== 'boolean') continue;
-      for (const purpose of this.deps.cfg.purposesForSegmentCategory(id)) {
-        const p = this.deps.cfg.purpose(purpose);
-        if (p?.legalBasis !== 'consent' || (gpc && p.saleOrShare)) continue; // under GPC the objection decides sale/share
-        out.set(purpose, (out.get(purpose) ?? true) && value);
-      }
-    }
-    return out.size > 0 ? out : null;
-  }
-
-  /** GPC: sale/share purposes denied with method `gpc`, once: skipped while the latest entry already is that objection. */
-  #objectGpc(subject: string, op: MessagesOp): void {
-    const states = this.#states.get(subject);
-    const receiptId = uuidv7(op.receivedAt);
-    for (const p of this.deps.cfg.consentPurposes()) {
-      if (!p.saleOrShare) continue;
-      const prev = states?.get(p.key);
-      if (prev && prev.status !== 'granted' && prev.method === 'gpc') continue;
-      this.#record(subject, p.key, false, { noticeVersion: this.deps.cfg.config.notice.current, method: 'gpc', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, true);
-    }
+    await this.#ledger.load(await ids.load(wanted));
   }
 
   // ---- operations -----------------------------------------------------------------------------
@@ -473,169 +154,174 @@ export class IngestFlush {
     let stored = 0;
     let duplicates = 0;
     const { metrics, cfg } = this.deps;
+    const ids = this.#identities;
     for (const m of op.messages) {
       if (!fresh.delete(m.messageId)) {
         duplicates++;
         metrics.messages.inc({ type: m.type, outcome: 'duplicate' });
         continue;
       }
-      // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
-      const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);
-      if (!linkable) {
-        metrics.identity.inc({ event: 'blocked_identity' });
-        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-        continue;
-      }
-      if (this.#suppressed.size > 0 && [...this.#messageIdents(m, op.source), ...this.#previousIdents(m, op.source)].some((i) => this.#suppressed.has(i.key))) {
-        metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
-        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-        continue;
-      }
-      const all = this.#messageIdents(m, op.source);
-      const previous = this.#previousIdents(m, op.source);
+      if (!this.#admissible(m, op.source)) continue;
+      const all = ids.messageIdents(m, op.source);
+      const previous = ids.previousIdents(m, op.source);
       const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
-      let subject = await this.#find(
+      let subject = await ids.find(
         core.find((i) => i.kind === 'userId'),
         [...core, ...previous],
       );
-
-      // Before planning, so that a grant the objection withdraws no longer covers this message.
-      if (op.gpc && subject !== null) this.#objectGpc(subject, op);
-      const choices = this.#contextChoices(m, op.gpc === true);
-      if (choices) {
-        subject ??= this.#createSubject(op.receivedAt);
-        const receiptId = uuidv7(op.receivedAt);
-        for (const [purpose, granted] of choices) {
-          this.#record(subject, purpose, granted, { noticeVersion: cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
-        }
-      }
-
-      const plan = planMessage(cfg, m, this.#validNow(subject));
-      for (const d of plan.drops) metrics.dropped.inc(d);
-      const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
-      if (!keepsSomething && subject === null) {
-        metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-        continue;
-      }
+      subject = this.#consentInContext(subject, m, op);
+      const plan = planMessage(cfg, m, this.#ledger.validNow(subject));
+      if (!this.#keeps(m, plan, subject)) continue;
       // Server time: a client-sent timestamp must not make a profile "older" (the older one survives a merge).
-      subject ??= this.#createSubject(op.receivedAt);
+      subject ??= ids.createSubject(op.receivedAt);
 
       // Link ids; email and phone only when the trait itself may be kept.
       const keptTraits = new Set(plan.traits.map((t) => t.name));
       for (const id of all) {
         if (id.kind === 'email' && !keptTraits.has('email')) continue;
         if (id.kind === 'phone' && !keptTraits.has('phone')) continue;
-        subject = await this.#link(subject, id);
+        subject = await ids.link(subject, id);
       }
-      const prevAsAnon = previous.find((i) => i.kind === 'anonymousId');
-      if (prevAsAnon && previous.every((i) => this.#lookup(i) === undefined)) {
-        // An alias to an id never seen before: it was the visitor's anonymous id.
-        subject = await this.#link(subject, prevAsAnon);
-      }
-      subject = this.#resolve(subject);
-      if (op.gpc) this.#objectGpc(subject, op); // a subject new in this message (no-op when already recorded above)
+      const aliasedVisitor = ids.unknownAliasAnonymousId(previous);
+      if (aliasedVisitor) subject = await ids.link(subject, aliasedVisitor);
+      subject = ids.resolve(subject);
+      if (op.gpc) this.#ledger.objectGpc(subject, op); // a subject new in this message (no-op when already recorded above)
 
-      for (const t of plan.traits) {
-        const k = `${subject}\u0000${t.name}`;
-        const prev = this.#traits.get(k);
-        if (!prev || prev.at <= m.timestamp) {
-          this.#traits.set(k, { subject, name: t.name, category: t.category, value: t.value, purposes: t.purposes, source: op.source.id, at: m.timestamp });
-        }
-      }
-      if (plan.event) {
-        const id = uuidv7(op.receivedAt);
-        this.#pendingEvents.push({
-          row: {
-            id,
-            subject_id: subject,
-            source_id: op.source.id,
-            message_id: m.messageId,
-            type: m.type,
-            event_name: m.event,
-            category: plan.event.category,
-            purposes: JSON.stringify(plan.event.purposes),
-            categories: JSON.stringify(plan.event.categories),
-            timestamp: m.timestamp,
-            received_at: op.receivedAt,
-          },
-          payload: { ...plan.event.payload, ...(m.groupId ? { groupId: m.groupId } : {}) },
-        });
-      }
+      this.#queueTraits(subject, plan.traits, m, op.source.id);
+      if (plan.event) this.#queueEvent(subject, plan.event, m, op);
       stored++;
       metrics.messages.inc({ type: m.type, outcome: 'stored' });
     }
+    this.#countSource(op, stored, duplicates);
+    return { kind: 'messages', stored, duplicates };
+  }
+
+  /** False (and counted as dropped) for a message that may be linked to no one, or that names a suppressed identifier. */
+  #admissible(m: NormalizedMessage, source: SourceRef): boolean {
+    const { metrics } = this.deps;
+    // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
+    const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);
+    if (!linkable) {
+      metrics.identity.inc({ event: 'blocked_identity' });
+      metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+      return false;
+    }
+    if (this.#identities.isSuppressed(m, source)) {
+      metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
+      metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * The consent a message carries, before planning (so that a grant a GPC objection withdraws no longer covers it):
+   * GPC for a known subject, then `context.consent` choices, which make a subject if none is known yet.
+   */
+  #consentInContext(subject: string | null, m: NormalizedMessage, op: MessagesOp): string | null {
+    if (op.gpc && subject !== null) this.#ledger.objectGpc(subject, op);
+    const choices = this.#ledger.contextChoices(m, op.gpc === true);
+    if (!choices) return subject;
+    subject ??= this.#identities.createSubject(op.receivedAt);
+    const receiptId = uuidv7(op.receivedAt);
+    for (const [purpose, granted] of choices) {
+      this.#ledger.record(subject, purpose, granted, { noticeVersion: this.deps.cfg.config.notice.current, method: 'event_context', source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof }, false);
+    }
+    return subject;
+  }
+
+  /** Counts the fields the plan drops; false (and the message counted as dropped) when it keeps nothing and has no subject. */
+  #keeps(m: NormalizedMessage, plan: MessagePlan, subject: string | null): boolean {
+    const { metrics } = this.deps;
+    for (const d of plan.drops) metrics.dropped.inc(d);
+    const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
+    if (keepsSomething || subject !== null) return true;
+    metrics.messages.inc({ type: m.type, outcome: 'dropped' });
+    return false;
+  }
+
+  /** The most recent value of each trait per subject (by message time) is written. */
+  #queueTraits(subject: string, traits: readonly PlannedTrait[], m: NormalizedMessage, source: string): void {
+    for (const t of traits) {
+      const k = `${subject}\u0000${t.name}`;
+      const prev = this.#traits.get(k);
+      if (!prev || prev.at <= m.timestamp) {
+        this.#traits.set(k, { subject, name: t.name, category: t.category, value: t.value, purposes: t.purposes, source, at: m.timestamp });
+      }
+    }
+  }
+
+  #queueEvent(subject: string, event: PlannedEvent, m: NormalizedMessage, op: MessagesOp): void {
+    const id = uuidv7(op.receivedAt);
+    this.#pendingEvents.push({
+      row: {
+        id,
+        subject_id: subject,
+        source_id: op.source.id,
+        message_id: m.messageId,
+        type: m.type,
+        event_name: m.event,
+        category: event.category,
+        purposes: JSON.stringify(event.purposes),
+        categories: JSON.stringify(event.categories),
+        timestamp: m.timestamp,
+        received_at: op.receivedAt,
+      },
+      payload: { ...event.payload, ...(m.groupId ? { groupId: m.groupId } : {}) },
+    });
+  }
+
+  #countSource(op: MessagesOp, stored: number, duplicates: number): void {
     const counts = this.#sourceCounts.get(op.source.id) ?? { stored: 0, duplicates: 0, dropped: 0 };
     counts.stored += stored;
     counts.duplicates += duplicates;
     counts.dropped += op.messages.length - stored - duplicates;
     this.#sourceCounts.set(op.source.id, counts);
-    return { kind: 'messages', stored, duplicates };
-  }
-
-  #consentIdents(op: ConsentOp): Ident[] {
-    const ids: Ident[] = [];
-    if (op.userId) ids.push(this.#ident('userId', op.userId, userIdAssertion(op.source)));
-    if (op.anonymousId) ids.push(this.#ident('anonymousId', op.anonymousId, 'anonymous'));
-    return ids;
   }
 
   async #consent(op: ConsentOp): Promise<ConsentResult> {
-    const ids = this.#consentIdents(op);
-    let subject = (await this.#find(ids.find((i) => i.kind === 'userId'), ids)) ?? this.#createSubject(op.receivedAt);
-    for (const id of ids) subject = await this.#link(subject, id);
-    subject = this.#resolve(subject);
+    const ids = this.#identities;
+    const idents = ids.consentIdents(op);
+    let subject = (await ids.find(idents.find((i) => i.kind === 'userId'), idents)) ?? ids.createSubject(op.receivedAt);
+    for (const id of idents) subject = await ids.link(subject, id);
+    subject = ids.resolve(subject);
     const receiptId = uuidv7(op.receivedAt);
     for (const c of op.choices) {
       // An explicit choice is always recorded, even when it repeats the last one: it is the proof.
-      this.#record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: c.method ?? op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof, explicit: op.explicit }, true);
+      this.#ledger.record(subject, c.purpose, c.granted, { noticeVersion: op.noticeVersion, method: c.method ?? op.method, source: op.source.id, receiptId, at: op.receivedAt, proof: op.proof, explicit: op.explicit }, true);
     }
-    const consents: Record<string, ConsentStatus> = {};
-    for (const [k, st] of this.#states.get(subject) ?? []) consents[k] = st.status;
-    return { kind: 'consent', receiptId, subjectId: subject, consents };
-  }
-
-  /** Throws a retryable conflict when another process merged one of these subjects since we read it. */
-  async #ensureLive(ids: readonly string[], mode: 'share' | 'update'): Promise<void> {
-    if (ids.length === 0) return;
-    const rows = await this.#profiles.lockSubjects(ids, mode);
-    // An erasure committed in another process since we read the subject: retried, its identities are gone by then.
-    if (rows.length !== ids.length || rows.some((r) => r.merged_into !== null || r.erased_at !== null)) throw new StaleSubjectError();
+    return { kind: 'consent', receiptId, subjectId: subject, consents: this.#ledger.statuses(subject) };
   }
 
   // ---- writing --------------------------------------------------------------------------------
 
   async #write(): Promise<FlushSummary> {
     const now = Date.now();
-    const created = [...this.#newSubjects].filter((s) => !this.#redirect.has(s));
-    // Keys commit first, so no committed subject is ever without its key; a rollback leaves keys to discard instead.
-    this.createdKeys.push(...created);
-    const fresh = await this.deps.ring.createKeys(created);
-    if (created.length > 0) this.deps.afterKeysCreated?.();
-    await this.#profiles.insertSubjects(created.map((id) => ({ id, created_at: this.#createdAt.get(id) ?? now, updated_at: now, merged_into: null, restricted_at: null, erased_at: null })));
+    const fresh = await this.#identities.writeSubjects(now);
+    const keys = await this.#keysOfTouched(fresh);
+    await this.#identities.writeIdentities(keys, now);
+    await this.#ledger.write();
+    const traits = await this.#writeTraits(keys);
+    const written = await this.#writeEvents(keys);
+    return this.#summary(fresh, traits, written);
+  }
 
+  /** The key of every subject the flush writes to: new ones as just made, the others once locked as still live. */
+  async #keysOfTouched(fresh: ReadonlyMap<string, DataKey>): Promise<Map<string, DataKey>> {
     const touched = new Set<string>();
-    for (const i of this.#newIdentities.values()) touched.add(this.#resolve(i.subject));
-    for (const t of this.#traits.values()) touched.add(this.#resolve(t.subject));
-    for (const e of this.#pendingEvents) touched.add(this.#resolve(e.row.subject_id));
+    this.#identities.addLinkedSubjects(touched);
+    for (const t of this.#traits.values()) touched.add(this.#identities.resolve(t.subject));
+    for (const e of this.#pendingEvents) touched.add(this.#identities.resolve(e.row.subject_id));
     const existing = [...touched].filter((s) => !fresh.has(s));
-    await this.#ensureLive(existing, 'share');
-    const keys = new Map([...fresh, ...(await this.deps.ring.currentKeys(existing))]);
+    await this.#identities.ensureLive(existing, 'share');
+    return new Map([...fresh, ...(await this.deps.ring.currentKeys(existing))]);
+  }
 
-    const identities = [];
-    for (const i of this.#newIdentities.values()) {
-      const subject = this.#resolve(i.subject);
-      const k = keys.get(subject);
-      if (!k) continue; // the subject was erased meanwhile: nothing of it is written
-      identities.push({ kind: i.kind, blind_index: i.bi, subject_id: subject, value_enc: encryptJson(k.key, k.version, subject, `identity:${i.kind}`, i.value), created_at: now, asserted: i.asserted });
-    }
-    await this.#profiles.insertIdentities(identities);
-    for (const i of this.#reasserted.values()) await this.#profiles.setAssertion(i.kind, i.bi, i.asserted);
-
-    await this.#consents.append(this.#consentRows.map((r) => ({ ...r, subject_id: this.#resolve(r.subject_id) })));
-
+  /** Subjects without a key were erased meanwhile: nothing of them is written. */
+  async #writeTraits(keys: ReadonlyMap<string, DataKey>): Promise<Map<string, TraitsTable>> {
     const traits = new Map<string, TraitsTable>();
     for (const t of this.#traits.values()) {
-      const subject = this.#resolve(t.subject);
+      const subject = this.#identities.resolve(t.subject);
       const k = keys.get(subject);
       if (!k) continue;
       const key = `${subject}\u0000${t.name}`;
@@ -652,34 +338,40 @@ export class IngestFlush {
       });
     }
     await this.#profiles.upsertTraits([...traits.values()]);
+    return traits;
+  }
 
+  async #writeEvents(keys: ReadonlyMap<string, DataKey>): Promise<WrittenEvent[]> {
     const events: EventsTable[] = [];
     const written: WrittenEvent[] = [];
     for (const e of this.#pendingEvents) {
-      const subject = this.#resolve(e.row.subject_id);
+      const subject = this.#identities.resolve(e.row.subject_id);
       const k = keys.get(subject);
       if (!k) continue;
       events.push({ ...e.row, subject_id: subject, payload_enc: encryptJson(k.key, k.version, subject, `event:${e.row.id}`, e.payload) });
       written.push({ id: e.row.id, subjectId: subject, type: e.row.type, name: e.row.event_name, category: e.row.category, timestamp: e.row.timestamp, payload: e.payload });
     }
     await this.#events.insertEvents(events);
+    return written;
+  }
 
+  #summary(fresh: ReadonlyMap<string, DataKey>, traits: ReadonlyMap<string, TraitsTable>, written: WrittenEvent[]): FlushSummary {
     const subjects: FlushSummary['subjects'] = new Map();
     const entry = (s: string) => {
       let e = subjects.get(s);
       if (!e) subjects.set(s, (e = { events: 0, eventIds: [], traits: [], consents: [], created: fresh.has(s) }));
       return e;
     };
-    for (const e of events) {
-      const x = entry(e.subject_id);
+    for (const e of written) {
+      const x = entry(e.subjectId);
       x.events++;
       x.eventIds.push(e.id);
     }
     for (const t of traits.values()) entry(t.subject_id).traits.push(t.name);
-    for (const c of this.#consentRows) entry(this.#resolve(c.subject_id)).consents.push(c.purpose);
+    for (const c of this.#ledger.rows) entry(this.#identities.resolve(c.subject_id)).consents.push(c.purpose);
     return {
       subjects,
-      merges: this.#merges.map((m) => ({ survivor: this.#resolve(m.survivor), loser: m.loser })),
+      merges: this.#identities.merges(),
       sources: this.#sourceCounts,
       written,
     };

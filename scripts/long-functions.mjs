@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// Lists every function, method and arrow in src/ (tests excluded) longer than a limit, longest first.
+// Usage: node scripts/long-functions.mjs [limit=80] [--exclude path ...]
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import ts from "typescript";
+
+const args = process.argv.slice(2);
+const limit = Number(args.find((a) => /^\d+$/.test(a)) ?? 80);
+const excluded = new Set();
+for (let i = 0; i < args.length; i++) if (args[i] === "--exclude" && args[i + 1]) excluded.add(args[++i]);
+
+function* sourceFiles(dir) {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) yield* sourceFiles(path);
+    else if (/\.(ts|mts)$/.test(name) && !/\.test\.ts$/.test(name) && !name.endsWith(".d.ts")) yield path;
+  }
+}
+
+function nameOf(node) {
+  if (node.name && ts.isIdentifier(node.name)) return node.name.text;
+  if (node.name) return node.name.getText();
+  if (ts.isConstructorDeclaration(node)) return "constructor";
+  const parent = node.parent;
+  if (parent && ts.isVariableDeclaration(parent)) return parent.name.getText();
+  if (parent && ts.isPropertyAssignment(parent)) return parent.name.getText();
+  if (parent && ts.isPropertyDeclaration(parent)) return parent.name.getText();
+  if (parent && ts.isCallExpression(parent)) return `<callback of ${parent.expression.getText().slice(0, 40)}>`;
+  return "<anonymous>";
+}
+
+const rows = [];
+for (const file of sourceFiles("src")) {
+  const rel = relative(process.cwd(), file);
+  if (excluded.has(rel)) continue;
+  const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  const visit = (node) => {
+    if (ts.isFunctionLike(node) && "body" in node && node.body) {
+      const start = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+      const end = sf.getLineAndCharacterOfPosition(node.getEnd()).line + 1;
+      const lines = end - start + 1;
+      if (lines > limit) rows.push({ file: rel, name: nameOf(node), start, lines });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+}
+rows.sort((a, b) => b.lines - a.lines);
+for (const r of rows) console.log(`${String(r.lines).padStart(4)}  ${r.file}:${r.start}  ${r.name}`);
+console.log(`${rows.length} function(s) over ${limit} lines`);

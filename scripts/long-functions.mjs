@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Lists every function, method and arrow in src/ (tests excluded) longer than a limit, longest first.
 // Usage: node scripts/long-functions.mjs [limit=80] [--exclude path ...]
+// A function whose leading comment (or an enclosing function's) says "Long on purpose: <reason>" is listed apart.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
@@ -30,22 +31,40 @@ function nameOf(node) {
   return "<anonymous>";
 }
 
+const REASON = /Long on purpose:/;
+/** Whether the node, or a function or statement around it, carries a leading "Long on purpose:" comment. */
+function hasReason(node, text) {
+  for (let n = node; n; n = n.parent) {
+    const ranges = ts.getLeadingCommentRanges(text, n.getFullStart()) ?? [];
+    if (ranges.some((r) => REASON.test(text.slice(r.pos, r.end)))) return true;
+  }
+  return false;
+}
+
 const rows = [];
 for (const file of sourceFiles("src")) {
   const rel = relative(process.cwd(), file);
   if (excluded.has(rel)) continue;
-  const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  const text = readFileSync(file, "utf8");
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
   const visit = (node) => {
     if (ts.isFunctionLike(node) && "body" in node && node.body) {
       const start = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
       const end = sf.getLineAndCharacterOfPosition(node.getEnd()).line + 1;
       const lines = end - start + 1;
-      if (lines > limit) rows.push({ file: rel, name: nameOf(node), start, lines });
+      if (lines > limit) rows.push({ file: rel, name: nameOf(node), start, lines, kept: hasReason(node, text) });
     }
     ts.forEachChild(node, visit);
   };
   visit(sf);
 }
 rows.sort((a, b) => b.lines - a.lines);
-for (const r of rows) console.log(`${String(r.lines).padStart(4)}  ${r.file}:${r.start}  ${r.name}`);
-console.log(`${rows.length} function(s) over ${limit} lines`);
+const line = (r) => `${String(r.lines).padStart(4)}  ${r.file}:${r.start}  ${r.name}`;
+const open = rows.filter((r) => !r.kept);
+const kept = rows.filter((r) => r.kept);
+for (const r of open) console.log(line(r));
+console.log(`${open.length} function(s) over ${limit} lines`);
+if (kept.length > 0) {
+  console.log(`long on purpose (reason in a leading comment):`);
+  for (const r of kept) console.log(line(r));
+}

@@ -208,7 +208,8 @@ export class SubjectStateRepo {
     const { text, traitParams } = rest;
     return read((prepare) => {
       // Each part is what an earlier read found, unless it changed since (src/store/reader.ts, KeptRows); otherwise two
-      // point lookups (measured, they cost half of the same as a join) and the rest by subject id.
+      // point lookups (cheaper than the same as a join: docs/performance.md, "reads off Kysely's queue") and the rest by
+      // subject id.
       let subjectId: string | undefined;
       if ('kind' in by) {
         const key = identityKey(by.kind, by.blindIndex);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Lists every function, method and arrow in src/ (tests excluded) longer than a limit, longest first.
 // Usage: node scripts/long-functions.mjs [limit=80] [--exclude path ...]
-// A function whose leading comment (or an enclosing function's) says "Long on purpose: <reason>" is listed apart.
+// A function whose leading comment, first comment inside its body, or an enclosing function's such comment says
+// "Long on purpose: <reason>" is listed apart.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import ts from "typescript";
@@ -32,11 +33,16 @@ function nameOf(node) {
 }
 
 const REASON = /Long on purpose:/;
-/** Whether the node, or a function or statement around it, carries a leading "Long on purpose:" comment. */
+const saysReason = (text, pos) => (ts.getLeadingCommentRanges(text, pos) ?? []).some((r) => REASON.test(text.slice(r.pos, r.end)));
+/**
+ * Whether the node, or a function or statement around it, carries a "Long on purpose:" comment: leading, or the first
+ * comment inside a function's body.
+ */
 function hasReason(node, text) {
   for (let n = node; n; n = n.parent) {
-    const ranges = ts.getLeadingCommentRanges(text, n.getFullStart()) ?? [];
-    if (ranges.some((r) => REASON.test(text.slice(r.pos, r.end)))) return true;
+    if (saysReason(text, n.getFullStart())) return true;
+    const first = ts.isFunctionLike(n) && n.body && ts.isBlock(n.body) ? n.body.statements[0] : undefined;
+    if (first && saysReason(text, first.getFullStart())) return true;
   }
   return false;
 }
@@ -65,6 +71,6 @@ const kept = rows.filter((r) => r.kept);
 for (const r of open) console.log(line(r));
 console.log(`${open.length} function(s) over ${limit} lines`);
 if (kept.length > 0) {
-  console.log(`long on purpose (reason in a leading comment):`);
+  console.log(`long on purpose (the reason in a "Long on purpose:" comment):`);
   for (const r of kept) console.log(line(r));
 }

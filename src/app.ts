@@ -164,8 +164,8 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
   }
 }
 
-// Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order, and closes them.
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
+  // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
   const trustProxy = resolveTrustProxy(opts.trustProxy);
   const logger = opts.logger ?? createLogger();

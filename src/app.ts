@@ -96,6 +96,7 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destinatio
 }
 
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
+  // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
   const trustProxy = resolveTrustProxy(opts.trustProxy);
   const logger = opts.logger ?? createLogger();

@@ -1,6 +1,6 @@
 // The collection rule (DESIGN §3): which fields of a message may be stored, under which purposes, and why the rest is dropped.
 import type { CompiledConfig } from './privacy-config.ts';
-import { UNCLASSIFIED } from './privacy-config-types.ts';
+import { UNCLASSIFIED, type UnknownPolicy } from './privacy-config-types.ts';
 import type { Json, JsonObject, NormalizedMessage } from './segment-message.ts';
 
 export type DropReason =
@@ -101,79 +101,85 @@ export function planMessage(cfg: CompiledConfig, msg: NormalizedMessage, validNo
   const eventDecision = decideCategory(cfg, category, validNow);
   if (!eventDecision.keep) return { event: null, traits, drops: [{ kind: 'event', reason: eventDecision.reason }] };
 
-  const purposes = new Set(eventDecision.purposes);
-  const categories = new Set<string>([category]);
-  const fields: Record<string, string> = {};
+  const kept = new KeptFields(cfg, validNow, drops, category, eventDecision.purposes);
   const properties: JsonObject = {};
   // group calls carry the group's traits; they are properties of the event, not of the person's profile.
   const props = msg.type === 'group' ? { ...msg.traits, ...msg.properties } : msg.properties;
   for (const [name, value] of Object.entries(props)) {
     if (value === undefined) continue;
     const pc = classifyOrUnknown(cfg.classifyEventProperty(eventType, msg.event ?? undefined, name), unknown.properties);
-    if (pc === null) {
-      drops.push({ kind: 'property', reason: 'unknown_property' });
-      continue;
-    }
-    const d = decideCategory(cfg, pc, validNow);
-    if (!d.keep) {
-      drops.push({ kind: 'property', reason: d.reason });
-      continue;
-    }
-    properties[name] = value;
-    fields[`properties.${name}`] = pc;
-    categories.add(pc);
-    for (const p of d.purposes) purposes.add(p);
+    if (kept.admit('property', pc, 'properties.', name)) properties[name] = value;
   }
-
-  const context: JsonObject = {};
-  for (const [key, value] of Object.entries(msg.context)) {
-    if (value === undefined || key === 'consent' || key === 'traits') continue;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-      // Objects like `device` mix identifiers with technical details: classify each member.
-      const kept: JsonObject = {};
-      for (const [sub, subValue] of Object.entries(value)) {
-        const cc = classifyOrUnknown(cfg.classifyContext(key, sub), unknown.properties);
-        if (cc === null) {
-          drops.push({ kind: 'context', reason: 'unknown_context' });
-          continue;
-        }
-        const d = decideCategory(cfg, cc, validNow);
-        if (!d.keep) {
-          drops.push({ kind: 'context', reason: d.reason });
-          continue;
-        }
-        kept[sub] = subValue;
-        fields[`context.${key}.${sub}`] = cc;
-        categories.add(cc);
-        for (const p of d.purposes) purposes.add(p);
-      }
-      if (Object.keys(kept).length > 0) context[key] = kept;
-      continue;
-    }
-    const cc = classifyOrUnknown(cfg.classifyContext(key), unknown.properties);
-    if (cc === null) {
-      drops.push({ kind: 'context', reason: 'unknown_context' });
-      continue;
-    }
-    const d = decideCategory(cfg, cc, validNow);
-    if (!d.keep) {
-      drops.push({ kind: 'context', reason: d.reason });
-      continue;
-    }
-    context[key] = value;
-    fields[`context.${key}`] = cc;
-    categories.add(cc);
-    for (const p of d.purposes) purposes.add(p);
-  }
+  const context = planContext(cfg, kept, msg.context, unknown.properties);
 
   return {
     event: {
       category,
-      purposes: [...purposes].sort(),
-      payload: { properties, context, traits: {}, fields },
-      categories: [...categories].sort(),
+      purposes: [...kept.purposes].sort(),
+      payload: { properties, context, traits: {}, fields: kept.fields },
+      categories: [...kept.categories].sort(),
     },
     traits,
     drops,
   };
+}
+
+/** The fields of one event admitted so far, with the categories and purposes they bring; drops are recorded as they come. */
+class KeptFields {
+  /** The event's own purposes and category, then those of every field kept. */
+  readonly purposes: Set<string>;
+  readonly categories: Set<string>;
+  /** Field path (`properties.x`, `context.y`, `context.y.z`) → category. */
+  readonly fields: Record<string, string> = {};
+
+  constructor(
+    private readonly cfg: CompiledConfig,
+    private readonly validNow: ValidNow,
+    private readonly drops: Drop[],
+    category: string,
+    purposes: readonly string[],
+  ) {
+    this.purposes = new Set(purposes);
+    this.categories = new Set<string>([category]);
+  }
+
+  /**
+   * Whether a field of `category` (null: unknown to the tracking plan, dropped) may be kept; if so it is recorded as
+   * `prefix + name`, otherwise its drop is.
+   */
+  admit(kind: 'property' | 'context', category: string | null, prefix: string, name: string): boolean {
+    if (category === null) {
+      this.drops.push({ kind, reason: kind === 'property' ? 'unknown_property' : 'unknown_context' });
+      return false;
+    }
+    const d = decideCategory(this.cfg, category, this.validNow);
+    if (!d.keep) {
+      this.drops.push({ kind, reason: d.reason });
+      return false;
+    }
+    this.fields[`${prefix}${name}`] = category;
+    this.categories.add(category);
+    for (const p of d.purposes) this.purposes.add(p);
+    return true;
+  }
+}
+
+/** The context members that may be kept (`consent` and `traits` never are: they are recorded elsewhere). */
+function planContext(cfg: CompiledConfig, kept: KeptFields, msgContext: JsonObject, unknownPolicy: UnknownPolicy): JsonObject {
+  const context: JsonObject = {};
+  for (const [key, value] of Object.entries(msgContext)) {
+    if (value === undefined || key === 'consent' || key === 'traits') continue;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      // Objects like `device` mix identifiers with technical details: classify each member.
+      const members: JsonObject = {};
+      const prefix = `context.${key}.`;
+      for (const [sub, subValue] of Object.entries(value)) {
+        if (kept.admit('context', classifyOrUnknown(cfg.classifyContext(key, sub), unknownPolicy), prefix, sub)) members[sub] = subValue;
+      }
+      if (Object.keys(members).length > 0) context[key] = members;
+      continue;
+    }
+    if (kept.admit('context', classifyOrUnknown(cfg.classifyContext(key), unknownPolicy), 'context.', key)) context[key] = value;
+  }
+  return context;
 }

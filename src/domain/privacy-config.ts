@@ -156,90 +156,116 @@ export function isPersonalCategory(key: string): boolean {
 }
 
 function semanticErrors(input: ConfigInput): ConfigError[] {
-  const errors: ConfigError[] = [];
-  const add = (segments: PathSegment[], message: string) => errors.push({ path: formatConfigPath(segments), message });
-  const duplicates = (values: readonly string[], segments: (i: number) => PathSegment[], what: string) => {
-    const seen = new Set<string>();
-    values.forEach((v, i) => (seen.has(v) ? add(segments(i), `duplicate ${what} "${v}"`) : seen.add(v)));
-  };
-
-  duplicates(input.languages, (i) => ['languages', i], 'language');
-
+  const errors = new SemanticErrors();
+  errors.duplicates(input.languages, (i) => ['languages', i], 'language');
   const keys = input.categories.map((c) => c.key);
-  input.categories.forEach((c, i) => {
-    if (!CATEGORY_KEY.test(c.key)) add(['categories', i, 'key'], `"${c.key}" must be dotted lowercase words, e.g. user.contact.email`);
-    else if (!c.key.startsWith('user.') && !c.key.startsWith('system.')) add(['categories', i, 'key'], `"${c.key}" must start with "user." or "system."`);
-  });
-  duplicates(keys, (i) => ['categories', i, 'key'], 'category key');
-  const known = new Set(keys);
-  const specials = keys.filter(isSpecialCategory);
-
+  checkCategories(input, keys, errors);
   const purposeKeys = input.purposes.map((p) => p.key);
-  duplicates(purposeKeys, (i) => ['purposes', i, 'key'], 'purpose key');
+  errors.duplicates(purposeKeys, (i) => ['purposes', i, 'key'], 'purpose key');
+  checkPurposes(input, keys, errors);
+  checkTrackingPlan(input.trackingPlan, keys, errors);
+  checkNotice(input.notice, errors);
+  checkConsentMappings(input, purposeKeys, errors);
+  return errors.list;
+}
+
+/** The errors of the semantic checks, in the order found. */
+class SemanticErrors {
+  readonly list: ConfigError[] = [];
+
+  add(segments: PathSegment[], message: string): void {
+    this.list.push({ path: formatConfigPath(segments), message });
+  }
+
+  /** Each value met a second time, at its own path. */
+  duplicates(values: readonly string[], segments: (i: number) => PathSegment[], what: string): void {
+    const seen = new Set<string>();
+    values.forEach((v, i) => (seen.has(v) ? this.add(segments(i), `duplicate ${what} "${v}"`) : seen.add(v)));
+  }
+}
+
+function checkCategories(input: ConfigInput, keys: readonly string[], errors: SemanticErrors): void {
+  input.categories.forEach((c, i) => {
+    if (!CATEGORY_KEY.test(c.key)) errors.add(['categories', i, 'key'], `"${c.key}" must be dotted lowercase words, e.g. user.contact.email`);
+    else if (!c.key.startsWith('user.') && !c.key.startsWith('system.')) errors.add(['categories', i, 'key'], `"${c.key}" must start with "user." or "system."`);
+  });
+  errors.duplicates(keys, (i) => ['categories', i, 'key'], 'category key');
+}
+
+/** Purpose keys, and the categories each may read: known ones, special categories named and under consent. */
+function checkPurposes(input: ConfigInput, keys: readonly string[], errors: SemanticErrors): void {
+  const specials = keys.filter(isSpecialCategory);
   input.purposes.forEach((p, i) => {
-    if (!PURPOSE_KEY.test(p.key)) add(['purposes', i, 'key'], `"${p.key}" must be a lowercase identifier, e.g. analytics`);
+    if (!PURPOSE_KEY.test(p.key)) errors.add(['purposes', i, 'key'], `"${p.key}" must be a lowercase identifier, e.g. analytics`);
     p.categories.forEach((entry, j) => {
       const at: PathSegment[] = ['purposes', i, 'categories', j];
-      if (entry === UNCLASSIFIED) return add(at, `"${UNCLASSIFIED}" may not be read by any purpose; classify the fields instead`);
-      if (!keys.some((k) => entryCovers(entry, k))) return add(at, `unknown category "${entry}"${didYouMean(entry, keys)}`);
+      if (entry === UNCLASSIFIED) return errors.add(at, `"${UNCLASSIFIED}" may not be read by any purpose; classify the fields instead`);
+      if (!keys.some((k) => entryCovers(entry, k))) return errors.add(at, `unknown category "${entry}"${didYouMean(entry, keys)}`);
       // Art. 9 data must be named on purpose, not swept in by a broad prefix such as "user".
       if (!isSpecialCategory(entry) && specials.some((k) => entryCovers(entry, k))) {
-        add(at, `"${entry}" would also cover special categories (user.sensitive.*); list the ones needed explicitly`);
+        errors.add(at, `"${entry}" would also cover special categories (user.sensitive.*); list the ones needed explicitly`);
       } else if (isSpecialCategory(entry) && p.legalBasis !== 'consent') {
-        add(at, `special category "${entry}" (Art. 9) needs a consent-based purpose, not ${p.legalBasis}`);
+        errors.add(at, `special category "${entry}" (Art. 9) needs a consent-based purpose, not ${p.legalBasis}`);
       }
     });
-    duplicates(p.categories, (j) => ['purposes', i, 'categories', j], 'category');
+    errors.duplicates(p.categories, (j) => ['purposes', i, 'categories', j], 'category');
     if (p.saleOrShare === true && (p.recipients ?? []).length === 0) {
-      add(['purposes', i, 'recipients'], 'a saleOrShare purpose must name the recipients data is sold or shared with');
+      errors.add(['purposes', i, 'recipients'], 'a saleOrShare purpose must name the recipients data is sold or shared with');
     }
   });
+}
 
-  const plan = input.trackingPlan;
+/** Every category the tracking plan assigns is a known one; event names and context keys are well formed. */
+function checkTrackingPlan(plan: ConfigInput['trackingPlan'], keys: readonly string[], errors: SemanticErrors): void {
+  const known = new Set(keys);
   const checkCategory = (category: string, at: PathSegment[]) => {
-    if (category === UNCLASSIFIED) add(at, `"${UNCLASSIFIED}" is assigned by the unknown policy, not by the tracking plan`);
-    else if (!known.has(category)) add(at, `unknown category "${category}"${didYouMean(category, keys)}`);
+    if (category === UNCLASSIFIED) errors.add(at, `"${UNCLASSIFIED}" is assigned by the unknown policy, not by the tracking plan`);
+    else if (!known.has(category)) errors.add(at, `unknown category "${category}"${didYouMean(category, keys)}`);
   };
   const checkPlan = (ep: Static<typeof EventPlanSchema>, at: PathSegment[]) => {
     checkCategory(ep.category, [...at, 'category']);
     for (const [prop, category] of Object.entries(ep.properties ?? {})) checkCategory(category, [...at, 'properties', prop]);
   };
   for (const [name, ep] of Object.entries(plan.events ?? {})) {
-    if (name.trim() === '') add(['trackingPlan', 'events', name], 'event names must not be blank');
+    if (name.trim() === '') errors.add(['trackingPlan', 'events', name], 'event names must not be blank');
     checkPlan(ep, ['trackingPlan', 'events', name]);
   }
   for (const kind of ['page', 'screen', 'group'] as const) checkPlan(plan[kind], ['trackingPlan', kind]);
   for (const [name, category] of Object.entries(plan.traits ?? {})) checkCategory(category, ['trackingPlan', 'traits', name]);
   for (const [key, category] of Object.entries(plan.context ?? {})) {
-    if (!CONTEXT_KEY.test(key)) add(['trackingPlan', 'context', key], 'context keys are a top-level key or one dotted sub-key, e.g. device.id');
+    if (!CONTEXT_KEY.test(key)) errors.add(['trackingPlan', 'context', key], 'context keys are a top-level key or one dotted sub-key, e.g. device.id');
     checkCategory(category, ['trackingPlan', 'context', key]);
   }
+}
 
-  const versions = input.notice.versions.map((v) => v.version);
-  duplicates(versions, (i) => ['notice', 'versions', i, 'version'], 'notice version');
-  if (!versions.includes(input.notice.current)) {
-    add(['notice', 'current'], `"${input.notice.current}" is not among notice.versions (${versions.join(', ')})`);
-  } else if (versions.at(-1) !== input.notice.current) {
+function checkNotice(notice: ConfigInput['notice'], errors: SemanticErrors): void {
+  const versions = notice.versions.map((v) => v.version);
+  errors.duplicates(versions, (i) => ['notice', 'versions', i, 'version'], 'notice version');
+  if (!versions.includes(notice.current)) {
+    errors.add(['notice', 'current'], `"${notice.current}" is not among notice.versions (${versions.join(', ')})`);
+  } else if (versions.at(-1) !== notice.current) {
     // Versions are ordered oldest first; one listed after current would judge today's consents.
-    add(['notice', 'current'], `"${input.notice.current}" must be the last entry of notice.versions`);
+    errors.add(['notice', 'current'], `"${notice.current}" must be the last entry of notice.versions`);
   }
+}
 
+/** Consent signals mapped onto purposes (Segment consent categories, TCF purposes) name known purposes. */
+function checkConsentMappings(input: ConfigInput, purposeKeys: readonly string[], errors: SemanticErrors): void {
   for (const [id, purposes] of Object.entries(input.segmentConsentCategories ?? {})) {
-    if (id.trim() === '') add(['segmentConsentCategories', id], 'category ids must not be blank');
+    if (id.trim() === '') errors.add(['segmentConsentCategories', id], 'category ids must not be blank');
     purposes.forEach((p, i) => {
-      if (!purposeKeys.includes(p)) add(['segmentConsentCategories', id, i], `unknown purpose "${p}"${didYouMean(p, purposeKeys)}`);
+      if (!purposeKeys.includes(p)) errors.add(['segmentConsentCategories', id, i], `unknown purpose "${p}"${didYouMean(p, purposeKeys)}`);
     });
   }
   for (const [id, purposes] of Object.entries(input.tcf?.purposes ?? {})) {
     // TCF v2.2 defines purposes 1–11.
-    if (!/^([1-9]|1[01])$/.test(id)) add(['tcf', 'purposes', id], 'TCF purpose ids are 1 to 11');
+    if (!/^([1-9]|1[01])$/.test(id)) errors.add(['tcf', 'purposes', id], 'TCF purpose ids are 1 to 11');
     purposes.forEach((p, i) => {
       const purpose = input.purposes.find((x) => x.key === p);
-      if (!purpose) add(['tcf', 'purposes', id, i], `unknown purpose "${p}"${didYouMean(p, purposeKeys)}`);
-      else if (purpose.legalBasis !== 'consent') add(['tcf', 'purposes', id, i], `purpose "${p}" is based on ${purpose.legalBasis}; a TC string can only grant consent-based purposes`);
+      if (!purpose) errors.add(['tcf', 'purposes', id, i], `unknown purpose "${p}"${didYouMean(p, purposeKeys)}`);
+      else if (purpose.legalBasis !== 'consent') errors.add(['tcf', 'purposes', id, i], `purpose "${p}" is based on ${purpose.legalBasis}; a TC string can only grant consent-based purposes`);
     });
   }
-  return errors;
 }
 
 // ---- normalization: defaults, derived flags, null-prototype maps (safe for lookups by untrusted names) ----

@@ -1,7 +1,7 @@
 // Access (Art. 15) and portability (Art. 20) packages built from a subject's decrypted data and the privacy configuration. Pure.
 import { csvTable } from './csv.ts';
 import type { CompiledConfig } from './privacy-config.ts';
-import type { LegalBasis, Localized } from './privacy-config-types.ts';
+import type { LegalBasis, Localized, Purpose } from './privacy-config-types.ts';
 import { isPortable } from './rights.ts';
 
 export interface SubjectFacts {
@@ -114,48 +114,10 @@ function sourceLabel(data: SubjectData, id: string): string {
 }
 
 export function buildAccessPackage(cfg: CompiledConfig, data: SubjectData, now: number): AccessPackage {
-  const used = new Map<string, Set<string>>(); // purpose → categories of this subject's data under it
-  const note = (purposes: readonly string[], category: string) => {
-    for (const p of purposes) {
-      let s = used.get(p);
-      if (!s) used.set(p, (s = new Set()));
-      s.add(category);
-    }
-  };
-  for (const t of data.traits) note(t.purposes, t.category);
-  for (const e of data.events) note(e.purposes, e.category);
-  for (const c of data.consents) if (!used.has(c.purpose)) used.set(c.purpose, new Set());
-
+  const used = categoriesByPurpose(data);
   const purposes = cfg.config.purposes.filter((p) => used.has(p.key));
-  const recipients = new Map<string, { name: string; kind: string; country: string; purposes: string[] }>();
-  for (const p of purposes) {
-    for (const r of p.recipients) {
-      const k = `${r.name}\u0000${r.kind}\u0000${r.country}`;
-      const prev = recipients.get(k);
-      if (prev) prev.purposes.push(p.key);
-      else recipients.set(k, { name: r.name, kind: r.kind, country: r.country, purposes: [p.key] });
-    }
-  }
-  const labels = new Map<string, string>();
-  const label = (id: string) => {
-    let l = labels.get(id);
-    if (l === undefined) labels.set(id, (l = sourceLabel(data, id)));
-    return l;
-  };
-  const sourceIds = new Set<string>(data.traits.map((t) => t.sourceId));
-  for (const e of data.events) sourceIds.add(e.sourceId);
-  for (const c of data.consents) if (c.sourceId) sourceIds.add(c.sourceId);
-
   return {
-    subject: {
-      id: data.subject?.id ?? null,
-      createdAt: data.subject ? iso(data.subject.createdAt) : null,
-      restricted: data.subject?.restricted ?? false,
-      objections: [...(data.subject?.objections ?? [])],
-      sources: [...sourceIds].sort().map((id) => ({ id, name: sourceLabel(data, id) })),
-      profiling: { segments: [...(data.profiling?.segments ?? [])], computedTraits: [...(data.profiling?.computedTraits ?? [])] },
-      generatedAt: iso(now),
-    },
+    subject: accessSubject(data, now),
     identities: data.identities.map((i) => ({ kind: i.kind, value: i.value, asserted: i.asserted })),
     traits: data.traits.map((t) => ({
       name: t.name,
@@ -165,12 +127,7 @@ export function buildAccessPackage(cfg: CompiledConfig, data: SubjectData, now: 
       source: sourceLabel(data, t.sourceId),
       updatedAt: iso(t.updatedAt),
     })),
-    // The hot part of a large package (10,000 events and more): one plain object per event, no spreads or copies.
-    events: data.events.map((e) => {
-      // `event: undefined` keeps the key order and is left out of the JSON.
-      const out: AccessPackage['events'][number] = { messageId: e.messageId, type: e.type, event: e.event ?? undefined, timestamp: iso(e.timestamp), properties: e.properties, context: e.context, category: e.category, purposes: e.purposes as string[], source: label(e.sourceId), receivedAt: iso(e.receivedAt) };
-      return out;
-    }),
+    events: accessEvents(data),
     consents: data.consents.map((c) => ({
       purpose: c.purpose,
       status: c.status,
@@ -188,7 +145,7 @@ export function buildAccessPackage(cfg: CompiledConfig, data: SubjectData, now: 
       categories: [...(used.get(p.key) ?? [])].sort(),
       retentionDays: p.retentionDays,
     })),
-    recipients: [...recipients.values()],
+    recipients: recipientsOf(purposes),
     retention: purposes.map((p) => ({
       purpose: p.key,
       days: p.retentionDays,
@@ -198,6 +155,67 @@ export function buildAccessPackage(cfg: CompiledConfig, data: SubjectData, now: 
       },
     })),
   };
+}
+
+/** Purpose → categories of this subject's data under it; a purpose with only a consent record has none. */
+function categoriesByPurpose(data: SubjectData): Map<string, Set<string>> {
+  const used = new Map<string, Set<string>>();
+  const note = (purposes: readonly string[], category: string) => {
+    for (const p of purposes) {
+      let s = used.get(p);
+      if (!s) used.set(p, (s = new Set()));
+      s.add(category);
+    }
+  };
+  for (const t of data.traits) note(t.purposes, t.category);
+  for (const e of data.events) note(e.purposes, e.category);
+  for (const c of data.consents) if (!used.has(c.purpose)) used.set(c.purpose, new Set());
+  return used;
+}
+
+/** The recipients of these purposes, each once with the purposes it receives data under. */
+function recipientsOf(purposes: readonly Purpose[]): AccessPackage['recipients'] {
+  const recipients = new Map<string, { name: string; kind: string; country: string; purposes: string[] }>();
+  for (const p of purposes) {
+    for (const r of p.recipients) {
+      const k = `${r.name}\u0000${r.kind}\u0000${r.country}`;
+      const prev = recipients.get(k);
+      if (prev) prev.purposes.push(p.key);
+      else recipients.set(k, { name: r.name, kind: r.kind, country: r.country, purposes: [p.key] });
+    }
+  }
+  return [...recipients.values()];
+}
+
+/** The subject's facts, with every source its data came from (Art. 15(1)(g)). */
+function accessSubject(data: SubjectData, now: number): AccessPackage['subject'] {
+  const sourceIds = new Set<string>(data.traits.map((t) => t.sourceId));
+  for (const e of data.events) sourceIds.add(e.sourceId);
+  for (const c of data.consents) if (c.sourceId) sourceIds.add(c.sourceId);
+  return {
+    id: data.subject?.id ?? null,
+    createdAt: data.subject ? iso(data.subject.createdAt) : null,
+    restricted: data.subject?.restricted ?? false,
+    objections: [...(data.subject?.objections ?? [])],
+    sources: [...sourceIds].sort().map((id) => ({ id, name: sourceLabel(data, id) })),
+    profiling: { segments: [...(data.profiling?.segments ?? [])], computedTraits: [...(data.profiling?.computedTraits ?? [])] },
+    generatedAt: iso(now),
+  };
+}
+
+/** The hot part of a large package (10,000 events and more): one plain object per event, no spreads or copies. */
+function accessEvents(data: SubjectData): AccessPackage['events'] {
+  const labels = new Map<string, string>();
+  const label = (id: string) => {
+    let l = labels.get(id);
+    if (l === undefined) labels.set(id, (l = sourceLabel(data, id)));
+    return l;
+  };
+  return data.events.map((e) => {
+    // `event: undefined` keeps the key order and is left out of the JSON.
+    const out: AccessPackage['events'][number] = { messageId: e.messageId, type: e.type, event: e.event ?? undefined, timestamp: iso(e.timestamp), properties: e.properties, context: e.context, category: e.category, purposes: e.purposes as string[], source: label(e.sourceId), receivedAt: iso(e.receivedAt) };
+    return out;
+  });
 }
 
 /** Art. 20: what the person provided (identify traits, their activity), for purposes based on consent or contract. */

@@ -78,7 +78,10 @@ export async function writeWebAssets(dir: URL = PREBUILT_ROOT): Promise<WebBundl
   return [...built.keys()];
 }
 
-/** Builds every bundle with esbuild (minified IIFE, CSS imported as minified text). About 0.1–0.3 s. */
+/**
+ * Builds every bundle with esbuild (minified IIFE, CSS imported as minified text): quick enough to run on the first
+ * request when the server runs from source (figures in docs/performance.md, "Web bundles").
+ */
 export async function bundleWebAssets(): Promise<Map<WebBundle, WebAsset>> {
   let esbuild: typeof import('esbuild');
   try {

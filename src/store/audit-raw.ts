@@ -25,7 +25,7 @@ const verifySql = (text: (c: string) => string, nullable: (c: string) => string,
 const VERIFY_SQL_SQLITE = verifySql(TEXT_SQLITE, NULLABLE_SQLITE, `case when typeof(at) = 'integer' and at >= 0 then at end`, `case when typeof(data) = 'text' then data end`, 'idx >= ? and idx < ? order by idx');
 // No upper bound on PostgreSQL, a LIMIT instead (rows past the page's end are dropped here): until the table has been
 // analyzed, the planner guesses a two-sided range at 0.5% of the rows and answers it with a bitmap scan and a sort,
-// which measured twice the server's CPU of walking the primary key (5.1 s against 2.6 s per million rows).
+// which costs the server far more CPU than walking the primary key (figures in docs/performance.md, "Audit log").
 const VERIFY_SQL_PG = verifySql(TEXT_PG, NULLABLE_PG, 'at', 'data', 'idx >= $1 order by idx limit $2');
 
 /** The index a row of the verification read starts with. */

@@ -169,8 +169,8 @@ export class AuditRepo {
   /**
    * The entries, inside the caller's transaction. On SQLite one prepared single-row statement run per entry on the
    * transaction's connection (there is only one); on PostgreSQL one statement per chunk taking a column array each
-   * (unnest), which the server parses once, instead of nine parameters per row. Measured: +25% on both against
-   * Kysely's multi-row VALUES. The arrays go in PostgreSQL's binary format (entryArrays).
+   * (unnest), which the server parses once, instead of nine parameters per row: faster on both than Kysely's multi-row
+   * VALUES (figures in docs/performance.md, "Audit log"). The arrays go in PostgreSQL's binary format (entryArrays).
    */
   async insertEntries(rows: readonly AuditEntriesTable[]): Promise<void> {
     const raw = this.raw;

@@ -81,7 +81,8 @@ function openSqlite(file: string): SQLite.Database {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('cache_size = -65536');
   // Copy the WAL back every ~40 MB instead of SQLite's 4 MB: a page changed by many commits in between (the index pages
-  // of busy tables) is written back once. Measured: +35% audit appends, the subject index being the dominant cost.
+  // of busy tables) is written back once. Audit appends gain most, their subject index being the dominant cost (figures
+  // in docs/performance.md, "Audit log").
   db.pragma('wal_autocheckpoint = 10000');
   cacheStatements(db);
   for (const suffix of SIDE_FILES) privateIfExists(`${file}${suffix}`);

@@ -108,63 +108,14 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
     return side.prepare;
   };
 
-  const kept = new Map<string, Map<string, unknown>>();
-  // Room for `keepSubjects` subjects, each beside the identity it is read by (tokens are few).
-  const keepEntries = 2 * keepSubjects;
-  let watching = false;
-  let seenVersion: unknown;
-  main.function('fiducia_rows_changed', (key: unknown) => {
-    kept.delete(String(key));
-    return null;
-  });
-  /** Set while a `read` runs, once it has checked `data_version` (nothing can commit until it returns). */
-  let checked = false;
-  /**
-   * Whether what is kept may be used: drops everything once another connection has committed (its writes fired no
-   * trigger here). Never while `main` has a transaction open: there `data_version` is frozen at the transaction's
-   * snapshot, so another process's commit would go unseen (and asking it would start that snapshot early, which can
-   * make the transaction's first write fail); the selects go to the side connection then, uncached.
-   */
-  const current = (): boolean => {
-    if (main.inTransaction) return false;
-    if (checked) return true;
-    if (!watching) return false;
-    const version = onMain('pragma data_version').pluck(true).get();
-    if (version !== seenVersion) {
-      kept.clear();
-      seenVersion = version;
-    }
-    return true;
-  };
-  const keptRows: KeptRows = {
-    get: (key, shape) => (current() ? kept.get(key)?.get(shape) : undefined),
-    set(key, shape, rows) {
-      if (keepSubjects <= 0 || !current()) return;
-      let entry = kept.get(key);
-      if (!entry) {
-        if (kept.size >= keepEntries) {
-          dropOldest(kept, keepEntries / 10);
-        }
-        entry = new Map();
-        kept.set(key, entry);
-      }
-      entry.set(shape, rows);
-    },
-  };
+  const kept = new KeptRowsCache(main, onMain, keepSubjects);
 
   return {
     sqlite: {
       read<T>(fn: (p: Prepare) => T): T {
-        // One `data_version` check for everything the function reads (synchronous: nothing commits meanwhile).
-        const outer = checked;
-        checked = current();
-        try {
-          return fn(prepare());
-        } finally {
-          checked = outer;
-        }
+        return kept.whileReading(() => fn(prepare()));
       },
-      kept: keptRows,
+      kept,
     },
     rows<R>(q: CompiledQuery<R>): Promise<R[]> {
       try {
@@ -173,24 +124,96 @@ export function sqliteReader(main: SQLite.Database, open: (file: string) => SQLi
         return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
     },
-    migrated() {
-      if (watching || keepSubjects <= 0) return;
-      const triggers: string[] = [];
-      for (const [table, key] of WATCHED) {
-        triggers.push(
-          `create temp trigger if not exists fiducia_${table}_i after insert on main.${table} begin select fiducia_rows_changed(${key('new')}); end`,
-          `create temp trigger if not exists fiducia_${table}_u after update on main.${table} begin select fiducia_rows_changed(${key('old')}); select fiducia_rows_changed(${key('new')}); end`,
-          `create temp trigger if not exists fiducia_${table}_d after delete on main.${table} begin select fiducia_rows_changed(${key('old')}); end`,
-        );
-      }
-      main.exec(triggers.join(';\n'));
-      // So that a row deleted by a REPLACE conflict also fires its delete trigger (SQLite skips it otherwise).
-      main.pragma('recursive_triggers = on');
-      seenVersion = onMain('pragma data_version').pluck(true).get();
-      watching = true;
-    },
+    migrated: () => kept.watch(),
     close: () => void side?.db.close(),
   };
+}
+
+/** `KeptRows` on SQLite (see there): the rows by key and shape, dropped by temporary triggers on `main`. */
+class KeptRowsCache implements KeptRows {
+  readonly #kept = new Map<string, Map<string, unknown>>();
+  /** Room for `keepSubjects` subjects, each beside the identity it is read by (tokens are few). */
+  readonly #keepEntries: number;
+  #watching = false;
+  #seenVersion: unknown;
+  /** Set while a `read` runs, once it has checked `data_version` (nothing can commit until it returns). */
+  #checked = false;
+
+  constructor(
+    private readonly main: SQLite.Database,
+    private readonly onMain: Prepare,
+    private readonly keepSubjects: number,
+  ) {
+    this.#keepEntries = 2 * keepSubjects;
+    main.function('fiducia_rows_changed', (key: unknown) => {
+      this.#kept.delete(String(key));
+      return null;
+    });
+  }
+
+  get(key: string, shape: string): unknown {
+    return this.#current() ? this.#kept.get(key)?.get(shape) : undefined;
+  }
+
+  set(key: string, shape: string, rows: unknown): void {
+    if (this.keepSubjects <= 0 || !this.#current()) return;
+    let entry = this.#kept.get(key);
+    if (!entry) {
+      if (this.#kept.size >= this.#keepEntries) {
+        dropOldest(this.#kept, this.#keepEntries / 10);
+      }
+      entry = new Map();
+      this.#kept.set(key, entry);
+    }
+    entry.set(shape, rows);
+  }
+
+  /** Runs `body` (synchronous: nothing commits meanwhile) with one `data_version` check for everything it reads. */
+  whileReading<T>(body: () => T): T {
+    const outer = this.#checked;
+    this.#checked = this.#current();
+    try {
+      return body();
+    } finally {
+      this.#checked = outer;
+    }
+  }
+
+  /** Installs the triggers that drop what a write changes; nothing is kept before. */
+  watch(): void {
+    if (this.#watching || this.keepSubjects <= 0) return;
+    const triggers: string[] = [];
+    for (const [table, key] of WATCHED) {
+      triggers.push(
+        `create temp trigger if not exists fiducia_${table}_i after insert on main.${table} begin select fiducia_rows_changed(${key('new')}); end`,
+        `create temp trigger if not exists fiducia_${table}_u after update on main.${table} begin select fiducia_rows_changed(${key('old')}); select fiducia_rows_changed(${key('new')}); end`,
+        `create temp trigger if not exists fiducia_${table}_d after delete on main.${table} begin select fiducia_rows_changed(${key('old')}); end`,
+      );
+    }
+    this.main.exec(triggers.join(';\n'));
+    // So that a row deleted by a REPLACE conflict also fires its delete trigger (SQLite skips it otherwise).
+    this.main.pragma('recursive_triggers = on');
+    this.#seenVersion = this.onMain('pragma data_version').pluck(true).get();
+    this.#watching = true;
+  }
+
+  /**
+   * Whether what is kept may be used: drops everything once another connection has committed (its writes fired no
+   * trigger here). Never while `main` has a transaction open: there `data_version` is frozen at the transaction's
+   * snapshot, so another process's commit would go unseen (and asking it would start that snapshot early, which can
+   * make the transaction's first write fail); the selects go to the side connection then, uncached.
+   */
+  #current(): boolean {
+    if (this.main.inTransaction) return false;
+    if (this.#checked) return true;
+    if (!this.#watching) return false;
+    const version = this.onMain('pragma data_version').pluck(true).get();
+    if (version !== this.#seenVersion) {
+      this.#kept.clear();
+      this.#seenVersion = version;
+    }
+    return true;
+  }
 }
 
 /** PostgreSQL: the pool behind Kysely already reads in parallel. */

@@ -35,17 +35,27 @@ export interface ProfileSnapshot extends SubjectSnapshot, Pick<StoredSubjectStat
   segmentState: Buffer | null;
 }
 
-/** One row of the union in `profile`: k = 0 trait, 1 consent, 2 objection, 3 membership, 4 segment state, 5 the subject. */
+/**
+ * One row of the union in `profile`. Six kinds of row share its columns (named by the first branch's aliases):
+ *
+ *   kind  item        detail       notice_version  method  ciphertext  at             explicit_or_erased_at  ledger_id
+ *   0     trait name  category                             value_enc
+ *   1     purpose     status       notice_version  method              at             explicit               id
+ *   2     purpose (an objection in force)
+ *   3     segment id                                                   since
+ *   4                                                      state_enc
+ *   5     subject id  merged_into                                      restricted_at  erased_at
+ */
 interface SnapshotRow {
-  k: number | string;
-  a: string | null;
-  b: string | null;
-  c: string | null;
-  d: string | null;
-  v: Uint8Array | null;
-  n: number | string | null;
-  x: number | string | null;
-  e: string | null;
+  kind: number | string;
+  item: string | null;
+  detail: string | null;
+  notice_version: string | null;
+  method: string | null;
+  ciphertext: Uint8Array | null;
+  at: number | string | null;
+  explicit_or_erased_at: number | string | null;
+  ledger_id: string | null;
 }
 
 // Placeholders the hot queries are compiled with once; each call swaps in its own values (see `bind`).
@@ -66,9 +76,19 @@ const SUBJECT_ROW = '\u0001subject row';
 const toBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
-/** A row of the union as an array (SQLite's raw mode), columns in the order k, a, b, c, d, v, n, x, e. */
-type RawSnapshotRow = [SnapshotRow['k'], SnapshotRow['a'], SnapshotRow['b'], SnapshotRow['c'], SnapshotRow['d'], SnapshotRow['v'], SnapshotRow['n'], SnapshotRow['x'], SnapshotRow['e']];
-const toRaw = (r: SnapshotRow): RawSnapshotRow => [r.k, r.a, r.b, r.c, r.d, r.v, r.n, r.x, r.e];
+/** A row of the union as an array (SQLite's raw mode), its columns in the order of `SnapshotRow`. */
+type RawSnapshotRow = [
+  SnapshotRow['kind'],
+  SnapshotRow['item'],
+  SnapshotRow['detail'],
+  SnapshotRow['notice_version'],
+  SnapshotRow['method'],
+  SnapshotRow['ciphertext'],
+  SnapshotRow['at'],
+  SnapshotRow['explicit_or_erased_at'],
+  SnapshotRow['ledger_id'],
+];
+const toRaw = (r: SnapshotRow): RawSnapshotRow => [r.kind, r.item, r.detail, r.notice_version, r.method, r.ciphertext, r.at, r.explicit_or_erased_at, r.ledger_id];
 
 /**
  * A profile snapshot from the rows of its union (as arrays), in any order, and the subject's own row if it came apart;
@@ -82,19 +102,23 @@ function collect(rows: readonly RawSnapshotRow[], subject?: RawSnapshotRow): Pro
   const traitRows: ProfileSnapshot['traits'] = [];
   const memberships: ProfileSnapshot['memberships'] = [];
   let segmentState: Buffer | null = null;
-  for (const [k, a, b, c, d, v, n, x, e] of subject ? [...rows, subject] : rows) {
-    const kind = Number(k);
-    if (kind === 0) traitRows.push({ name: a ?? '', category: b ?? '', value_enc: v ? toBuffer(v) : null });
+  for (const [kindColumn, item, detail, noticeVersion, method, ciphertext, at, explicitOrErasedAt, ledgerId] of subject ? [...rows, subject] : rows) {
+    const kind = Number(kindColumn);
+    if (kind === 0) traitRows.push({ name: item ?? '', category: detail ?? '', value_enc: ciphertext ? toBuffer(ciphertext) : null });
     else if (kind === 1) {
       // Ledger ids are time-ordered UUIDv7 (fixed-width lowercase hex): the greatest is the entry in force.
-      const id = e ?? '';
-      const purpose = a ?? '';
+      const id = ledgerId ?? '';
+      const purpose = item ?? '';
       const prev = latest.get(purpose);
-      if (!prev || prev.id < id) latest.set(purpose, { purpose, status: b ?? '', noticeVersion: c ?? '', method: d ?? '', at: Number(n), explicit: Number(x) === 1, id });
-    } else if (kind === 2) objections.add(a ?? '');
-    else if (kind === 3) memberships.push({ segmentId: a ?? '', since: Number(n) });
-    else if (kind === 4) segmentState = v ? toBuffer(v) : null;
-    else out = { subjectId: a ?? '', mergedInto: b, restrictedAt: numOrNull(n), erasedAt: numOrNull(x), consents: [], objections: [], traits: [], memberships: [], segmentState: null };
+      if (!prev || prev.id < id) {
+        latest.set(purpose, { purpose, status: detail ?? '', noticeVersion: noticeVersion ?? '', method: method ?? '', at: Number(at), explicit: Number(explicitOrErasedAt) === 1, id });
+      }
+    } else if (kind === 2) objections.add(item ?? '');
+    else if (kind === 3) memberships.push({ segmentId: item ?? '', since: Number(at) });
+    else if (kind === 4) segmentState = ciphertext ? toBuffer(ciphertext) : null;
+    else {
+      out = { subjectId: item ?? '', mergedInto: detail, restrictedAt: numOrNull(at), erasedAt: numOrNull(explicitOrErasedAt), consents: [], objections: [], traits: [], memberships: [], segmentState: null };
+    }
   }
   if (!out) return null;
   out.consents = [...latest.values()].map(({ id: _id, ...c }) => c);
@@ -146,14 +170,14 @@ export class SubjectStateRepo {
         ? sql`union all select 0, name, category, null, null, ${blob}, null, null, null from traits where subject_id = (select id from s) `
         : sql``;
       query = sql<SnapshotRow>`with s as (${subject})
-        select 5 as k, id as a, merged_into as b, null as c, null as d, null as v, restricted_at as n, erased_at as x, null as e from s
+        select 5 as kind, id as item, merged_into as detail, null as notice_version, null as method, null as ciphertext, restricted_at as at, erased_at as explicit_or_erased_at, null as ledger_id from s
         union all select 4, null, null, null, null, state_enc, null, null, null from segment_states where subject_id = (select id from s)
         ${traitRows}union all select 1, purpose, status, notice_version, method, null, at, explicit, id from consents where subject_id = (select id from s)
         union all select 2, purpose, null, null, null, null, null, null, null from objections where subject_id = (select id from s) and lifted_at is null
         union all select 3, segment_id, null, null, null, null, since, null, null from segment_members where subject_id = (select id from s)`.compile(this.db);
-      // The segment state comes second: PostgreSQL types a UNION's columns pair by pair, and its blob is what makes `v`
-      // bytea before any branch of nulls could make it text. One entry per purpose and lookup kind (and one without
-      // traits): bounded by the configuration.
+      // The segment state comes second: PostgreSQL types a UNION's columns pair by pair, and its blob is what makes
+      // `ciphertext` bytea before any branch of nulls could make it text. One entry per purpose and lookup kind (and one
+      // without traits): bounded by the configuration.
       this.#profileQueries.set(shape, query);
     }
     const bound = bind(query, byIdentity ? new Map<unknown, unknown>([[KIND, by.kind], [INDEX, by.blindIndex]]) : new Map([[SUBJECT, by.subjectId]]));
@@ -190,7 +214,8 @@ export class SubjectStateRepo {
     const { text, traitParams } = rest;
     return read((prepare) => {
       // Each part is what an earlier read found, unless it changed since (src/store/reader.ts, KeptRows); otherwise two
-      // point lookups (measured, they cost half of the same as a join) and the rest by subject id.
+      // point lookups (cheaper than the same as a join: docs/performance.md, "reads off Kysely's queue") and the rest by
+      // subject id.
       let subjectId: string | undefined;
       if ('kind' in by) {
         const key = identityKey(by.kind, by.blindIndex);

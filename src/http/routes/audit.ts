@@ -68,6 +68,10 @@ const VerifyReply = Type.Object({
   ),
   nodesChecked: Type.Integer(),
 });
+const EntryPage = Type.Object({ entries: Type.Array(Entry), next: Type.Union([Type.Integer(), Type.Null()]) });
+const KeyReply = Type.Object({ origin: Type.String(), keyId: Type.String(), algorithm: Type.Literal('Ed25519'), publicKey: Type.String() });
+const InclusionReply = Type.Object({ index: Type.Integer(), treeSize: Type.Integer(), entry: Entry, leafHash: Type.String(), proof: Type.Array(Type.String()), rootHash: Type.String(), checkpoint: Checkpoint });
+const ConsistencyReply = Type.Object({ from: Type.Integer(), to: Type.Integer(), proof: Type.Array(Type.String()), fromRoot: Type.String(), toRoot: Type.String(), fromCheckpoint: Checkpoint, toCheckpoint: Checkpoint });
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply, 404: ErrorReply };
 const tags = ['audit'];
@@ -101,31 +105,9 @@ export async function auditRoutes(app: FastifyInstance, ctx: HttpContext): Promi
   });
   const actor = (req: FastifyRequest): string => callers.get(req)!.tokenId;
 
-  app.get('/api/v1/audit', { schema: { tags, security, querystring: Query, response: { 200: Type.Object({ entries: Type.Array(Entry), next: Type.Union([Type.Integer(), Type.Null()]) }), ...errors } } }, async (req) => {
-    const q = req.query as Static<typeof Query>;
-    let subjectId: string | null | undefined = q.subject;
-    if (subjectId !== undefined && subjectId.includes(':')) {
-      const ref = parseIdentityRef(subjectId);
-      if (!ref) throw new FiduciaError('FIDUCIA_VALIDATION', 'subject must be a subject id or an identity (userId:…, anonymousId:…, email:…, phone:…)');
-      subjectId = await ctx.audit.subjectFor(ref); // null: nobody with this identity, so no entries either
-    }
-    const page = subjectId === null ? { entries: [], next: null } : await ctx.audit.query({
-      subjectId,
-      actor: q.actor,
-      action: q.action,
-      purpose: q.purpose,
-      from: parseTime('from', q.from),
-      to: parseTime('to', q.to),
-      before: q.before === undefined ? undefined : Number(q.before),
-      limit: q.limit === undefined ? 100 : Number(q.limit),
-    });
-    // Who looked at whose audit trail is itself on record.
-    const filters = Object.keys(q).filter((k) => k !== 'limit' && k !== 'before').sort().join(',');
-    await ctx.audit.record([
-      { actor: actor(req), action: 'audit.query', subjectId: subjectId ?? null, counts: { entries: page.entries.length }, outcome: 'ok', details: { filters } },
-    ]);
-    return { entries: page.entries.map(entryJson), next: page.next };
-  });
+  app.get('/api/v1/audit', { schema: { tags, security, querystring: Query, response: { 200: EntryPage, ...errors } } }, async (req) =>
+    queryEntries(ctx, req.query as Static<typeof Query>, actor(req)),
+  );
 
   app.get('/api/v1/audit/verify', { schema: { tags, security, querystring: VerifyQuery, response: { 200: VerifyReply, ...errors } } }, async (req) => {
     const report = await ctx.audit.verify();
@@ -148,57 +130,56 @@ export async function auditRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     return checkpointJson(cp);
   });
 
-  app.get(
-    '/api/v1/audit/key',
-    { schema: { tags, security, response: { 200: Type.Object({ origin: Type.String(), keyId: Type.String(), algorithm: Type.Literal('Ed25519'), publicKey: Type.String() }), ...errors } } },
-    async () => ({ origin: ctx.audit.signer.origin, keyId: ctx.audit.signer.keyId, algorithm: 'Ed25519' as const, publicKey: b64(ctx.audit.signer.publicKey) }),
-  );
+  app.get('/api/v1/audit/key', { schema: { tags, security, response: { 200: KeyReply, ...errors } } }, async () => ({
+    origin: ctx.audit.signer.origin,
+    keyId: ctx.audit.signer.keyId,
+    algorithm: 'Ed25519' as const,
+    publicKey: b64(ctx.audit.signer.publicKey),
+  }));
 
-  app.get(
-    '/api/v1/audit/proof/inclusion',
-    {
-      schema: {
-        tags,
-        security,
-        querystring: InclusionQuery,
-        response: {
-          200: Type.Object({ index: Type.Integer(), treeSize: Type.Integer(), entry: Entry, leafHash: Type.String(), proof: Type.Array(Type.String()), rootHash: Type.String(), checkpoint: Checkpoint }),
-          ...errors,
-        },
-      },
-    },
-    async (req) => {
-      const q = req.query as Static<typeof InclusionQuery>;
-      const p = await ctx.audit.inclusionProof(Number(q.index), q.size === undefined ? undefined : Number(q.size));
-      return { index: p.index, treeSize: p.treeSize, entry: entryJson(p.entry), leafHash: b64(p.leafHash), proof: p.proof.map(b64), rootHash: b64(p.rootHash), checkpoint: checkpointJson(p.checkpoint) };
-    },
-  );
+  app.get('/api/v1/audit/proof/inclusion', { schema: { tags, security, querystring: InclusionQuery, response: { 200: InclusionReply, ...errors } } }, async (req) => {
+    const q = req.query as Static<typeof InclusionQuery>;
+    const p = await ctx.audit.inclusionProof(Number(q.index), q.size === undefined ? undefined : Number(q.size));
+    return { index: p.index, treeSize: p.treeSize, entry: entryJson(p.entry), leafHash: b64(p.leafHash), proof: p.proof.map(b64), rootHash: b64(p.rootHash), checkpoint: checkpointJson(p.checkpoint) };
+  });
 
-  app.get(
-    '/api/v1/audit/proof/consistency',
-    {
-      schema: {
-        tags,
-        security,
-        querystring: ConsistencyQuery,
-        response: {
-          200: Type.Object({ from: Type.Integer(), to: Type.Integer(), proof: Type.Array(Type.String()), fromRoot: Type.String(), toRoot: Type.String(), fromCheckpoint: Checkpoint, toCheckpoint: Checkpoint }),
-          ...errors,
-        },
-      },
-    },
-    async (req) => {
-      const q = req.query as Static<typeof ConsistencyQuery>;
-      const p = await ctx.audit.consistencyProof(Number(q.from), q.to === undefined ? undefined : Number(q.to));
-      return {
-        from: p.from,
-        to: p.to,
-        proof: p.proof.map(b64),
-        fromRoot: b64(p.fromRoot),
-        toRoot: b64(p.toRoot),
-        fromCheckpoint: checkpointJson(p.fromCheckpoint),
-        toCheckpoint: checkpointJson(p.toCheckpoint),
-      };
-    },
-  );
+  app.get('/api/v1/audit/proof/consistency', { schema: { tags, security, querystring: ConsistencyQuery, response: { 200: ConsistencyReply, ...errors } } }, async (req) => {
+    const q = req.query as Static<typeof ConsistencyQuery>;
+    const p = await ctx.audit.consistencyProof(Number(q.from), q.to === undefined ? undefined : Number(q.to));
+    return {
+      from: p.from,
+      to: p.to,
+      proof: p.proof.map(b64),
+      fromRoot: b64(p.fromRoot),
+      toRoot: b64(p.toRoot),
+      fromCheckpoint: checkpointJson(p.fromCheckpoint),
+      toCheckpoint: checkpointJson(p.toCheckpoint),
+    };
+  });
+}
+
+/** A page of entries matching the query (a subject given by identity is looked up first), the query itself on record. */
+async function queryEntries(ctx: HttpContext, q: Static<typeof Query>, actor: string): Promise<{ entries: ReturnType<typeof entryJson>[]; next: number | null }> {
+  let subjectId: string | null | undefined = q.subject;
+  if (subjectId !== undefined && subjectId.includes(':')) {
+    const ref = parseIdentityRef(subjectId);
+    if (!ref) throw new FiduciaError('FIDUCIA_VALIDATION', 'subject must be a subject id or an identity (userId:…, anonymousId:…, email:…, phone:…)');
+    subjectId = await ctx.audit.subjectFor(ref); // null: nobody with this identity, so no entries either
+  }
+  const page = subjectId === null ? { entries: [], next: null } : await ctx.audit.query({
+    subjectId,
+    actor: q.actor,
+    action: q.action,
+    purpose: q.purpose,
+    from: parseTime('from', q.from),
+    to: parseTime('to', q.to),
+    before: q.before === undefined ? undefined : Number(q.before),
+    limit: q.limit === undefined ? 100 : Number(q.limit),
+  });
+  // Who looked at whose audit trail is itself on record.
+  const filters = Object.keys(q).filter((k) => k !== 'limit' && k !== 'before').sort().join(',');
+  await ctx.audit.record([
+    { actor, action: 'audit.query', subjectId: subjectId ?? null, counts: { entries: page.entries.length }, outcome: 'ok', details: { filters } },
+  ]);
+  return { entries: page.entries.map(entryJson), next: page.next };
 }

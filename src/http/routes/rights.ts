@@ -73,18 +73,30 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     callers.set(req, caller);
   });
   const actor = (req: FastifyRequest) => callers.get(req)!.tokenId;
-  const tags = ['rights'];
-  const security = [{ token: [] }];
+  requestRoutes(app, ctx, actor);
+  legalHoldRoutes(app, ctx, actor);
+}
+
+const tags = ['rights'];
+const security = [{ token: [] }];
+
+/** The checks of a staff request that its schema cannot express: known purposes, and fields only where the type uses them. */
+function checkCreateBody(ctx: HttpContext, body: CreateBody): void {
+  for (const p of body.purposes ?? []) if (!ctx.cfg.purpose(p)) throw new FiduciaError('FIDUCIA_UNKNOWN_PURPOSE', `unknown purpose "${p}"`);
+  if (body.purposes && body.type !== 'objection') throw new FiduciaError('FIDUCIA_VALIDATION', 'purposes apply to objection requests only');
+  if (body.traits && body.type !== 'rectification') throw new FiduciaError('FIDUCIA_VALIDATION', 'traits apply to rectification requests only');
+  if (body.type === 'rectification' && Object.keys(body.traits ?? {}).length === 0) throw new FiduciaError('FIDUCIA_VALIDATION', 'a rectification needs traits: {name: corrected value}');
+  if (body.suppress !== undefined && body.type !== 'erasure') throw new FiduciaError('FIDUCIA_VALIDATION', 'suppress applies to erasure requests only');
+}
+
+/** Rights requests: create, list, read, export the package, extend, reject, process, lift a restriction. */
+function requestRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: FastifyRequest) => string): void {
   const view = async (fn: () => Promise<{ id: string }>): Promise<RequestView> => ctx.rights.get((await fn()).id);
 
   app.post('/api/v1/rights-requests', { bodyLimit: 64 * 1024, schema: { tags, security, body: CreateBody, response: { 202: Accepted, ...errors } } }, async (req, reply) => {
     const body = req.body as CreateBody;
     const identity = identityOf(body.identity);
-    for (const p of body.purposes ?? []) if (!ctx.cfg.purpose(p)) throw new FiduciaError('FIDUCIA_UNKNOWN_PURPOSE', `unknown purpose "${p}"`);
-    if (body.purposes && body.type !== 'objection') throw new FiduciaError('FIDUCIA_VALIDATION', 'purposes apply to objection requests only');
-    if (body.traits && body.type !== 'rectification') throw new FiduciaError('FIDUCIA_VALIDATION', 'traits apply to rectification requests only');
-    if (body.type === 'rectification' && Object.keys(body.traits ?? {}).length === 0) throw new FiduciaError('FIDUCIA_VALIDATION', 'a rectification needs traits: {name: corrected value}');
-    if (body.suppress !== undefined && body.type !== 'erasure') throw new FiduciaError('FIDUCIA_VALIDATION', 'suppress applies to erasure requests only');
+    checkCreateBody(ctx, body);
     const receivedAt = body.receivedAt === undefined ? undefined : Date.parse(body.receivedAt);
     const row = await ctx.rights
       .createStaff(
@@ -147,7 +159,10 @@ export async function rightsRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     const b = req.body as Static<typeof LiftBody>;
     return view(() => ctx.rights.liftRestriction(id, b.reason, actor(req)));
   });
+}
 
+/** Legal holds on a person's profile (by identity): set and release. */
+function legalHoldRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: FastifyRequest) => string): void {
   app.put('/api/v1/legal-holds/:identity', { schema: { tags, security, params: IdentityParam, body: HoldBody } }, async (req) => {
     const { identity } = req.params as Static<typeof IdentityParam>;
     const b = req.body as Static<typeof HoldBody>;

@@ -73,49 +73,22 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     callers.set(req, await authenticate(req, ctx));
   });
   const callerOf = (req: FastifyRequest): Caller => callers.get(req)!;
-  const route = (req: FastifyRequest) => req.routeOptions.url ?? 'unmatched';
+  definitionRoutes(app, ctx, callerOf);
+  memberRoutes(app, ctx, callerOf);
+}
 
-  const visible = (caller: Caller, d: DefinitionView) => caller.role !== 'service' || caller.purposes.includes(d.purpose);
-  const find = (id: string): DefinitionView => {
-    const d = ctx.segments.definition(id);
-    if (!d) throw new FiduciaError('FIDUCIA_NOT_FOUND', `no segment or computed trait "${id}"`);
-    return d;
-  };
+type CallerOf = (req: FastifyRequest) => Caller;
 
-  /** Purpose known, caller may act for it (analysts: aggregates only), segment exists, serves that purpose and has members. */
-  const purposeBound = async (req: FastifyRequest, id: string, purpose: string, aggregate: boolean): Promise<DefinitionView> => {
-    const caller = callerOf(req);
-    if (!ctx.cfg.purpose(purpose)) throw new FiduciaError('FIDUCIA_UNKNOWN_PURPOSE', `unknown purpose "${purpose}"`);
-    if (!(aggregate && caller.role === 'analyst')) await requirePurpose(req, ctx, caller, purpose);
-    const d = find(id);
-    if (d.purpose !== purpose) {
-      await ctx.audit.record([
-        { actor: caller.tokenId, action: 'authz.denied', purpose, outcome: 'denied', details: { route: route(req), role: caller.role, reason: 'segment_purpose_mismatch', segment: id } },
-      ]);
-      throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', `segment "${id}" serves purpose "${d.purpose}", not "${purpose}"`, { reason: 'segment_purpose_mismatch', purpose: d.purpose });
-    }
-    if (d.kind !== 'segment') throw new FiduciaError('FIDUCIA_VALIDATION', `"${id}" is a computed trait: it has values on profiles, not members`);
-    // The configuration changed under it (e.g. a shorter retention): its memberships are no longer maintained.
-    if (d.status === 'invalid') throw new FiduciaError('FIDUCIA_SEGMENT_CONFLICT', `"${id}" is not valid under the current privacy configuration; redefine it`);
-    return d;
-  };
+const visible = (caller: Caller, d: DefinitionView) => caller.role !== 'service' || caller.purposes.includes(d.purpose);
 
-  const count = async (req: FastifyRequest, d: DefinitionView, purpose: string) => {
-    const caller = callerOf(req);
-    if (caller.role !== 'analyst') {
-      const n = await ctx.segments.count(d.id);
-      await ctx.audit.record([{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
-      return { id: d.id, purpose, count: n };
-    }
-    // A small group points at people, and anyone can add members through a public key: the threshold counts only
-    // members a stranger cannot create, and below it an analyst learns only that it is below.
-    const a = await ctx.segments.analystCount(d.id);
-    await ctx.audit.record([
-      { actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: a.members, vouched: a.vouched }, outcome: 'ok', details: { segment: d.id, role: caller.role, shown: a.shown.count !== null } },
-    ]);
-    return { id: d.id, purpose, ...a.shown };
-  };
+function find(ctx: HttpContext, id: string): DefinitionView {
+  const d = ctx.segments.definition(id);
+  if (!d) throw new FiduciaError('FIDUCIA_NOT_FOUND', `no segment or computed trait "${id}"`);
+  return d;
+}
 
+/** The definitions: admins create and delete them, everyone lists and reads those of purposes they may see. */
+function definitionRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: CallerOf): void {
   app.post(
     '/api/v1/segments',
     {
@@ -142,7 +115,7 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.get('/api/v1/segments/:id', { schema: { tags: ['segments'], security: [{ token: [] }], params: IdParams, response: { 200: Definition, ...errors } } }, async (req) => {
     const caller = callerOf(req);
-    const d = find((req.params as Static<typeof IdParams>).id);
+    const d = find(ctx, (req.params as Static<typeof IdParams>).id);
     if (!visible(caller, d)) await requirePurpose(req, ctx, caller, d.purpose);
     return d;
   });
@@ -155,14 +128,18 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     await ctx.audit.record([{ actor: caller.tokenId, action: 'segment.delete', outcome: 'ok', details: { segment: id } }]);
     return reply.status(204).send();
   });
+}
 
+/** A segment's members and their count, for one purpose the segment serves (analysts: the count only). */
+function memberRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: CallerOf): void {
   app.get(
     '/api/v1/segments/:id/count',
     { schema: { tags: ['segments'], security: [{ token: [] }], params: IdParams, querystring: PurposeQuery, response: { 200: Count, ...errors } } },
     async (req) => {
+      const caller = callerOf(req);
       const { purpose } = req.query as Static<typeof PurposeQuery>;
-      const d = await purposeBound(req, (req.params as Static<typeof IdParams>).id, purpose, true);
-      return count(req, d, purpose);
+      const d = await purposeBound(ctx, req, caller, (req.params as Static<typeof IdParams>).id, purpose, true);
+      return count(ctx, caller, d, purpose);
     },
   );
 
@@ -172,9 +149,9 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
     async (req) => {
       const caller = callerOf(req);
       const q = req.query as Static<typeof MembersQuery>;
-      const d = await purposeBound(req, (req.params as Static<typeof IdParams>).id, q.purpose, true);
+      const d = await purposeBound(ctx, req, caller, (req.params as Static<typeof IdParams>).id, q.purpose, true);
       // Analysts see aggregates only: the same question answers with a count, never with subject ids.
-      if (caller.role === 'analyst') return count(req, d, q.purpose);
+      if (caller.role === 'analyst') return count(ctx, caller, d, q.purpose);
       const page = await ctx.segments.members(d.id, q.cursor ?? null, q.limit === undefined ? 100 : Number(q.limit));
       // A member listing is a read of personal data (pseudonymous ids): one audit entry per page.
       await ctx.audit.record([
@@ -190,4 +167,38 @@ export async function segmentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       return { id: d.id, purpose: q.purpose, members: page.members, nextCursor: page.nextCursor };
     },
   );
+}
+
+/** Purpose known, caller may act for it (analysts: aggregates only), segment exists, serves that purpose and has members. */
+async function purposeBound(ctx: HttpContext, req: FastifyRequest, caller: Caller, id: string, purpose: string, aggregate: boolean): Promise<DefinitionView> {
+  if (!ctx.cfg.purpose(purpose)) throw new FiduciaError('FIDUCIA_UNKNOWN_PURPOSE', `unknown purpose "${purpose}"`);
+  if (!(aggregate && caller.role === 'analyst')) await requirePurpose(req, ctx, caller, purpose);
+  const d = find(ctx, id);
+  if (d.purpose !== purpose) {
+    const route = req.routeOptions.url ?? 'unmatched';
+    await ctx.audit.record([
+      { actor: caller.tokenId, action: 'authz.denied', purpose, outcome: 'denied', details: { route, role: caller.role, reason: 'segment_purpose_mismatch', segment: id } },
+    ]);
+    throw new FiduciaError('FIDUCIA_PURPOSE_NOT_ALLOWED', `segment "${id}" serves purpose "${d.purpose}", not "${purpose}"`, { reason: 'segment_purpose_mismatch', purpose: d.purpose });
+  }
+  if (d.kind !== 'segment') throw new FiduciaError('FIDUCIA_VALIDATION', `"${id}" is a computed trait: it has values on profiles, not members`);
+  // The configuration changed under it (e.g. a shorter retention): its memberships are no longer maintained.
+  if (d.status === 'invalid') throw new FiduciaError('FIDUCIA_SEGMENT_CONFLICT', `"${id}" is not valid under the current privacy configuration; redefine it`);
+  return d;
+}
+
+/** The member count as the caller may see it, on record. */
+async function count(ctx: HttpContext, caller: Caller, d: DefinitionView, purpose: string) {
+  if (caller.role !== 'analyst') {
+    const n = await ctx.segments.count(d.id);
+    await ctx.audit.record([{ actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: n }, outcome: 'ok', details: { segment: d.id, role: caller.role } }]);
+    return { id: d.id, purpose, count: n };
+  }
+  // A small group points at people, and anyone can add members through a public key: the threshold counts only
+  // members a stranger cannot create, and below it an analyst learns only that it is below.
+  const a = await ctx.segments.analystCount(d.id);
+  await ctx.audit.record([
+    { actor: caller.tokenId, action: 'segment.count', purpose, counts: { members: a.members, vouched: a.vouched }, outcome: 'ok', details: { segment: d.id, role: caller.role, shown: a.shown.count !== null } },
+  ]);
+  return { id: d.id, purpose, ...a.shown };
 }

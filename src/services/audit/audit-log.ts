@@ -79,14 +79,15 @@ export const STORED_NODE_LEVEL = 8;
 
 /**
  * Entries hashed and sent per insert statement within one append. On PostgreSQL the server stores one chunk while this
- * process hashes the next: in appends of 1,000, chunks of 250 measured 0.82–0.87× plain inserts, 1,000 and 125 0.70–0.72×.
+ * process hashes the next; in appends of 1,000, chunks of 250 came closer to plain inserts than larger or smaller ones
+ * (figures in docs/performance.md, "Audit log").
  */
 const APPEND_CHUNK = 250;
 
 /**
  * Tries of the one-statement append (PostgreSQL): on the head this process wrote last, then on the head read afresh;
- * then the locked transaction. Two instances appending without pause missed 426 times in 928 statements, and more tries
- * only re-sent the rows.
+ * then the locked transaction. Under contention (two instances appending without pause) misses are common, and further
+ * tries only re-send the rows (figures in docs/performance.md, "Audit log").
  */
 const ALONE_ATTEMPTS = 2;
 

@@ -78,73 +78,17 @@ export async function readSubjectData(db: DataScope, ring: KeyRing, state: Store
   if (!state) return { data: { subject: null, identities: [], traits: [], events: [], consents: [], sourceNames }, unreadable: 0 };
   const subjectId = state.subjectId;
   const keys = new Keys(ring, subjectId, (await ring.currentKeys([subjectId])).get(subjectId));
-  let unreadable = 0;
 
-  const identities: IdentityItem[] = [];
   const profiles = new ProfileRepo(db);
-  for (const r of await profiles.identitiesOf(subjectId)) {
-    const v = await keys.open(`identity:${r.kind}`, r.value_enc);
-    if (v.ok) identities.push({ kind: r.kind, value: v.value, asserted: r.asserted });
-    else unreadable++;
-  }
-
-  const traits: TraitItem[] = [];
-  for (const r of await profiles.traitsOf(subjectId)) {
-    const v = await keys.open(`trait:${r.name}`, r.value_enc);
-    if (!v.ok) {
-      unreadable++;
-      continue;
-    }
-    traits.push({ name: r.name, value: v.value, category: r.category, purposes: JSON.parse(r.purposes) as string[], sourceId: r.source_id, updatedAt: Number(r.updated_at) });
-  }
-
-  const events: EventItem[] = [];
-  // Few distinct purpose lists per subject: parse each once.
-  const purposeLists = new Map<string, string[]>();
-  const purposesOf = (text: string) => {
-    let p = purposeLists.get(text);
-    if (!p) purposeLists.set(text, (p = JSON.parse(text) as string[]));
-    return p;
-  };
-  const eventRepo = new EventRepo(db);
-  for (let after: string | null = null; ; ) {
-    const page = await eventRepo.eventsOf(subjectId, after, EVENT_PAGE);
-    for (const r of page) {
-      const field = `event:${r.id}`;
-      const key = keys.known(r.payload_enc);
-      const v = key ? { ok: true as const, value: decryptJson(key, subjectId, field, r.payload_enc) } : key === null ? { ok: false as const } : await keys.open(field, r.payload_enc);
-      if (!v.ok) {
-        unreadable++;
-        continue;
-      }
-      const payload = (v.value ?? {}) as { properties?: Record<string, unknown>; context?: unknown; traits?: Record<string, unknown>; groupId?: unknown };
-      let properties: Record<string, unknown> = payload.properties ?? {};
-      const groupTraits = payload.traits && Object.keys(payload.traits).length > 0 ? payload.traits : undefined;
-      if (typeof payload.groupId === 'string' || groupTraits) {
-        properties = { ...properties, ...(typeof payload.groupId === 'string' ? { groupId: payload.groupId } : {}), ...(groupTraits ? { traits: groupTraits } : {}) };
-      }
-      events.push({
-        messageId: r.message_id,
-        type: r.type,
-        event: r.event_name,
-        timestamp: Number(r.timestamp),
-        receivedAt: Number(r.received_at),
-        category: r.category,
-        purposes: purposesOf(r.purposes),
-        sourceId: r.source_id,
-        properties,
-        context: payload.context ?? {},
-      });
-    }
-    if (page.length < EVENT_PAGE) break;
-    after = page[page.length - 1]!.id;
-  }
+  const identities = await readIdentities(profiles, keys, subjectId);
+  const traits = await readTraits(profiles, keys, subjectId);
+  const events = await readEvents(new EventRepo(db), keys, subjectId);
 
   const consents: ConsentItem[] = (
     await new ConsentRepo(db).ledgerOf([subjectId])
   ).map((c) => ({ purpose: c.purpose, status: c.status, noticeVersion: c.notice_version, method: c.method, sourceId: c.source_id, receiptId: c.receipt_id, at: Number(c.at) }));
 
-  const sourceIds = new Set([...traits.map((t) => t.sourceId), ...events.map((e) => e.sourceId), ...consents.flatMap((c) => (c.sourceId ? [c.sourceId] : []))]);
+  const sourceIds = new Set([...traits.items.map((t) => t.sourceId), ...events.items.map((e) => e.sourceId), ...consents.flatMap((c) => (c.sourceId ? [c.sourceId] : []))]);
   const known = [...sourceIds].filter((id) => !id.startsWith('rights:'));
   if (known.length > 0) for (const s of await new AccessRepo(db).sourceNames(known)) sourceNames.set(s.id, s.name);
   for (const id of sourceIds) if (id.startsWith('rights:')) sourceNames.set(id, `rights request ${id.slice(7)}`);
@@ -153,12 +97,93 @@ export async function readSubjectData(db: DataScope, ring: KeyRing, state: Store
   return {
     data: {
       subject: { id: subjectId, createdAt: Number(row?.created_at ?? 0), restricted: state.restrictedAt !== null, objections: state.objections },
-      identities,
-      traits,
-      events,
+      identities: identities.items,
+      traits: traits.items,
+      events: events.items,
       consents,
       sourceNames,
     },
-    unreadable,
+    unreadable: identities.unreadable + traits.unreadable + events.unreadable,
+  };
+}
+
+/** Rows decrypted, and how many could not be (keys destroyed). */
+interface Decrypted<T> {
+  items: T[];
+  unreadable: number;
+}
+
+async function readIdentities(profiles: ProfileRepo, keys: Keys, subjectId: string): Promise<Decrypted<IdentityItem>> {
+  const out: Decrypted<IdentityItem> = { items: [], unreadable: 0 };
+  for (const r of await profiles.identitiesOf(subjectId)) {
+    const v = await keys.open(`identity:${r.kind}`, r.value_enc);
+    if (v.ok) out.items.push({ kind: r.kind, value: v.value, asserted: r.asserted });
+    else out.unreadable++;
+  }
+  return out;
+}
+
+async function readTraits(profiles: ProfileRepo, keys: Keys, subjectId: string): Promise<Decrypted<TraitItem>> {
+  const out: Decrypted<TraitItem> = { items: [], unreadable: 0 };
+  for (const r of await profiles.traitsOf(subjectId)) {
+    const v = await keys.open(`trait:${r.name}`, r.value_enc);
+    if (!v.ok) {
+      out.unreadable++;
+      continue;
+    }
+    out.items.push({ name: r.name, value: v.value, category: r.category, purposes: JSON.parse(r.purposes) as string[], sourceId: r.source_id, updatedAt: Number(r.updated_at) });
+  }
+  return out;
+}
+
+type EventRow = Awaited<ReturnType<EventRepo['eventsOf']>>[number];
+
+/** Every event of the subject, a page at a time; a ciphertext under a key already known is decrypted without a wait. */
+async function readEvents(eventRepo: EventRepo, keys: Keys, subjectId: string): Promise<Decrypted<EventItem>> {
+  const out: Decrypted<EventItem> = { items: [], unreadable: 0 };
+  // Few distinct purpose lists per subject: parse each once.
+  const purposeLists = new Map<string, string[]>();
+  const purposesOf = (text: string) => {
+    let p = purposeLists.get(text);
+    if (!p) purposeLists.set(text, (p = JSON.parse(text) as string[]));
+    return p;
+  };
+  for (let after: string | null = null; ; ) {
+    const page = await eventRepo.eventsOf(subjectId, after, EVENT_PAGE);
+    for (const r of page) {
+      const field = `event:${r.id}`;
+      const key = keys.known(r.payload_enc);
+      const v = key ? { ok: true as const, value: decryptJson(key, subjectId, field, r.payload_enc) } : key === null ? { ok: false as const } : await keys.open(field, r.payload_enc);
+      if (!v.ok) {
+        out.unreadable++;
+        continue;
+      }
+      out.items.push(eventItem(r, v.value, purposesOf(r.purposes)));
+    }
+    if (page.length < EVENT_PAGE) break;
+    after = page[page.length - 1]!.id;
+  }
+  return out;
+}
+
+/** An event as the package shows it: a group call's id and traits among its properties. */
+function eventItem(r: EventRow, decrypted: unknown, purposes: string[]): EventItem {
+  const payload = (decrypted ?? {}) as { properties?: Record<string, unknown>; context?: unknown; traits?: Record<string, unknown>; groupId?: unknown };
+  let properties: Record<string, unknown> = payload.properties ?? {};
+  const groupTraits = payload.traits && Object.keys(payload.traits).length > 0 ? payload.traits : undefined;
+  if (typeof payload.groupId === 'string' || groupTraits) {
+    properties = { ...properties, ...(typeof payload.groupId === 'string' ? { groupId: payload.groupId } : {}), ...(groupTraits ? { traits: groupTraits } : {}) };
+  }
+  return {
+    messageId: r.message_id,
+    type: r.type,
+    event: r.event_name,
+    timestamp: Number(r.timestamp),
+    receivedAt: Number(r.received_at),
+    category: r.category,
+    purposes,
+    sourceId: r.source_id,
+    properties,
+    context: payload.context ?? {},
   };
 }

@@ -111,8 +111,84 @@ export async function updateSubjects(db: DataScope, deps: UpdaterDeps, cat: Cata
   const subjects = [...work.keys()].sort();
   if (subjects.length === 0) return result;
 
-  // Lock first: consents, events and memberships are then read as the last writer of these subjects left them.
-  // Subjects created in this commit are invisible to everyone else until it commits: no row, no lock, no membership.
+  const { blobs, stored, keys, live } = await lockAndRead(repo, deps, work, subjects, now);
+  if (live.length === 0) return result;
+  const members = await currentMemberships(repo, live.filter((s) => !work.get(s)!.fresh));
+
+  const ctxs = new Map<string, SubjectCtx>();
+  for (const subjectId of live) {
+    const c = new SubjectCtx(keys.get(subjectId)!, toSubjectState(stored.get(subjectId)!), deps.policy);
+    c.state = decodeState(c.key.key, subjectId, blobs.get(subjectId));
+    ctxs.set(subjectId, c);
+    foldWork(c, work.get(subjectId)!, cat, today);
+  }
+  await rebuildFromHistory(repo, deps, ctxs, today, (c, purpose) => c.seeFor(purpose));
+  const traits = await visibleTraits(repo, deps, cat, work, ctxs);
+
+  const writes: Writes = { add: [], remove: [], states: [], empty: [] };
+  for (const [subjectId, c] of ctxs) {
+    const facts = factsOf(c, traits.get(subjectId), today);
+    evaluateMemberships(subjectId, c, work.get(subjectId)!.defs, members.get(subjectId) ?? new Set<string>(), cat, facts, now, writes);
+    for (const [id, st] of Object.entries(c.state.s)) {
+      const spec = cat.specs.get(id);
+      if (spec && prune(st, spec, today)) c.changed = true;
+    }
+    if (!c.changed && (blobs.get(subjectId)?.length ?? 0) > 0) continue;
+    if (Object.keys(c.state.s).length === 0) writes.empty.push(subjectId);
+    else writes.states.push({ subject_id: subjectId, state_enc: encryptJson(c.key.key, c.key.version, subjectId, STATE_FIELD, c.state), updated_at: now });
+  }
+  await repo.addMembers(writes.add);
+  await repo.removeMembers(writes.remove);
+  await repo.upsertStates(writes.states);
+  // Placeholders (PostgreSQL) and states that emptied leave no row behind.
+  const drop = writes.empty.filter((s) => blobs.has(s));
+  if (drop.length > 0) await repo.deleteStates(drop);
+  result.entered = writes.add.length;
+  result.left = writes.remove.length;
+  return result;
+}
+
+/** One live subject in a pass: its key, its decoded state and whether it changed, and each purpose's view of it. */
+class SubjectCtx {
+  state: StateBlob = { v: 1, s: {} };
+  changed = false;
+  /** Specs to rebuild from stored events. */
+  readonly rebuild: AggregateSpec[] = [];
+  /** Decided once per purpose and pass. */
+  readonly #views = new Map<string, PurposeView>();
+
+  constructor(
+    readonly key: DataKey,
+    private readonly subject: SubjectState,
+    private readonly policy: PolicyEngine,
+  ) {}
+
+  view(purpose: string): PurposeView {
+    let v = this.#views.get(purpose);
+    if (!v) this.#views.set(purpose, (v = this.policy.view(purpose, this.subject, SYSTEM_CALLER)));
+    return v;
+  }
+
+  /** Whether the purpose may see data of a category. */
+  seeFor(purpose: string): (category: string) => boolean {
+    return (category) => this.view(purpose).decide(category).allow;
+  }
+}
+
+/** What a pass writes: memberships entered and left, states to store, subjects whose state is now empty. */
+interface Writes {
+  add: { segment_id: string; subject_id: string; since: number }[];
+  remove: { segment_id: string; subject_id: string }[];
+  states: { subject_id: string; state_enc: Buffer; updated_at: number }[];
+  empty: string[];
+}
+
+/**
+ * Locks first: consents, events and memberships are then read as the last writer of these subjects left them. Subjects
+ * created in this commit are invisible to everyone else until it commits: no row, no lock, no membership. Subjects
+ * merged away, erased or gone are forgotten; the rest are `live` (in the order of `subjects`).
+ */
+async function lockAndRead(repo: SegmentRepo, deps: UpdaterDeps, work: ReadonlyMap<string, SubjectWork>, subjects: readonly string[], now: number) {
   const known = subjects.filter((s) => !work.get(s)!.fresh);
   const blobs = await repo.lockStates(known, now);
   const stored = await repo.policyStates(subjects);
@@ -121,82 +197,72 @@ export async function updateSubjects(db: DataScope, deps: UpdaterDeps, cat: Cata
   const gone = subjects.filter((s) => !keys.has(s) || stored.get(s)!.erased);
   if (gone.length > 0) await repo.forget(gone);
   const live = subjects.filter((s) => keys.has(s) && !stored.get(s)!.erased);
-  if (live.length === 0) return result;
+  return { blobs, stored, keys, live };
+}
+
+/** Subject → the segments it is a member of. */
+async function currentMemberships(repo: SegmentRepo, subjectIds: readonly string[]): Promise<Map<string, Set<string>>> {
   const members = new Map<string, Set<string>>();
-  for (const m of await repo.membershipsOfMany(live.filter((s) => !work.get(s)!.fresh))) {
+  for (const m of await repo.membershipsOfMany(subjectIds)) {
     let set = members.get(m.subject_id);
     if (!set) members.set(m.subject_id, (set = new Set()));
     set.add(m.segment_id);
   }
+  return members;
+}
 
-  interface Ctx {
-    key: DataKey;
-    state: StateBlob;
-    changed: boolean;
-    views: Map<string, PurposeView>;
-    subject: SubjectState;
-    /** Specs to rebuild from stored events. */
-    rebuild: AggregateSpec[];
+/**
+ * Drops from the state what a purpose may no longer use (or a deleted definition no longer needs); then, for each spec
+ * of the definitions asked for, folds the commit's events into it or marks it to be rebuilt from stored events.
+ */
+function foldWork(c: SubjectCtx, w: SubjectWork, cat: Catalogue, today: number): void {
+  // Dropped, not kept aside.
+  for (const id of Object.keys(c.state.s)) {
+    const spec = cat.specs.get(id);
+    if (!spec || !purposeOpen(c.view(spec.purpose))) {
+      delete c.state.s[id];
+      c.changed = true;
+    }
   }
-  const ctxs = new Map<string, Ctx>();
-  const view = (c: Ctx, purpose: string): PurposeView => {
-    let v = c.views.get(purpose);
-    if (!v) c.views.set(purpose, (v = deps.policy.view(purpose, c.subject, SYSTEM_CALLER)));
-    return v;
-  };
-  const seeFor = (c: Ctx, purpose: string) => (category: string) => view(c, purpose).decide(category).allow;
-
-  for (const subjectId of live) {
-    const w = work.get(subjectId)!;
-    const c: Ctx = { key: keys.get(subjectId)!, state: { v: 1, s: {} }, changed: false, views: new Map(), subject: toSubjectState(stored.get(subjectId)!), rebuild: [] };
-    c.state = decodeState(c.key.key, subjectId, blobs.get(subjectId));
-    ctxs.set(subjectId, c);
-    // What a purpose may no longer use (or a deleted definition no longer needs) is dropped, not kept aside.
-    for (const id of Object.keys(c.state.s)) {
-      const spec = cat.specs.get(id);
-      if (!spec || !purposeOpen(view(c, spec.purpose))) {
-        delete c.state.s[id];
+  const done = new Set<string>();
+  for (const key of w.defs) {
+    const def = cat.defs.get(key);
+    if (!def || !purposeOpen(c.view(def.definition.purpose))) continue;
+    for (const spec of def.specs) {
+      if (done.has(spec.id)) continue;
+      done.add(spec.id);
+      const present = Object.hasOwn(c.state.s, spec.id);
+      const rebuild = w.rebuild === 'all' || (w.rebuild instanceof Set && w.rebuild.has(spec.id)) || (!present && !w.fresh);
+      if (rebuild) {
+        c.state.s[spec.id] = {};
+        c.rebuild.push(spec);
         c.changed = true;
+        continue;
       }
-    }
-    const done = new Set<string>();
-    for (const key of w.defs) {
-      const def = cat.defs.get(key);
-      if (!def || !purposeOpen(view(c, def.definition.purpose))) continue;
-      for (const spec of def.specs) {
-        if (done.has(spec.id)) continue;
-        done.add(spec.id);
-        const present = Object.hasOwn(c.state.s, spec.id);
-        const rebuild = w.rebuild === 'all' || (w.rebuild instanceof Set && w.rebuild.has(spec.id)) || (!present && !w.fresh);
-        if (rebuild) {
-          c.state.s[spec.id] = {};
-          c.rebuild.push(spec);
-          c.changed = true;
-          continue;
-        }
-        const st = (c.state.s[spec.id] ??= {});
-        if (!present) c.changed = true;
-        const see = seeFor(c, spec.purpose);
-        for (const ev of w.events) if (applyEvent(st, spec, ev, see, today)) c.changed = true;
-      }
+      const st = (c.state.s[spec.id] ??= {});
+      if (!present) c.changed = true;
+      const see = c.seeFor(spec.purpose);
+      for (const ev of w.events) if (applyEvent(st, spec, ev, see, today)) c.changed = true;
     }
   }
+}
 
-  await rebuildFromHistory(repo, deps, ctxs, today, seeFor);
+type TraitValues = Map<string, { category: string; value: Json }>;
 
-  // Trait values, decrypted only for definitions that test them and only where their purpose may see them.
+/** Trait values (subject → name → value), decrypted only for definitions that test them and only where their purpose may see them. */
+async function visibleTraits(repo: SegmentRepo, deps: UpdaterDeps, cat: Catalogue, work: ReadonlyMap<string, SubjectWork>, ctxs: ReadonlyMap<string, SubjectCtx>): Promise<Map<string, TraitValues>> {
   const wanted = new Map<string, Set<string>>();
-  for (const s of live) {
+  for (const [s, c] of ctxs) {
     for (const k of work.get(s)!.defs) {
       const def = cat.defs.get(k);
-      if (!def || def.traits.length === 0 || !purposeOpen(view(ctxs.get(s)!, def.definition.purpose))) continue;
+      if (!def || def.traits.length === 0 || !purposeOpen(c.view(def.definition.purpose))) continue;
       for (const t of def.traits) wanted.set(t, (wanted.get(t) ?? new Set()).add(def.definition.purpose));
     }
   }
-  const traits = new Map<string, Map<string, { category: string; value: Json }>>();
-  for (const r of await repo.traitsOf(live, [...wanted.keys()])) {
+  const traits = new Map<string, TraitValues>();
+  for (const r of await repo.traitsOf([...ctxs.keys()], [...wanted.keys()])) {
     const c = ctxs.get(r.subject_id)!;
-    if (![...(wanted.get(r.name) ?? [])].some((p) => view(c, p).decide(r.category).allow)) continue;
+    if (![...(wanted.get(r.name) ?? [])].some((p) => c.view(p).decide(r.category).allow)) continue;
     const blob = Buffer.from(r.value_enc);
     const version = ciphertextKeyVersion(blob);
     const key = version === c.key.version ? c.key.key : await deps.ring.keyVersion(r.subject_id, version);
@@ -205,51 +271,45 @@ export async function updateSubjects(db: DataScope, deps: UpdaterDeps, cat: Cata
     if (!m) traits.set(r.subject_id, (m = new Map()));
     m.set(r.name, { category: r.category, value: decryptJson(key, r.subject_id, `trait:${r.name}`, blob) as Json });
   }
+  return traits;
+}
 
-  const add: { segment_id: string; subject_id: string; since: number }[] = [];
-  const remove: { segment_id: string; subject_id: string }[] = [];
-  const states = [];
-  const empty = [];
-  for (const subjectId of live) {
-    const c = ctxs.get(subjectId)!;
-    const asked = work.get(subjectId)!.defs;
-    const current = members.get(subjectId) ?? new Set<string>();
-    const facts = (purpose: string) => ({
-      today,
-      state: (id: string) => c.state.s[id],
-      trait: (name: string): Json | undefined => {
-        const t = traits.get(subjectId)?.get(name);
-        return t && view(c, purpose).decide(t.category).allow ? t.value : undefined;
-      },
-    });
-    // Current memberships are looked at too: one whose purpose closed, or whose definition went, is removed.
-    for (const key of new Set([...asked, ...current])) {
-      const def = cat.defs.get(key);
-      if (def && def.kind !== 'segment') continue;
-      const open = def !== undefined && purposeOpen(view(c, def.definition.purpose));
-      // Not asked for and still open: its aggregates were not brought up to date in this pass, so it stays as it is.
-      if (def && open && !asked.has(key)) continue;
-      const inside = def !== undefined && open && def.evaluate(facts(def.definition.purpose)) === true;
-      if (inside && !current.has(key)) add.push({ segment_id: key, subject_id: subjectId, since: now });
-      else if (!inside && current.has(key)) remove.push({ segment_id: key, subject_id: subjectId });
-    }
-    for (const [id, st] of Object.entries(c.state.s)) {
-      const spec = cat.specs.get(id);
-      if (spec && prune(st, spec, today)) c.changed = true;
-    }
-    if (!c.changed && (blobs.get(subjectId)?.length ?? 0) > 0) continue;
-    if (Object.keys(c.state.s).length === 0) empty.push(subjectId);
-    else states.push({ subject_id: subjectId, state_enc: encryptJson(c.key.key, c.key.version, subjectId, STATE_FIELD, c.state), updated_at: now });
+/** What a definition of `purpose` sees of the subject: its aggregate states, and the trait values the purpose may see. */
+function factsOf(c: SubjectCtx, traits: TraitValues | undefined, today: number) {
+  return (purpose: string) => ({
+    today,
+    state: (id: string) => c.state.s[id],
+    trait: (name: string): Json | undefined => {
+      const t = traits?.get(name);
+      return t && c.view(purpose).decide(t.category).allow ? t.value : undefined;
+    },
+  });
+}
+
+/**
+ * Re-evaluates the segments asked for, and the current memberships too: one whose purpose closed, or whose definition
+ * went, is removed. Adds what changed to `writes`.
+ */
+function evaluateMemberships(
+  subjectId: string,
+  c: SubjectCtx,
+  asked: ReadonlySet<string>,
+  current: ReadonlySet<string>,
+  cat: Catalogue,
+  facts: ReturnType<typeof factsOf>,
+  now: number,
+  writes: Writes,
+): void {
+  for (const key of new Set([...asked, ...current])) {
+    const def = cat.defs.get(key);
+    if (def && def.kind !== 'segment') continue;
+    const open = def !== undefined && purposeOpen(c.view(def.definition.purpose));
+    // Not asked for and still open: its aggregates were not brought up to date in this pass, so it stays as it is.
+    if (def && open && !asked.has(key)) continue;
+    const inside = def !== undefined && open && def.evaluate(facts(def.definition.purpose)) === true;
+    if (inside && !current.has(key)) writes.add.push({ segment_id: key, subject_id: subjectId, since: now });
+    else if (!inside && current.has(key)) writes.remove.push({ segment_id: key, subject_id: subjectId });
   }
-  await repo.addMembers(add);
-  await repo.removeMembers(remove);
-  await repo.upsertStates(states);
-  // Placeholders (PostgreSQL) and states that emptied leave no row behind.
-  const drop = empty.filter((s) => blobs.has(s));
-  if (drop.length > 0) await repo.deleteStates(drop);
-  result.entered = add.length;
-  result.left = remove.length;
-  return result;
 }
 
 /** Reads back, once for all subjects, the stored events the specs to rebuild need: envelopes always, payloads only where read. */

@@ -182,14 +182,15 @@ export class SegmentService implements IngestObserver {
     if (!v.ok) throw new SegmentDefinitionError(v.errors.map((e) => ({ path: formatConfigPath(e.path), message: e.message })));
     const c = compileDefinition(v.definition);
     const now = this.#now();
-    const fresh = (await this.#repo.countLive()) === 0;
+    // With no live subject there are no memberships to compute: the definition is built as it is stored.
+    const nothingToBuild = (await this.#repo.countLive()) === 0;
     const inserted = await this.#repo.insertDefinition({
       key: c.definition.key, origin: 'api', kind: c.kind, purpose: c.definition.purpose, definition: JSON.stringify(c.definition), hash: c.hash,
-      created_at: now, updated_at: now, built_hash: fresh ? c.hash : null, built_at: fresh ? now : null,
+      created_at: now, updated_at: now, built_hash: nothingToBuild ? c.hash : null, built_at: nothingToBuild ? now : null,
     });
     if (!inserted) throw new SegmentConflictError(`a segment or computed trait "${c.definition.key}" already exists`);
     await this.#reload(this.db);
-    if (!fresh) this.#background(c.definition.key);
+    if (!nothingToBuild) this.#background(c.definition.key);
     return this.definition(c.definition.key)!;
   }
 

@@ -3,6 +3,7 @@ import type { Kysely, Migration } from 'kysely';
 import type { Dialect } from '../database.ts';
 import { columnTypes } from './types.ts';
 
+// Long on purpose: a migration is one flat list of DDL statements, table after table in the order they run, as released.
 export function rights(dialect: Dialect): Migration {
   const t = columnTypes(dialect);
   return {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Lists every function, method and arrow in src/ (tests excluded) longer than a limit, longest first.
-// Usage: node scripts/long-functions.mjs [limit=80] [--exclude path ...]
+// Usage: node scripts/long-functions.mjs [limit=80] [--exclude path ...] [--check: exit 1 when one is listed without a reason]
 // A function whose leading comment, first comment inside its body, or an enclosing function's such comment says
 // "Long on purpose: <reason>" is listed apart.
 import { readFileSync, readdirSync, statSync } from "node:fs";
@@ -74,3 +74,4 @@ if (kept.length > 0) {
   console.log(`long on purpose (the reason in a "Long on purpose:" comment):`);
   for (const r of kept) console.log(line(r));
 }
+if (args.includes("--check") && open.length > 0) process.exitCode = 1;

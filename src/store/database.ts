@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DataDatabase, KeysDatabase } from './schema.ts';
+import type { Dialect } from './dialect.ts';
 import { privateDir, privateFile, privateIfExists } from './file-modes.ts';
 import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
 import { pgPool, SCHEMA_NAME, type RawData } from './raw.ts';
@@ -12,7 +13,7 @@ import { scopeOf, type DataScope, type KeyScope } from './internal/scope.ts';
 
 export type { RawData, RawTarget } from './raw.ts';
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Dialect } from './dialect.ts';
 
 export interface StoreOptions {
   /** Folder of `fiducia.db` and `keys.db` on SQLite. */

@@ -1,6 +1,6 @@
 // The first data schema: sources, tokens, subjects, identities, traits, events, message ids, consent ledger.
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 // Long on purpose: a migration is one flat list of DDL statements, table after table in the order they run, as released.

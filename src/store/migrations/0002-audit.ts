@@ -1,6 +1,6 @@
 // The audit log: entries (the leaves), complete subtree nodes, the single-row head and signed checkpoints.
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function audit(dialect: Dialect): Migration {

@@ -1,6 +1,6 @@
 // Subject state the use rule reads: explicit consent (Art. 9), restriction (Art. 18), objections (Art. 21), erasure markers.
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function subjectState(dialect: Dialect): Migration {

@@ -1,6 +1,6 @@
 // Segments and computed traits: definitions, memberships, and each subject's encrypted aggregate state.
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function segments(dialect: Dialect): Migration {

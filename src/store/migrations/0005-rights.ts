@@ -1,6 +1,6 @@
 // Rights requests: requests and their history, encrypted packages, suppression list, legal holds, recipient outbox, rate-limit windows.
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 // Long on purpose: a migration is one flat list of DDL statements, table after table in the order they run, as released.

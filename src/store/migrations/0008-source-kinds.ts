@@ -1,6 +1,6 @@
 // Sources get a kind (browser keys are public, server keys secret) and identity links record how they were asserted.
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 /** The name the pages source had before kinds existed: its key was derived from the master key and served in HTML. */

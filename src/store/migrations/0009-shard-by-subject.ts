@@ -1,6 +1,6 @@
 // Primary keys that lead with subject_id, so that Citus can distribute each person's tables by it (src/store/sharding.ts).
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 
 /** Tables keyed by a time-ordered `id` alone until now: their key becomes (subject_id, id). */
 const KEYED_BY_ID = ['events', 'consents', 'objections', 'legal_holds', 'recipient_notifications'] as const;

@@ -2,7 +2,7 @@
 // instead of a partial unique index on `identities`, which is distributed by blind index (docs/architecture.md,
 // "Sharding by person").
 import { sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function subjectUserIds(dialect: Dialect): Migration {

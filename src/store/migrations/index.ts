@@ -1,6 +1,6 @@
 // The ordered list of migrations of each database; a new migration is a new file added at the end of its list.
 import type { Migration, MigrationProvider } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { initial } from './0001-initial.ts';
 import { audit } from './0002-audit.ts';
 import { subjectState } from './0003-subject-state.ts';

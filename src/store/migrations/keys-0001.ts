@@ -1,6 +1,6 @@
 // The keystore schema: KEK versions (salts and check values) and wrapped per-subject data keys.
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function keystore(dialect: Dialect): Migration {

@@ -1,6 +1,6 @@
 // The audit log's Ed25519 checkpoint-signing key, kept in the keystore with its private half wrapped by the master key.
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function auditSigning(dialect: Dialect): Migration {

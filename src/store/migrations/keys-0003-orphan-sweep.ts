@@ -1,6 +1,6 @@
 // The orphan-key sweep's bookkeeping: keys are found by creation time, and each instance resumes where the last sweep stopped.
 import type { Kysely, Migration } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 import { columnTypes } from './types.ts';
 
 export function orphanSweep(dialect: Dialect): Migration {

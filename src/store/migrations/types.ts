@@ -1,6 +1,6 @@
 // Column types that differ between SQLite and PostgreSQL.
 import { sql } from 'kysely';
-import type { Dialect } from '../database.ts';
+import type { Dialect } from '../dialect.ts';
 
 export function columnTypes(dialect: Dialect) {
   return {

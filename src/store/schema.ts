@@ -247,6 +247,25 @@ export interface SubjectUserIdsTable {
   blind_index: Buffer;
 }
 
+/** A background job's lease and last run (migration 0011); times are epoch milliseconds. */
+export interface JobsTable {
+  name: string;
+  /** The process holding the lease, while `lease_until` is in the future. */
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** When the job is next due (null: no process schedules it). */
+  next_run_at: number | null;
+  last_started_at: number | null;
+  last_finished_at: number | null;
+  last_duration_ms: number | null;
+  /** `ok` or `failed`. */
+  last_outcome: string | null;
+  /** JSON object of counts (numbers only). */
+  last_counts: string | null;
+  /** An error code or class name, never a message (messages can quote personal values). */
+  last_error: string | null;
+}
+
 export interface DataDatabase {
   sources: SourcesTable;
   tokens: TokensTable;
@@ -273,6 +292,7 @@ export interface DataDatabase {
   segment_members: SegmentMembersTable;
   segment_states: SegmentStatesTable;
   segment_meta: SegmentMetaTable;
+  jobs: JobsTable;
 }
 
 /** One audit entry (a leaf); `data` is the canonical JSON text of `{counts, details, fields}`. */

@@ -24,6 +24,10 @@ export interface FiduciaOptions extends StoreOptions {
   segmentsClock?: (() => number) | undefined;
   /** Milliseconds between checks for the daily segment refresh (default one hour; 0 disables the timer). */
   segmentRefreshMs?: number | undefined;
+  /** How long a background job's lease holds without renewal (default one minute; docs/jobs.md). */
+  jobLeaseMs?: number | undefined;
+  /** The clock of job due times and leases (tests move it); default `Date.now`. */
+  jobsClock?: (() => number) | undefined;
   /** Rights requests: the mailer (tests inject one); otherwise SMTP at `FIDUCIA_SMTP_URL`, or `<dataDir>/outbox/`. */
   mailer?: Mailer | undefined;
   smtpUrl?: string | undefined;

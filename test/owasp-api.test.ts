@@ -84,6 +84,7 @@ const TABLE: Record<string, Rule> = {
   'POST /api/v1/tokens': ADMIN,
   'GET /api/v1/tokens': ADMIN,
   'DELETE /api/v1/tokens/:id': ADMIN,
+  'GET /api/v1/jobs': ADMIN,
   'GET /widget.js': PUBLIC,
   'GET /privacy': PUBLIC,
   'GET /privacy.js': PUBLIC,

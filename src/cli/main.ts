@@ -3,6 +3,7 @@
 // The application is imported inside each command's action, so that `--help` or `config check` does not load it all.
 import { Command } from 'commander';
 import { registerAuditCommands } from './audit.ts';
+import { registerJobCommands } from './jobs.ts';
 import { registerSegmentCommands } from './segments.ts';
 
 function fail(err: unknown): never {
@@ -105,5 +106,6 @@ program
 
 registerAuditCommands(program, fail);
 registerSegmentCommands(program, fail);
+registerJobCommands(program, fail);
 
 await program.parseAsync(process.argv);

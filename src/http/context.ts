@@ -6,6 +6,7 @@ import type { AuthFailureRecorder } from './auth-failures.ts';
 import type { RopaService } from '../services/config/ropa.ts';
 import type { ConsentService } from '../services/consent/consent.ts';
 import type { IngestService } from '../services/ingest/ingest.ts';
+import type { JobScheduler } from '../services/jobs/scheduler.ts';
 import type { Metrics } from '../services/metrics.ts';
 import type { PagesSource } from '../services/access/pages.ts';
 import type { ProfileService } from '../services/profiles/profiles.ts';
@@ -32,6 +33,8 @@ export interface HttpContext {
   /** Data-subject rights requests (staff API) and their self-service intake (privacy center). */
   rights: RightsService;
   rightsIntake: RightsIntake;
+  /** The background jobs: their last runs and leases (`GET /api/v1/jobs`). */
+  jobs: JobScheduler;
   /** Fiducia's own pages (privacy center, demo shop): their write key and whether /demo is on. */
   pages?: PagesSource | undefined;
   /** Liveness of the storage: throws when a database does not answer. */

@@ -1,18 +1,16 @@
-// Runs the rights-request sweep every few minutes: package expiry, unconfirmed requests, interrupted erasures.
-import type { Logger } from 'pino';
+// The rights-request sweep every few minutes: package expiry, unconfirmed requests, interrupted erasures, orphan keys.
+import type { JobDefinition } from '../services/jobs/scheduler.ts';
 import type { SweepReport } from '../services/rights/rights-sweep.ts';
-import { periodic } from './periodic.ts';
 
-export interface RightsSweepJob {
-  tick(): Promise<SweepReport | null>;
-  stop(): Promise<void>;
-}
-
-/** `intervalMs` ≤ 0 disables the timer (ticks can still be run by hand). Several instances may sweep: each step is idempotent. */
-export function startRightsSweepJob(sweep: () => Promise<SweepReport>, intervalMs: number, logger: Logger): RightsSweepJob {
-  const job = periodic(sweep, intervalMs, (err) => {
-    // The name or code only: messages of mail and database errors can quote addresses.
-    logger.error({ err: (err as { code?: string } | null)?.code ?? (err instanceof Error ? err.name : 'error') }, 'rights sweep failed');
-  });
-  return { tick: () => job.tick(), stop: () => job.stop() };
+/** Each step of the sweep is idempotent; the scheduler's lease keeps two processes from sweeping at once anyway. */
+export function rightsSweepJob(sweep: () => Promise<SweepReport>, intervalMs: number): JobDefinition {
+  return {
+    name: 'rights-sweep',
+    description: 'expires access packages and unconfirmed requests, finishes interrupted erasures, deletes orphan keys',
+    intervalMs,
+    async run() {
+      const { keystorePurged, ...counts } = await sweep();
+      return { ...counts, keystorePurged: keystorePurged ? 1 : 0 };
+    },
+  };
 }

@@ -1,23 +1,19 @@
 // Time windows make memberships decay without new events; windows are whole UTC days, so after each midnight one
-// process (a compare-and-set lease in the database) re-evaluates every subject from its stored aggregates.
+// process (a compare-and-set on the refreshed day, beside the job's lease) re-evaluates every subject.
 import type { Logger } from 'pino';
+import type { JobDefinition } from '../services/jobs/scheduler.ts';
 import type { SegmentService } from '../services/segments/segments.ts';
-import { periodic } from './periodic.ts';
 
-export interface SegmentRefreshJob {
-  /** Runs the refresh now if today's has not run anywhere yet. */
-  tick(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** Checks every `intervalMs` (≤ 0: no timer); the refresh itself runs at most once a day across all processes. */
-export function startSegmentRefreshJob(segments: SegmentService, intervalMs: number, logger: Logger): SegmentRefreshJob {
-  const job = periodic(
-    async () => {
-      if (await segments.refreshIfDue()) logger.info('segment memberships refreshed for the new day');
-    },
+/** Checks every `intervalMs`; the refresh itself runs at most once a day across all processes. */
+export function segmentRefreshJob(segments: SegmentService, intervalMs: number, logger: Logger): JobDefinition {
+  return {
+    name: 'segment-refresh',
+    description: "re-evaluates segment memberships once a day, when time windows move on",
     intervalMs,
-    (err) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'segment refresh failed'),
-  );
-  return { tick: async () => void (await job.tick()), stop: () => job.stop() };
+    async run(ctx) {
+      const refreshed = await segments.refreshIfDue((done, total) => ctx.progress(done, total));
+      if (refreshed) logger.info('segment memberships refreshed for the new day');
+      return { refreshed: refreshed ? 1 : 0 };
+    },
+  };
 }

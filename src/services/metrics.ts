@@ -1,5 +1,6 @@
-// Prometheus metrics of the collection path (what was stored, replayed and dropped, and why) and of refused credentials.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// Prometheus metrics of the collection path (what was stored, replayed and dropped, and why), of refused credentials
+// and of background jobs.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -43,6 +44,31 @@ export class Metrics {
     name: 'fiducia_ingest_flush_seconds',
     help: 'Time of one group commit of ingestion work.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+
+  readonly jobRuns = new Counter({
+    name: 'fiducia_job_runs_total',
+    help: 'Background job runs by this process, by job and outcome (ok, failed, busy: leased by another process).',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly jobLastRun = new Gauge({
+    name: 'fiducia_job_last_run_timestamp_seconds',
+    help: 'When the last run of each job by this process finished (Unix time).',
+    labelNames: ['job'] as const,
+    registers: [this.registry],
+  });
+  readonly jobLastDuration = new Gauge({
+    name: 'fiducia_job_last_duration_seconds',
+    help: 'How long the last run of each job by this process took.',
+    labelNames: ['job'] as const,
+    registers: [this.registry],
+  });
+  readonly jobLastCount = new Gauge({
+    name: 'fiducia_job_last_count',
+    help: "The counts of each job's last run by this process (rows deleted, keys destroyed, …), by job and count.",
+    labelNames: ['job', 'count'] as const,
     registers: [this.registry],
   });
 

@@ -392,11 +392,11 @@ export class SegmentService implements IngestObserver {
    * Windows are whole UTC days, so memberships only decay at midnight: the first caller after midnight (across all
    * processes, by compare-and-set on `segment_meta`) re-evaluates everyone. Returns whether this caller ran it.
    */
-  async refreshIfDue(): Promise<boolean> {
+  async refreshIfDue(onProgress?: RecomputeOptions['onProgress']): Promise<boolean> {
     if (this.#cat.defs.size === 0) return false;
     const day = new Date(dayOf(this.#now()) * 86_400_000).toISOString().slice(0, 10);
     if (!(await this.#repo.advance('refreshed_day', day))) return false;
-    await this.recompute({ rebuild: false });
+    await this.recompute({ rebuild: false, onProgress });
     return true;
   }
 

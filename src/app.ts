@@ -21,11 +21,9 @@ import { backgroundJobs } from './jobs/background-jobs.ts';
 import { JobScheduler } from './services/jobs/scheduler.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { RopaService } from './services/config/ropa.ts';
-import { createMailer } from './services/rights/mailer.ts';
-import { OutboxRecipientNotifier } from './services/rights/recipient-notifier.ts';
-import { RightsIntake } from './services/rights/rights-intake.ts';
-import { sweepRights } from './services/rights/rights-sweep.ts';
-import { RightsService } from './services/rights/rights.ts';
+import type { RightsIntake } from './services/rights/rights-intake.ts';
+import { buildRightsServices } from './services/rights/rights-services.ts';
+import type { RightsService } from './services/rights/rights.ts';
 import { AccessRepo } from './store/access-repo.ts';
 import { ConsentRepo } from './store/consent-repo.ts';
 import type { Databases } from './store/database.ts';
@@ -123,20 +121,9 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const policy = new PolicyEngine(cfg);
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
-  const rightsDeps = {
-    db: dbs.store,
-    ring,
-    cfg,
-    audit,
-    segments,
-    notifier: new OutboxRecipientNotifier(),
-    mailer: opts.mailer ?? createMailer({ smtpUrl: opts.smtpUrl, from: opts.mailFrom, dataDir: opts.dataDir, logger }),
-    logger,
-    publicUrl: opts.publicUrl ?? 'http://127.0.0.1:8787',
-  };
-  const rights = new RightsService(rightsDeps);
-  const rightsIntake = new RightsIntake(rightsDeps, rights);
-  const runSweep = () => sweepRights(rightsDeps, rights, rightsIntake);
+  const { rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
+    db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
+  });
   const jobs = new JobScheduler(dbs.store, { logger, metrics, leaseMs: opts.jobLeaseMs, now: opts.jobsClock });
   jobs.register(
     ...backgroundJobs(

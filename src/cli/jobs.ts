@@ -11,7 +11,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
       import('../core.ts'),
       import('../services/config/config-loader.ts'),
       import('../services/segments/segments.ts'),
-      import('./jobs-rights.ts'),
+      import('../services/rights/rights-services.ts'),
       import('../services/jobs/scheduler.ts'),
       import('../jobs/background-jobs.ts'),
     ]);
@@ -31,7 +31,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
     await dbs.close();
     fail(err);
   }
-  const sweepRights = rights.rightsSweeper({ db: dbs.store, ring, cfg, audit, segments, logger, opts });
+  const sweepRights = rights.buildRightsServices({ db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl }).sweep;
   // Intervals 0: nothing is scheduled here, the one job named runs once.
   const scheduler = new JobScheduler(dbs.store, { logger, leaseMs: opts.jobLeaseMs });
   scheduler.register(...backgroundJobs({ audit, segments, sweepRights, logger }, { auditCheckpointMs: 0, segmentRefreshMs: 0, rightsSweepMs: 0 }));

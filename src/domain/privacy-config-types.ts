@@ -91,8 +91,15 @@ export interface PrivacyConfig {
   segmentConsentCategories: Record<string, string[]>;
   /** IAB TCF v2.2: how a TC string's purpose consents map onto our purposes; absent when TC strings are not accepted. */
   tcf?: TcfMapping | undefined;
+  /** The retention sweep (docs/retention.md); absent: no aggregates. */
+  retention?: RetentionSettings | undefined;
   /** Segments and computed traits defined in the configuration (src/domain/segments.ts); more can be added through the API. */
   segments?: SegmentDefinition[] | undefined;
+}
+
+export interface RetentionSettings {
+  /** Before deleting events, add them to anonymous counts per event name, day and purpose (no subject link). */
+  aggregates: boolean;
 }
 
 export interface TcfMapping {

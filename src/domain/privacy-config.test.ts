@@ -275,3 +275,12 @@ test('property: purposesCovering returns exactly the purposes with an equal or d
     }),
   );
 });
+
+test('retention: anonymous aggregates are off unless asked for, and a bad value names its path', () => {
+  assert.deepEqual(valid(base()).retention, { aggregates: false });
+  const on = base();
+  on.retention = { aggregates: true };
+  assert.deepEqual(valid(on).retention, { aggregates: true });
+  expectError(errorsOf((c) => (c.retention = { aggregates: 'yes' })), 'retention.aggregates', /must be true or false/);
+  expectError(errorsOf((c) => (c.retention = { aggregate: true })), 'retention.aggregate', /did you mean "aggregates"/);
+});

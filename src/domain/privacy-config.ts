@@ -58,6 +58,7 @@ const ConfigSchema = Closed({
   segmentConsentCategories: Opt(Type.Record(Type.String(), Type.Array(Text))),
   // Each entry is checked by validateSegmentDefinition (closed mappings, so unknown keys are errors there too).
   segments: Opt(Type.Array(Type.Unknown())),
+  retention: Opt(Closed({ aggregates: Opt(Type.Boolean({ errorMessage: 'must be true or false (keep anonymous counts of deleted events)' })) })),
   tcf: Opt(Closed({ purposes: Type.Record(Type.String(), Type.Array(Text, { minItems: 1 })), vendorId: Opt(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer (IAB vendor id)' })) })),
 });
 type ConfigInput = Static<typeof ConfigSchema>;
@@ -306,6 +307,7 @@ function normalize(input: ConfigInput): PrivacyConfig {
     trackingPlan,
     notice: { current: input.notice.current, versions: input.notice.versions.map((v) => ({ ...v })) },
     segmentConsentCategories: dict(input.segmentConsentCategories, (ps) => [...ps]),
+    retention: { aggregates: input.retention?.aggregates ?? false },
     ...(input.tcf ? { tcf: { purposes: dict(input.tcf.purposes, (ps) => [...ps]), ...(input.tcf.vendorId !== undefined ? { vendorId: input.tcf.vendorId } : {}) } } : {}),
   };
 }

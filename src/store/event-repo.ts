@@ -39,7 +39,6 @@ export class EventRepo {
     return q.orderBy('id').limit(limit).execute();
   }
 
-  /** Merge: an event goes to another subject. Found by its subject too: on PostgreSQL the key is (subject_id, id). */
   /**
    * Merge: events of `from`, rewritten for their new subject (same ids), leave `from` and are inserted there. Deleted
    * and inserted, never updated in place: under Citus the subject id is the distribution column, which no update may
@@ -57,6 +56,28 @@ export class EventRepo {
   async deleteOf(subjectId: string): Promise<number> {
     const r = await this.db.deleteFrom('events').where('subject_id', '=', subjectId).executeTakeFirst();
     return Number(r.numDeletedRows);
+  }
+
+  /** Retention: a page of a subject's events in id order after `afterId`, envelope only (no payload). */
+  retentionPage(subjectId: string, afterId: string | null, limit: number): Promise<Pick<EventsTable, 'id' | 'type' | 'event_name' | 'purposes' | 'timestamp' | 'received_at'>[]> {
+    let q = this.db.selectFrom('events').select(['id', 'type', 'event_name', 'purposes', 'timestamp', 'received_at']).where('subject_id', '=', subjectId);
+    if (afterId) q = q.where('id', '>', afterId);
+    return q.orderBy('id').limit(limit).execute();
+  }
+
+  /** Deletes some of a subject's events by key (subject_id, id); how many were deleted. */
+  async deleteByIds(subjectId: string, ids: readonly string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < ids.length; i += 300) {
+      const r = await this.db.deleteFrom('events').where('subject_id', '=', subjectId).where('id', 'in', ids.slice(i, i + 300)).executeTakeFirst();
+      n += Number(r.numDeletedRows);
+    }
+    return n;
+  }
+
+  /** Whether a subject has any event at all. */
+  async anyOf(subjectId: string): Promise<boolean> {
+    return (await this.db.selectFrom('events').select('id').where('subject_id', '=', subjectId).limit(1).executeTakeFirst()) !== undefined;
   }
 
   async countOf(subjectId: string): Promise<number> {

@@ -185,6 +185,40 @@ export class ProfileRepo {
     return Number(r.numDeletedRows);
   }
 
+  /** Retention: a page of live subjects (neither merged away nor erased), in id order after `afterId`. */
+  async liveSubjectsPage(afterId: string | null, limit: number): Promise<string[]> {
+    let q = this.db.selectFrom('subjects').select('id').where('merged_into', 'is', null).where('erased_at', 'is', null);
+    if (afterId) q = q.where('id', '>', afterId);
+    return (await q.orderBy('id').limit(limit).execute()).map((r) => r.id);
+  }
+
+  /** Retention: a page of a subject's traits in name order after `afterName`, without their values. */
+  traitRetentionPage(subjectId: string, afterName: string | null, limit: number): Promise<Pick<TraitsTable, 'name' | 'purposes' | 'updated_at'>[]> {
+    let q = this.db.selectFrom('traits').select(['name', 'purposes', 'updated_at']).where('subject_id', '=', subjectId);
+    if (afterName !== null) q = q.where('name', '>', afterName);
+    return q.orderBy('name').limit(limit).execute();
+  }
+
+  /** Deletes some of a subject's traits by key (subject_id, name); how many were deleted. */
+  async deleteTraitsNamed(subjectId: string, names: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(names, 300)) {
+      const r = await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).where('name', 'in', part).executeTakeFirst();
+      n += Number(r.numDeletedRows);
+    }
+    return n;
+  }
+
+  async anyTraitOf(subjectId: string): Promise<boolean> {
+    return (await this.db.selectFrom('traits').select('name').where('subject_id', '=', subjectId).limit(1).executeTakeFirst()) !== undefined;
+  }
+
+  /** Whether any identity of the subject was asserted (anything but an anonymous link). */
+  async hasAssertedIdentity(subjectId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('identities').select('kind').where('subject_id', '=', subjectId).where('asserted', '!=', 'anonymous').limit(1).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async restrict(subjectId: string, at: number): Promise<void> {
     await this.db.updateTable('subjects').set({ restricted_at: at }).where('id', '=', subjectId).where('restricted_at', 'is', null).execute();
   }

@@ -266,6 +266,17 @@ export interface JobsTable {
   last_error: string | null;
 }
 
+/** Anonymous counts of events deleted by the retention sweep (migration 0012); no subject link. */
+export interface RetentionAggregatesTable {
+  /** UTC day of the event's timestamp, `YYYY-MM-DD`. */
+  day: string;
+  purpose: string;
+  type: string;
+  /** The `track` event's name; '' for page, screen and group calls. */
+  event_name: string;
+  count: number;
+}
+
 export interface DataDatabase {
   sources: SourcesTable;
   tokens: TokensTable;
@@ -293,6 +304,7 @@ export interface DataDatabase {
   segment_states: SegmentStatesTable;
   segment_meta: SegmentMetaTable;
   jobs: JobsTable;
+  retention_aggregates: RetentionAggregatesTable;
 }
 
 /** One audit entry (a leaf); `data` is the canonical JSON text of `{counts, details, fields}`. */

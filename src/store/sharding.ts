@@ -55,6 +55,7 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
   rights_packages: { placement: 'coordinator', why: 'access packages, by request id (subject_id null when no subject matched)' },
   rate_limit_windows: { placement: 'coordinator', why: 'rate-limit counters, written on every limited request' },
   segment_meta: { placement: 'coordinator', why: 'leases by compare-and-set (the decay refresh)' },
+  retention_aggregates: { placement: 'coordinator', why: 'anonymous counts of deleted events per day, purpose and event name: no subject' },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

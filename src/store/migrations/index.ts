@@ -12,6 +12,7 @@ import { sourceKinds } from './0008-source-kinds.ts';
 import { shardBySubject } from './0009-shard-by-subject.ts';
 import { subjectUserIds } from './0010-subject-user-ids.ts';
 import { jobs } from './0011-jobs.ts';
+import { retentionAggregates } from './0012-retention-aggregates.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 import { orphanSweep } from './keys-0003-orphan-sweep.ts';
@@ -28,6 +29,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0009_shard_by_subject', shardBySubject],
   ['0010_subject_user_ids', subjectUserIds],
   ['0011_jobs', jobs],
+  ['0012_retention_aggregates', retentionAggregates],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

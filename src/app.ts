@@ -19,6 +19,7 @@ import { AuditLog } from './services/audit/audit-log.ts';
 import { auditIngestObserver } from './services/audit/audit-observers.ts';
 import { backgroundJobs } from './jobs/background-jobs.ts';
 import { JobScheduler } from './services/jobs/scheduler.ts';
+import { RetentionSweep } from './services/retention/retention-sweep.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { RopaService } from './services/config/ropa.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
@@ -54,6 +55,8 @@ export interface Fiducia {
   rights: RightsService;
   rightsIntake: RightsIntake;
   sweepRights(): Promise<unknown>;
+  /** The retention sweep (docs/retention.md); the `retention` job runs it. */
+  retention: RetentionSweep;
   /** The background jobs (docs/jobs.md): leased through the database, each runnable once with `jobs.runOnce(name)`. */
   jobs: JobScheduler;
   metrics: Metrics;
@@ -94,6 +97,13 @@ export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destinatio
   return destination ? pino(options, destination) : pino(options);
 }
 
+/** Milliseconds between retention sweeps: default 15 minutes; 0 leaves scheduling to other processes. */
+export function retentionSweepMs(minutes: number | undefined): number {
+  if (minutes === undefined) return 15 * 60_000;
+  if (!Number.isFinite(minutes) || minutes < 0) throw new Error('FIDUCIA_RETENTION_SWEEP_MINUTES must be a number of minutes, 0 or more');
+  return Math.round(minutes * 60_000);
+}
+
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
@@ -124,11 +134,17 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const { rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
     db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
   });
+  const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, plaintext, logger, now: opts.retentionClock });
   const jobs = new JobScheduler(dbs.store, { logger, metrics, leaseMs: opts.jobLeaseMs, now: opts.jobsClock });
   jobs.register(
     ...backgroundJobs(
-      { audit, segments, sweepRights: runSweep, logger },
-      { auditCheckpointMs: (opts.auditCheckpointSeconds ?? 60) * 1000, segmentRefreshMs: opts.segmentRefreshMs ?? 3_600_000, rightsSweepMs: opts.rightsSweepMs ?? 300_000 },
+      { audit, segments, sweepRights: runSweep, sweepRetention: (o) => retention.run(o), logger },
+      {
+        auditCheckpointMs: (opts.auditCheckpointSeconds ?? 60) * 1000,
+        segmentRefreshMs: opts.segmentRefreshMs ?? 3_600_000,
+        rightsSweepMs: opts.rightsSweepMs ?? 300_000,
+        retentionSweepMs: retentionSweepMs(opts.retentionSweepMinutes),
+      },
     ),
   );
   const app = await buildHttpApp(
@@ -171,6 +187,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     rights,
     rightsIntake,
     sweepRights: runSweep,
+    retention,
     jobs,
     metrics,
     authFailures,

@@ -37,6 +37,10 @@ export interface FiduciaOptions extends StoreOptions {
   publicUrl?: string | undefined;
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
+  /** Minutes between retention sweeps (`FIDUCIA_RETENTION_SWEEP_MINUTES`, default 15; 0: not scheduled by this process). */
+  retentionSweepMinutes?: number | undefined;
+  /** The clock retention periods are measured against (tests move it forward); default `Date.now`. */
+  retentionClock?: (() => number) | undefined;
   /**
    * Proxies whose `X-Forwarded-For` entries are believed (`FIDUCIA_TRUST_PROXY`): a hop count (`1`: the client is the
    * address our one proxy added) or proxy addresses/CIDRs; "all" is refused at start. Default: none, the socket peer.
@@ -60,6 +64,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     smtpUrl: env.FIDUCIA_SMTP_URL || undefined,
     mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
     publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
+    retentionSweepMinutes: env.FIDUCIA_RETENTION_SWEEP_MINUTES ? Number(env.FIDUCIA_RETENTION_SWEEP_MINUTES) : undefined,
     readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
     // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
     trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,

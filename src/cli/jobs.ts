@@ -5,7 +5,7 @@ import type { JobRunResult, JobScheduler, JobView } from '../services/jobs/sched
 /** The services the jobs drive, built like the server builds them, without the HTTP app and without the timer. */
 async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: JobScheduler; close(): Promise<void> }> {
   // Imported here: registering the command must not load the application (see main.ts).
-  const [{ pino }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }] =
+  const [{ pino }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
     await Promise.all([
       import('pino'),
       import('../core.ts'),
@@ -14,6 +14,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
       import('../services/rights/rights-services.ts'),
       import('../services/jobs/scheduler.ts'),
       import('../jobs/background-jobs.ts'),
+      import('../services/retention/retention-sweep.ts'),
     ]);
   const opts = optionsFromEnv();
   const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
@@ -32,9 +33,13 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
     fail(err);
   }
   const sweepRights = rights.buildRightsServices({ db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl }).sweep;
+  // The server's read cache is another process's: its entries expire on their own (docs/retention.md).
+  const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, logger });
   // Intervals 0: nothing is scheduled here, the one job named runs once.
   const scheduler = new JobScheduler(dbs.store, { logger, leaseMs: opts.jobLeaseMs });
-  scheduler.register(...backgroundJobs({ audit, segments, sweepRights, logger }, { auditCheckpointMs: 0, segmentRefreshMs: 0, rightsSweepMs: 0 }));
+  scheduler.register(
+    ...backgroundJobs({ audit, segments, sweepRights, sweepRetention: (o) => retention.run(o), logger }, { auditCheckpointMs: 0, segmentRefreshMs: 0, rightsSweepMs: 0, retentionSweepMs: 0 }),
+  );
   return {
     scheduler,
     async close() {

@@ -276,6 +276,13 @@ export class SegmentService implements IngestObserver {
     if (work.size > 0 && this.#cat.defs.size > 0) await updateSubjects(db, this.#deps, this.#cat, work, this.#now());
   }
 
+  /** Retention deleted some of these subjects' events: their state is rebuilt from the events left (pass that transaction). */
+  async rebuildSubjects(db: DataScope, subjectIds: readonly string[]): Promise<void> {
+    const work = new Map<string, SubjectWork>();
+    for (const s of subjectIds) work.set(s, { events: [], defs: new Set(this.#cat.defs.keys()), fresh: false, rebuild: 'all' });
+    if (work.size > 0 && this.#cat.defs.size > 0) await updateSubjects(db, this.#deps, this.#cat, work, this.#now());
+  }
+
   /** Erasure: a subject's state and memberships are deleted (pass the erasure's transaction). */
   async forget(db: DataScope, subjectIds: readonly string[]): Promise<void> {
     await new SegmentRepo(db).forget(subjectIds);

@@ -307,7 +307,8 @@ function normalize(input: ConfigInput): PrivacyConfig {
     trackingPlan,
     notice: { current: input.notice.current, versions: input.notice.versions.map((v) => ({ ...v })) },
     segmentConsentCategories: dict(input.segmentConsentCategories, (ps) => [...ps]),
-    retention: { aggregates: input.retention?.aggregates ?? false },
+    // Only when written: a configuration without the section keeps the hash it had before the section existed.
+    ...(input.retention ? { retention: { aggregates: input.retention.aggregates ?? false } } : {}),
     ...(input.tcf ? { tcf: { purposes: dict(input.tcf.purposes, (ps) => [...ps]), ...(input.tcf.vendorId !== undefined ? { vendorId: input.tcf.vendorId } : {}) } } : {}),
   };
 }

@@ -204,7 +204,7 @@ await eachDialect('migration 0009 on a populated database', (dialect) => {
     assert.deepEqual(await snapshot(db), rows, 'every row as it was');
     if (dialect === 'postgres') {
       assert.deepEqual(await primaryKeys(db), Object.fromEntries(KEYED_BY_ID.map((t) => [t, `${t}_pk (subject_id, id)`])));
-      const adopted = await sql<{ oid: string }>`select conindid::text as oid from pg_constraint where conname = 'consents_pk' and contype = 'p'`.execute(db);
+      const adopted = await sql<{ oid: string }>`select conindid::text as oid from pg_constraint where conname = 'consents_pk' and contype = 'p' and connamespace = current_schema()::regnamespace`.execute(db);
       assert.equal(adopted.rows[0]?.oid, prebuilt, 'the prebuilt index became the key');
       const eventsSubject = await sql<{ n: string }>`select to_regclass('events_subject')::text as n`.execute(db);
       assert.equal(eventsSubject.rows[0]?.n, null, "events' (subject_id, id) index went: the key is the same index");

@@ -10,23 +10,12 @@ import { createFiducia, type Fiducia, type FiduciaOptions } from '../src/app.ts'
 import { JOB_NAMES } from '../src/jobs/background-jobs.ts';
 import { JobScheduler, type JobDefinition } from '../src/services/jobs/scheduler.ts';
 import { JobRepo } from '../src/store/job-repo.ts';
-import { ADMIN_TOKEN, eachDialect, startFiducia } from './helpers/harness.ts';
+import { ADMIN_TOKEN, eachDialect, startFiducia, cliEnv } from './helpers/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const execFileP = promisify(execFile);
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const NO_TIMERS = { auditCheckpointSeconds: 0, segmentRefreshMs: 0, rightsSweepMs: 0 } as const;
-
-function cliEnv(o: FiduciaOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
-  for (const k of Object.keys(env)) if (k.startsWith('FIDUCIA_') || k === 'DATABASE_URL') delete env[k];
-  env.FIDUCIA_DATA_DIR = o.dataDir;
-  if (o.masterKey) env.FIDUCIA_MASTER_KEY = o.masterKey;
-  if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
-  if (o.schema) env.FIDUCIA_DB_SCHEMA = o.schema;
-  if (o.keysSchema) env.FIDUCIA_KEYS_SCHEMA = o.keysSchema;
-  return env;
-}
 
 async function cli(o: FiduciaOptions, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {

@@ -10,22 +10,10 @@ import { sql } from 'kysely';
 import { createFiducia, type Fiducia, type FiduciaOptions } from '../src/app.ts';
 import { DecryptError, ciphertextKeyVersion, decryptJson } from '../src/crypto/envelope.ts';
 import { MasterKeyMismatchError } from '../src/services/keys/keyring.ts';
-import { basicAuth, eachDialect, freshStore, startFiducia } from './helpers/harness.ts';
+import { basicAuth, eachDialect, freshStore, startFiducia, cliEnv } from './helpers/harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
-
-/** The environment a `fiducia` subprocess gets for these options, nothing inherited that could point elsewhere. */
-function cliEnv(o: FiduciaOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
-  for (const k of Object.keys(env)) if (k.startsWith('FIDUCIA_') || k === 'DATABASE_URL') delete env[k];
-  env.FIDUCIA_DATA_DIR = o.dataDir;
-  if (o.masterKey) env.FIDUCIA_MASTER_KEY = o.masterKey;
-  if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
-  if (o.schema) env.FIDUCIA_DB_SCHEMA = o.schema;
-  if (o.keysSchema) env.FIDUCIA_KEYS_SCHEMA = o.keysSchema;
-  return env;
-}
 
 async function fiducia(o: FiduciaOptions, ...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: ROOT, env: cliEnv(o), timeout: 60_000 });

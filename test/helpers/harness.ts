@@ -103,3 +103,15 @@ export async function eachDialect(name: string, fn: (dialect: Dialect) => void):
 export function basicAuth(writeKey = WRITE_KEY): string {
   return `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
 }
+
+/** The environment a `fiducia` subprocess gets for these options, nothing inherited that could point elsewhere. */
+export function cliEnv(o: FiduciaOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'silent' };
+  for (const k of Object.keys(env)) if (k.startsWith('FIDUCIA_') || k === 'DATABASE_URL') delete env[k];
+  env.FIDUCIA_DATA_DIR = o.dataDir;
+  if (o.masterKey) env.FIDUCIA_MASTER_KEY = o.masterKey;
+  if (o.databaseUrl) env.DATABASE_URL = o.databaseUrl;
+  if (o.schema) env.FIDUCIA_DB_SCHEMA = o.schema;
+  if (o.keysSchema) env.FIDUCIA_KEYS_SCHEMA = o.keysSchema;
+  return env;
+}

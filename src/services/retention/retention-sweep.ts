@@ -179,33 +179,42 @@ export class RetentionSweep {
   async #sweepEvents(subjectId: string, now: number, report: RetentionReport): Promise<number> {
     let deleted = 0;
     let after: string | null = null;
-    for (let page = 0; page < MAX_ROW_PAGES; page++) {
+    await this.#inPages(subjectId, async (trx, state) => {
+      const events = new EventRepo(trx);
+      const rows = await events.retentionPage(subjectId, after, ROW_PAGE);
+      const doomed: string[] = [];
+      const counts = new Map<string, RetentionAggregatesTable>();
+      for (const r of rows) {
+        const purposes = parsePurposes(r.purposes);
+        const d = rowKept(purposes, Number(r.received_at), state, now, this.#rules);
+        if (d.keep) continue;
+        doomed.push(r.id);
+        countDrop(report, d.reason);
+        if (this.#aggregates) this.#count(counts, r, purposes);
+      }
+      if (counts.size > 0) await new RetentionRepo(trx).add([...counts.values()]);
+      if (this.#aggregates) report.eventsAggregated += doomed.length;
+      const n = await events.deleteByIds(subjectId, doomed);
+      deleted += n;
+      report.eventsDeleted += n;
+      after = rows.length > 0 ? rows[rows.length - 1]!.id : after;
+      return rows.length < ROW_PAGE;
+    });
+    return deleted;
+  }
+
+  /**
+   * Runs `page` once per transaction, with the subject's state re-read under its lock each time, until a page says it
+   * was the last, the subject is gone or held, or MAX_ROW_PAGES pages have run.
+   */
+  async #inPages(subjectId: string, page: (trx: DataScope, state: SubjectState) => Promise<boolean>): Promise<void> {
+    for (let n = 0; n < MAX_ROW_PAGES; n++) {
       const done = await this.deps.db.transaction(async (trx) => {
         const state = await this.#state(trx, subjectId);
-        if (typeof state === 'string') return true;
-        const events = new EventRepo(trx);
-        const rows = await events.retentionPage(subjectId, after, ROW_PAGE);
-        const doomed: string[] = [];
-        const counts = new Map<string, RetentionAggregatesTable>();
-        for (const r of rows) {
-          const purposes = parsePurposes(r.purposes);
-          const d = rowKept(purposes, Number(r.received_at), state, now, this.#rules);
-          if (d.keep) continue;
-          doomed.push(r.id);
-          countDrop(report, d.reason);
-          if (this.#aggregates) this.#count(counts, r, purposes);
-        }
-        if (counts.size > 0) await new RetentionRepo(trx).add([...counts.values()]);
-        if (this.#aggregates) report.eventsAggregated += doomed.length;
-        const n = await events.deleteByIds(subjectId, doomed);
-        deleted += n;
-        report.eventsDeleted += n;
-        after = rows.length > 0 ? rows[rows.length - 1]!.id : after;
-        return rows.length < ROW_PAGE;
+        return typeof state === 'string' ? true : page(trx, state);
       });
-      if (done) break;
+      if (done) return;
     }
-    return deleted;
   }
 
   #count(counts: Map<string, RetentionAggregatesTable>, r: { type: string; event_name: string | null; timestamp: number }, purposes: readonly string[]): void {
@@ -222,27 +231,22 @@ export class RetentionSweep {
   async #sweepTraits(subjectId: string, now: number, report: RetentionReport): Promise<number> {
     let deleted = 0;
     let after: string | null = null;
-    for (let page = 0; page < MAX_ROW_PAGES; page++) {
-      const done = await this.deps.db.transaction(async (trx) => {
-        const state = await this.#state(trx, subjectId);
-        if (typeof state === 'string') return true;
-        const profiles = new ProfileRepo(trx);
-        const rows = await profiles.traitRetentionPage(subjectId, after, ROW_PAGE);
-        const doomed: string[] = [];
-        for (const r of rows) {
-          const d = rowKept(parsePurposes(r.purposes), Number(r.updated_at), state, now, this.#rules);
-          if (d.keep) continue;
-          doomed.push(r.name);
-          countDrop(report, d.reason);
-        }
-        const n = await profiles.deleteTraitsNamed(subjectId, doomed);
-        deleted += n;
-        report.traitsDeleted += n;
-        after = rows.length > 0 ? rows[rows.length - 1]!.name : after;
-        return rows.length < ROW_PAGE;
-      });
-      if (done) break;
-    }
+    await this.#inPages(subjectId, async (trx, state) => {
+      const profiles = new ProfileRepo(trx);
+      const rows = await profiles.traitRetentionPage(subjectId, after, ROW_PAGE);
+      const doomed: string[] = [];
+      for (const r of rows) {
+        const d = rowKept(parsePurposes(r.purposes), Number(r.updated_at), state, now, this.#rules);
+        if (d.keep) continue;
+        doomed.push(r.name);
+        countDrop(report, d.reason);
+      }
+      const n = await profiles.deleteTraitsNamed(subjectId, doomed);
+      deleted += n;
+      report.traitsDeleted += n;
+      after = rows.length > 0 ? rows[rows.length - 1]!.name : after;
+      return rows.length < ROW_PAGE;
+    });
     return deleted;
   }
 

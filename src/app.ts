@@ -20,6 +20,11 @@ import { auditIngestObserver } from './services/audit/audit-observers.ts';
 import { backgroundJobs } from './jobs/background-jobs.ts';
 import { JobScheduler } from './services/jobs/scheduler.ts';
 import { RetentionSweep } from './services/retention/retention-sweep.ts';
+import { DeliveryWorker } from './services/destinations/delivery-worker.ts';
+import { DestinationNotices } from './services/destinations/destination-notices.ts';
+import { DestinationOutbox } from './services/destinations/outbox.ts';
+import { DestinationService } from './services/destinations/destinations.ts';
+import { OutboundClient } from './services/destinations/outbound.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { RopaService } from './services/config/ropa.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
@@ -59,6 +64,9 @@ export interface Fiducia {
   retention: RetentionSweep;
   /** The background jobs (docs/jobs.md): leased through the database, each runnable once with `jobs.runOnce(name)`. */
   jobs: JobScheduler;
+  /** The destinations' delivery worker (docs/destinations.md): `drain()` sends everything due now. */
+  deliveries: DeliveryWorker;
+  destinations: DestinationService;
   metrics: Metrics;
   /** Refused tokens, counted per window and network; `flush()` writes the pending `auth.failed` summaries. */
   authFailures: AuthFailureLog;
@@ -104,12 +112,24 @@ export function retentionSweepMs(minutes: number | undefined): number {
   return Math.round(minutes * 60_000);
 }
 
+/** Each destination's secret from the variable it names; an unset or empty one stops the start (nothing is opened yet). */
+export function destinationSecrets(cfg: CompiledConfig, env: Readonly<Record<string, string | undefined>>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const d of cfg.config.destinations) {
+    const value = env[d.secretEnv];
+    if (!value) throw new Error(`destination "${d.id}": the environment variable ${d.secretEnv} (its secret) is not set`);
+    out.set(d.id, value);
+  }
+  return out;
+}
+
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
   const trustProxy = resolveTrustProxy(opts.trustProxy);
   const logger = opts.logger ?? createLogger();
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
+  const secrets = destinationSecrets(cfg, opts.destinationSecrets ?? process.env);
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
   const authFailures = new AuthFailureLog({
@@ -125,15 +145,27 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   ring.onDestroy((subjectId) => plaintext.forget(subjectId));
   const segments = new SegmentService(dbs.store, { cfg, ring, logger, now: opts.segmentsClock, plaintext });
   await segments.init();
-  const ingest = new IngestService(dbs.store, { cfg, ring, metrics, observers: [auditIngestObserver(audit), segments] });
+  const policy = new PolicyEngine(cfg);
+  const sender = new OutboundClient();
+  const delivery = opts.deliveries ?? {};
+  const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, ...delivery });
+  const outbox = new DestinationOutbox(cfg, policy, delivery.now);
+  const ingest = new IngestService(dbs.store, {
+    cfg,
+    ring,
+    metrics,
+    observers: [auditIngestObserver(audit), segments, outbox],
+    onCommitted: outbox.active ? () => deliveries.wake() : undefined,
+  });
   const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
-  const policy = new PolicyEngine(cfg);
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
   const { rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
     db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
+    destinations: new DestinationNotices(cfg, ring, delivery.now),
   });
+  const destinations = new DestinationService(dbs.store, cfg, audit, delivery.now, () => deliveries.wake());
   const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, plaintext, logger, now: opts.retentionClock });
   const jobs = new JobScheduler(dbs.store, { logger, metrics, leaseMs: opts.jobLeaseMs, now: opts.jobsClock });
   jobs.register(
@@ -162,6 +194,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       rights,
       rightsIntake,
       jobs,
+      destinations,
       pages,
       ping: () => dbs.ping(),
     },
@@ -169,6 +202,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     { trustProxy },
   );
   await jobs.start();
+  if (delivery.enabled !== false) deliveries.start();
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -189,6 +223,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     sweepRights: runSweep,
     retention,
     jobs,
+    deliveries,
+    destinations,
     metrics,
     authFailures,
     bootstrap,
@@ -200,6 +236,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
         await app.close();
         await authFailures.close();
         await ingest.close();
+        await deliveries.close();
+        sender.close();
         await jobs.close();
         await segments.close();
         await profiles.close();

@@ -42,6 +42,13 @@ export interface FiduciaOptions extends StoreOptions {
   /** The clock retention periods are measured against (tests move it forward); default `Date.now`. */
   retentionClock?: (() => number) | undefined;
   /**
+   * Where destinations' secrets are read (each destination names its variable, `secretEnv`); default `process.env`.
+   * A destination whose variable is unset stops the start.
+   */
+  destinationSecrets?: Readonly<Record<string, string | undefined>> | undefined;
+  /** The delivery worker's settings (tests shorten them); see docs/destinations.md. */
+  deliveries?: DeliverySettings | undefined;
+  /**
    * Proxies whose `X-Forwarded-For` entries are believed (`FIDUCIA_TRUST_PROXY`): a hop count (`1`: the client is the
    * address our one proxy added) or proxy addresses/CIDRs; "all" is refused at start. Default: none, the socket peer.
    */
@@ -65,6 +72,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
     publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
     retentionSweepMinutes: env.FIDUCIA_RETENTION_SWEEP_MINUTES ? Number(env.FIDUCIA_RETENTION_SWEEP_MINUTES) : undefined,
+    deliveries: env.FIDUCIA_DELIVERIES === '0' ? { enabled: false } : undefined,
     readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
     // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
     trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,
@@ -85,4 +93,17 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
     await dbs.close();
     throw err;
   }
+}
+
+/** The destinations' delivery worker as configured (defaults in src/services/destinations/delivery-worker.ts). */
+export interface DeliverySettings {
+  /** Whether this process sends (default true; several processes may, each row goes to one at a time). */
+  enabled?: boolean | undefined;
+  pollMs?: number | undefined;
+  leaseMs?: number | undefined;
+  batch?: number | undefined;
+  concurrency?: number | undefined;
+  timeoutMs?: number | undefined;
+  retry?: { baseMs: number; maxMs: number; maxAttempts: number } | undefined;
+  now?: (() => number) | undefined;
 }

@@ -13,6 +13,7 @@ import { consentRoutes } from './routes/consent.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { destinationReplayRoutes, destinationRoutes } from './routes/destinations.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { segmentRoutes } from './routes/segments.ts';
 import { ropaRoutes } from './routes/ropa.ts';
@@ -130,6 +131,8 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (s) => tokenRoutes(s, ctx));
   await app.register(async (s) => sourceRoutes(s, ctx));
   await app.register(async (s) => jobRoutes(s, ctx));
+  await app.register(async (s) => destinationRoutes(s, ctx));
+  await app.register(async (s) => destinationReplayRoutes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

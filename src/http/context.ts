@@ -7,6 +7,7 @@ import type { RopaService } from '../services/config/ropa.ts';
 import type { ConsentService } from '../services/consent/consent.ts';
 import type { IngestService } from '../services/ingest/ingest.ts';
 import type { JobScheduler } from '../services/jobs/scheduler.ts';
+import type { DestinationService } from '../services/destinations/destinations.ts';
 import type { Metrics } from '../services/metrics.ts';
 import type { PagesSource } from '../services/access/pages.ts';
 import type { ProfileService } from '../services/profiles/profiles.ts';
@@ -35,6 +36,8 @@ export interface HttpContext {
   rightsIntake: RightsIntake;
   /** The background jobs: their last runs and leases (`GET /api/v1/jobs`). */
   jobs: JobScheduler;
+  /** Destinations and their outboxes (`/api/v1/destinations`). */
+  destinations: DestinationService;
   /** Fiducia's own pages (privacy center, demo shop): their write key and whether /demo is on. */
   pages?: PagesSource | undefined;
   /** Liveness of the storage: throws when a database does not answer. */

@@ -72,6 +72,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly deliveries = new Counter({
+    name: 'fiducia_deliveries_total',
+    help: 'Delivery attempts to destinations by this process, by destination and outcome (delivered, retry, dead, skipped).',
+    labelNames: ['destination', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly deliverySeconds = new Histogram({
+    name: 'fiducia_delivery_seconds',
+    help: 'Time of one delivery request to a destination, answered or not.',
+    labelNames: ['destination'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
   }

@@ -32,6 +32,12 @@ export class EventRepo {
     }
   }
 
+  /** Some events of one subject, by id (missing ones are absent from the answer). */
+  eventsByIds(subjectId: string, ids: readonly string[]): Promise<EventsTable[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('events').selectAll().where('subject_id', '=', subjectId).where('id', 'in', [...ids]).execute();
+  }
+
   /** A page of a subject's events in id (time) order, after `afterId`. */
   eventsOf(subjectId: string, afterId: string | null, limit: number): Promise<EventsTable[]> {
     let q = this.db.selectFrom('events').selectAll().where('subject_id', '=', subjectId);

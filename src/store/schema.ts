@@ -305,6 +305,7 @@ export interface DataDatabase {
   segment_meta: SegmentMetaTable;
   jobs: JobsTable;
   retention_aggregates: RetentionAggregatesTable;
+  deliveries: DeliveriesTable;
 }
 
 /** One audit entry (a leaf); `data` is the canonical JSON text of `{counts, details, fields}`. */
@@ -381,4 +382,32 @@ export interface AuditSigningKeysTable {
   public_key: Buffer;
   private_wrapped: Buffer;
   created_at: number;
+}
+
+/** `pending` (due at `next_attempt_at`), `delivered`, `skipped` (nothing the policy allows was left to send) or `dead`. */
+export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'dead';
+/** `event`: a stored event (ref: its id); `identify`: traits (ref: JSON array of names); `notice`: Art. 19 (ref: JSON). */
+export type DeliveryKind = 'event' | 'identify' | 'notice';
+
+/** A message owed to a destination (migration 0013): references and codes, never a value in clear. */
+export interface DeliveriesTable {
+  /** uuidv7; also the idempotency id the receiver sees (`webhook-id`, the Segment `messageId`). */
+  id: string;
+  destination_id: string;
+  subject_id: string;
+  kind: DeliveryKind;
+  ref: string;
+  /** Notices only: the person's identifiers, encrypted under the key `notice:<id>`, destroyed once delivered. */
+  secret_enc: Buffer | null;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  /** The receiver's last HTTP status, if it answered. */
+  last_status: number | null;
+  /** The last failure as a code (`http_503`, `timeout`, `blocked_address`) or, when skipped, the policy's reason. */
+  last_error: string | null;
+  created_at: number;
+  finished_at: number | null;
 }

@@ -56,6 +56,10 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
   rate_limit_windows: { placement: 'coordinator', why: 'rate-limit counters, written on every limited request' },
   segment_meta: { placement: 'coordinator', why: 'leases by compare-and-set (the decay refresh)' },
   retention_aggregates: { placement: 'coordinator', why: 'anonymous counts of deleted events per day, purpose and event name: no subject' },
+  deliveries: {
+    placement: 'coordinator',
+    why: 'the destinations\' outbox: claimed in due order across all people with FOR UPDATE SKIP LOCKED, which Citus runs only on one shard; rows hold references and codes, no values',
+  },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

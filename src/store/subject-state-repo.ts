@@ -6,6 +6,8 @@ import { ProfileRepo } from './profile-repo.ts';
 import { identityKey, type Reader } from './reader.ts';
 import type { DataDatabase, TraitsTable } from './schema.ts';
 import { kyselyOf, type Handle } from './internal/scope.ts';
+import type { ConsentStatus } from '../domain/consent.ts';
+import type { SubjectConsent, SubjectState } from '../domain/policy.ts';
 
 export interface StoredSubjectState {
   subjectId: string;
@@ -17,6 +19,15 @@ export interface StoredSubjectState {
   objections: string[];
   /** Latest ledger row per purpose. */
   consents: { purpose: string; status: string; noticeVersion: string; method: string; at: number; explicit: boolean }[];
+}
+
+/** The state as the use rule takes it (src/domain/policy.ts). */
+export function policyStateOf(s: Pick<StoredSubjectState, 'consents' | 'restrictedAt' | 'erasedAt' | 'objections'>): SubjectState {
+  const consents = new Map<string, SubjectConsent>();
+  for (const c of s.consents) {
+    consents.set(c.purpose, { purpose: c.purpose, status: c.status as ConsentStatus, noticeVersion: c.noticeVersion, method: c.method, at: c.at, explicit: c.explicit });
+  }
+  return { consents, restricted: s.restrictedAt !== null, erased: s.erasedAt !== null, objections: new Set(s.objections) };
 }
 
 /** A subject's state and (optionally) its trait rows, read in one round trip: the hot path of profile reads. */

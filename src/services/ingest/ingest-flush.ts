@@ -68,6 +68,8 @@ export interface FlushDeps {
    * committed (a test kills the process here to leave keys whose data never committed).
    */
   afterKeysCreated?: (() => void) | undefined;
+  /** Called after each group commit (the destinations' worker looks for the rows it queued). */
+  onCommitted?: (() => void) | undefined;
 }
 
 /** The state of one transaction; created per flush, thrown away after. */

@@ -95,6 +95,7 @@ export class IngestService {
             }
           });
           for (const task of flush?.afterCommit ?? []) await task();
+          this.deps.onCommitted?.();
           return results;
         } catch (err) {
           // A retry makes new subject ids, so the keys made for this attempt would belong to nobody.

@@ -9,7 +9,7 @@ import { UNCLASSIFIED } from '../../domain/privacy-config-types.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import type { EventsTable } from '../../store/schema.ts';
 import type { Reader } from '../../store/reader.ts';
-import { SubjectStateRepo, type ProfileSnapshot, type StoredSubjectState } from '../../store/subject-state-repo.ts';
+import { SubjectStateRepo, policyStateOf, type ProfileSnapshot, type StoredSubjectState } from '../../store/subject-state-repo.ts';
 import { AuditBatcher } from '../audit/audit-batcher.ts';
 import type { AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
@@ -111,13 +111,7 @@ type Json = Record<string, unknown>;
 const dict = (): Json => Object.create(null) as Json;
 const MAX_MERGE_HOPS = 8;
 
-function toSubjectState(s: StoredSubjectState): SubjectState {
-  const consents = new Map<string, SubjectConsent>();
-  for (const c of s.consents) {
-    consents.set(c.purpose, { purpose: c.purpose, status: c.status as ConsentStatus, noticeVersion: c.noticeVersion, method: c.method, at: c.at, explicit: c.explicit });
-  }
-  return { consents, restricted: s.restrictedAt !== null, erased: s.erasedAt !== null, objections: new Set(s.objections) };
-}
+const toSubjectState = policyStateOf;
 
 /** The ledger entry of `purpose` only. */
 function consentViews(s: StoredSubjectState, purpose: string): Record<string, ConsentView> {

@@ -25,9 +25,36 @@ export interface RecipientNotice {
  */
 export interface RecipientNotifier {
   notify(trx: DataScope, notices: readonly RecipientNotice[]): Promise<void>;
+  /**
+   * The same change for the destinations that were sent the subject's data (src/services/destinations/): queued in
+   * their delivery outbox, in the same transaction. `purposes` are those the change concerns.
+   */
+  propagate?(trx: DataScope, change: RecipientChange): Promise<void>;
+}
+
+/** One Art. 19 change about one subject, before it is addressed to recipients. */
+export type RecipientChange = Omit<RecipientNotice, 'recipient'>;
+
+/** Tells every recipient of the purposes (configured recipients and destinations) about a change, inside `trx`. */
+export async function tellRecipients(
+  trx: DataScope,
+  notifier: RecipientNotifier,
+  cfg: CompiledConfig,
+  base: Omit<RecipientNotice, 'recipient' | 'purposes'>,
+  purposes: Iterable<string>,
+): Promise<void> {
+  const list = [...purposes];
+  await notifier.notify(trx, noticesFor(cfg, base, list));
+  await notifier.propagate?.(trx, { ...base, purposes: [...new Set(list)].sort() });
 }
 
 export class OutboxRecipientNotifier implements RecipientNotifier {
+  constructor(private readonly destinations?: Pick<RecipientNotifier, 'propagate'>) {}
+
+  async propagate(trx: DataScope, change: RecipientChange): Promise<void> {
+    await this.destinations?.propagate?.(trx, change);
+  }
+
   async notify(trx: DataScope, notices: readonly RecipientNotice[]): Promise<void> {
     const now = Date.now();
     await new RightsRepo(trx).insertNotifications(

@@ -12,7 +12,7 @@ import { ProfileRepo } from '../../store/profile-repo.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
 import type { RightsRequestsTable } from '../../store/schema.ts';
 import type { StoredSubjectState } from '../../store/subject-state-repo.ts';
-import { noticesFor } from './recipient-notifier.ts';
+import { tellRecipients } from './recipient-notifier.ts';
 import { readSubjectData } from './rights-data.ts';
 import { errorCode, purgeErased, requestKeyId, sealPackage, step, type RightsDeps } from './rights-steps.ts';
 import { InvariantError } from '../../domain/errors.ts';
@@ -84,10 +84,12 @@ export async function erase(trx: Trx, deps: RightsDeps, req: RightsRequestsTable
   for (const list of await erasure.purposeLists(subjectId)) for (const p of JSON.parse(list) as string[]) purposes.add(p);
   const merged = await erasure.mergedInto(subjectId);
   const packages = (await erasure.packageRequests(subjectId)).filter((id) => id !== req.id);
+  // Before the rows go: a destination's notice carries the identifiers it knew the person by (encrypted, see
+  // src/services/destinations/destination-notices.ts).
+  await tellRecipients(trx, deps.notifier, deps.cfg, { requestId: req.id, subjectId, action: 'erasure', fields: [] }, purposes);
   const counts = await erasure.deleteSubjectRows(subjectId, merged, at);
   await deps.segments?.forget(trx, [subjectId, ...merged]);
   await erasure.suppress(suppressRows);
-  await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'erasure', fields: [] }, purposes));
   await deps.audit.append(trx, [
     { actor, action: 'rights.erasure', subjectId, counts: { ...counts, suppressed: suppressRows.length }, outcome: 'ok', details: { requestId: req.id } },
   ]);
@@ -184,7 +186,7 @@ export async function rectify(trx: Trx, deps: RightsDeps, req: RightsRequestsTab
   }
   const changed = [...updated, ...added, ...removed];
   if (changed.length > 0) {
-    await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'rectification', fields: changed.map((n) => `trait:${n}`) }, purposes));
+    await tellRecipients(trx, deps.notifier, deps.cfg, { requestId: req.id, subjectId, action: 'rectification', fields: changed.map((n) => `trait:${n}`) }, purposes);
     await deps.audit.append(trx, [
       { actor, action: 'rights.rectification', subjectId, fields: changed.map((n) => `trait:${n}`), counts: { updated: updated.length, added: added.length, removed: removed.length }, outcome: 'ok', details: { requestId: req.id } },
     ]);
@@ -229,7 +231,7 @@ export async function restrict(trx: Trx, deps: RightsDeps, req: RightsRequestsTa
   }
   const subjectId = state.subjectId;
   await new ProfileRepo(trx).restrict(subjectId, now(deps));
-  await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'restriction', fields: [] }, await subjectPurposes(trx, subjectId)));
+  await tellRecipients(trx, deps.notifier, deps.cfg, { requestId: req.id, subjectId, action: 'restriction', fields: [] }, await subjectPurposes(trx, subjectId));
   await deps.audit.append(trx, [{ actor, action: 'rights.restriction', subjectId, outcome: 'ok', details: { requestId: req.id, restricted: true } }]);
   const row = await step(trx, deps, req, 'completed', 'completed', actor, { patch: { outcome: JSON.stringify({ subjectFound: true, restricted: true }) } });
   return { row, afterCommit: [] };
@@ -240,7 +242,7 @@ export async function liftRestriction(trx: Trx, deps: RightsDeps, req: RightsReq
   const subjectId = req.subject_id;
   if (!subjectId) throw new InvariantError('a restriction to lift names no subject');
   await new ProfileRepo(trx).liftRestriction(subjectId);
-  await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'restriction_lifted', fields: [] }, await subjectPurposes(trx, subjectId)));
+  await tellRecipients(trx, deps.notifier, deps.cfg, { requestId: req.id, subjectId, action: 'restriction_lifted', fields: [] }, await subjectPurposes(trx, subjectId));
   await deps.audit.append(trx, [{ actor, action: 'rights.restriction.lifted', subjectId, outcome: 'ok', details: { requestId: req.id } }]);
   const outcome = { ...(JSON.parse(req.outcome) as Record<string, unknown>), restricted: false, liftedAt: new Date(now(deps)).toISOString(), liftReason: reason };
   return step(trx, deps, req, req.status as 'completed', 'restriction_lifted', actor, { patch: { outcome: JSON.stringify(outcome) } });
@@ -261,7 +263,7 @@ export async function object(trx: Trx, deps: RightsDeps, req: RightsRequestsTabl
   const objections = new ObjectionRepo(trx);
   for (const key of stopped) await objections.object(subjectId, key, at, req.id);
   if (stopped.length > 0) {
-    await deps.notifier.notify(trx, noticesFor(deps.cfg, { requestId: req.id, subjectId, action: 'objection', fields: [] }, stopped));
+    await tellRecipients(trx, deps.notifier, deps.cfg, { requestId: req.id, subjectId, action: 'objection', fields: [] }, stopped);
     await deps.audit.append(trx, [{ actor, action: 'rights.objection', subjectId, outcome: 'ok', details: { requestId: req.id, purposes: stopped.join(',') } }]);
   }
   const outcome = JSON.stringify({ subjectFound: true, purposes: results });

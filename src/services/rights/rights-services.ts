@@ -6,7 +6,7 @@ import type { DataScope } from '../../store/scope.ts';
 import type { AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import { createMailer, type Mailer } from './mailer.ts';
-import { OutboxRecipientNotifier } from './recipient-notifier.ts';
+import { OutboxRecipientNotifier, type RecipientNotifier } from './recipient-notifier.ts';
 import { RightsIntake } from './rights-intake.ts';
 import type { RightsDeps, SubjectSegmentsPort } from './rights-steps.ts';
 import { sweepRights, type SweepReport } from './rights-sweep.ts';
@@ -26,6 +26,8 @@ export interface RightsParts {
   dataDir: string;
   /** Default http://127.0.0.1:8787. */
   publicUrl?: string | undefined;
+  /** Art. 19 for destinations: changes queued for those that received the subject's data. */
+  destinations?: Pick<RecipientNotifier, 'propagate'> | undefined;
 }
 
 export interface RightsServices {
@@ -43,7 +45,7 @@ export function buildRightsServices(p: RightsParts): RightsServices {
     cfg: p.cfg,
     audit: p.audit,
     segments: p.segments,
-    notifier: new OutboxRecipientNotifier(),
+    notifier: new OutboxRecipientNotifier(p.destinations),
     mailer: p.mailer ?? createMailer({ smtpUrl: p.smtpUrl, from: p.mailFrom, dataDir: p.dataDir, logger: p.logger }),
     logger: p.logger,
     publicUrl: p.publicUrl ?? 'http://127.0.0.1:8787',

@@ -50,8 +50,11 @@ await eachDialect('record of processing', (dialect) => {
     assert.ok(r.activities.every((a) => a.dataCategories.every((c) => !c.special)), 'no shipped purpose covers Art. 9 data');
     assert.equal(by.advertising!.saleOrShare, true);
     // Transfers: only the US network leaves the EEA.
-    assert.deepEqual(r.transfers.map((t) => [t.purpose, t.recipient, t.country]), [['advertising', 'US advertising network', 'US']]);
+    assert.deepEqual(r.transfers.map((t) => [t.purpose, t.recipient, t.country, t.basis, t.adequacyDecision]), [
+      ['advertising', 'US advertising network', 'US', 'data_privacy_framework', 'Implementing Decision (EU) 2023/1795'],
+    ]);
     assert.match(r.transfers[0]!.safeguard, /Data Privacy Framework/);
+    assert.deepEqual(by.advertising!.transfers, r.transfers);
     const psp = r.recipients.find((x) => x.name === 'Payment service provider');
     assert.deepEqual(psp?.purposes, ['service']);
   });
@@ -87,6 +90,7 @@ await eachDialect('record of processing', (dialect) => {
     assert.ok(!html.body.includes('<b>"Rossi"'));
     assert.match(html.body, /Record of processing activities/);
     assert.match(html.body, /Last key rotation/);
+    assert.match(html.body, /<h2>Transfers outside the EEA \(Chapter V GDPR\)<\/h2>.*<td>US advertising network<\/td><td>—<\/td><td>advertising<\/td><td>US<\/td><td>recipient certified under the EU-US Data Privacy Framework/s);
     const csv = await get('/api/v1/ropa?format=csv');
     assert.match(String(csv.headers['content-type']), /^text\/csv/);
     assert.match(String(csv.headers['content-disposition']), /attachment/);
@@ -98,7 +102,7 @@ await eachDialect('record of processing', (dialect) => {
   });
 
   it('publishes the notice purpose table in Italian and English, without a token', async () => {
-    const it_ = (await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it' })).json() as { lang: string; purposes: { key: string; name: string; legalBasis: string; retention: string; dataCategories: string[]; transfers: { safeguard: string }[] }[] };
+    const it_ = (await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it' })).json() as { lang: string; purposes: { key: string; name: string; legalBasis: string; retention: string; dataCategories: string[]; transfers: { countryName: string; safeguard: string }[] }[] };
     const en = (await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=en' })).json() as typeof it_;
     const a = (t: typeof it_, k: string) => t.purposes.find((p) => p.key === k)!;
     assert.equal(a(it_, 'analytics').name, 'Statistiche');
@@ -108,10 +112,14 @@ await eachDialect('record of processing', (dialect) => {
     assert.equal(a(it_, 'analytics').retention, '13 mesi (395 giorni)');
     assert.equal(a(en, 'service').retention, '10 years');
     assert.ok(a(it_, 'marketing').dataCategories.includes('Interazione con le campagne'));
-    assert.match(a(it_, 'advertising').transfers[0]!.safeguard, /clausole contrattuali tipo/);
+    assert.equal(a(it_, 'advertising').transfers[0]!.safeguard, 'destinatario certificato secondo il Data Privacy Framework UE-USA, coperto da una decisione di adeguatezza (art. 45 GDPR)');
+    assert.equal(a(it_, 'advertising').transfers[0]!.countryName, 'Stati Uniti');
+    assert.match(a(en, 'advertising').transfers[0]!.safeguard, /^recipient certified under the EU-US Data Privacy Framework/);
     const html = await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it&format=html' });
     assert.match(html.body, /<html lang="it">/);
     assert.match(html.body, /Finalità del trattamento/);
+    assert.ok(html.body.includes('US advertising network — Stati Uniti (US): destinatario certificato secondo il Data Privacy Framework UE-USA'), 'the transfer in words');
+    assert.ok(!html.body.includes('data_privacy_framework'), 'no internal key');
     assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=de' })).statusCode, 400);
   });
 });

@@ -1,6 +1,6 @@
 // The record of processing activities (GDPR Art. 30(1)) and the privacy notice's purpose table, built from the configuration and system facts.
 import type { Destination, DestinationKind, LegalBasis, Localized, PrivacyConfig, Purpose, Recipient, TransferBasis, TransferDerogation } from './privacy-config-types.ts';
-import { adequacyDecision, checkTransfer, countryName, DATA_PRIVACY_FRAMEWORK_DECISION, safeguardText } from './transfers.ts';
+import { adequacyDecision, checkTransfer, countryName, DATA_PRIVACY_FRAMEWORK_DECISION, safeguardText, transferSentence } from './transfers.ts';
 
 export type Lang = 'it' | 'en';
 
@@ -271,4 +271,22 @@ export function noticePurposes(cfg: PrivacyConfig, lang: Lang): NoticePurpose[] 
     recipients: recipientsOf(cfg, p).map((r) => ({ name: r.name, kind: KIND[r.kind][lang], country: r.country })),
     transfers: transfersOf(cfg, p, lang).map((t) => ({ recipient: t.recipient, country: t.country, countryName: countryName(t.country, lang), safeguard: t.safeguard })),
   }));
+}
+
+/** A recipient as people are shown it (privacy center, access package). */
+export interface PublicRecipient {
+  name: string;
+  kind: Recipient['kind'];
+  country: string;
+  /** Only for a transfer outside the EEA: the country and the basis it rests on, in words. */
+  transfer?: Localized;
+}
+
+/** The purpose's recipients and destinations, each transfer outside the EEA named with its basis in both languages. */
+export function publicRecipients(cfg: Pick<PrivacyConfig, 'destinations'>, purpose: Purpose): PublicRecipient[] {
+  return recipientsOf(cfg, purpose).map((r) => {
+    const s = checkTransfer(r.country, r.transfer);
+    const transfer = s.outsideEea && s.safeguard ? { it: transferSentence(r.country, s.safeguard, 'it'), en: transferSentence(r.country, s.safeguard, 'en') } : undefined;
+    return { name: r.name, kind: r.kind, country: r.country, ...(transfer ? { transfer } : {}) };
+  });
 }

@@ -118,6 +118,36 @@ test('a bad key names the file, the key path and its line', () => {
   });
 });
 
+test('a transfer outside the EEA without an acceptable basis stops the load, at the recipient or destination', () => {
+  assert.deepEqual(shipped.purpose('advertising')?.recipients.find((r) => r.country === 'US')?.transfer, { basis: 'data_privacy_framework' });
+  assert.deepEqual(shipped.config.destinations, [], 'no destination ships enabled');
+  const noBasis = readFileSync(DEFAULT_CONFIG_PATH, 'utf8').replace(', transfer: { basis: data_privacy_framework } }', ' }');
+  withTempFile(noBasis, (file) => {
+    const err = loadError(file);
+    assert.deepEqual(err.errors.map((e) => e.path), ['purposes[5].recipients[1].transfer']);
+    assert.match(err.message, /purposes\[5\]\.recipients\[1\]\.transfer: US: the adequacy decision covers only organisations certified under the EU-US Data Privacy Framework.*\(line \d+, column \d+\)/);
+  });
+  const destination = [
+    'destinations:',
+    '  - id: crm',
+    '    kind: webhook',
+    '    purposes: [marketing]',
+    '    endpoint: https://crm.example.in/hooks',
+    '    secretEnv: FIDUCIA_CRM_WEBHOOK_SECRET',
+    '    country: IN',
+    '',
+  ].join('\n');
+  withTempFile(`${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${destination}`, (file) => {
+    const err = loadError(file);
+    assert.deepEqual(err.errors.map((e) => e.path), ['destinations[0].transfer']);
+    assert.match(err.message, /destinations\[0\]\.transfer: IN is outside the EEA and has no adequacy decision/);
+  });
+  withTempFile(`${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${destination.replace('country: IN', 'country: IN\n    transfer: { basis: standard_contractual_clauses }')}`, (file) => {
+    const cfg = loadPrivacyConfig(file);
+    assert.deepEqual(cfg.destinationsFor('marketing').map((d) => [d.id, d.transfer?.basis]), [['crm', 'standard_contractual_clauses']]);
+  });
+});
+
 test('a missing file is a ConfigInvalidError too', () => {
   const err = loadError(join(tmpdir(), 'fiducia-does-not-exist.yaml'));
   assert.match(err.message, /cannot read the file/);

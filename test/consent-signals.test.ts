@@ -35,7 +35,7 @@ await eachDialect('consent signals', (dialect) => {
       noticeVersion: string;
       validNoticeVersions: string[];
       controller: { name: string };
-      purposes: { key: string; legalBasis: string; categories: { key: string; name: { en: string } }[]; retentionDays: number; recipients: { name: string; kind: string; country: string }[] }[];
+      purposes: { key: string; legalBasis: string; categories: { key: string; name: { en: string } }[]; retentionDays: number; recipients: { name: string; kind: string; country: string; transfer?: { it: string; en: string } }[] }[];
     }>();
     assert.equal(body.noticeVersion, NOTICE);
     // 2026-06 was a material change: consent under 2026-01 no longer holds.
@@ -51,6 +51,12 @@ await eachDialect('consent signals', (dialect) => {
     assert.equal(byKey.get('analytics')?.categories.some((c) => c.key === 'user.behavior.campaign'), false);
     assert.deepEqual(byKey.get('advertising')?.recipients.map((x) => x.country), ['FR', 'US']);
     assert.equal(byKey.get('advertising')?.recipients[0]?.kind, 'third_party');
+    // A transfer outside the EEA comes with its country and basis in words; none inside it.
+    assert.equal(byKey.get('advertising')?.recipients[0]?.transfer, undefined);
+    assert.deepEqual(byKey.get('advertising')?.recipients[1]?.transfer, {
+      it: 'Stati Uniti (US): destinatario certificato secondo il Data Privacy Framework UE-USA, coperto da una decisione di adeguatezza (art. 45 GDPR)',
+      en: 'United States (US): recipient certified under the EU-US Data Privacy Framework, covered by an adequacy decision (Art. 45 GDPR)',
+    });
     assert.ok(!body.purposes.some((p) => p.categories.some((c) => c.key.startsWith('user.sensitive'))));
   });
 

@@ -55,7 +55,9 @@ describe('privacy center in Chromium', { skip }, () => {
     assert.doesNotMatch(analytics, /Campaign engagement/, 'campaign data is read only for marketing');
     assert.match((await card('Direct marketing').textContent()) ?? '', /Campaign engagement/);
     const ads = (await card('Personalised advertising').textContent()) ?? '';
-    assert.match(ads, /US advertising network — independent third party, US/);
+    assert.match(ads, /US advertising network — independent third party, US\. Transfer outside the European Economic Area: United States \(US\): recipient certified under the EU-US Data Privacy Framework, covered by an adequacy decision \(Art\. 45 GDPR\)/);
+    assert.match(ads, /EU advertising network — independent third party, FR(?!\. Transfer)/, 'no transfer inside the EEA');
+    assert.doesNotMatch(ads, /data_privacy_framework/);
     assert.match(ads, /Global Privacy Control objects to it/);
     const service = (await card('Providing the service').textContent()) ?? '';
     assert.match(service, /Contract \(Art\. 6\(1\)\(b\) GDPR\)/);

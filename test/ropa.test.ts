@@ -1,5 +1,6 @@
 // The record of processing (Art. 30) and the notice's purpose table, generated from the configuration and the running system.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -10,10 +11,24 @@ import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { rotateKeys } from '../src/services/keys/key-rotation.ts';
 import { ADMIN_TOKEN, eachDialect, startFiducia } from './helpers/harness.ts';
 
-// The shipped configuration with a controller name that needs escaping in HTML and quoting in CSV.
+// The shipped configuration with a controller name that needs escaping in HTML and quoting in CSV, and a destination
+// outside the EEA under standard contractual clauses.
 const dir = mkdtempSync(join(tmpdir(), 'fiducia-ropa-'));
 const CONFIG = join(dir, 'fiducia.yaml');
-writeFileSync(CONFIG, readFileSync(DEFAULT_CONFIG_PATH, 'utf8').replace('name: Example Shop S.r.l.', 'name: "Shop <b>\\"Rossi\\"</b>, S.r.l."'));
+const DESTINATION = `
+destinations:
+  - id: crm
+    kind: webhook
+    name: CRM platform
+    purposes: [marketing]
+    categories: [user.contact.email]
+    endpoint: https://crm.example.in/hooks/fiducia
+    secretEnv: FIDUCIA_TEST_CRM_SECRET
+    country: IN
+    transfer: { basis: standard_contractual_clauses, reference: DPA 2026-05 }
+`;
+process.env['FIDUCIA_TEST_CRM_SECRET'] ??= `whsec_${randomBytes(24).toString('base64')}`;
+writeFileSync(CONFIG, readFileSync(DEFAULT_CONFIG_PATH, 'utf8').replace('name: Example Shop S.r.l.', 'name: "Shop <b>\\"Rossi\\"</b>, S.r.l."') + DESTINATION);
 
 await eachDialect('record of processing', (dialect) => {
   let f: Awaited<ReturnType<typeof startFiducia>>;
@@ -49,9 +64,17 @@ await eachDialect('record of processing', (dialect) => {
     assert.deepEqual(r.activities.filter((a) => a.dataCategories.some((c) => c.key === 'user.behavior.campaign')).map((a) => a.purpose), ['marketing']);
     assert.ok(r.activities.every((a) => a.dataCategories.every((c) => !c.special)), 'no shipped purpose covers Art. 9 data');
     assert.equal(by.advertising!.saleOrShare, true);
-    // Transfers: only the US network leaves the EEA.
-    assert.deepEqual(r.transfers.map((t) => [t.purpose, t.recipient, t.country]), [['advertising', 'US advertising network', 'US']]);
-    assert.match(r.transfers[0]!.safeguard, /Data Privacy Framework/);
+    // Transfers outside the EEA: the CRM destination in India and the US network.
+    assert.deepEqual(r.transfers.map((t) => [t.purpose, t.recipient, t.destination, t.country, t.basis, t.reference, t.adequacyDecision]), [
+      ['marketing', 'CRM platform', 'crm', 'IN', 'standard_contractual_clauses', 'DPA 2026-05', undefined],
+      ['advertising', 'US advertising network', undefined, 'US', 'data_privacy_framework', undefined, 'Implementing Decision (EU) 2023/1795'],
+    ]);
+    assert.match(r.transfers[1]!.safeguard, /Data Privacy Framework/);
+    assert.deepEqual(by.advertising!.transfers, r.transfers.slice(1));
+    // The destination is a recipient of its purpose, with what it is narrowed to.
+    const crm = r.recipients.find((x) => x.destination?.id === 'crm');
+    assert.deepEqual([crm?.name, crm?.kind, crm?.country, crm?.purposes, crm?.categories], ['CRM platform', 'processor', 'IN', ['marketing'], ['user.contact.email']]);
+    assert.deepEqual(by.marketing!.recipients.map((x) => x.name), ['Email service provider', 'CRM platform']);
     const psp = r.recipients.find((x) => x.name === 'Payment service provider');
     assert.deepEqual(psp?.purposes, ['service']);
   });
@@ -87,6 +110,7 @@ await eachDialect('record of processing', (dialect) => {
     assert.ok(!html.body.includes('<b>"Rossi"'));
     assert.match(html.body, /Record of processing activities/);
     assert.match(html.body, /Last key rotation/);
+    assert.match(html.body, /<h2>Transfers outside the EEA \(Chapter V GDPR\)<\/h2>.*<td>US advertising network<\/td><td>—<\/td><td>advertising<\/td><td>US<\/td><td>recipient certified under the EU-US Data Privacy Framework/s);
     const csv = await get('/api/v1/ropa?format=csv');
     assert.match(String(csv.headers['content-type']), /^text\/csv/);
     assert.match(String(csv.headers['content-disposition']), /attachment/);
@@ -95,10 +119,11 @@ await eachDialect('record of processing', (dialect) => {
     assert.match(lines[0]!, /^controller,controller_contact,dpo,purpose,/);
     assert.ok(lines[1]!.startsWith('"Shop <b>""Rossi""</b>, S.r.l.",privacy@example-shop.it,dpo@example-shop.it,service,'));
     assert.ok(lines[6]!.includes('US advertising network -> US'));
+    assert.ok(lines[5]!.includes('CRM platform (processor, IN, destination crm)') && lines[5]!.includes('CRM platform -> IN: standard contractual clauses'), lines[5]);
   });
 
   it('publishes the notice purpose table in Italian and English, without a token', async () => {
-    const it_ = (await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it' })).json() as { lang: string; purposes: { key: string; name: string; legalBasis: string; retention: string; dataCategories: string[]; transfers: { safeguard: string }[] }[] };
+    const it_ = (await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it' })).json() as { lang: string; purposes: { key: string; name: string; legalBasis: string; retention: string; dataCategories: string[]; transfers: { countryName: string; safeguard: string }[] }[] };
     const en = (await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=en' })).json() as typeof it_;
     const a = (t: typeof it_, k: string) => t.purposes.find((p) => p.key === k)!;
     assert.equal(a(it_, 'analytics').name, 'Statistiche');
@@ -108,10 +133,21 @@ await eachDialect('record of processing', (dialect) => {
     assert.equal(a(it_, 'analytics').retention, '13 mesi (395 giorni)');
     assert.equal(a(en, 'service').retention, '10 years');
     assert.ok(a(it_, 'marketing').dataCategories.includes('Interazione con le campagne'));
-    assert.match(a(it_, 'advertising').transfers[0]!.safeguard, /clausole contrattuali tipo/);
+    assert.equal(a(it_, 'advertising').transfers[0]!.safeguard, 'destinatario certificato secondo il Data Privacy Framework UE-USA, coperto da una decisione di adeguatezza (art. 45 GDPR)');
+    assert.equal(a(it_, 'advertising').transfers[0]!.countryName, 'Stati Uniti');
+    assert.match(a(en, 'advertising').transfers[0]!.safeguard, /^recipient certified under the EU-US Data Privacy Framework/);
     const html = await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it&format=html' });
     assert.match(html.body, /<html lang="it">/);
     assert.match(html.body, /Finalità del trattamento/);
+    assert.ok(html.body.includes('US advertising network — Stati Uniti (US): destinatario certificato secondo il Data Privacy Framework UE-USA'), 'the transfer in words');
+    assert.ok(!html.body.includes('data_privacy_framework'), 'no internal key');
+    assert.ok(html.body.includes('CRM platform — India (IN): clausole contrattuali tipo adottate dalla Commissione europea (art. 46(2)(c) GDPR); riferimento: DPA 2026-05'), 'the destination\'s transfer');
+    const consentConfig = (await f.app.inject({ method: 'GET', url: '/v1/consent/config' })).json() as { purposes: { key: string; recipients: { name: string; transfer?: { en: string } }[] }[] };
+    const marketing = consentConfig.purposes.find((p) => p.key === 'marketing');
+    assert.deepEqual(marketing?.recipients.map((x) => [x.name, x.transfer?.en]), [
+      ['Email service provider', undefined],
+      ['CRM platform', 'India (IN): standard contractual clauses adopted by the European Commission (Art. 46(2)(c) GDPR); reference: DPA 2026-05'],
+    ]);
     assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=de' })).statusCode, 400);
   });
 });

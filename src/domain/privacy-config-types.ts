@@ -35,6 +35,50 @@ export interface Recipient {
   /** `processor` acts for us; `third_party` is a controller of its own (sharing). */
   kind: 'processor' | 'third_party';
   country: string;
+  /** Chapter V safeguard; required when `country` is outside the EEA without an adequacy decision (src/domain/transfers.ts). */
+  transfer?: TransferSafeguard | undefined;
+}
+
+export type DestinationKind = 'webhook' | 'segment';
+
+/** Chapter V GDPR: an adequacy decision (Art. 45; for the US only the Data Privacy Framework), Art. 46 safeguards, or an Art. 49 derogation. */
+export type TransferBasis = 'adequacy' | 'data_privacy_framework' | 'standard_contractual_clauses' | 'binding_corporate_rules' | 'derogation';
+
+/** Art. 49(1) derogations for specific situations; only with basis `derogation`. */
+export type TransferDerogation = 'explicit_consent' | 'contract' | 'public_interest' | 'legal_claims' | 'vital_interests';
+
+export const TRANSFER_BASES: readonly TransferBasis[] = ['adequacy', 'data_privacy_framework', 'standard_contractual_clauses', 'binding_corporate_rules', 'derogation'];
+export const TRANSFER_DEROGATIONS: readonly TransferDerogation[] = ['explicit_consent', 'contract', 'public_interest', 'legal_claims', 'vital_interests'];
+
+export interface TransferSafeguard {
+  basis: TransferBasis;
+  derogation?: TransferDerogation | undefined;
+  /** Where the safeguard is written down (e.g. the signed clauses), for the record of processing and the notice. */
+  reference?: string | undefined;
+}
+
+/** Somewhere Fiducia sends personal data on behalf of one or more purposes (delivery: src/services/destinations/). */
+export interface Destination {
+  /** `/^[a-z][a-z0-9_-]{0,62}$/`, unique. */
+  id: string;
+  kind: DestinationKind;
+  /** Shown to people (notice, record of processing); defaults to `id`. */
+  name: string;
+  /** Default `processor`. */
+  recipientKind: 'processor' | 'third_party';
+  /** Configured purpose keys, at least one. */
+  purposes: string[];
+  /** Optional narrowing: category keys or prefixes, each inside what the destination's purposes cover. */
+  categories?: string[] | undefined;
+  /** Absolute http: or https: URL without credentials or fragment. */
+  endpoint: string;
+  /** Name of the environment variable holding the secret; the secret itself is never in the file. */
+  secretEnv: string;
+  /** ISO 3166-1 alpha-2 code of the country where the destination processes the data. */
+  country: string;
+  transfer?: TransferSafeguard | undefined;
+  /** Default false: outbound requests to loopback, private and link-local addresses are refused unless true. */
+  allowPrivateNetwork: boolean;
 }
 
 export interface Purpose {
@@ -95,6 +139,8 @@ export interface PrivacyConfig {
   retention?: RetentionSettings | undefined;
   /** Segments and computed traits defined in the configuration (src/domain/segments.ts); more can be added through the API. */
   segments?: SegmentDefinition[] | undefined;
+  /** Where personal data is sent, per purpose; `[]` when the file has none. */
+  destinations: Destination[];
 }
 
 export interface RetentionSettings {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CompiledConfig, formatConfigPath, parseConfigPath, validatePrivacyConfig } from './privacy-config.ts';
+import { createHash } from 'node:crypto';
+import { CompiledConfig, canonicalJson, formatConfigPath, parseConfigPath, validatePrivacyConfig } from './privacy-config.ts';
 import type { ConfigError } from './privacy-config.ts';
 import type { PrivacyConfig, Purpose } from './privacy-config-types.ts';
 
@@ -33,7 +34,7 @@ function base(): Record<string, unknown> & { purposes: Record<string, unknown>[]
         categories: ['user.behavior.browsing'],
         retentionDays: 395,
         saleOrShare: true,
-        recipients: [{ name: 'Ad network', kind: 'third_party', country: 'US' }],
+        recipients: [{ name: 'Ad network', kind: 'third_party', country: 'US', transfer: { basis: 'data_privacy_framework' } }],
       },
     ],
     trackingPlan: {
@@ -283,4 +284,168 @@ test('retention: anonymous aggregates are off unless asked for, and a bad value 
   assert.deepEqual(valid(on).retention, { aggregates: true });
   expectError(errorsOf((c) => (c.retention = { aggregates: 'yes' })), 'retention.aggregates', /must be true or false/);
   expectError(errorsOf((c) => (c.retention = { aggregate: true })), 'retention.aggregate', /did you mean "aggregates"/);
+});
+
+const webhook = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  id: 'crm',
+  kind: 'webhook',
+  purposes: ['marketing'],
+  endpoint: 'https://hooks.crm.example/fiducia',
+  secretEnv: 'FIDUCIA_CRM_WEBHOOK_SECRET',
+  country: 'DE',
+  ...over,
+});
+const withDestinations = (...destinations: Record<string, unknown>[]) => (c: ReturnType<typeof base>) => (c['destinations'] = destinations);
+const recipient = (c: ReturnType<typeof base>) => (purpose(c, 3)['recipients'] as Record<string, unknown>[])[0] as Record<string, unknown>;
+
+test('recipients outside the EEA without an adequacy decision carry an acceptable transfer safeguard', async (t) => {
+  await t.test('the US without a basis is refused at the recipient\'s transfer', () => {
+    expectError(errorsOf((c) => delete recipient(c)['transfer']), 'purposes[3].recipients[0].transfer', /only organisations certified under the EU-US Data Privacy Framework/);
+  });
+  await t.test('adequacy is not a basis for the US, nor the framework for anyone else', () => {
+    expectError(errorsOf((c) => (recipient(c)['transfer'] = { basis: 'adequacy' })), 'purposes[3].recipients[0].transfer', /data_privacy_framework/);
+    expectError(
+      errorsOf((c) => Object.assign(recipient(c), { country: 'IN', transfer: { basis: 'data_privacy_framework' } })),
+      'purposes[3].recipients[0].transfer',
+      /US only, not IN/,
+    );
+  });
+  await t.test('a derogation needs its kind, and only a derogation has one', () => {
+    expectError(errorsOf((c) => (recipient(c)['transfer'] = { basis: 'derogation' })), 'purposes[3].recipients[0].transfer', /needs derogation/);
+    expectError(
+      errorsOf((c) => (recipient(c)['transfer'] = { basis: 'standard_contractual_clauses', derogation: 'contract' })),
+      'purposes[3].recipients[0].transfer',
+      /only with basis derogation/,
+    );
+    expectError(errorsOf((c) => (recipient(c)['transfer'] = { basis: 'scc' })), 'purposes[3].recipients[0].transfer.basis', /must be one of adequacy, data_privacy_framework/);
+  });
+  await t.test('"UK" is named at the country', () => {
+    expectError(errorsOf((c) => Object.assign(recipient(c), { country: 'UK', transfer: undefined })), 'purposes[3].recipients[0].country', /write "GB"/);
+  });
+  await t.test('adequate countries need nothing; other countries take SCCs, BCRs or a derogation', () => {
+    for (const [country, transfer] of [
+      ['CH', undefined],
+      ['GB', undefined],
+      ['IN', { basis: 'standard_contractual_clauses', reference: 'DPA 2026-02, module 3' }],
+      ['SG', { basis: 'binding_corporate_rules' }],
+      ['AU', { basis: 'derogation', derogation: 'explicit_consent' }],
+      ['FR', undefined],
+    ] as const) {
+      const c = base();
+      Object.assign(recipient(c), { country, transfer });
+      if (transfer === undefined) delete recipient(c)['transfer'];
+      assert.deepEqual(valid(c).purposes[3]?.recipients[0]?.transfer, transfer, country);
+    }
+  });
+});
+
+test('destinations: defaults, lookups by id and by purpose', () => {
+  assert.deepEqual(valid(base()).destinations, [], 'absent: none');
+  const c = base();
+  withDestinations(
+    webhook(),
+    webhook({ id: 'cdp', kind: 'segment', name: 'Analytics warehouse', recipientKind: 'third_party', purposes: ['analytics', 'marketing'], categories: ['user.behavior.browsing'], endpoint: 'https://api.segment.example/v1', secretEnv: 'SEGMENT_WRITE_KEY', country: 'US', transfer: { basis: 'standard_contractual_clauses', reference: 'DPA 2026-01' } }),
+    webhook({ id: 'local-test', endpoint: 'http://127.0.0.1:9000/hook', allowPrivateNetwork: true, purposes: ['service'] }),
+  )(c);
+  const config = valid(c);
+  assert.deepEqual(config.destinations[0], {
+    id: 'crm',
+    kind: 'webhook',
+    name: 'crm',
+    recipientKind: 'processor',
+    purposes: ['marketing'],
+    endpoint: 'https://hooks.crm.example/fiducia',
+    secretEnv: 'FIDUCIA_CRM_WEBHOOK_SECRET',
+    country: 'DE',
+    allowPrivateNetwork: false,
+  });
+  assert.deepEqual(config.destinations[1]?.transfer, { basis: 'standard_contractual_clauses', reference: 'DPA 2026-01' });
+  assert.deepEqual(config.destinations[1]?.categories, ['user.behavior.browsing']);
+  const cc = new CompiledConfig(config);
+  assert.equal(cc.destination('cdp')?.name, 'Analytics warehouse');
+  assert.equal(cc.destination('nope'), undefined);
+  assert.equal(cc.destination('__proto__'), undefined);
+  assert.deepEqual(cc.destinationsFor('marketing').map((d) => d.id), ['crm', 'cdp']);
+  assert.deepEqual(cc.destinationsFor('analytics').map((d) => d.id), ['cdp']);
+  assert.deepEqual(cc.destinationsFor('advertising'), []);
+  assert.deepEqual(cc.destinationsFor('constructor'), []);
+  assert.throws(() => (cc.destinationsFor('marketing') as unknown[]).push({}));
+});
+
+test('destinations: the hash of a configuration without them is what it was before they existed', () => {
+  const without = new CompiledConfig(valid(base()));
+  const empty = base();
+  empty['destinations'] = [];
+  assert.equal(new CompiledConfig(valid(empty)).hash, without.hash);
+  const { destinations: _none, ...before } = without.config;
+  assert.equal(without.hash, createHash('sha256').update(canonicalJson(before)).digest('hex'), 'hashed as if the section did not exist');
+  const one = base();
+  withDestinations(webhook())(one);
+  assert.notEqual(new CompiledConfig(valid(one)).hash, without.hash);
+});
+
+test('bad destinations name the offending path', async (t) => {
+  await t.test('id: format and duplicates', () => {
+    expectError(errorsOf(withDestinations(webhook({ id: 'CRM hook' }))), 'destinations[0].id', /lowercase letters, digits/);
+    expectError(errorsOf(withDestinations(webhook({ id: 'x'.repeat(64) }))), 'destinations[0].id', /1 to 63/);
+    expectError(errorsOf(withDestinations(webhook(), webhook({ endpoint: 'https://other.example/' }))), 'destinations[1].id', /duplicate destination id "crm"/);
+  });
+  await t.test('shape: kind, required fields, unknown keys, empty purposes', () => {
+    expectError(errorsOf(withDestinations(webhook({ kind: 'kafka' }))), 'destinations[0].kind', /must be one of webhook, segment/);
+    const noSecret = webhook();
+    delete noSecret['secretEnv'];
+    expectError(errorsOf(withDestinations(noSecret)), 'destinations[0].secretEnv', /is required/);
+    expectError(errorsOf(withDestinations(webhook({ secret: 'whsec_abc' }))), 'destinations[0].secret', /unknown key "secret".*expected one of .*secretEnv/);
+    expectError(errorsOf(withDestinations(webhook({ endpont: 'https://x.example/' }))), 'destinations[0].endpont', /did you mean "endpoint"/);
+    expectError(errorsOf(withDestinations(webhook({ purposes: [] }))), 'destinations[0].purposes', /must not be empty/);
+    expectError(errorsOf(withDestinations(webhook({ allowPrivateNetwork: 'yes' }))), 'destinations[0].allowPrivateNetwork', /true or false/);
+  });
+  await t.test('purposes and categories come from the configuration', () => {
+    expectError(errorsOf(withDestinations(webhook({ purposes: ['marketting'] }))), 'destinations[0].purposes[0]', /unknown purpose "marketting".*"marketing"/);
+    expectError(errorsOf(withDestinations(webhook({ purposes: ['marketing', 'marketing'] }))), 'destinations[0].purposes[1]', /duplicate purpose/);
+    expectError(errorsOf(withDestinations(webhook({ categories: ['user.contact.emial'] }))), 'destinations[0].categories[0]', /unknown category "user\.contact\.emial"/);
+    expectError(errorsOf(withDestinations(webhook({ categories: ['unclassified'] }))), 'destinations[0].categories[0]', /read by no purpose/);
+  });
+  await t.test('categories only narrow what the destination\'s purposes cover', () => {
+    // marketing covers user.contact.email and user.behavior.*, not the phone number nor the IP address
+    expectError(errorsOf(withDestinations(webhook({ categories: ['user.device.ip'] }))), 'destinations[0].categories[0]', /beyond what this destination's purposes \(marketing\) cover: user\.device\.ip/);
+    expectError(errorsOf(withDestinations(webhook({ categories: ['user.contact'] }))), 'destinations[0].categories[0]', /cover: user\.contact\.phone$/);
+    const ok = base();
+    withDestinations(webhook({ categories: ['user.contact.email', 'user.behavior'] }))(ok);
+    valid(ok);
+  });
+  await t.test('endpoint: absolute http(s), no credentials, no fragment, no private address unless allowed', () => {
+    const at = 'destinations[0].endpoint';
+    expectError(errorsOf(withDestinations(webhook({ endpoint: 'hooks.crm.example/fiducia' }))), at, /absolute URL/);
+    expectError(errorsOf(withDestinations(webhook({ endpoint: 'ftp://hooks.crm.example/' }))), at, /https: or http: URL, not ftp:/);
+    expectError(errorsOf(withDestinations(webhook({ endpoint: 'https://user:pw@hooks.crm.example/' }))), at, /must not carry credentials/);
+    expectError(errorsOf(withDestinations(webhook({ endpoint: 'https://hooks.crm.example/#x' }))), at, /fragment/);
+    expectError(errorsOf(withDestinations(webhook({ endpoint: ' https://hooks.crm.example/' }))), at, /spaces/);
+    expectError(errorsOf(withDestinations(webhook({ endpoint: `https://hooks.crm.example/${'a'.repeat(2100)}` }))), at, /at most 2048/);
+    for (const host of ['127.0.0.1', 'localhost', '10.1.2.3', '192.168.0.10', '172.20.0.1', '169.254.169.254', '[::1]', '[fe80::1]', '[fd00::1]', '[::ffff:10.0.0.1]', '0x7f.1']) {
+      expectError(errorsOf(withDestinations(webhook({ endpoint: `http://${host}/hook` }))), at, /allowPrivateNetwork/);
+    }
+    for (const host of ['127.0.0.1:8080', 'localhost', '10.1.2.3']) {
+      const c = base();
+      withDestinations(webhook({ endpoint: `http://${host}/hook`, allowPrivateNetwork: true }))(c);
+      assert.equal(valid(c).destinations[0]?.allowPrivateNetwork, true);
+    }
+  });
+  await t.test('secretEnv names a variable and never echoes what was written', () => {
+    for (const value of ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'crm_secret', '1SECRET', 'A'.repeat(129)]) {
+      const errors = errorsOf(withDestinations(webhook({ secretEnv: value })));
+      expectError(errors, 'destinations[0].secretEnv', /name of the environment variable/);
+      assert.ok(!JSON.stringify(errors).includes(value.slice(0, 12)), 'the value is not repeated in the error');
+    }
+  });
+  await t.test('country and transfer follow the Chapter V rules', () => {
+    expectError(errorsOf(withDestinations(webhook({ country: 'US' }))), 'destinations[0].transfer', /Data Privacy Framework/);
+    expectError(errorsOf(withDestinations(webhook({ country: 'BR', transfer: { basis: 'data_privacy_framework' } }))), 'destinations[0].transfer', /US only/);
+    expectError(errorsOf(withDestinations(webhook({ country: 'IT', transfer: { basis: 'standard_contractual_clauses' } }))), 'destinations[0].transfer', /in the EEA/);
+    expectError(errorsOf(withDestinations(webhook({ country: 'IN', transfer: { basis: 'derogation', derogation: 'consent' } }))), 'destinations[0].transfer.derogation', /must be one of explicit_consent/);
+    expectError(errorsOf(withDestinations(webhook({ country: 'usa' }))), 'destinations[0].country', /ISO 3166-1 alpha-2/);
+    const c = base();
+    withDestinations(webhook({ country: 'JP' }), webhook({ id: 'b', country: 'US', transfer: { basis: 'data_privacy_framework' } }))(c);
+    valid(c);
+  });
 });

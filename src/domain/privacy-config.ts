@@ -1,35 +1,30 @@
 // Validates the privacy configuration ("privacy as code") and compiles it into the lookups the engine uses.
 import { createHash } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { Static, TProperties, TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import type { ValueError } from '@sinclair/typebox/value';
 import { didYouMean } from './edit-distance.ts';
+import { checkDestinations, checkTransferAt, copySafeguard, DestinationSchema, normalizeDestination, TransferSchema } from './privacy-config-destinations.ts';
+import { Closed, Country, entryCovers, formatConfigPath, oneOf, Opt, SemanticErrors, Text } from './privacy-config-shared.ts';
+import type { ConfigError, PathSegment } from './privacy-config-shared.ts';
 import { LEGAL_BASES, UNCLASSIFIED } from './privacy-config-types.ts';
-import type { Category, EventPlan, PrivacyConfig, Purpose, TrackingPlan } from './privacy-config-types.ts';
+import type { Category, Destination, EventPlan, PrivacyConfig, Purpose, Recipient, TrackingPlan } from './privacy-config-types.ts';
 import { validateSegmentDefinition, type SegmentCatalog, type SegmentDefinition } from './segments.ts';
 
-/** One problem in a configuration: `path` is like `purposes[2].legalBasis` or `trackingPlan.events["Order Completed"]`. */
-export interface ConfigError {
-  path: string;
-  message: string;
-}
+export { entryCovers, formatConfigPath };
+export type { ConfigError, PathSegment };
 
 export type ConfigValidation = { ok: true; config: PrivacyConfig } | { ok: false; errors: ConfigError[] };
 
 // ---- shape (TypeBox): every object is closed so that a typo is an error, never silently ignored ----
 
-const Text = Type.String({ minLength: 1, errorMessage: 'must be a non-empty string' });
-const Country = Type.String({ pattern: '^[A-Z]{2}$', errorMessage: 'must be an ISO 3166-1 alpha-2 country code, e.g. "IT"' });
 const Days = Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer (days)' });
-const oneOf = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
-const Closed = <T extends TProperties>(properties: T) => Type.Object(properties, { additionalProperties: false });
-const Opt = Type.Optional;
 const Localized = Closed({ it: Text, en: Text });
 const Policy = Opt(oneOf(['drop', 'unclassified'] as const));
 const Mapping = Type.Record(Type.String(), Text);
 const EventPlanSchema = Closed({ category: Text, properties: Opt(Mapping) });
-const Recipient = Closed({ name: Text, kind: oneOf(['processor', 'third_party'] as const), country: Country });
+const RecipientSchema = Closed({ name: Text, kind: oneOf(['processor', 'third_party'] as const), country: Country, transfer: Opt(TransferSchema) });
 const PurposeSchema = Closed({
   key: Text,
   name: Localized,
@@ -37,7 +32,7 @@ const PurposeSchema = Closed({
   legalBasis: oneOf(LEGAL_BASES),
   categories: Type.Array(Text, { minItems: 1 }),
   retentionDays: Days,
-  recipients: Opt(Type.Array(Recipient)),
+  recipients: Opt(Type.Array(RecipientSchema)),
   saleOrShare: Opt(Type.Boolean()),
 });
 const ConfigSchema = Closed({
@@ -59,24 +54,12 @@ const ConfigSchema = Closed({
   // Each entry is checked by validateSegmentDefinition (closed mappings, so unknown keys are errors there too).
   segments: Opt(Type.Array(Type.Unknown())),
   retention: Opt(Closed({ aggregates: Opt(Type.Boolean({ errorMessage: 'must be true or false (keep anonymous counts of deleted events)' })) })),
+  destinations: Opt(Type.Array(DestinationSchema)),
   tcf: Opt(Closed({ purposes: Type.Record(Type.String(), Type.Array(Text, { minItems: 1 })), vendorId: Opt(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer (IAB vendor id)' })) })),
 });
 type ConfigInput = Static<typeof ConfigSchema>;
 
 // ---- paths ----
-
-export type PathSegment = string | number;
-
-/** `['purposes', 2, 'legalBasis']` → `purposes[2].legalBasis`; keys that are not identifiers are quoted: `events["Order Completed"]`. */
-export function formatConfigPath(segments: readonly PathSegment[]): string {
-  let out = '';
-  for (const s of segments) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[A-Za-z_$][\w$]*$/.test(s)) out += out === '' ? s : `.${s}`;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
 
 /** Inverse of `formatConfigPath` (used to point at the YAML line of an error). Stops at the first malformed part. */
 export function parseConfigPath(path: string): PathSegment[] {
@@ -141,11 +124,6 @@ const CATEGORY_KEY = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
 const PURPOSE_KEY = /^[a-z][a-z0-9_]*$/;
 const CONTEXT_KEY = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)?$/;
 
-/** True when `entry` equals `category` or is a dotted prefix of it (`user.contact` covers `user.contact.email`). */
-export function entryCovers(entry: string, category: string): boolean {
-  return category === entry || category.startsWith(`${entry}.`);
-}
-
 /** Art. 9 special categories live under `user.sensitive`. */
 export function isSpecialCategory(key: string): boolean {
   return entryCovers('user.sensitive', key);
@@ -167,22 +145,8 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
   checkTrackingPlan(input.trackingPlan, keys, errors);
   checkNotice(input.notice, errors);
   checkConsentMappings(input, purposeKeys, errors);
+  checkDestinations(input.destinations ?? [], { categoryKeys: keys, purposes: input.purposes }, errors);
   return errors.list;
-}
-
-/** The errors of the semantic checks, in the order found. */
-class SemanticErrors {
-  readonly list: ConfigError[] = [];
-
-  add(segments: PathSegment[], message: string): void {
-    this.list.push({ path: formatConfigPath(segments), message });
-  }
-
-  /** Each value met a second time, at its own path. */
-  duplicates(values: readonly string[], segments: (i: number) => PathSegment[], what: string): void {
-    const seen = new Set<string>();
-    values.forEach((v, i) => (seen.has(v) ? this.add(segments(i), `duplicate ${what} "${v}"`) : seen.add(v)));
-  }
 }
 
 function checkCategories(input: ConfigInput, keys: readonly string[], errors: SemanticErrors): void {
@@ -210,6 +174,7 @@ function checkPurposes(input: ConfigInput, keys: readonly string[], errors: Sema
       }
     });
     errors.duplicates(p.categories, (j) => ['purposes', i, 'categories', j], 'category');
+    (p.recipients ?? []).forEach((r, j) => checkTransferAt(r.country, r.transfer, ['purposes', i, 'recipients', j], errors));
     if (p.saleOrShare === true && (p.recipients ?? []).length === 0) {
       errors.add(['purposes', i, 'recipients'], 'a saleOrShare purpose must name the recipients data is sold or shared with');
     }
@@ -301,12 +266,13 @@ function normalize(input: ConfigInput): PrivacyConfig {
       legalBasis: p.legalBasis,
       categories: [...p.categories],
       retentionDays: p.retentionDays,
-      recipients: (p.recipients ?? []).map((r) => ({ ...r })),
+      recipients: (p.recipients ?? []).map((r): Recipient => ({ ...r, ...(r.transfer ? { transfer: copySafeguard(r.transfer) } : {}) })),
       saleOrShare: p.saleOrShare ?? false,
     })),
     trackingPlan,
     notice: { current: input.notice.current, versions: input.notice.versions.map((v) => ({ ...v })) },
     segmentConsentCategories: dict(input.segmentConsentCategories, (ps) => [...ps]),
+    destinations: (input.destinations ?? []).map(normalizeDestination),
     // Only when written: a configuration without the section keeps the hash it had before the section existed.
     ...(input.retention ? { retention: { aggregates: input.retention.aggregates ?? false } } : {}),
     ...(input.tcf ? { tcf: { purposes: dict(input.tcf.purposes, (ps) => [...ps]), ...(input.tcf.vendorId !== undefined ? { vendorId: input.tcf.vendorId } : {}) } } : {}),
@@ -362,6 +328,15 @@ function frozenCopy<T>(value: T): T {
   return value;
 }
 
+/** What the hash covers: without destinations the configuration hashes as it did before the `destinations` section existed. */
+function hashed(config: PrivacyConfig): object {
+  if (config.destinations.length > 0) return config;
+  const { destinations: _none, ...rest } = config;
+  return rest;
+}
+
+const NO_DESTINATIONS: readonly Destination[] = Object.freeze([]);
+
 type EventKind = 'track' | 'page' | 'screen' | 'group';
 type CompiledPlan = { category: string; properties: ReadonlyMap<string, string> };
 const toMap = (record: Record<string, string>): ReadonlyMap<string, string> => new Map(Object.entries(record));
@@ -382,10 +357,12 @@ export class CompiledConfig {
   readonly #pages: Readonly<Record<Exclude<EventKind, 'track'>, CompiledPlan>>;
   readonly #traits: ReadonlyMap<string, string>;
   readonly #context: ReadonlyMap<string, string>;
+  readonly #destinations: ReadonlyMap<string, Destination>;
+  readonly #destinationsFor: ReadonlyMap<string, readonly Destination[]>;
 
   constructor(config: PrivacyConfig) {
     this.config = frozenCopy(config);
-    this.hash = createHash('sha256').update(canonicalJson(this.config)).digest('hex');
+    this.hash = createHash('sha256').update(canonicalJson(hashed(this.config))).digest('hex');
     const plan = this.config.trackingPlan;
     const compile = (ep: EventPlan): CompiledPlan => ({ category: ep.category, properties: toMap(ep.properties) });
     this.#purposes = new Map(this.config.purposes.map((p) => [p.key, p]));
@@ -399,6 +376,19 @@ export class CompiledConfig {
     this.#pages = { page: compile(plan.page), screen: compile(plan.screen), group: compile(plan.group) };
     this.#traits = toMap(plan.traits);
     this.#context = toMap(plan.context);
+    this.#destinations = new Map(this.config.destinations.map((d) => [d.id, d]));
+    this.#destinationsFor = new Map(
+      this.config.purposes.map((p) => [p.key, Object.freeze(this.config.destinations.filter((d) => d.purposes.includes(p.key)))]),
+    );
+  }
+
+  destination(id: string): Destination | undefined {
+    return this.#destinations.get(id);
+  }
+
+  /** The destinations that receive data for `purposeKey`, in configuration order; none for an unknown purpose. */
+  destinationsFor(purposeKey: string): readonly Destination[] {
+    return this.#destinationsFor.get(purposeKey) ?? NO_DESTINATIONS;
   }
 
   /** Purposes with an entry equal to `category` or a dotted prefix of it; none for `unclassified`. Memoized for taxonomy keys. */

@@ -33,6 +33,7 @@ const T = {
     recipients: 'Destinatari',
     recipientKind: { processor: 'Responsabile del trattamento', third_party: 'Terzo (titolare autonomo)' } as Record<string, string>,
     country: 'Paese',
+    transfer: 'Trasferimento fuori dal SEE e garanzia',
     retention: 'Conservazione',
     sources: 'Fonti dei dati',
     consents: 'Storico dei consensi',
@@ -81,6 +82,7 @@ const T = {
     recipients: 'Recipients',
     recipientKind: { processor: 'Processor', third_party: 'Third party (independent controller)' } as Record<string, string>,
     country: 'Country',
+    transfer: 'Transfer outside the EEA and its safeguard',
     retention: 'Retention',
     sources: 'Sources of the data',
     consents: 'Consent history',
@@ -134,7 +136,10 @@ export function renderAccessHtml(pkg: AccessPackage, config: Pick<PrivacyConfig,
       t.none,
     ),
   );
-  section(t.recipients, table([t.name, t.kind, t.country, t.purposes], pkg.recipients.map((r) => [r.name, t.recipientKind[r.kind] ?? r.kind, r.country, pur(r.purposes)]), t.none));
+  section(
+    t.recipients,
+    table([t.name, t.kind, t.country, t.purposes, t.transfer], pkg.recipients.map((r) => [r.name, t.recipientKind[r.kind] ?? r.kind, r.country, pur(r.purposes), r.transfer?.[lang] ?? '—']), t.none),
+  );
   section(t.retention, pkg.retention.length === 0 ? `<p>${escapeHtml(t.none)}</p>` : `<ul>${pkg.retention.map((r) => `<li>${escapeHtml(purposeName.get(r.purpose) ?? r.purpose)}: ${escapeHtml(r.rule[lang])}</li>`).join('')}</ul>`);
   const prof = pkg.subject.profiling;
   section(

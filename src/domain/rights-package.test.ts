@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../services/config/config-loader.ts';
 import { csvCell } from './csv.ts';
 import { escapeHtml } from './html.ts';
+import { CompiledConfig } from './privacy-config.ts';
 import { renderAccessHtml } from './rights-html.ts';
 import { buildAccessPackage, buildPortabilityPackage, portabilityCsv, type EventItem, type SubjectData, type TraitItem } from './rights-package.ts';
 
@@ -41,6 +42,26 @@ describe('access package', () => {
     assert.deepEqual(pkg.recipients.map((r) => r.name).sort(), ['Hosting and CDN provider', 'Payment service provider', 'Shipping carrier']);
     assert.equal(pkg.retention.find((r) => r.purpose === 'service')?.days, 3650);
     assert.deepEqual(pkg.subject.sources, [{ id: 'src-1', name: 'Web shop' }]);
+  });
+  it('names the destinations of those purposes and every transfer outside the EEA with its basis in words', () => {
+    const withCrm = new CompiledConfig({
+      ...cfg.config,
+      destinations: [
+        { id: 'crm', kind: 'webhook', name: 'CRM', recipientKind: 'processor', purposes: ['analytics'], endpoint: 'https://crm.example/h', secretEnv: 'CRM_SECRET', country: 'IN', transfer: { basis: 'standard_contractual_clauses' }, allowPrivateNetwork: false },
+      ],
+    });
+    const ads = buildAccessPackage(withCrm, { ...data, events: [...data.events, event('m-4', ['advertising'])] }, T);
+    const us = ads.recipients.find((r) => r.name === 'US advertising network');
+    assert.deepEqual(us?.purposes, ['advertising']);
+    assert.match(us?.transfer?.it ?? '', /^Stati Uniti \(US\): destinatario certificato secondo il Data Privacy Framework UE-USA/);
+    assert.equal(ads.recipients.find((r) => r.name === 'EU advertising network')?.transfer, undefined, 'FR is in the EEA');
+    const crm = ads.recipients.find((r) => r.name === 'CRM');
+    assert.deepEqual([crm?.kind, crm?.country, crm?.purposes], ['processor', 'IN', ['analytics']]);
+    assert.match(crm?.transfer?.en ?? '', /^India \(IN\): standard contractual clauses/);
+    const html = renderAccessHtml(ads, withCrm.config, 'it');
+    assert.ok(html.includes('<th scope="col">Trasferimento fuori dal SEE e garanzia</th>'), 'the transfer column');
+    assert.ok(html.includes('<td>India (IN): clausole contrattuali tipo adottate dalla Commissione europea (art. 46(2)(c) GDPR)</td>'), 'the transfer in words');
+    assert.ok(!html.includes('standard_contractual_clauses') && !html.includes('data_privacy_framework'), 'no internal keys');
   });
   it('leaves the event key out of events without a name', () => {
     const p = buildAccessPackage(cfg, { ...data, events: [{ ...event('m-9', ['analytics']), type: 'page', event: null }] }, T);

@@ -3,6 +3,7 @@ import { csvTable } from './csv.ts';
 import type { CompiledConfig } from './privacy-config.ts';
 import type { LegalBasis, Localized, Purpose } from './privacy-config-types.ts';
 import { isPortable } from './rights.ts';
+import { publicRecipients } from './ropa.ts';
 
 export interface SubjectFacts {
   id: string;
@@ -95,7 +96,8 @@ export interface AccessPackage {
   }[];
   consents: { purpose: string; status: string; noticeVersion: string; method: string; source: string | null; receiptId: string; at: string }[];
   purposes: { key: string; name: Localized; description: Localized; legalBasis: LegalBasis; categories: string[]; retentionDays: number }[];
-  recipients: { name: string; kind: string; country: string; purposes: string[] }[];
+  /** Recipients and destinations of those purposes; `transfer` names a transfer outside the EEA and its basis in words. */
+  recipients: { name: string; kind: string; country: string; transfer?: Localized; purposes: string[] }[];
   retention: { purpose: string; days: number; rule: Localized }[];
 }
 
@@ -145,7 +147,7 @@ export function buildAccessPackage(cfg: CompiledConfig, data: SubjectData, now: 
       categories: [...(used.get(p.key) ?? [])].sort(),
       retentionDays: p.retentionDays,
     })),
-    recipients: recipientsOf(purposes),
+    recipients: recipientsOf(cfg, purposes),
     retention: purposes.map((p) => ({
       purpose: p.key,
       days: p.retentionDays,
@@ -173,15 +175,15 @@ function categoriesByPurpose(data: SubjectData): Map<string, Set<string>> {
   return used;
 }
 
-/** The recipients of these purposes, each once with the purposes it receives data under. */
-function recipientsOf(purposes: readonly Purpose[]): AccessPackage['recipients'] {
-  const recipients = new Map<string, { name: string; kind: string; country: string; purposes: string[] }>();
+/** The recipients and destinations of these purposes, each once with the purposes it receives data under. */
+function recipientsOf(cfg: CompiledConfig, purposes: readonly Purpose[]): AccessPackage['recipients'] {
+  const recipients = new Map<string, AccessPackage['recipients'][number]>();
   for (const p of purposes) {
-    for (const r of p.recipients) {
+    for (const r of publicRecipients(cfg.config, p)) {
       const k = `${r.name}\u0000${r.kind}\u0000${r.country}`;
       const prev = recipients.get(k);
       if (prev) prev.purposes.push(p.key);
-      else recipients.set(k, { name: r.name, kind: r.kind, country: r.country, purposes: [p.key] });
+      else recipients.set(k, { ...r, purposes: [p.key] });
     }
   }
   return [...recipients.values()];

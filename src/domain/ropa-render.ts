@@ -1,7 +1,8 @@
 // Renders the record of processing and the notice's purpose table as HTML (readable, self-contained) and CSV (one row per activity).
 import { csvTable } from './csv.ts';
 import { escapeHtml } from './html.ts';
-import { LEGAL_BASIS_TEXT, type Lang, type NoticePurpose, type Ropa } from './ropa.ts';
+import { LEGAL_BASIS_TEXT, type Lang, type NoticePurpose, type Ropa, type RopaRecipient, type Transfer } from './ropa.ts';
+import { TRANSFER_BASIS_TEXT, TRANSFER_DEROGATION_TEXT } from './transfers.ts';
 
 const STYLE =
   'body{font:15px/1.5 system-ui,sans-serif;margin:2rem;color:#111}table{border-collapse:collapse;width:100%;margin:1rem 0}' +
@@ -16,6 +17,31 @@ function page(title: string, lang: Lang, body: string): string {
 const list = (items: readonly string[]): string => (items.length === 0 ? '—' : `<ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>`);
 const dl = (rows: readonly [string, string][]): string => `<table>${rows.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
 
+/** "Name (processor, DE)", and for a destination "Name (processor, DE; destination crm, webhook; only user.contact.email)". */
+function recipientText(x: RopaRecipient): string {
+  const parts = [x.kind === 'processor' ? 'processor' : 'third party', x.country];
+  let text = `${x.name} (${parts.join(', ')}`;
+  if (x.destination) text += `; destination ${x.destination.id}, ${x.destination.kind}`;
+  if (x.categories) text += `; only ${x.categories.join(', ')}`;
+  return `${text})`;
+}
+
+function transfersTable(transfers: readonly Transfer[]): string {
+  if (transfers.length === 0) return '<p>None: every recipient processes the data inside the EEA.</p>';
+  const cell = (v: string | undefined) => `<td>${v === undefined || v === '' ? '—' : escapeHtml(v)}</td>`;
+  const rows = transfers.map(
+    (t) =>
+      `<tr>${cell(t.recipient)}${cell(t.destination)}${cell(t.purpose)}${cell(t.country)}` +
+      cell(t.basis === null ? 'none stated' : `${TRANSFER_BASIS_TEXT[t.basis].en} (${TRANSFER_BASIS_TEXT[t.basis].article.en})`) +
+      cell(t.derogation && `${TRANSFER_DEROGATION_TEXT[t.derogation].en} (${TRANSFER_DEROGATION_TEXT[t.derogation].article.en} GDPR)`) +
+      `${cell(t.reference)}${cell(t.adequacyDecision)}</tr>`,
+  );
+  return (
+    `<table><thead><tr><th>Recipient</th><th>Destination</th><th>Purpose</th><th>Country</th><th>Basis</th><th>Derogation</th>` +
+    `<th>Reference</th><th>Commission decision</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
+}
+
 export function ropaHtml(r: Ropa): string {
   const c = r.controller;
   const s = r.security;
@@ -26,7 +52,7 @@ export function ropaHtml(r: Ropa): string {
         `<td>${escapeHtml(LEGAL_BASIS_TEXT[a.legalBasis].en)}<br><small>${escapeHtml(a.legalBasisArticle)}</small></td>` +
         `<td>${list(a.dataSubjects)}</td>` +
         `<td>${list(a.dataCategories.map((d) => `${d.name.en} (${d.key})${d.special ? ' — Art. 9' : ''}`))}</td>` +
-        `<td>${list(a.recipients.map((x) => `${x.name} (${x.kind === 'processor' ? 'processor' : 'third party'}, ${x.country})`))}</td>` +
+        `<td>${list(a.recipients.map(recipientText))}</td>` +
         `<td>${list(a.transfers.map((t) => `${t.recipient} → ${t.country}: ${t.safeguard}`))}</td>` +
         `<td>${a.retentionDays} days</td></tr>`,
     )
@@ -38,6 +64,8 @@ export function ropaHtml(r: Ropa): string {
     dl([['Name', c.name], ['Contact', c.contact], ['Data protection officer', c.dpo ?? '—'], ['Country', c.country]]) +
     `<h2>Processing activities</h2><table><thead><tr><th>Purpose</th><th>Legal basis</th><th>Data subjects</th><th>Categories of data</th>` +
     `<th>Recipients</th><th>Third-country transfers</th><th>Retention</th></tr></thead><tbody>${activities}</tbody></table>` +
+    `<h2>Transfers outside the EEA (Chapter V GDPR)</h2>` +
+    transfersTable(r.transfers) +
     `<h2>Security measures in force (Art. 32)</h2>` +
     dl([
       ['Encryption', s.encryption.scheme],
@@ -70,7 +98,7 @@ export function ropaCsv(r: Ropa): string {
   const rows = r.activities.map((a) => [
     r.controller.name, r.controller.contact, r.controller.dpo ?? '', a.purpose, a.name.en, a.description.en, a.legalBasis, a.legalBasisArticle,
     a.dataSubjects.join('; '), a.dataCategories.map((d) => d.key).join('; '), a.dataCategories.filter((d) => d.special).map((d) => d.key).join('; '),
-    a.recipients.map((x) => `${x.name} (${x.kind}, ${x.country})`).join('; '),
+    a.recipients.map((x) => `${x.name} (${x.kind}, ${x.country}${x.destination ? `, destination ${x.destination.id}` : ''})`).join('; '),
     a.transfers.map((t) => `${t.recipient} -> ${t.country}: ${t.safeguard}`).join('; '),
     a.retentionDays, measures, s.encryption.lastKeyRotation ?? '', s.audit.entries, s.audit.rootHash,
   ]);
@@ -98,7 +126,7 @@ export function noticeHtml(controller: string, purposes: readonly NoticePurpose[
         `<td>${escapeHtml(p.legalBasis)} <small>(${escapeHtml(p.legalBasisArticle)})</small>${p.consentRequired ? `<br><em>${escapeHtml(t.consent!)}</em>` : ''}</td>` +
         `<td>${list(p.dataCategories)}</td><td>${escapeHtml(p.retention)}</td>` +
         `<td>${none(p.recipients.map((r) => `${r.name} (${r.kind}, ${r.country})`))}</td>` +
-        `<td>${none(p.transfers.map((x) => `${x.recipient} (${x.country}): ${x.safeguard}`))}</td></tr>`,
+        `<td>${none(p.transfers.map((x) => `${x.recipient} — ${x.countryName} (${x.country}): ${x.safeguard}`))}</td></tr>`,
     )
     .join('');
   const body =

@@ -1,5 +1,6 @@
 // The record of processing activities (GDPR Art. 30(1)) and the privacy notice's purpose table, built from the configuration and system facts.
-import type { LegalBasis, Localized, PrivacyConfig, Purpose, Recipient } from './privacy-config-types.ts';
+import type { Destination, DestinationKind, LegalBasis, Localized, PrivacyConfig, Purpose, Recipient, TransferBasis, TransferDerogation } from './privacy-config-types.ts';
+import { adequacyDecision, checkTransfer, countryName, DATA_PRIVACY_FRAMEWORK_DECISION, safeguardText, transferSentence } from './transfers.ts';
 
 export type Lang = 'it' | 'en';
 
@@ -29,30 +30,29 @@ export const LEGAL_BASIS_TEXT: Record<LegalBasis, { article: string } & Localize
   legitimate_interests: { article: 'Art. 6(1)(f) GDPR', it: 'Legittimo interesse', en: 'Legitimate interests' },
 };
 
-/** EU member states and the other EEA states: no Chapter V transfer. */
-const EEA = new Set('AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO'.split(' '));
-/** Countries with a Commission adequacy decision (Art. 45); for the US it covers only Data Privacy Framework participants. */
-const ADEQUATE = new Set('AD AR CA CH FO GB GG IL IM JE JP KR NZ UY'.split(' '));
-
-/** The Chapter V basis that can apply to a transfer to `country`. */
-export function safeguardText(country: string, lang: Lang): string {
-  if (country === 'US') {
-    return lang === 'it'
-      ? 'decisione di adeguatezza per i partecipanti al Data Privacy Framework UE-USA; altrimenti clausole contrattuali tipo (art. 46)'
-      : 'adequacy decision for EU-US Data Privacy Framework participants; otherwise standard contractual clauses (Art. 46)';
-  }
-  if (ADEQUATE.has(country)) return lang === 'it' ? 'decisione di adeguatezza (art. 45)' : 'adequacy decision (Art. 45)';
-  return lang === 'it'
-    ? 'garanzie adeguate (art. 46, ad es. clausole contrattuali tipo)'
-    : 'appropriate safeguards (Art. 46, e.g. standard contractual clauses)';
+/** A recipient of a purpose's data: one the purpose names, or a configured destination that receives the purpose's data. */
+export interface RopaRecipient extends Recipient {
+  /** Set for a destination: its id and how data is delivered to it. */
+  destination?: { id: string; kind: DestinationKind } | undefined;
+  /** A destination's narrowing of the purpose's categories (keys or prefixes). */
+  categories?: string[] | undefined;
 }
 
+/** A transfer outside the EEA (Chapter V GDPR): who receives the data for which purpose, where, and on what basis. */
 export interface Transfer {
   purpose: string;
   recipient: string;
   kind: Recipient['kind'];
+  /** The destination's id when the recipient is a configured destination. */
+  destination?: string | undefined;
   country: string;
-  /** The Chapter V basis that can apply; the configuration does not record which one is signed. */
+  /** As configured, or `adequacy` when an adequacy decision covers the country and none is configured; null only for a configuration that was not validated. */
+  basis: TransferBasis | null;
+  derogation?: TransferDerogation | undefined;
+  reference?: string | undefined;
+  /** The Commission decision relied on, for `adequacy` and `data_privacy_framework`. */
+  adequacyDecision?: string | undefined;
+  /** The basis in words, with its article. */
   safeguard: string;
 }
 
@@ -66,7 +66,7 @@ export interface RopaActivity {
   saleOrShare: boolean;
   dataSubjects: string[];
   dataCategories: { key: string; name: Localized; special: boolean }[];
-  recipients: Recipient[];
+  recipients: RopaRecipient[];
   transfers: Transfer[];
   retentionDays: number;
 }
@@ -77,7 +77,7 @@ export interface Ropa {
   noticeVersion: string;
   controller: PrivacyConfig['controller'];
   activities: RopaActivity[];
-  recipients: (Recipient & { purposes: string[] })[];
+  recipients: (RopaRecipient & { purposes: string[] })[];
   transfers: Transfer[];
   security: {
     encryption: {
@@ -117,16 +117,45 @@ function categoriesOf(cfg: PrivacyConfig, p: Purpose): RopaActivity['dataCategor
   return covered.map((c) => ({ key: c.key, name: c.name, special: c.special }));
 }
 
-export function transfersOf(purpose: Purpose, lang: Lang = 'en'): Transfer[] {
-  return purpose.recipients
-    .filter((r) => !EEA.has(r.country))
-    .map((r) => ({
-      purpose: purpose.key,
-      recipient: r.name,
-      kind: r.kind,
-      country: r.country,
-      safeguard: safeguardText(r.country, lang),
-    }));
+function destinationRecipient(d: Destination): RopaRecipient {
+  return {
+    name: d.name,
+    kind: d.recipientKind,
+    country: d.country,
+    ...(d.transfer !== undefined ? { transfer: d.transfer } : {}),
+    destination: { id: d.id, kind: d.kind },
+    ...(d.categories !== undefined ? { categories: d.categories } : {}),
+  };
+}
+
+/** The purpose's own recipients, then the destinations that receive its data. */
+export function recipientsOf(cfg: Pick<PrivacyConfig, 'destinations'>, purpose: Purpose): RopaRecipient[] {
+  return [...purpose.recipients, ...cfg.destinations.filter((d) => d.purposes.includes(purpose.key)).map(destinationRecipient)];
+}
+
+/** Every recipient of the purpose outside the EEA, with the basis its transfer rests on. */
+export function transfersOf(cfg: Pick<PrivacyConfig, 'destinations'>, purpose: Purpose, lang: Lang = 'en'): Transfer[] {
+  return recipientsOf(cfg, purpose).flatMap((r): Transfer[] => {
+    const decision = checkTransfer(r.country, r.transfer);
+    if (!decision.outsideEea) return [];
+    const s = decision.safeguard;
+    const decisionName =
+      s?.basis === 'adequacy' ? adequacyDecision(r.country)?.decision : s?.basis === 'data_privacy_framework' ? DATA_PRIVACY_FRAMEWORK_DECISION : undefined;
+    return [
+      {
+        purpose: purpose.key,
+        recipient: r.name,
+        kind: r.kind,
+        ...(r.destination !== undefined ? { destination: r.destination.id } : {}),
+        country: r.country,
+        basis: s?.basis ?? null,
+        ...(s?.derogation !== undefined ? { derogation: s.derogation } : {}),
+        ...(s?.reference !== undefined ? { reference: s.reference } : {}),
+        ...(decisionName !== undefined ? { adequacyDecision: decisionName } : {}),
+        safeguard: s === undefined ? (lang === 'it' ? 'nessuna base indicata' : 'no basis stated') : safeguardText(s, lang, r.country),
+      },
+    ];
+  });
 }
 
 export function buildRopa(cfg: PrivacyConfig, facts: SystemFacts): Ropa {
@@ -140,16 +169,16 @@ export function buildRopa(cfg: PrivacyConfig, facts: SystemFacts): Ropa {
     saleOrShare: p.saleOrShare,
     dataSubjects: DATA_SUBJECTS.map((d) => d.en),
     dataCategories: categoriesOf(cfg, p),
-    recipients: p.recipients,
-    transfers: transfersOf(p),
+    recipients: recipientsOf(cfg, p),
+    transfers: transfersOf(cfg, p),
     retentionDays: p.retentionDays,
   }));
-  const recipients = new Map<string, Recipient & { purposes: string[] }>();
-  for (const p of cfg.purposes) {
+  const recipients = new Map<string, RopaRecipient & { purposes: string[] }>();
+  for (const p of activities) {
     for (const r of p.recipients) {
-      const key = `${r.name}|${r.kind}|${r.country}`;
+      const key = `${r.name}|${r.kind}|${r.country}|${r.destination?.id ?? ''}`;
       const hit = recipients.get(key) ?? { ...r, purposes: [] };
-      hit.purposes.push(p.key);
+      hit.purposes.push(p.purpose);
       recipients.set(key, hit);
     }
   }
@@ -206,7 +235,8 @@ export interface NoticePurpose {
   retention: string;
   retentionDays: number;
   recipients: { name: string; kind: string; country: string }[];
-  transfers: { recipient: string; country: string; safeguard: string }[];
+  /** Recipients outside the EEA and, in words, what the transfer rests on. */
+  transfers: { recipient: string; country: string; countryName: string; safeguard: string }[];
 }
 
 const KIND: Record<Recipient['kind'], Localized> = {
@@ -238,7 +268,25 @@ export function noticePurposes(cfg: PrivacyConfig, lang: Lang): NoticePurpose[] 
     dataCategories: categoriesOf(cfg, p).map((c) => c.name[lang]),
     retention: retentionText(p.retentionDays, lang),
     retentionDays: p.retentionDays,
-    recipients: p.recipients.map((r) => ({ name: r.name, kind: KIND[r.kind][lang], country: r.country })),
-    transfers: transfersOf(p, lang).map((t) => ({ recipient: t.recipient, country: t.country, safeguard: t.safeguard })),
+    recipients: recipientsOf(cfg, p).map((r) => ({ name: r.name, kind: KIND[r.kind][lang], country: r.country })),
+    transfers: transfersOf(cfg, p, lang).map((t) => ({ recipient: t.recipient, country: t.country, countryName: countryName(t.country, lang), safeguard: t.safeguard })),
   }));
+}
+
+/** A recipient as people are shown it (privacy center, access package). */
+export interface PublicRecipient {
+  name: string;
+  kind: Recipient['kind'];
+  country: string;
+  /** Only for a transfer outside the EEA: the country and the basis it rests on, in words. */
+  transfer?: Localized;
+}
+
+/** The purpose's recipients and destinations, each transfer outside the EEA named with its basis in both languages. */
+export function publicRecipients(cfg: Pick<PrivacyConfig, 'destinations'>, purpose: Purpose): PublicRecipient[] {
+  return recipientsOf(cfg, purpose).map((r) => {
+    const s = checkTransfer(r.country, r.transfer);
+    const transfer = s.outsideEea && s.safeguard ? { it: transferSentence(r.country, s.safeguard, 'it'), en: transferSentence(r.country, s.safeguard, 'en') } : undefined;
+    return { name: r.name, kind: r.kind, country: r.country, ...(transfer ? { transfer } : {}) };
+  });
 }

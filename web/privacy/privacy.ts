@@ -13,7 +13,8 @@ interface Purpose {
   saleOrShare: boolean;
   categories: { key: string; name: Localized }[];
   retentionDays: number;
-  recipients: { name: string; kind: string; country: string }[];
+  /** `transfer`: a transfer outside the EEA, its country and basis in words. */
+  recipients: { name: string; kind: string; country: string; transfer?: Localized }[];
 }
 interface Config {
   noticeVersion: string;
@@ -51,7 +52,11 @@ function header(cfg: Config): HTMLElement {
 
 function purposeCard(p: Purpose): HTMLElement {
   const recipients = p.recipients.length
-    ? h('ul', { class: 'plain' }, ...p.recipients.map((r) => h('li', {}, `${r.name} — ${T.kind[r.kind] ?? r.kind}, ${r.country}`)))
+    ? h(
+        'ul',
+        { class: 'plain' },
+        ...p.recipients.map((r) => h('li', {}, `${r.name} — ${T.kind[r.kind] ?? r.kind}, ${r.country}${r.transfer ? `. ${T.transfer}: ${r.transfer[lang]}` : ''}`)),
+      )
     : T.noRecipients;
   return h(
     'section',

@@ -25,6 +25,7 @@ interface Text {
   retention: string;
   recipients: string;
   noRecipients: string;
+  transfer: string;
   kind: Record<string, string>;
   days(d: number): string;
   months(m: number, d: number): string;
@@ -80,6 +81,7 @@ export const TEXT: Record<Lang, Text> = {
     retention: 'Kept for',
     recipients: 'Recipients',
     noRecipients: 'Nobody outside us',
+    transfer: 'Transfer outside the European Economic Area',
     kind: { processor: 'processor acting for us', third_party: 'independent third party' },
     days: (d) => `${d} days`,
     months: (m, d) => `about ${m} months (${d} days)`,
@@ -141,6 +143,7 @@ export const TEXT: Record<Lang, Text> = {
     retention: 'Conservati per',
     recipients: 'Destinatari',
     noRecipients: 'Nessuno al di fuori di noi',
+    transfer: 'Trasferimento fuori dallo Spazio economico europeo',
     kind: { processor: 'responsabile che agisce per nostro conto', third_party: 'terzo autonomo' },
     days: (d) => `${d} giorni`,
     months: (m, d) => `circa ${m} mesi (${d} giorni)`,

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { consentProof } from '../../domain/consent-proof.ts';
 import { normalizeIdentity } from '../../domain/identity.ts';
 import { entryCovers } from '../../domain/privacy-config.ts';
+import { publicRecipients } from '../../domain/ropa.ts';
 import { MAX_TC_STRING_LENGTH } from '../../domain/tcf.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
@@ -55,7 +56,8 @@ const ConsentConfig = Type.Object({
       /** The taxonomy categories the purpose covers (prefixes expanded). */
       categories: Type.Array(Type.Object({ key: Type.String(), name: Localized })),
       retentionDays: Type.Integer(),
-      recipients: Type.Array(Type.Object({ name: Type.String(), kind: Type.String(), country: Type.String() })),
+      /** The purpose's recipients, configured destinations included; a transfer outside the EEA comes with its basis in words. */
+      recipients: Type.Array(Type.Object({ name: Type.String(), kind: Type.String(), country: Type.String(), transfer: Type.Optional(Localized) })),
     }),
   ),
 });
@@ -86,7 +88,7 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
         saleOrShare: p.saleOrShare,
         categories: c.categories.filter((k) => p.categories.some((entry) => entryCovers(entry, k.key))).map((k) => ({ key: k.key, name: k.name })),
         retentionDays: p.retentionDays,
-        recipients: p.recipients,
+        recipients: publicRecipients(c, p),
       })),
     };
   });

@@ -146,7 +146,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const segments = new SegmentService(dbs.store, { cfg, ring, logger, now: opts.segmentsClock, plaintext });
   await segments.init();
   const policy = new PolicyEngine(cfg);
-  const sender = new OutboundClient();
+  const sender = new OutboundClient({ lookup: opts.deliveries?.lookup });
   const delivery = opts.deliveries ?? {};
   const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, ...delivery });
   const outbox = new DestinationOutbox(cfg, policy, delivery.now);

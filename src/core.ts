@@ -106,4 +106,6 @@ export interface DeliverySettings {
   timeoutMs?: number | undefined;
   retry?: { baseMs: number; maxMs: number; maxAttempts: number } | undefined;
   now?: (() => number) | undefined;
+  /** Resolves destination host names (default: the system resolver); every answer still goes through the address check. */
+  lookup?: ((hostname: string) => Promise<readonly { address: string; family: number }[]>) | undefined;
 }

@@ -124,9 +124,8 @@ await eachDialect('destinations: what consent allows, at send time', (dialect) =
     const s = await seedSubject(f, `erase-${dialect}`, 2);
     const subjectId = await subjectOf(f, s.userId);
     await f.deliveries.drain();
-    const req = await staffRequest(f, { type: 'erasure', identity: { kind: 'userId', value: s.userId } });
-    const done = await f.app.inject({ method: 'POST', url: `/api/v1/rights-requests/${req.id}/process`, headers: staff, payload: {} });
-    assert.equal(done.statusCode, 200, done.body);
+    const req = await staffRequest(f, { type: 'erasure', identity: `userId:${s.userId}` });
+    assert.equal(req.status, 'completed');
     await f.deliveries.drain();
     const deletion = crm.unique().find((m) => m.body.type === 'subject.erasure' && dataOf(m).subjectId === subjectId);
     assert.ok(deletion, 'the erasure notice arrived');
@@ -176,7 +175,7 @@ await eachDialect('destinations: what consent allows, at send time', (dialect) =
     assert.deepEqual(list.map((d) => d.id), ['crm', 'ads']);
     assert.equal(list[0]!.endpointOrigin, crm.url);
     assert.ok(!r.body.includes(crm.secret));
-    assert.ok(list[0]!.deliveries.delivered > 0);
+    assert.ok((list[0]!.deliveries.delivered ?? 0) > 0);
     const unknown = await f.app.inject({ method: 'GET', url: '/api/v1/destinations/nope/deliveries', headers: staff });
     assert.equal(unknown.statusCode, 404);
     const anon = await f.app.inject({ method: 'GET', url: '/api/v1/destinations' });
@@ -190,12 +189,13 @@ await eachDialect('destinations: outbound requests to private addresses', (diale
   let cfg: { dir: string; path: string };
   before(async () => {
     await local.start();
-    // The same loopback receiver, without the explicit permission.
-    cfg = configWith(webhook('internal', local.url, 'marketing').replace('allowPrivateNetwork: true', 'allowPrivateNetwork: false'));
+    // A host name that resolves to the loopback receiver: once without the explicit permission, once with it.
+    const named = `http://receiver.example:${local.port}`;
+    cfg = configWith(webhook('internal', named, 'marketing').replace('allowPrivateNetwork: true', 'allowPrivateNetwork: false') + webhook('allowed', named, 'marketing'));
     f = await startFiducia(dialect, {
       configPath: cfg.path,
-      destinationSecrets: { SECRET_INTERNAL: local.secret },
-      deliveries: { enabled: false, retry: { baseMs: 1, maxMs: 5, maxAttempts: 3 } },
+      destinationSecrets: { SECRET_INTERNAL: local.secret, SECRET_ALLOWED: local.secret },
+      deliveries: { enabled: false, retry: { baseMs: 1, maxMs: 5, maxAttempts: 3 }, lookup: async (host) => (host === 'receiver.example' ? [{ address: '127.0.0.1', family: 4 }] : []) },
       rightsSweepMs: 0,
       auditCheckpointSeconds: 0,
       segmentRefreshMs: 0,
@@ -210,7 +210,9 @@ await eachDialect('destinations: outbound requests to private addresses', (diale
   it('refuses a loopback endpoint unless the destination allows private networks', async () => {
     await seedSubject(f, `ssrf-${dialect}`, 2);
     await f.deliveries.drain();
-    assert.equal(local.received.length, 0, 'nothing reached the loopback receiver');
+    const allowed = await deliveries(f, 'allowed');
+    assert.ok(allowed.length > 0 && allowed.every((d) => d.status === 'delivered'));
+    assert.equal(local.received.length, allowed.length, 'only the allowed destination reached the loopback receiver');
     const rows = await deliveries(f, 'internal');
     assert.ok(rows.length > 0);
     for (const d of rows) {
@@ -220,7 +222,16 @@ await eachDialect('destinations: outbound requests to private addresses', (diale
   });
 });
 
-describe('destinations: a secret that is not set', () => {
+describe('destinations: checked at start', () => {
+  it('refuses a configuration whose endpoint is a literal private address without the permission', async () => {
+    const cfg = configWith(webhook('crm', 'http://10.1.2.3', 'marketing').replace('allowPrivateNetwork: true', 'allowPrivateNetwork: false'));
+    try {
+      await assert.rejects(startFiducia('sqlite', { configPath: cfg.path, destinationSecrets: { SECRET_CRM: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' } }), /FIDUCIA_CONFIG_INVALID|private/);
+    } finally {
+      rmSync(cfg.dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops the start, naming the variable', async () => {
     const cfg = configWith(webhook('crm', 'http://127.0.0.1:9', 'marketing'));
     try {

@@ -39,7 +39,7 @@ const Delivery = Type.Object({
   finishedAt: NullableTime,
 });
 const ListQuery = Type.Object(
-  { status: Type.Optional(Status), before: Type.Optional(DeliveryId), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })) },
+  { status: Type.Optional(Status), before: Type.Optional(DeliveryId), limit: Type.Optional(Type.String({ pattern: '^(500|[1-4][0-9]{0,2}|[5-9][0-9]?)$' })) },
   { additionalProperties: false },
 );
 const ReplayBody = Type.Union([
@@ -68,7 +68,7 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
       },
     },
     async (req) => {
-      const page = await ctx.destinations.deliveries(req.params.id, { status: req.query.status, beforeId: req.query.before, limit: req.query.limit ?? 50 });
+      const page = await ctx.destinations.deliveries(req.params.id, { status: req.query.status, beforeId: req.query.before, limit: req.query.limit === undefined ? 50 : Number(req.query.limit) });
       return {
         next: page.next,
         deliveries: page.deliveries.map((d) => ({

@@ -4,7 +4,7 @@ import { ciphertextKeyVersion, decryptJson } from '../../crypto/envelope.ts';
 import type { ConsentStatus } from '../../domain/consent.ts';
 import { FiduciaError } from '../../domain/errors.ts';
 import type { IdentityRef } from '../../domain/identity.ts';
-import { PolicyEngine, type DenyReason, type PolicyCaller, type PurposeView, type SubjectConsent, type SubjectState } from '../../domain/policy.ts';
+import { PolicyEngine, type DenyReason, type PolicyCaller, type PurposeView, type SubjectState } from '../../domain/policy.ts';
 import { UNCLASSIFIED } from '../../domain/privacy-config-types.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import type { EventsTable } from '../../store/schema.ts';

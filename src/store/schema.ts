@@ -386,8 +386,11 @@ export interface AuditSigningKeysTable {
 
 /** `pending` (due at `next_attempt_at`), `delivered`, `skipped` (nothing the policy allows was left to send) or `dead`. */
 export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'dead';
-/** `event`: a stored event (ref: its id); `identify`: traits (ref: JSON array of names); `notice`: Art. 19 (ref: JSON). */
-export type DeliveryKind = 'event' | 'identify' | 'notice';
+/**
+ * `event`: a stored event (ref: its id); `identify`: traits (ref: JSON array of names); `notice`: Art. 19 (ref: JSON);
+ * `mail`: a rights-request message for SMTP (ref: its kind; the message itself in `secret_enc`).
+ */
+export type DeliveryKind = 'event' | 'identify' | 'notice' | 'mail';
 
 /** A message owed to a destination (migration 0013): references and codes, never a value in clear. */
 export interface DeliveriesTable {
@@ -397,7 +400,7 @@ export interface DeliveriesTable {
   subject_id: string;
   kind: DeliveryKind;
   ref: string;
-  /** Notices only: the person's identifiers, encrypted under the key `notice:<id>`, destroyed once delivered. */
+  /** Notices: the identifiers under the key `notice:<id>`; mail: the message under `mail:<id>`; destroyed once sent. */
   secret_enc: Buffer | null;
   status: DeliveryStatus;
   attempts: number;

@@ -31,6 +31,8 @@ import { SubjectStateRepo, policyStateOf, type StoredSubjectState } from '../../
 import type { AuditEntryInput, AuditRecorder } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Mailer } from '../rights/mailer.ts';
+import { MAIL_DESTINATION, mailKeyId } from './queued-mailer.ts';
 import type { OutboundRequest, OutboundResult } from './outbound.ts';
 
 /** What posts a request: the SSRF-guarded client (src/services/destinations/outbound.ts), or a test's fake. */
@@ -72,6 +74,8 @@ export interface DeliveryWorkerDeps {
   retry?: RetryPolicy | undefined;
   /** Per request (default 10 s). */
   timeoutMs?: number | undefined;
+  /** SMTP, for the rights-request mail queued by QueuedMailer (destination `@mail`). */
+  smtp?: Mailer | undefined;
 }
 
 type Built =
@@ -115,7 +119,7 @@ export class DeliveryWorker {
 
   /** Sends in the background until `close`. */
   start(): void {
-    if (this.#running || this.deps.cfg.config.destinations.length === 0) return;
+    if (this.#running || (this.deps.cfg.config.destinations.length === 0 && !this.deps.smtp)) return;
     this.#stopped = false;
     this.#running = this.#loop();
   }
@@ -193,9 +197,10 @@ export class DeliveryWorker {
   }
 
   async #deliver(row: DeliveryRow, audit: AuditEntryInput[]): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
-    const dest = this.deps.cfg.destination(row.destination_id);
     const { metrics } = this.deps;
     const count = (outcome: string) => metrics?.deliveries.inc({ destination: row.destination_id, outcome });
+    if (row.destination_id === MAIL_DESTINATION) return this.#mail(row, count);
+    const dest = this.deps.cfg.destination(row.destination_id);
     let built: Built;
     try {
       built = dest ? await this.#build(row, dest) : { send: false, reason: 'destination_removed' };
@@ -231,6 +236,32 @@ export class DeliveryWorker {
         details: { deliveryId: row.id, kind: row.kind, purposes: built.purposes.join(',') },
       });
     }
+    return 'delivered';
+  }
+
+  /** A queued rights-request message, handed to SMTP; the SMTP answer's code decides whether it is retried. */
+  async #mail(row: DeliveryRow, count: (o: string) => void): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
+    const keyId = mailKeyId(row.id);
+    const key = row.secret_enc ? await this.deps.ring.keyVersion(keyId, ciphertextKeyVersion(row.secret_enc)) : undefined;
+    if (!this.deps.smtp || !key || !row.secret_enc) {
+      await this.#repo.finish(row.id, 'skipped', this.#now(), { error: this.deps.smtp ? 'mail_unreadable' : 'smtp_not_configured' });
+      count('skipped');
+      return 'skipped';
+    }
+    const message = decryptJson(key, keyId, 'mail', row.secret_enc) as { to: string; subject: string; text: string };
+    const { kind } = JSON.parse(row.ref) as { kind: string };
+    try {
+      await this.deps.smtp.send({ ...message, kind, requestId: row.subject_id === 'none' ? undefined : row.subject_id });
+    } catch (err) {
+      // 5xx SMTP replies are permanent (a refused address); connection failures and 4xx are worth another try.
+      const code = (err as { responseCode?: unknown }).responseCode;
+      const permanent = typeof code === 'number' && code >= 500;
+      const error = typeof code === 'number' ? `smtp_${code}` : `smtp_${String((err as { code?: unknown }).code ?? 'error').toLowerCase()}`;
+      return this.#failed(row, { ok: false, status: null, retryable: !permanent, retryAfterMs: null, error }, count);
+    }
+    await this.#repo.finish(row.id, 'delivered', this.#now(), {});
+    await this.deps.ring.destroy(keyId);
+    count('delivered');
     return 'delivered';
   }
 

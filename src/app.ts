@@ -25,6 +25,8 @@ import { DestinationNotices } from './services/destinations/destination-notices.
 import { DestinationOutbox } from './services/destinations/outbox.ts';
 import { DestinationService } from './services/destinations/destinations.ts';
 import { OutboundClient } from './services/destinations/outbound.ts';
+import { QueuedMailer } from './services/destinations/queued-mailer.ts';
+import { DEFAULT_MAIL_FROM, SmtpMailer } from './services/rights/mailer.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { RopaService } from './services/config/ropa.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
@@ -148,7 +150,9 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const policy = new PolicyEngine(cfg);
   const sender = new OutboundClient({ lookup: opts.deliveries?.lookup });
   const delivery = opts.deliveries ?? {};
-  const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, ...delivery });
+  // With SMTP set, rights-request mail goes through the delivery outbox (retries, dead letters) unless a mailer is given.
+  const smtp = !opts.mailer && opts.smtpUrl ? new SmtpMailer(opts.smtpUrl, opts.mailFrom ?? DEFAULT_MAIL_FROM, logger) : undefined;
+  const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, smtp, ...delivery });
   const outbox = new DestinationOutbox(cfg, policy, delivery.now);
   const ingest = new IngestService(dbs.store, {
     cfg,
@@ -162,7 +166,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
   const { rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
-    db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
+    db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer ?? (smtp && new QueuedMailer(dbs.store, ring, () => deliveries.wake(), delivery.now)), smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
     destinations: new DestinationNotices(cfg, ring, delivery.now),
   });
   const destinations = new DestinationService(dbs.store, cfg, audit, delivery.now, () => deliveries.wake());

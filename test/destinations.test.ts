@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 import { Receiver } from './helpers/receiver.ts';
+import { SmtpServer } from './helpers/smtp-server.ts';
 import { seedSubject, staffRequest, subjectOf } from './helpers/rights.ts';
 
 type Running = Awaited<ReturnType<typeof startFiducia>>;
@@ -239,5 +240,53 @@ describe('destinations: checked at start', () => {
     } finally {
       rmSync(cfg.dir, { recursive: true, force: true });
     }
+  });
+});
+
+await eachDialect('rights-request mail through the delivery outbox (SMTP set)', (dialect) => {
+  const smtp = new SmtpServer();
+  let f: Running;
+  let offset = 0;
+  before(async () => {
+    // Nothing listens yet: the first attempts fail as if the mail server were down.
+    await smtp.start();
+    const port = smtp.port;
+    await smtp.stop();
+    smtp.port = port;
+    f = await startFiducia(dialect, {
+      smtpUrl: `smtp://127.0.0.1:${port}`,
+      deliveries: { enabled: false, retry: { baseMs: 1000, maxMs: 60_000, maxAttempts: 5 }, now: () => Date.now() + offset },
+      rightsSweepMs: 0,
+      auditCheckpointSeconds: 0,
+      segmentRefreshMs: 0,
+    });
+  });
+  after(async () => {
+    await f?.stop();
+    await smtp.stop();
+  });
+
+  it('queues the message encrypted, retries while the server is down, sends it once it is back and destroys its key', async () => {
+    const r = await f.app.inject({ method: 'POST', url: '/v1/rights-requests', headers: { authorization: basicAuth(), origin: 'https://shop.example' }, payload: { email: `mail-${dialect}@example.com`, type: 'access', language: 'it' } });
+    assert.equal(r.statusCode, 202, r.body);
+    const queued = await f.dbs.data.selectFrom('deliveries').selectAll().where('destination_id', '=', '@mail').execute();
+    assert.equal(queued.length, 1);
+    assert.ok(queued[0]!.secret_enc && !Buffer.from(queued[0]!.secret_enc).toString('latin1').includes(`mail-${dialect}@example.com`), 'the address is not stored in clear');
+    const first = await f.deliveries.drain();
+    assert.equal(first.retried, 1);
+    const waiting = await f.dbs.data.selectFrom('deliveries').select(['status', 'last_error', 'attempts']).where('destination_id', '=', '@mail').executeTakeFirstOrThrow();
+    assert.equal(waiting.status, 'pending');
+    assert.match(String(waiting.last_error), /^smtp_/);
+    await smtp.start(smtp.port);
+    offset += 5000; // past the first backoff
+    const second = await f.deliveries.drain();
+    assert.equal(second.delivered, 1);
+    assert.equal(smtp.messages.length, 1);
+    assert.deepEqual(smtp.messages[0]!.to, [`mail-${dialect}@example.com`]);
+    const done = await f.dbs.data.selectFrom('deliveries').select(['id', 'status', 'secret_enc']).where('destination_id', '=', '@mail').executeTakeFirstOrThrow();
+    assert.equal(done.status, 'delivered');
+    assert.equal(done.secret_enc, null);
+    const key = await f.dbs.keys.selectFrom('data_keys').select('subject_id').where('subject_id', '=', `mail:${done.id}`).executeTakeFirst();
+    assert.equal(key, undefined);
   });
 });

@@ -136,8 +136,10 @@ export class OutboxMailer implements Mailer {
   }
 }
 
+export const DEFAULT_MAIL_FROM = 'Fiducia <no-reply@localhost>';
+
 export function createMailer(opts: { smtpUrl?: string | undefined; from?: string | undefined; dataDir: string; logger: Logger }): Mailer {
-  const from = opts.from ?? 'Fiducia <no-reply@localhost>';
+  const from = opts.from ?? DEFAULT_MAIL_FROM;
   return opts.smtpUrl ? new SmtpMailer(opts.smtpUrl, from, opts.logger) : new OutboxMailer(join(opts.dataDir, 'outbox'), from, opts.logger);
 }
 

@@ -290,3 +290,48 @@ await eachDialect('rights-request mail through the delivery outbox (SMTP set)', 
     assert.equal(key, undefined);
   });
 });
+
+await eachDialect('a segment destination: Fiducia in front of another Segment-compatible stack', (dialect) => {
+  let upstream: Running & { url: string };
+  let f: Running;
+  let cfg: { dir: string; path: string };
+  before(async () => {
+    // The downstream stack is another Fiducia (SQLite), listening on loopback; this one forwards to it.
+    const down = await startFiducia('sqlite', { rightsSweepMs: 0, auditCheckpointSeconds: 0, segmentRefreshMs: 0, deliveries: { enabled: false } });
+    await down.app.listen({ host: '127.0.0.1', port: 0 });
+    upstream = Object.assign(down, { url: `http://127.0.0.1:${(down.app.server.address() as { port: number }).port}` });
+    cfg = configWith(`  - { id: stack, kind: segment, purposes: [personalization], endpoint: "${upstream.url}", secretEnv: SECRET_STACK, country: IT, allowPrivateNetwork: true }\n`);
+    f = await startFiducia(dialect, {
+      configPath: cfg.path,
+      destinationSecrets: { SECRET_STACK: 'test-write-key-0123456789' },
+      deliveries: { enabled: false },
+      rightsSweepMs: 0,
+      auditCheckpointSeconds: 0,
+      segmentRefreshMs: 0,
+    });
+  });
+  after(async () => {
+    await f?.stop();
+    await upstream?.stop();
+    rmSync(cfg.dir, { recursive: true, force: true });
+  });
+
+  it('forwards in the Tracking API format, only what the consented purpose allows, and the receiver stores it', async () => {
+    await consent(f, 'anon-fw', { personalization: true, analytics: false });
+    await send(f, [
+      { type: 'identify', anonymousId: 'anon-fw', traits: { favoriteCategory: 'boots', email: 'fw@example.com' }, messageId: 'fw-id' },
+      { type: 'track', anonymousId: 'anon-fw', event: 'Product Viewed', properties: { product_id: 'p-1', price: 90 }, context: { ip: '203.0.113.9' }, messageId: 'fw-ev' },
+    ]);
+    const report = await f.deliveries.drain();
+    assert.equal(report.dead, 0, JSON.stringify(await deliveries(f, 'stack')));
+    assert.equal(report.delivered, 2);
+    // Downstream: the person is known by Fiducia's pseudonymous id (no identifier category is personalization's).
+    const rows = await f.dbs.data.selectFrom('deliveries').select('subject_id').where('destination_id', '=', 'stack').executeTakeFirstOrThrow();
+    const down = await upstream.app.inject({ method: 'GET', url: `/api/v1/profiles/${encodeURIComponent(`anonymousId:${rows.subject_id}`)}?purpose=service`, headers: staff });
+    assert.equal(down.statusCode, 200, down.body);
+    const traits = await upstream.dbs.data.selectFrom('traits').select('name').execute();
+    assert.deepEqual(traits.map((t) => t.name), ['favoriteCategory'], 'the email is no personalization category: never forwarded');
+    const events = await upstream.dbs.data.selectFrom('events').select(['event_name', 'type']).execute();
+    assert.deepEqual(events, [{ event_name: 'Product Viewed', type: 'track' }]);
+  });
+});

@@ -188,8 +188,11 @@ export function segmentMessage(m: Exclude<OutgoingMessage, { kind: 'notice' }>, 
     anonymousId: m.identity.anonymousId ?? m.identity.subjectId,
   };
   if (m.identity.userId !== undefined) base.userId = m.identity.userId;
-  if (m.kind === 'identify') return { ...base, type: 'identify', traits: m.traits, context: { externalIds, fiducia: { purposes: m.purposes } } };
-  const context: JsonObject = { ...m.context, externalIds, fiducia: { purposes: m.purposes } };
+  // The purposes the data goes under, as Segment's consent preferences (category = purpose key): a receiver that
+  // filters by consent category (Segment's destinations, another Fiducia) processes it under the same purposes only.
+  const consent: JsonObject = { categoryPreferences: Object.fromEntries(m.purposes.map((p) => [p, true])) };
+  if (m.kind === 'identify') return { ...base, type: 'identify', traits: m.traits, context: { externalIds, consent, fiducia: { purposes: m.purposes } } };
+  const context: JsonObject = { ...m.context, externalIds, consent, fiducia: { purposes: m.purposes } };
   const msg: JsonObject = { ...base, type: m.type, properties: m.properties, context };
   if (m.type === 'track') msg.event = m.name ?? '';
   else if (m.type === 'page' || m.type === 'screen') {

@@ -144,6 +144,27 @@ await eachDialect('destinations: what consent allows, at send time', (dialect) =
     assert.equal(key, undefined);
   });
 
+  it('a receiver that is down for a while gets everything once it is back, in order per person, without replay', async () => {
+    await crm.stop();
+    const s = await seedSubject(f, `back-${dialect}`, 6);
+    const subjectId = await subjectOf(f, s.userId);
+    const first = await f.deliveries.drain();
+    assert.ok(first.retried > 0 && first.delivered === 0, `connection refused: every head of queue backs off ${JSON.stringify(first)}`);
+    const waiting = (await deliveries(f, 'crm')).filter((d) => d.subjectId === subjectId);
+    assert.ok(waiting.every((d) => d.status === 'pending'));
+    assert.equal(waiting.filter((d) => d.attempts > 0).length, 1, "only the head of the person's queue was tried");
+    await crm.start();
+    for (let i = 0; i < 20 && (await deliveries(f, 'crm')).some((d) => d.subjectId === subjectId && d.status === 'pending'); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      await f.deliveries.drain();
+    }
+    const mine = crm.unique().filter((m) => dataOf(m).subjectId === subjectId);
+    assert.equal(mine.length, waiting.length, 'everything arrived');
+    const ids = mine.map((m) => m.id);
+    assert.deepEqual(ids, [...ids].sort(), 'in the order they were collected');
+    assert.equal(mine[0]!.body.type, 'profile.identify');
+  });
+
   it('a receiver that is down gets everything once it is back, in order per person; dead letters replay', async () => {
     crm.answer = 503;
     const s = await seedSubject(f, `down-${dialect}`, 6);

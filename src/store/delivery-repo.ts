@@ -25,15 +25,16 @@ export class DeliveryRepo {
   /**
    * Leases up to `limit` due rows to `owner` until `now + leaseMs` and counts an attempt on each. Only the head of each
    * (destination, person) queue is due: a row waits while an earlier one of its queue is still pending (leased,
-   * backing off, or due), so a receiver that was down gets each person's messages in order once it is back.
+   * backing off, or due), so a receiver that was down gets each person's messages in order once it is back. `dueBy`
+   * (default `now`) leaves out rows due later than it.
    */
-  claim(owner: string, now: number, leaseMs: number, limit: number): Promise<DeliveryRow[]> {
+  claim(owner: string, now: number, leaseMs: number, limit: number, dueBy = now): Promise<DeliveryRow[]> {
     return this.#transaction(async (trx) => {
       let query = trx
         .selectFrom('deliveries as d')
         .selectAll('d')
         .where('d.status', '=', 'pending')
-        .where('d.next_attempt_at', '<=', now)
+        .where('d.next_attempt_at', '<=', Math.min(now, dueBy))
         .where((eb) => eb.or([eb('d.lease_until', 'is', null), eb('d.lease_until', '<=', now)]))
         .where(({ not, exists, selectFrom }) =>
           not(

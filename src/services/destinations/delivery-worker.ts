@@ -137,11 +137,15 @@ export class DeliveryWorker {
     this.#running = null;
   }
 
-  /** Rounds until nothing is due (a run by hand, tests); rows backing off are left for later. */
+  /**
+   * Rounds until nothing due when it started is left (a run by hand, tests): a row that fails is retried at a later
+   * call, after its backoff, not within this one.
+   */
   async drain(maxRounds = 10_000): Promise<RoundReport> {
     const total: RoundReport = { claimed: 0, delivered: 0, retried: 0, dead: 0, skipped: 0 };
+    const dueBy = this.#now();
     for (let i = 0; i < maxRounds; i++) {
-      const r = await this.round();
+      const r = await this.round(dueBy);
       for (const k of Object.keys(total) as (keyof RoundReport)[]) total[k] += r[k];
       if (r.claimed === 0) break;
     }
@@ -176,9 +180,10 @@ export class DeliveryWorker {
     }
   }
 
-  /** One claim and its sends. */
-  async round(): Promise<RoundReport> {
-    const rows = await this.#repo.claim(this.#owner, this.#now(), this.deps.leaseMs ?? 60_000, this.deps.batch ?? 64);
+  /** One claim and its sends (of rows due by `dueBy`, default now). */
+  async round(dueBy?: number): Promise<RoundReport> {
+    const now = this.#now();
+    const rows = await this.#repo.claim(this.#owner, now, this.deps.leaseMs ?? 60_000, this.deps.batch ?? 64, dueBy ?? now);
     const report: RoundReport = { claimed: rows.length, delivered: 0, retried: 0, dead: 0, skipped: 0 };
     if (rows.length === 0) return report;
     const audit: AuditEntryInput[] = [];

@@ -67,11 +67,15 @@ export class DeliveryRepo {
     });
   }
 
-  /** Ends a row: delivered, skipped (with the policy's reason) or dead (with the last failure); the lease is released. */
+  /**
+   * Ends a row: delivered, skipped (with the policy's reason) or dead (with the last failure); the lease is released.
+   * A delivered or skipped row's encrypted part goes (its key is destroyed too); a dead letter keeps it for a replay.
+   */
   async finish(id: string, status: Exclude<DeliveryStatus, 'pending'>, at: number, outcome: { httpStatus?: number | null; error?: string | null }): Promise<void> {
+    const ended = { status, finished_at: at, lease_owner: null, lease_until: null, last_status: outcome.httpStatus ?? null, last_error: outcome.error ?? null };
     await this.db
       .updateTable('deliveries')
-      .set({ status, finished_at: at, lease_owner: null, lease_until: null, last_status: outcome.httpStatus ?? null, last_error: outcome.error ?? null, secret_enc: null })
+      .set(status === 'dead' ? ended : { ...ended, secret_enc: null })
       .where('id', '=', id)
       .execute();
   }

@@ -215,6 +215,7 @@ export class DeliveryWorker {
     }
     if (!built.send) {
       await this.#repo.finish(row.id, 'skipped', this.#now(), { error: built.reason });
+      if (row.kind === 'notice' && row.secret_enc) await this.deps.ring.destroy(noticeKeyId(row.id));
       count('skipped');
       return 'skipped';
     }
@@ -250,6 +251,7 @@ export class DeliveryWorker {
     const key = row.secret_enc ? await this.deps.ring.keyVersion(keyId, ciphertextKeyVersion(row.secret_enc)) : undefined;
     if (!this.deps.smtp || !key || !row.secret_enc) {
       await this.#repo.finish(row.id, 'skipped', this.#now(), { error: this.deps.smtp ? 'mail_unreadable' : 'smtp_not_configured' });
+      if (key) await this.deps.ring.destroy(keyId);
       count('skipped');
       return 'skipped';
     }

@@ -154,6 +154,9 @@ export class DeliveryWorker {
 
   async #loop(): Promise<void> {
     const pollMs = this.deps.pollMs ?? 500;
+    // Idle rounds back off up to ten poll intervals: a queue waiting on a receiver that is down is not scanned twice a
+    // second for hours. New rows (wake) and a busy round reset it.
+    let idle = pollMs;
     while (!this.#stopped) {
       let claimed = 0;
       try {
@@ -161,13 +164,19 @@ export class DeliveryWorker {
       } catch (err) {
         this.deps.logger.error({ err: err instanceof Error ? err.name : 'error', code: (err as { code?: unknown }).code }, 'delivery round failed');
       }
-      if (claimed > 0 || this.#stopped) continue;
-      if (this.#woken) {
-        this.#woken = false;
+      if (claimed > 0 || this.#stopped) {
+        idle = pollMs;
         continue;
       }
+      if (this.#woken) {
+        this.#woken = false;
+        idle = pollMs;
+        continue;
+      }
+      const wait = idle;
+      idle = Math.min(idle * 2, pollMs * 10);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, pollMs);
+        const timer = setTimeout(done, wait);
         timer.unref?.();
         function done() {
           clearTimeout(timer);

@@ -6,6 +6,13 @@ import type { DataDatabase, DeliveriesTable, DeliveryStatus } from './schema.ts'
 import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 
 export type DeliveryRow = DeliveriesTable;
+/** How a delivery ended this round. */
+export interface EndedDelivery {
+  id: string;
+  status: Exclude<DeliveryStatus, 'pending'>;
+  httpStatus: number | null;
+  error: string | null;
+}
 /** What the deliveries listing shows: codes and counts, never the reference's content or the notice's identifiers. */
 export type DeliveryListing = Pick<DeliveriesTable, 'id' | 'subject_id' | 'kind' | 'status' | 'attempts' | 'next_attempt_at' | 'last_status' | 'last_error' | 'created_at' | 'finished_at'>;
 
@@ -68,16 +75,28 @@ export class DeliveryRepo {
   }
 
   /**
-   * Ends a row: delivered, skipped (with the policy's reason) or dead (with the last failure); the lease is released.
-   * A delivered or skipped row's encrypted part goes (its key is destroyed too); a dead letter keeps it for a replay.
+   * Ends rows: delivered, skipped (with the policy's reason) or dead (with the last failure); leases are released. A
+   * delivered or skipped row's encrypted part goes (its key is destroyed too); a dead letter keeps it for a replay.
+   * Rows with the same outcome are ended by one statement.
    */
-  async finish(id: string, status: Exclude<DeliveryStatus, 'pending'>, at: number, outcome: { httpStatus?: number | null; error?: string | null }): Promise<void> {
-    const ended = { status, finished_at: at, lease_owner: null, lease_until: null, last_status: outcome.httpStatus ?? null, last_error: outcome.error ?? null };
-    await this.db
-      .updateTable('deliveries')
-      .set(status === 'dead' ? ended : { ...ended, secret_enc: null })
-      .where('id', '=', id)
-      .execute();
+  async finishMany(rows: readonly EndedDelivery[], at: number): Promise<void> {
+    const groups = new Map<string, { outcome: EndedDelivery; ids: string[] }>();
+    for (const r of rows) {
+      const key = `${r.status}\u0000${r.httpStatus ?? ''}\u0000${r.error ?? ''}`;
+      const g = groups.get(key) ?? { outcome: r, ids: [] };
+      g.ids.push(r.id);
+      groups.set(key, g);
+    }
+    for (const { outcome, ids } of groups.values()) {
+      const ended = { status: outcome.status, finished_at: at, lease_owner: null, lease_until: null, last_status: outcome.httpStatus, last_error: outcome.error };
+      for (let i = 0; i < ids.length; i += 500) {
+        await this.db
+          .updateTable('deliveries')
+          .set(outcome.status === 'dead' ? ended : { ...ended, secret_enc: null })
+          .where('id', 'in', ids.slice(i, i + 500))
+          .execute();
+      }
+    }
   }
 
   /** Puts a row back in its queue, due again at `dueAt`, recording why this attempt failed. */

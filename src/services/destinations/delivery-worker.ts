@@ -23,12 +23,12 @@ import type { PolicyEngine } from '../../domain/policy.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import type { Destination } from '../../domain/privacy-config-types.ts';
 import type { JsonObject } from '../../domain/segment-message.ts';
-import { DeliveryRepo, type DeliveryRow } from '../../store/delivery-repo.ts';
+import { DeliveryRepo, type DeliveryRow, type EndedDelivery } from '../../store/delivery-repo.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import type { DataScope } from '../../store/scope.ts';
 import { SubjectStateRepo, policyStateOf, type StoredSubjectState } from '../../store/subject-state-repo.ts';
-import type { AuditEntryInput, AuditRecorder } from '../audit/audit-port.ts';
+import type { AuditEntryInput, AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Mailer } from '../rights/mailer.ts';
@@ -56,7 +56,7 @@ export interface DeliveryWorkerDeps {
   cfg: CompiledConfig;
   policy: PolicyEngine;
   ring: KeyRing;
-  audit: AuditRecorder;
+  audit: AuditPort;
   sender: Sender;
   /** Each destination's secret, read from the environment variable its configuration names. */
   secrets: ReadonlyMap<string, string>;
@@ -195,36 +195,51 @@ export class DeliveryWorker {
     const rows = await this.#repo.claim(this.#owner, now, this.deps.leaseMs ?? 60_000, this.deps.batch ?? 64, dueBy ?? now);
     const report: RoundReport = { claimed: rows.length, delivered: 0, retried: 0, dead: 0, skipped: 0 };
     if (rows.length === 0) return report;
-    const audit: AuditEntryInput[] = [];
+    const book = new RoundBook();
     const limit = Math.max(1, this.deps.concurrency ?? 16);
     let next = 0;
     const lane = async () => {
       for (let i = next++; i < rows.length; i = next++) {
-        const outcome = await this.#deliver(rows[i]!, audit);
+        const outcome = await this.#deliver(rows[i]!, book);
         report[outcome]++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(limit, rows.length) }, lane));
-    // Every delivery of personal data is an access to it: recorded, names and purposes only.
-    if (audit.length > 0) await this.deps.audit.record(audit);
+    await this.#record(book);
     return report;
   }
 
-  async #deliver(row: DeliveryRow, audit: AuditEntryInput[]): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
+  /**
+   * The round's outcomes in one transaction with their audit entries (every delivery of personal data is an access to
+   * it: names and purposes only). A crash before this commit leaves the rows leased: they are sent again once the lease
+   * ends, and receivers drop the copies by id. Keys of notices and mail sent go after the commit.
+   */
+  async #record(book: RoundBook): Promise<void> {
+    const at = this.#now();
+    await this.deps.db.transaction(async (trx) => {
+      const repo = new DeliveryRepo(trx);
+      await repo.finishMany(book.ended, at);
+      for (const r of book.retries) await repo.retryAt(r.id, r.dueAt, r.outcome);
+      if (book.audit.length > 0) await this.deps.audit.append(trx, book.audit);
+    });
+    for (const keyId of book.keys) await this.deps.ring.destroy(keyId);
+  }
+
+  async #deliver(row: DeliveryRow, book: RoundBook): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
     const { metrics } = this.deps;
     const count = (outcome: string) => metrics?.deliveries.inc({ destination: row.destination_id, outcome });
-    if (row.destination_id === MAIL_DESTINATION) return this.#mail(row, count);
+    if (row.destination_id === MAIL_DESTINATION) return this.#mail(row, book, count);
     const dest = this.deps.cfg.destination(row.destination_id);
     let built: Built;
     try {
       built = dest ? await this.#build(row, dest) : { send: false, reason: 'destination_removed' };
     } catch (err) {
       // A row that cannot be built (a damaged ciphertext, a bug) is retried like a failed send, then dead-lettered.
-      return this.#failed(row, { ok: false, status: null, retryable: true, retryAfterMs: null, error: `build_${err instanceof Error ? err.name : 'error'}` }, count);
+      return this.#failed(row, { ok: false, status: null, retryable: true, retryAfterMs: null, error: `build_${err instanceof Error ? err.name : 'error'}` }, book, count);
     }
     if (!built.send) {
-      await this.#repo.finish(row.id, 'skipped', this.#now(), { error: built.reason });
-      if (row.kind === 'notice' && row.secret_enc) await this.deps.ring.destroy(noticeKeyId(row.id));
+      book.end(row.id, 'skipped', { error: built.reason });
+      if (row.kind === 'notice' && row.secret_enc) book.keys.push(noticeKeyId(row.id));
       count('skipped');
       return 'skipped';
     }
@@ -237,12 +252,12 @@ export class DeliveryWorker {
       timeoutMs: this.deps.timeoutMs ?? 10_000,
     });
     stop?.();
-    if (!result.ok) return this.#failed(row, result, count);
-    await this.#repo.finish(row.id, 'delivered', this.#now(), { httpStatus: result.status });
-    if (row.kind === 'notice' && row.secret_enc) await this.deps.ring.destroy(noticeKeyId(row.id));
+    if (!result.ok) return this.#failed(row, result, book, count);
+    book.end(row.id, 'delivered', { httpStatus: result.status });
+    if (row.kind === 'notice' && row.secret_enc) book.keys.push(noticeKeyId(row.id));
     count('delivered');
     if (built.personal) {
-      audit.push({
+      book.audit.push({
         actor: `destination:${row.destination_id}`,
         action: 'destination.delivery',
         subjectId: row.subject_id,
@@ -255,12 +270,12 @@ export class DeliveryWorker {
   }
 
   /** A queued rights-request message, handed to SMTP; the SMTP answer's code decides whether it is retried. */
-  async #mail(row: DeliveryRow, count: (o: string) => void): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
+  async #mail(row: DeliveryRow, book: RoundBook, count: (o: string) => void): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
     const keyId = mailKeyId(row.id);
     const key = row.secret_enc ? await this.deps.ring.keyVersion(keyId, ciphertextKeyVersion(row.secret_enc)) : undefined;
     if (!this.deps.smtp || !key || !row.secret_enc) {
-      await this.#repo.finish(row.id, 'skipped', this.#now(), { error: this.deps.smtp ? 'mail_unreadable' : 'smtp_not_configured' });
-      if (key) await this.deps.ring.destroy(keyId);
+      book.end(row.id, 'skipped', { error: this.deps.smtp ? 'mail_unreadable' : 'smtp_not_configured' });
+      if (key) book.keys.push(keyId);
       count('skipped');
       return 'skipped';
     }
@@ -273,26 +288,25 @@ export class DeliveryWorker {
       const code = (err as { responseCode?: unknown }).responseCode;
       const permanent = typeof code === 'number' && code >= 500;
       const error = typeof code === 'number' ? `smtp_${code}` : `smtp_${String((err as { code?: unknown }).code ?? 'error').toLowerCase()}`;
-      return this.#failed(row, { ok: false, status: null, retryable: !permanent, retryAfterMs: null, error }, count);
+      return this.#failed(row, { ok: false, status: null, retryable: !permanent, retryAfterMs: null, error }, book, count);
     }
-    await this.#repo.finish(row.id, 'delivered', this.#now(), {});
-    await this.deps.ring.destroy(keyId);
+    book.end(row.id, 'delivered', {});
+    book.keys.push(keyId);
     count('delivered');
     return 'delivered';
   }
 
-  async #failed(row: DeliveryRow, result: Extract<OutboundResult, { ok: false }>, count: (o: string) => void): Promise<'retried' | 'dead'> {
-    const now = this.#now();
+  #failed(row: DeliveryRow, result: Extract<OutboundResult, { ok: false }>, book: RoundBook, count: (o: string) => void): 'retried' | 'dead' {
     const outcome = { httpStatus: result.status, error: result.error };
     if (!result.retryable || row.attempts >= this.#retry.maxAttempts) {
-      await this.#repo.finish(row.id, 'dead', now, outcome);
+      book.end(row.id, 'dead', outcome);
       count('dead');
       return 'dead';
     }
     const backoff = Math.min(this.#retry.maxMs, this.#retry.baseMs * 2 ** Math.max(0, row.attempts - 1));
     // Half to all of the backoff, at random: receivers coming back are not hit by every sender at once.
     const wait = Math.max(result.retryAfterMs ?? 0, Math.round(backoff * (0.5 + Math.random() / 2)));
-    await this.#repo.retryAt(row.id, now + wait, outcome);
+    book.retries.push({ id: row.id, dueAt: this.#now() + wait, outcome });
     count('retry');
     return 'retried';
   }
@@ -441,6 +455,19 @@ export class DeliveryWorker {
   }
 }
 
+
+/** What one round decided, written in one transaction at its end. */
+class RoundBook {
+  readonly ended: EndedDelivery[] = [];
+  readonly retries: { id: string; dueAt: number; outcome: { httpStatus: number | null; error: string } }[] = [];
+  readonly audit: AuditEntryInput[] = [];
+  /** Keys of notices and mail no longer needed: destroyed after the commit. */
+  readonly keys: string[] = [];
+
+  end(id: string, status: EndedDelivery['status'], outcome: { httpStatus?: number | null; error?: string | null }): void {
+    this.ended.push({ id, status, httpStatus: outcome.httpStatus ?? null, error: outcome.error ?? null });
+  }
+}
 
 /** `<endpoint>` with a path appended, whatever the endpoint's own path ends with. */
 function endpointPath(endpoint: string, path: string): string {

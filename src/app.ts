@@ -129,6 +129,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
   const trustProxy = resolveTrustProxy(opts.trustProxy);
+  const leaseMs = opts.deliveries?.leaseMs;
+  if (leaseMs !== undefined && !(Number.isSafeInteger(leaseMs) && leaseMs > 0)) throw new Error('FIDUCIA_DELIVERY_LEASE_MS must be a whole number of milliseconds, more than 0');
   const logger = opts.logger ?? createLogger();
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
   const secrets = destinationSecrets(cfg, opts.destinationSecrets ?? process.env);

@@ -72,11 +72,23 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     mailFrom: env.FIDUCIA_MAIL_FROM || undefined,
     publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
     retentionSweepMinutes: env.FIDUCIA_RETENTION_SWEEP_MINUTES ? Number(env.FIDUCIA_RETENTION_SWEEP_MINUTES) : undefined,
-    deliveries: env.FIDUCIA_DELIVERIES === '0' ? { enabled: false } : undefined,
+    deliveries: deliveriesFromEnv(env),
     readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
     // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
     trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,
   };
+}
+
+/**
+ * `FIDUCIA_DELIVERIES=0`: this process does not send. `FIDUCIA_DELIVERY_LEASE_MS`: how long a claimed row waits before
+ * another process may take it again, so how late the rows of a process that died are sent; keep it above the time of a
+ * round (batch ÷ concurrency × request timeout, 40 s by default), or a slow send may be claimed again while in flight.
+ */
+function deliveriesFromEnv(env: NodeJS.ProcessEnv): DeliverySettings | undefined {
+  const enabled = env.FIDUCIA_DELIVERIES !== '0';
+  // Kept as a number, NaN included, and checked by createFiducia (see trustProxy).
+  const leaseMs = env.FIDUCIA_DELIVERY_LEASE_MS ? Number(env.FIDUCIA_DELIVERY_LEASE_MS) : undefined;
+  return enabled && leaseMs === undefined ? undefined : { enabled, leaseMs };
 }
 
 /** Storage, migrated, plus the keyring: what the CLI's maintenance commands need. */

@@ -19,8 +19,8 @@ export class Receiver {
   readonly received: Received[] = [];
   /** Status to answer (200 by default); a function decides per request. */
   answer: number | ((r: Received) => number) = 200;
-  /** Milliseconds to wait before answering. */
-  delayMs = 0;
+  /** Milliseconds to wait before answering; a function decides per request. */
+  delayMs: number | ((r: Received) => number) = 0;
   /** Requests being answered right now, and the most at once for the same id. */
   inFlight = new Map<string, number>();
   maxConcurrentSameId = 0;
@@ -54,7 +54,7 @@ export class Receiver {
           const status = typeof this.answer === 'function' ? this.answer(r) : this.answer;
           if (status >= 200 && status < 300) this.received.push(r);
           res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-        }, this.delayMs);
+        }, typeof this.delayMs === 'function' ? this.delayMs(r) : this.delayMs);
       });
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));

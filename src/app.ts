@@ -150,7 +150,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const segments = new SegmentService(dbs.store, { cfg, ring, logger, now: opts.segmentsClock, plaintext });
   await segments.init();
   const policy = new PolicyEngine(cfg);
-  const sender = new OutboundClient({ lookup: opts.deliveries?.lookup });
+  const sender = new OutboundClient({ lookup: opts.deliveries?.lookup, maxSockets: opts.deliveries?.concurrency ?? 16 });
   const delivery = opts.deliveries ?? {};
   // With SMTP set, rights-request mail goes through the delivery outbox (retries, dead letters) unless a mailer is given.
   const smtp = !opts.mailer && opts.smtpUrl ? new SmtpMailer(opts.smtpUrl, opts.mailFrom ?? DEFAULT_MAIL_FROM, logger) : undefined;

@@ -38,6 +38,12 @@ export class EventRepo {
     return this.db.selectFrom('events').selectAll().where('subject_id', '=', subjectId).where('id', 'in', [...ids]).execute();
   }
 
+  /** Events of several subjects by id (the subject ids let PostgreSQL use the (subject_id, id) key); at most 500 ids. */
+  eventsOfSubjects(subjectIds: readonly string[], ids: readonly string[]): Promise<EventsTable[]> {
+    if (ids.length === 0 || subjectIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('events').selectAll().where('subject_id', 'in', [...subjectIds]).where('id', 'in', [...ids]).execute();
+  }
+
   /** A page of a subject's events in id (time) order, after `afterId`. */
   eventsOf(subjectId: string, afterId: string | null, limit: number): Promise<EventsTable[]> {
     let q = this.db.selectFrom('events').selectAll().where('subject_id', '=', subjectId);

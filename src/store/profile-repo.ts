@@ -49,6 +49,12 @@ export class ProfileRepo {
     return out;
   }
 
+  /** The identities of several subjects (at most 500), by subject then kind. */
+  identitiesOfSubjects(subjectIds: readonly string[]): Promise<IdentitiesTable[]> {
+    if (subjectIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('identities').selectAll().where('subject_id', 'in', [...subjectIds]).orderBy('subject_id').orderBy('kind').execute();
+  }
+
   /** A subject's identities, by kind. */
   identitiesOf(subjectId: string): Promise<IdentitiesTable[]> {
     return this.db.selectFrom('identities').selectAll().where('subject_id', '=', subjectId).orderBy('kind').execute();
@@ -134,6 +140,12 @@ export class ProfileRepo {
 
   async touch(ids: readonly string[], at: number): Promise<void> {
     for (const part of chunks(ids)) await this.db.updateTable('subjects').set({ updated_at: at }).where('id', 'in', part).execute();
+  }
+
+  /** The traits of several subjects (at most 500), by subject then name. */
+  traitsOfSubjects(subjectIds: readonly string[]): Promise<TraitsTable[]> {
+    if (subjectIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('traits').selectAll().where('subject_id', 'in', [...subjectIds]).orderBy('subject_id').orderBy('name').execute();
   }
 
   traitsOf(subjectId: string): Promise<TraitsTable[]> {

@@ -254,26 +254,46 @@ export class SubjectStateRepo {
 
   /** Everything the use rule needs about one subject, in three indexed reads; null when the subject does not exist. */
   async stateOf(subjectId: string): Promise<StoredSubjectState | null> {
-    const subject = await this.db
-      .selectFrom('subjects')
-      .select(['id', 'merged_into', 'restricted_at', 'erased_at'])
-      .where('id', '=', subjectId)
-      .executeTakeFirst();
-    if (!subject) return null;
-    const [objections, ledger] = await Promise.all([new ObjectionRepo(this.db).inForce([subjectId]), new ConsentRepo(this.db).stateRows([subjectId])]);
-    // Ledger ids are time-ordered: the last row per purpose is the one in force.
-    const latest = new Map<string, StoredSubjectState['consents'][number]>();
-    for (const r of ledger) {
-      latest.set(r.purpose, { purpose: r.purpose, status: r.status, noticeVersion: r.notice_version, method: r.method, at: Number(r.at), explicit: Number(r.explicit) === 1 });
+    return (await this.statesOf([subjectId])).get(subjectId) ?? null;
+  }
+
+  /** `stateOf` for many subjects, in three reads per 500 of them; subjects that do not exist are absent. */
+  async statesOf(subjectIds: readonly string[]): Promise<Map<string, StoredSubjectState>> {
+    const out = new Map<string, StoredSubjectState>();
+    const unique = [...new Set(subjectIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const ids = unique.slice(i, i + 500);
+      const subjects = await this.db.selectFrom('subjects').select(['id', 'merged_into', 'restricted_at', 'erased_at']).where('id', 'in', ids).execute();
+      if (subjects.length === 0) continue;
+      const found = subjects.map((r) => r.id);
+      const [objections, ledger] = await Promise.all([new ObjectionRepo(this.db).inForce(found), new ConsentRepo(this.db).stateRows(found)]);
+      for (const subject of subjects) {
+        out.set(subject.id, {
+          subjectId: subject.id,
+          mergedInto: subject.merged_into,
+          restrictedAt: subject.restricted_at === null ? null : Number(subject.restricted_at),
+          erasedAt: subject.erased_at === null ? null : Number(subject.erased_at),
+          objections: [],
+          consents: [],
+        });
+      }
+      const purposes = new Map<string, Set<string>>();
+      for (const o of objections) {
+        const set = purposes.get(o.subject_id) ?? new Set<string>();
+        set.add(o.purpose);
+        purposes.set(o.subject_id, set);
+      }
+      for (const [id, set] of purposes) out.get(id)!.objections = [...set];
+      // Ledger ids are time-ordered: the last row per purpose is the one in force.
+      const latest = new Map<string, Map<string, StoredSubjectState['consents'][number]>>();
+      for (const r of ledger) {
+        const bySubject = latest.get(r.subject_id) ?? new Map<string, StoredSubjectState['consents'][number]>();
+        bySubject.set(r.purpose, { purpose: r.purpose, status: r.status, noticeVersion: r.notice_version, method: r.method, at: Number(r.at), explicit: Number(r.explicit) === 1 });
+        latest.set(r.subject_id, bySubject);
+      }
+      for (const [id, bySubject] of latest) out.get(id)!.consents = [...bySubject.values()];
     }
-    return {
-      subjectId: subject.id,
-      mergedInto: subject.merged_into,
-      restrictedAt: subject.restricted_at === null ? null : Number(subject.restricted_at),
-      erasedAt: subject.erased_at === null ? null : Number(subject.erased_at),
-      objections: [...new Set(objections.map((o) => o.purpose))],
-      consents: [...latest.values()],
-    };
+    return out;
   }
 
   // Restriction and erasure marks are written by ProfileRepo, the owner of `subjects`.

@@ -24,15 +24,14 @@ import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import type { Destination } from '../../domain/privacy-config-types.ts';
 import type { JsonObject } from '../../domain/segment-message.ts';
 import { DeliveryRepo, type DeliveryRow, type EndedDelivery } from '../../store/delivery-repo.ts';
-import { EventRepo } from '../../store/event-repo.ts';
-import { ProfileRepo } from '../../store/profile-repo.ts';
 import type { DataScope } from '../../store/scope.ts';
-import { SubjectStateRepo, policyStateOf, type StoredSubjectState } from '../../store/subject-state-repo.ts';
+import { policyStateOf, type StoredSubjectState } from '../../store/subject-state-repo.ts';
 import type { AuditEntryInput, AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Mailer } from '../rights/mailer.ts';
 import { MAIL_DESTINATION, mailKeyId } from './queued-mailer.ts';
+import { RoundReads } from './round-reads.ts';
 import type { OutboundRequest, OutboundResult } from './outbound.ts';
 
 /** What posts a request: the SSRF-guarded client (src/services/destinations/outbound.ts), or a test's fake. */
@@ -100,6 +99,8 @@ export class DeliveryWorker {
   readonly #now: () => number;
   readonly #retry: RetryPolicy;
   readonly #signers = new Map<string, Webhook>();
+  /** Whether any destination could ever receive an identifier (else the round does not read them). */
+  readonly #identifiers: boolean;
   #running: Promise<void> | null = null;
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -110,6 +111,9 @@ export class DeliveryWorker {
     this.#owner = deps.owner ?? `deliveries-${randomUUID()}`;
     this.#now = deps.now ?? Date.now;
     this.#retry = deps.retry ?? DEFAULT_RETRY;
+    this.#identifiers = deps.cfg.config.destinations.some(
+      (d) => DestinationView.couldReceive(deps.policy, d, USER_ID_CATEGORY) || DestinationView.couldReceive(deps.policy, d, ANONYMOUS_ID_CATEGORY),
+    );
     for (const d of deps.cfg.config.destinations) {
       if (d.kind !== 'webhook') continue;
       const secret = deps.secrets.get(d.id);
@@ -196,11 +200,13 @@ export class DeliveryWorker {
     const report: RoundReport = { claimed: rows.length, delivered: 0, retried: 0, dead: 0, skipped: 0 };
     if (rows.length === 0) return report;
     const book = new RoundBook();
+    const reads = new RoundReads(this.deps.db);
+    await reads.prefetch(rows, this.#identifiers);
     const limit = Math.max(1, this.deps.concurrency ?? 16);
     let next = 0;
     const lane = async () => {
       for (let i = next++; i < rows.length; i = next++) {
-        const outcome = await this.#deliver(rows[i]!, book);
+        const outcome = await this.#deliver(rows[i]!, book, reads);
         report[outcome]++;
       }
     };
@@ -225,14 +231,14 @@ export class DeliveryWorker {
     for (const keyId of book.keys) await this.deps.ring.destroy(keyId);
   }
 
-  async #deliver(row: DeliveryRow, book: RoundBook): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
+  async #deliver(row: DeliveryRow, book: RoundBook, reads: RoundReads): Promise<'delivered' | 'retried' | 'dead' | 'skipped'> {
     const { metrics } = this.deps;
     const count = (outcome: string) => metrics?.deliveries.inc({ destination: row.destination_id, outcome });
     if (row.destination_id === MAIL_DESTINATION) return this.#mail(row, book, count);
     const dest = this.deps.cfg.destination(row.destination_id);
     let built: Built;
     try {
-      built = dest ? await this.#build(row, dest) : { send: false, reason: 'destination_removed' };
+      built = dest ? await this.#build(row, dest, reads) : { send: false, reason: 'destination_removed' };
     } catch (err) {
       // A row that cannot be built (a damaged ciphertext, a bug) is retried like a failed send, then dead-lettered.
       return this.#failed(row, { ok: false, status: null, retryable: true, retryAfterMs: null, error: `build_${err instanceof Error ? err.name : 'error'}` }, book, count);
@@ -327,12 +333,12 @@ export class DeliveryWorker {
 
   // ---- building messages at send time -------------------------------------------------------
 
-  async #build(row: DeliveryRow, dest: Destination): Promise<Built> {
-    if (row.kind === 'notice') return this.#buildNotice(row, dest);
-    const state = await this.#liveState(row.subject_id);
+  async #build(row: DeliveryRow, dest: Destination, reads: RoundReads): Promise<Built> {
+    if (row.kind === 'notice') return this.#buildNotice(row, dest, reads);
+    const state = await this.#liveState(row.subject_id, reads);
     if (!state) return { send: false, reason: 'erased' };
     const view = new DestinationView(this.deps.policy, dest, policyStateOf(state));
-    const msg = row.kind === 'event' ? await this.#eventMessage(row, state.subjectId, view) : await this.#identifyMessage(row, state.subjectId, view, JSON.parse(row.ref) as string[]);
+    const msg = row.kind === 'event' ? await this.#eventMessage(row, state.subjectId, view, reads) : await this.#identifyMessage(row, state.subjectId, view, JSON.parse(row.ref) as string[], reads);
     if ('reason' in msg) return { send: false, reason: msg.reason };
     return this.#wire(dest, msg.message, msg.sent);
   }
@@ -349,8 +355,8 @@ export class DeliveryWorker {
     return { send: true, url: endpointPath(dest.endpoint, '/v1/batch'), body: JSON.stringify({ batch: [segmentMessage(m, now)], sentAt: new Date(now).toISOString() }), sent, purposes, personal: true };
   }
 
-  async #eventMessage(row: DeliveryRow, subjectId: string, view: DestinationView): Promise<{ message: OutgoingMessage; sent: string[] } | { reason: string }> {
-    const [ev] = await new EventRepo(this.deps.db).eventsByIds(subjectId, [row.ref]);
+  async #eventMessage(row: DeliveryRow, subjectId: string, view: DestinationView, reads: RoundReads): Promise<{ message: OutgoingMessage; sent: string[] } | { reason: string }> {
+    const ev = await reads.event(subjectId, row.ref);
     if (!ev) return { reason: 'event_deleted' };
     const d = view.decide(ev.category);
     if (!d.allow) return { reason: d.reason };
@@ -358,7 +364,7 @@ export class DeliveryWorker {
     if (!key) return { reason: 'erased' };
     const payload = decryptJson(key, subjectId, `event:${ev.id}`, ev.payload_enc) as StoredEventPayload;
     const filtered = filterEvent(payload, view);
-    const { identity, sent } = await this.#identity(subjectId, view);
+    const { identity, sent } = await this.#identity(subjectId, view, reads);
     const type = ev.type as 'track' | 'page' | 'screen' | 'group';
     return {
       message: {
@@ -377,12 +383,12 @@ export class DeliveryWorker {
     };
   }
 
-  async #identifyMessage(row: DeliveryRow, subjectId: string, view: DestinationView, names: readonly string[]): Promise<{ message: OutgoingMessage; sent: string[] } | { reason: string }> {
+  async #identifyMessage(row: DeliveryRow, subjectId: string, view: DestinationView, names: readonly string[], reads: RoundReads): Promise<{ message: OutgoingMessage; sent: string[] } | { reason: string }> {
     const wanted = new Set(names);
     const traits: JsonObject = {};
     const purposes = new Set<string>();
     let refusal: string | undefined;
-    for (const t of await new ProfileRepo(this.deps.db).traitsOf(subjectId)) {
+    for (const t of await reads.traits(subjectId)) {
       if (!wanted.has(t.name)) continue;
       const d = view.decide(t.category);
       if (!d.allow) {
@@ -395,7 +401,7 @@ export class DeliveryWorker {
       for (const p of view.purposesFor(t.category)) purposes.add(p);
     }
     if (Object.keys(traits).length === 0) return { reason: refusal ?? 'nothing_left' };
-    const { identity, sent } = await this.#identity(subjectId, view);
+    const { identity, sent } = await this.#identity(subjectId, view, reads);
     return {
       message: { kind: 'identify', id: row.id, timestamp: Number(row.created_at), identity, traits, purposes: [...purposes].sort() },
       sent: [...sent, ...Object.keys(traits).map((n) => `trait:${n}`)],
@@ -403,13 +409,13 @@ export class DeliveryWorker {
   }
 
   /** The person's identifiers the destination may receive now; always Fiducia's pseudonymous subject id. */
-  async #identity(subjectId: string, view: DestinationView): Promise<{ identity: SentIdentity; sent: string[] }> {
+  async #identity(subjectId: string, view: DestinationView, reads: RoundReads): Promise<{ identity: SentIdentity; sent: string[] }> {
     const identity: SentIdentity = { subjectId };
     const sent: string[] = [];
     const wantUser = view.allows(USER_ID_CATEGORY);
     const wantAnon = view.allows(ANONYMOUS_ID_CATEGORY);
     if (!wantUser && !wantAnon) return { identity, sent };
-    for (const i of await new ProfileRepo(this.deps.db).identitiesOf(subjectId)) {
+    for (const i of await reads.identities(subjectId)) {
       const take = (i.kind === 'userId' && wantUser && identity.userId === undefined) || (i.kind === 'anonymousId' && wantAnon && identity.anonymousId === undefined);
       if (!take) continue;
       const key = await this.deps.ring.keyVersion(subjectId, ciphertextKeyVersion(i.value_enc));
@@ -423,7 +429,7 @@ export class DeliveryWorker {
     return { identity, sent };
   }
 
-  async #buildNotice(row: DeliveryRow, dest: Destination): Promise<Built> {
+  async #buildNotice(row: DeliveryRow, dest: Destination, reads: RoundReads): Promise<Built> {
     const ref = JSON.parse(row.ref) as { action: NoticeAction; fields: string[]; purposes: string[]; requestId: string | null; at: number };
     let ids = { userIds: [] as string[], anonymousIds: [] as string[] };
     if (row.secret_enc) {
@@ -433,11 +439,11 @@ export class DeliveryWorker {
     }
     // A Segment-compatible receiver learns of a rectification as an identify of the corrected traits (when it may).
     if (dest.kind === 'segment' && ref.action === 'rectification') {
-      const state = await this.#liveState(row.subject_id);
+      const state = await this.#liveState(row.subject_id, reads);
       if (!state) return { send: false, reason: 'erased' };
       const view = new DestinationView(this.deps.policy, dest, policyStateOf(state));
       const names = ref.fields.filter((f) => f.startsWith('trait:')).map((f) => f.slice('trait:'.length));
-      const msg = await this.#identifyMessage(row, state.subjectId, view, names);
+      const msg = await this.#identifyMessage(row, state.subjectId, view, names, reads);
       if ('reason' in msg) return { send: false, reason: msg.reason };
       return this.#wire(dest, msg.message, msg.sent);
     }
@@ -446,15 +452,13 @@ export class DeliveryWorker {
   }
 
   /** The subject after any merges, unless erased or gone. */
-  async #liveState(subjectId: string): Promise<StoredSubjectState | null> {
-    const repo = new SubjectStateRepo(this.deps.db);
-    let state = await repo.stateOf(subjectId);
-    for (let hop = 0; state?.mergedInto && hop < MAX_MERGE_HOPS; hop++) state = await repo.stateOf(state.mergedInto);
+  async #liveState(subjectId: string, reads: RoundReads): Promise<StoredSubjectState | null> {
+    let state = await reads.state(subjectId);
+    for (let hop = 0; state?.mergedInto && hop < MAX_MERGE_HOPS; hop++) state = await reads.state(state.mergedInto);
     if (!state || state.mergedInto || state.erasedAt !== null) return null;
     return state;
   }
 }
-
 
 /** What one round decided, written in one transaction at its end. */
 class RoundBook {

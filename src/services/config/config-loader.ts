@@ -78,15 +78,15 @@ export function readPrivacyConfig(file: string): ConfigRead {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, lineCounter: lines, uniqueKeys: true });
   const source: ConfigSource = { file, text, doc, lines };
-  if (doc.errors.length > 0) {
-    const errors = doc.errors.map((e): LocatedConfigError => {
-      const pos = e.linePos?.[0];
-      // prettyErrors appends the position and a source excerpt to the message; keep its first line only.
-      const first = (e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '');
-      const error: LocatedConfigError = { path: '', message: `YAML syntax error: ${first}`, rule: 'yaml-syntax' };
-      return pos ? { ...error, line: pos.line, column: pos.col } : error;
-    });
-    return { ok: false, source, errors };
+  const [syntax, ...more] = doc.errors;
+  if (syntax) {
+    // Only the first: the parser reports every token after a broken bracket too, often hundreds, which hide the cause.
+    const pos = syntax.linePos?.[0];
+    // prettyErrors appends the position and a source excerpt to the message; keep its first line only.
+    const first = (syntax.message.split('\n')[0] ?? syntax.code).replace(/ at line \d+, column \d+:?$/, '');
+    const after = more.length === 0 ? '' : ` (and ${more.length} more after it, most following from this one)`;
+    const error: LocatedConfigError = { path: '', message: `YAML syntax error: ${first}${after}`, rule: 'yaml-syntax' };
+    return { ok: false, source, errors: [pos ? { ...error, line: pos.line, column: pos.col } : error] };
   }
   const result = validatePrivacyConfig(doc.toJS());
   if (!result.ok) return { ok: false, source, errors: result.errors.map((e) => ({ ...e, ...locateConfigPath(source, e.path) })) };

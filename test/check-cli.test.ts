@@ -137,6 +137,13 @@ describe('fiducia check', () => {
     assert.match(missing.stdout, /no-such-file\.yaml: error config-invalid: cannot read the file/);
   });
 
+  it('--list-rules prints each rule with its severity', async () => {
+    const r = await fiducia('check', '--list-rules');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^special-category-without-explicit-consent +error +an Art\. 9 special category/m);
+    assert.match(r.stdout, /^unreachable-tracking-plan-entry +warning +/m);
+  });
+
   it('refuses an unknown --format; `fiducia config check` still validates and prints the hash', async () => {
     const bad = await fiducia('check', '--format', 'xml');
     assert.equal(bad.code, 1);

@@ -61,6 +61,13 @@ interface CheckOptions {
   format: string;
   strict?: boolean;
   consentRetentionCeiling?: string;
+  listRules?: boolean;
+}
+
+/** One line per rule: id, severity, what it finds (for writing allow comments and CI filters). */
+export function formatRules(rules: Readonly<Record<string, { severity: string; summary: string }>>): string {
+  const width = Math.max(...Object.keys(rules).map((id) => id.length));
+  return `${Object.entries(rules).map(([id, r]) => `${id.padEnd(width)}  ${r.severity.padEnd(7)}  ${r.summary}`).join('\n')}\n`;
 }
 
 export function registerCheckCommand(program: Command, fail: (err: unknown) => never): void {
@@ -71,7 +78,13 @@ export function registerCheckCommand(program: Command, fail: (err: unknown) => n
     .option('--format <format>', `${CHECK_FORMATS.join(', ')} (GitHub Actions annotations)`, 'text')
     .option('--strict', 'warnings fail too')
     .option('--consent-retention-ceiling <days>', 'longest retentionDays a consent-based purpose may have without a warning (default 730)')
+    .option('--list-rules', 'print every rule with its severity, and check nothing')
     .action(async (fileArg: string | undefined, o: CheckOptions) => {
+      if (o.listRules) {
+        const { LINT_RULES } = await import('../domain/privacy-lint.ts');
+        process.stdout.write(formatRules(LINT_RULES));
+        return;
+      }
       const format = o.format;
       if (!isCheckFormat(format)) fail(new Error(`--format must be ${CHECK_FORMATS.join(', ')}`));
       const ceiling = o.consentRetentionCeiling === undefined ? undefined : Number(o.consentRetentionCeiling);

@@ -32,13 +32,17 @@ before(() => {
   assert.equal(r.status, 0, `the build failed:\n${r.stdout}${r.stderr}`);
 });
 
-it('the compiled CLI answers --help and config check', () => {
+it('the compiled CLI answers --help, config check and check', () => {
   const help = spawnSync(process.execPath, ['bin/fiducia.js', '--help'], { cwd: ROOT, encoding: 'utf8', env: plainEnv() });
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /Usage: fiducia/);
   const check = spawnSync(process.execPath, ['bin/fiducia.js', 'config', 'check'], { cwd: ROOT, encoding: 'utf8', env: plainEnv() });
   assert.equal(check.status, 0, check.stderr);
   assert.match(check.stdout, /config\/fiducia\.yaml: valid \(\d+ purposes/);
+  // What .ci/run runs on the shipped configuration.
+  const lint = spawnSync(process.execPath, ['bin/fiducia.js', 'check', 'config/fiducia.yaml', '--strict'], { cwd: ROOT, encoding: 'utf8', env: plainEnv() });
+  assert.equal(lint.status, 0, lint.stdout + lint.stderr);
+  assert.match(lint.stdout, /^config\/fiducia\.yaml: no problems found/);
 });
 
 it('nothing under dist/ loads tsx, and every bundle is there', () => {

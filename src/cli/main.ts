@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The `fiducia` command: start the server, run migrations, rotate keys, check a privacy configuration.
+// The `fiducia` command: start the server, run migrations, rotate keys, check and lint a privacy configuration.
 // The application is imported inside each command's action, so that `--help` or `config check` does not load it all.
 import { Command } from 'commander';
 import { registerAuditCommands } from './audit.ts';
+import { registerCheckCommand } from './check.ts';
 import { registerJobCommands } from './jobs.ts';
 import { registerSegmentCommands } from './segments.ts';
 
@@ -92,6 +93,7 @@ program
   .command('config')
   .description('privacy configuration')
   .command('check')
+  .description('validate a privacy configuration as the server does at start (`fiducia check` also lints it) and print its hash')
   .argument('[file]', 'YAML file (default: FIDUCIA_CONFIG, else the shipped config/fiducia.yaml)')
   .action(async (fileArg: string | undefined) => {
     const { DEFAULT_CONFIG_PATH, loadPrivacyConfig } = await import('../services/config/config-loader.ts');
@@ -104,6 +106,7 @@ program
     }
   });
 
+registerCheckCommand(program, fail);
 registerAuditCommands(program, fail);
 registerSegmentCommands(program, fail);
 registerJobCommands(program, fail);

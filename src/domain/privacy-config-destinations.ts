@@ -48,7 +48,10 @@ const MAX_ENDPOINT = 2048;
 export function checkTransferAt(country: string, transfer: TransferInput | undefined, at: PathSegment[], errors: SemanticErrors): void {
   const decision = checkTransfer(country, transfer);
   if (decision.allow) return;
-  errors.add([...at, isoCodeFor(country) === undefined ? 'transfer' : 'country'], decision.reason ?? 'transfer not allowed');
+  const iso = isoCodeFor(country);
+  // Leaving the EEA without an acceptable basis is the `transfer-without-basis` rule of `fiducia check`; a misspelt code is not.
+  const rule = iso === undefined && decision.outsideEea ? 'transfer-without-basis' : undefined;
+  errors.add([...at, iso === undefined ? 'transfer' : 'country'], decision.reason ?? 'transfer not allowed', rule);
 }
 
 export function checkDestinations(destinations: readonly DestinationInput[], ctx: DestinationContext, errors: SemanticErrors): void {

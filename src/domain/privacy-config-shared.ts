@@ -6,6 +6,8 @@ import type { TProperties } from '@sinclair/typebox';
 export interface ConfigError {
   path: string;
   message: string;
+  /** The `fiducia check` rule this problem belongs to, when it is one of them (src/domain/privacy-lint.ts). */
+  rule?: string;
 }
 
 export const Text = Type.String({ minLength: 1, errorMessage: 'must be a non-empty string' });
@@ -37,8 +39,8 @@ export function entryCovers(entry: string, category: string): boolean {
 export class SemanticErrors {
   readonly list: ConfigError[] = [];
 
-  add(segments: PathSegment[], message: string): void {
-    this.list.push({ path: formatConfigPath(segments), message });
+  add(segments: PathSegment[], message: string, rule?: string): void {
+    this.list.push(rule === undefined ? { path: formatConfigPath(segments), message } : { path: formatConfigPath(segments), message, rule });
   }
 
   /** Each value met a second time, at its own path. */

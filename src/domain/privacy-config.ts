@@ -113,9 +113,20 @@ function shapeErrors(raw: unknown): ConfigError[] {
     const path = formatConfigPath(segments);
     if (seen.has(path)) continue; // one message per path: "is required" rather than also "must be a string"
     seen.add(path);
-    out.push({ path, message: describe(e, segments.at(-1)) });
+    const message = describe(e, segments.at(-1));
+    out.push(isConsentPurposeWithoutRetention(raw, segments, e) ? { path, message, rule: 'consent-purpose-without-retention' } : { path, message });
   }
   return out;
+}
+
+/** `purposes[i].retentionDays` missing from a consent-based purpose: a `fiducia check` rule of its own. */
+function isConsentPurposeWithoutRetention(raw: unknown, segments: readonly PathSegment[], e: ValueError): boolean {
+  if (e.type !== ValueErrorType.ObjectRequiredProperty || segments.length !== 3) return false;
+  const [section, index, key] = segments;
+  if (section !== 'purposes' || typeof index !== 'number' || key !== 'retentionDays') return false;
+  const purposes: unknown = (raw as { purposes?: unknown }).purposes;
+  const purpose: unknown = Array.isArray(purposes) ? purposes[index] : undefined;
+  return typeof purpose === 'object' && purpose !== null && (purpose as { legalBasis?: unknown }).legalBasis === 'consent';
 }
 
 // ---- semantics ----
@@ -157,6 +168,9 @@ function checkCategories(input: ConfigInput, keys: readonly string[], errors: Se
   errors.duplicates(keys, (i) => ['categories', i, 'key'], 'category key');
 }
 
+// `fiducia check` rules (src/domain/privacy-lint.ts) that these load errors belong to.
+const SPECIAL_RULE = 'special-category-without-explicit-consent';
+
 /** Purpose keys, and the categories each may read: known ones, special categories named and under consent. */
 function checkPurposes(input: ConfigInput, keys: readonly string[], errors: SemanticErrors): void {
   const specials = keys.filter(isSpecialCategory);
@@ -168,9 +182,9 @@ function checkPurposes(input: ConfigInput, keys: readonly string[], errors: Sema
       if (!keys.some((k) => entryCovers(entry, k))) return errors.add(at, `unknown category "${entry}"${didYouMean(entry, keys)}`);
       // Art. 9 data must be named on purpose, not swept in by a broad prefix such as "user".
       if (!isSpecialCategory(entry) && specials.some((k) => entryCovers(entry, k))) {
-        errors.add(at, `"${entry}" would also cover special categories (user.sensitive.*); list the ones needed explicitly`);
+        errors.add(at, `"${entry}" would also cover special categories (user.sensitive.*); list the ones needed explicitly`, SPECIAL_RULE);
       } else if (isSpecialCategory(entry) && p.legalBasis !== 'consent') {
-        errors.add(at, `special category "${entry}" (Art. 9) needs a consent-based purpose, not ${p.legalBasis}`);
+        errors.add(at, `special category "${entry}" (Art. 9) needs a consent-based purpose, not ${p.legalBasis}`, SPECIAL_RULE);
       }
     });
     errors.duplicates(p.categories, (j) => ['purposes', i, 'categories', j], 'category');
@@ -211,7 +225,7 @@ function checkNotice(notice: ConfigInput['notice'], errors: SemanticErrors): voi
     errors.add(['notice', 'current'], `"${notice.current}" is not among notice.versions (${versions.join(', ')})`);
   } else if (versions.at(-1) !== notice.current) {
     // Versions are ordered oldest first; one listed after current would judge today's consents.
-    errors.add(['notice', 'current'], `"${notice.current}" must be the last entry of notice.versions`);
+    errors.add(['notice', 'current'], `"${notice.current}" must be the last entry of notice.versions`, 'notice-versions-out-of-order');
   }
 }
 

@@ -5,18 +5,43 @@ import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml
 import type { Document } from 'yaml';
 import { CompiledConfig, parseConfigPath, validatePrivacyConfig } from '../../domain/privacy-config.ts';
 import type { ConfigError } from '../../domain/privacy-config.ts';
+import type { PrivacyConfig } from '../../domain/privacy-config-types.ts';
 
 /** The shipped configuration for a typical online shop (`config/fiducia.yaml`). */
 export const DEFAULT_CONFIG_PATH: string = fileURLToPath(new URL('../../../config/fiducia.yaml', import.meta.url));
+
+/** A problem in the file, with the line and column (1-based) of the key it is about, when the file has one. */
+export interface LocatedConfigError extends ConfigError {
+  line?: number;
+  column?: number;
+}
+
+/** The parsed file, kept to point at lines and to read comments. */
+export interface ConfigSource {
+  file: string;
+  text: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+export type ConfigRead =
+  | { ok: true; source: ConfigSource; config: PrivacyConfig }
+  | { ok: false; source: ConfigSource | undefined; errors: LocatedConfigError[] };
+
+const at = (e: LocatedConfigError): string => (e.line === undefined ? '' : `line ${e.line}, column ${e.column ?? 1}`);
 
 /** The configuration file cannot be read, parsed or validated. `errors` holds every problem found. */
 export class ConfigInvalidError extends Error {
   readonly code = 'FIDUCIA_CONFIG_INVALID';
   readonly file: string;
-  readonly errors: ConfigError[];
+  readonly errors: LocatedConfigError[];
 
-  constructor(file: string, errors: ConfigError[]) {
-    const lines = errors.map((e) => (e.path === '' ? `${file}: ${e.message}` : `${file}: ${e.path}: ${e.message}`));
+  constructor(file: string, errors: LocatedConfigError[]) {
+    const lines = errors.map((e) => {
+      if (e.rule === 'yaml-syntax') return `${file}: ${at(e) === '' ? '' : `${at(e)}: `}${e.message}`;
+      const where = at(e) === '' ? '' : ` (${at(e)})`;
+      return e.path === '' ? `${file}: ${e.message}${where}` : `${file}: ${e.path}: ${e.message}${where}`;
+    });
     super(`invalid privacy configuration (${errors.length} ${errors.length === 1 ? 'error' : 'errors'}):\n${lines.join('\n')}`);
     this.name = 'ConfigInvalidError';
     this.file = file;
@@ -25,7 +50,8 @@ export class ConfigInvalidError extends Error {
 }
 
 /** Where `path` is in the file: its key (or item), else the nearest existing ancestor (a missing key's parent). */
-function locate(doc: Document, lines: LineCounter, path: string): string {
+export function locateConfigPath(source: ConfigSource, path: string): { line: number; column: number } | undefined {
+  const { doc, lines } = source;
   const segments = parseConfigPath(path);
   for (let n = segments.length; n >= 0; n--) {
     const parent: unknown = n <= 1 ? doc.contents : doc.getIn(segments.slice(0, n - 1), true);
@@ -35,39 +61,40 @@ function locate(doc: Document, lines: LineCounter, path: string): string {
     else if (n > 0 && isSeq(parent) && typeof last === 'number') node = parent.items[last];
     if (isNode(node) && node.range) {
       const { line, col } = lines.linePos(node.range[0]);
-      return ` (line ${line}, column ${col})`;
+      return { line, column: col };
     }
   }
-  return '';
+  return undefined;
+}
+
+/** Reads, parses and validates the file; never throws. Problems come back with their place in the file. */
+export function readPrivacyConfig(file: string): ConfigRead {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { ok: false, source: undefined, errors: [{ path: '', message: `cannot read the file: ${(err as Error).message}` }] };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, lineCounter: lines, uniqueKeys: true });
+  const source: ConfigSource = { file, text, doc, lines };
+  const [syntax, ...more] = doc.errors;
+  if (syntax) {
+    // Only the first: the parser reports every token after a broken bracket too, often hundreds, which hide the cause.
+    const pos = syntax.linePos?.[0];
+    // prettyErrors appends the position and a source excerpt to the message; keep its first line only.
+    const first = (syntax.message.split('\n')[0] ?? syntax.code).replace(/ at line \d+, column \d+:?$/, '');
+    const after = more.length === 0 ? '' : ` (and ${more.length} more after it, most following from this one)`;
+    const error: LocatedConfigError = { path: '', message: `YAML syntax error: ${first}${after}`, rule: 'yaml-syntax' };
+    return { ok: false, source, errors: [pos ? { ...error, line: pos.line, column: pos.col } : error] };
+  }
+  const result = validatePrivacyConfig(doc.toJS());
+  if (!result.ok) return { ok: false, source, errors: result.errors.map((e) => ({ ...e, ...locateConfigPath(source, e.path) })) };
+  return { ok: true, source, config: result.config };
 }
 
 export function loadPrivacyConfig(path: string): CompiledConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigInvalidError(path, [{ path: '', message: `cannot read the file: ${(err as Error).message}` }]);
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: true, lineCounter, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigInvalidError(
-      path,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        // prettyErrors appends the position and a source excerpt to the message; keep its first line only.
-        const first = (e.message.split('\n')[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, '');
-        const message = `YAML syntax error: ${first}`;
-        return { path: pos ? `line ${pos.line}, column ${pos.col}` : '', message };
-      }),
-    );
-  }
-  const result = validatePrivacyConfig(doc.toJS());
-  if (!result.ok) {
-    throw new ConfigInvalidError(
-      path,
-      result.errors.map((e) => ({ path: e.path, message: `${e.message}${locate(doc, lineCounter, e.path)}` })),
-    );
-  }
-  return new CompiledConfig(result.config);
+  const read = readPrivacyConfig(path);
+  if (!read.ok) throw new ConfigInvalidError(path, read.errors);
+  return new CompiledConfig(read.config);
 }

@@ -112,7 +112,8 @@ for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10]] as const)
 
 /** `hostname` as URL gives it (IPv6 in brackets, IPv4 already in dotted form): loopback, private, link-local or `localhost`. */
 export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+  const bare = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
+  const host = (bare.endsWith('.') ? bare.slice(0, -1) : bare).toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const family = isIP(host);
   return family !== 0 && PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');

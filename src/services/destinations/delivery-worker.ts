@@ -476,6 +476,8 @@ class RoundBook {
 /** `<endpoint>` with a path appended, whatever the endpoint's own path ends with. */
 function endpointPath(endpoint: string, path: string): string {
   const u = new URL(endpoint);
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`;
+  let base = u.pathname;
+  while (base.endsWith('/')) base = base.slice(0, -1);
+  u.pathname = `${base}${path}`;
   return u.toString();
 }

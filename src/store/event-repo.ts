@@ -1,7 +1,7 @@
 // Events (time-ordered ids, encrypted payloads) and the messageId ledger that makes ingestion idempotent.
 import type { Kysely } from 'kysely';
 import type { DataDatabase, EventsTable } from './schema.ts';
-import { bySubject, chunks } from './internal/batches.ts';
+import { chunks, keyIn } from './internal/batches.ts';
 import { kyselyOf, type Handle } from './internal/scope.ts';
 
 /** What retention reads of an event: its key and envelope, no payload. */
@@ -94,10 +94,7 @@ export class EventRepo {
   async deleteKeys(keys: readonly { subjectId: string; id: string }[]): Promise<number> {
     let n = 0;
     for (const part of chunks(keys)) {
-      const r = await this.db
-        .deleteFrom('events')
-        .where((eb) => eb.or(bySubject(part, (k) => k.id).map(([subjectId, ids]) => eb.and([eb('subject_id', '=', subjectId), eb('id', 'in', ids)]))))
-        .executeTakeFirst();
+      const r = await this.db.deleteFrom('events').where(keyIn('id', part.map((k) => [k.subjectId, k.id]))).executeTakeFirst();
       n += Number(r.numDeletedRows);
     }
     return n;

@@ -1,7 +1,7 @@
 // Subjects, their identities (by blind index) and their traits.
 import type { Kysely } from 'kysely';
 import type { DataDatabase, IdentitiesTable, IdentityAssertion, SubjectsTable, TraitsTable } from './schema.ts';
-import { bySubject, IN_LIST } from './internal/batches.ts';
+import { IN_LIST, keyIn } from './internal/batches.ts';
 import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 
 /** What retention reads of a trait: its key and envelope, no value. */
@@ -229,10 +229,7 @@ export class ProfileRepo {
   async deleteTraitKeys(keys: readonly { subjectId: string; name: string }[]): Promise<number> {
     let n = 0;
     for (const part of chunks(keys, IN_LIST)) {
-      const r = await this.db
-        .deleteFrom('traits')
-        .where((eb) => eb.or(bySubject(part, (k) => k.name).map(([subjectId, names]) => eb.and([eb('subject_id', '=', subjectId), eb('name', 'in', names)]))))
-        .executeTakeFirst();
+      const r = await this.db.deleteFrom('traits').where(keyIn('name', part.map((k) => [k.subjectId, k.name]))).executeTakeFirst();
       n += Number(r.numDeletedRows);
     }
     return n;

@@ -1,4 +1,5 @@
 // Store-private: how repositories split long lists of ids or keys into statements of bounded size.
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 
 /** The most ids (or keys) one statement's `IN` lists carry together. */
 export const IN_LIST = 500;
@@ -10,13 +11,11 @@ export function chunks<T>(items: readonly T[], size = IN_LIST): T[][] {
   return out;
 }
 
-/** Row keys (subject, second key column) grouped by subject, in their order: one `subject_id = ? and k in (…)` each. */
-export function bySubject<K extends { subjectId: string }>(keys: readonly K[], second: (k: K) => string): [string, string[]][] {
-  const out = new Map<string, string[]>();
-  for (const k of keys) {
-    const list = out.get(k.subjectId);
-    if (list) list.push(second(k));
-    else out.set(k.subjectId, [second(k)]);
-  }
-  return [...out];
+/**
+ * `(subject_id, <second>) in (values (?, ?), …)`: rows by their two-column key, which both databases look up in the
+ * key's index pair by pair (an OR of `subject_id = ? and <second> in (…)` per subject was several times slower on
+ * SQLite: docs/performance.md, "Retention sweep").
+ */
+export function keyIn(second: string, keys: readonly (readonly [string, string])[]): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(${sql.ref('subject_id')}, ${sql.ref(second)}) in (values ${sql.join(keys.map(([a, b]) => sql`(${a}, ${b})`))})`;
 }

@@ -59,7 +59,8 @@ export class ErasureRepo {
   async subjectsWithPackages(subjectIds: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (const part of chunks(subjectIds)) {
-      for (const r of await this.db.selectFrom('rights_packages').select('subject_id').distinct().where('subject_id', 'in', part).execute()) if (r.subject_id !== null) out.add(r.subject_id);
+      const rows = await this.db.selectFrom('rights_packages').select('subject_id').distinct().where('subject_id', 'in', part).execute();
+      for (const r of rows) if (r.subject_id !== null) out.add(r.subject_id);
     }
     return out;
   }

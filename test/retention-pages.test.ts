@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { EVENT_ROWS } from '../src/services/retention/retention-step.ts';
+import { RetentionSweep } from '../src/services/retention/retention-sweep.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 import { staffRequest } from './helpers/rights.ts';
 
@@ -103,5 +104,43 @@ await eachDialect('retention: one page of subjects in different states', (dialec
     const { eventsDeleted, traitsDeleted, subjectsErased } = again.counts;
     assert.deepEqual([eventsDeleted, traitsDeleted, subjectsErased], [0, 0, 0], JSON.stringify(again.counts));
     assert.equal(again.counts.subjectsChecked, 4, 'the erased subject is no longer live');
+  });
+});
+
+await eachDialect('retention: small row bounds, rows cut in both tables', (dialect) => {
+  let f: Running;
+  let offset = 0;
+  before(async () => {
+    f = await startFiducia(dialect, { retentionClock: () => Date.now() + offset, rightsSweepMs: 0, auditCheckpointSeconds: 0, segmentRefreshMs: 0 });
+  });
+  after(async () => f?.stop());
+
+  it('finishes every subject whatever table stops a transaction, and deletes nothing of a held one', async () => {
+    // Five traits and three events each; a transaction reads 4 events and 7 traits, so both tables stop it mid-subject.
+    const traits = { email: 'x@example.com', firstName: 'Ada', lastName: 'Rossi', favoriteCategory: 'shoes', age: 40 };
+    const context = { consent: { categoryPreferences: { analytics: true, personalization: true } } };
+    const users = Array.from({ length: 9 }, (_, i) => `user-${i}`);
+    for (const userId of users) {
+      await send(f, [{ type: 'identify', userId, traits, context, messageId: `${userId}-id` }, ...views({ userId }, userId, 3)]);
+    }
+    const hold = await f.app.inject({ method: 'PUT', url: '/api/v1/legal-holds/userId:user-4', headers: staff, payload: { reason: 'audit' } });
+    assert.equal(hold.statusCode, 200, hold.body);
+    const held = await subjectOf(f, 'userId', 'user-4');
+    const before = await rows(f, held);
+    const total = async (table: 'events' | 'traits') =>
+      Number((await f.dbs.data.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const [events, traitRows] = [await total('events'), await total('traits')];
+    assert.ok(before.events === 3 && before.traits.length > 1, JSON.stringify(before));
+
+    // Past every period of the configuration: every row is due.
+    offset = 3700 * DAY;
+    const sweep = new RetentionSweep({ db: f.dbs.store, ring: f.ring, cfg: f.cfg, audit: f.audit, segments: f.segments, logger: f.logger, now: () => Date.now() + offset, rowBounds: { events: 4, traits: 7 } });
+    const r = await sweep.run();
+    assert.equal(r.subjectsChecked, users.length, JSON.stringify(r));
+    assert.equal(r.subjectsHeld, 1, JSON.stringify(r));
+    assert.equal(r.eventsDeleted, events - before.events, JSON.stringify(r));
+    assert.equal(r.traitsDeleted, traitRows - before.traits.length, JSON.stringify(r));
+    assert.deepEqual([await total('events'), await total('traits')], [before.events, before.traits.length], 'only the held subject keeps rows');
+    assert.deepEqual(await rows(f, held), before, 'the held subject is untouched');
   });
 });

@@ -52,6 +52,8 @@ export interface StepContext {
   ring: Pick<KeyRing, 'destroyAll'>;
   segments: RetentionDeps['segments'];
   now: number;
+  /** Rows read per table and transaction. */
+  rows: { events: number; traits: number };
 }
 
 /** A subject as the sweep sees it under its lock: its state, or `gone` (erased or merged meanwhile), `held` (legal hold, restriction). */
@@ -69,7 +71,7 @@ export async function sweepStep(trx: DataScope, ctx: StepContext, subjects: read
   const counts = emptyReport();
   const verdicts = await lockedVerdicts(trx, subjects);
   const live = subjects.filter((id) => typeof verdicts.get(id) === 'object');
-  const read = await readRows(trx, subjects, live, resume);
+  const read = await readRows(trx, ctx.rows, subjects, live, resume);
   const decided = decide(ctx, verdicts, read, counts);
   await deleteRows(trx, ctx, decided, counts);
 
@@ -138,15 +140,15 @@ function bounded<R extends { subject_id: string }>(rows: R[], limit: number, key
  * The live subjects' events, then their traits (up to the events' cut), each in one bounded statement; rows of
  * subjects after the earlier of the two cuts are left for the next transaction.
  */
-async function readRows(trx: DataScope, subjects: readonly string[], live: readonly string[], resume: Resume | null): Promise<ReadRows> {
+async function readRows(trx: DataScope, limits: StepContext['rows'], subjects: readonly string[], live: readonly string[], resume: Resume | null): Promise<ReadRows> {
   // Positions in the page, as the database orders ids (rows come in that order too).
   const position = new Map(subjects.map((id, i) => [id, i]));
   const at = (id: string) => position.get(id)!;
   const eventsAfter = resume && resume.events !== 'done' && resume.events.after !== null ? { subjectId: resume.subjectId, id: resume.events.after } : null;
-  const events = bounded(resume?.events === 'done' ? [] : await new EventRepo(trx).retentionRows(live, eventsAfter, EVENT_ROWS + 1), EVENT_ROWS, (r) => r.id);
+  const events = bounded(resume?.events === 'done' ? [] : await new EventRepo(trx).retentionRows(live, eventsAfter, limits.events + 1), limits.events, (r) => r.id);
   const traitSubjects = events.cut === null ? live : live.filter((id) => at(id) <= at(events.cut!));
   const traitsAfter = resume && resume.traits !== 'done' && resume.traits.after !== null ? { subjectId: resume.subjectId, name: resume.traits.after } : null;
-  const traits = bounded(resume?.traits === 'done' ? [] : await new ProfileRepo(trx).traitRetentionRows(traitSubjects, traitsAfter, TRAIT_ROWS + 1), TRAIT_ROWS, (r) => r.name);
+  const traits = bounded(resume?.traits === 'done' ? [] : await new ProfileRepo(trx).traitRetentionRows(traitSubjects, traitsAfter, limits.traits + 1), limits.traits, (r) => r.name);
   const cut = events.cut === null ? traits.cut : traits.cut === null || at(events.cut) <= at(traits.cut) ? events.cut : traits.cut;
   if (cut === null) return { events: events.rows, traits: traits.rows, cut: null, next: null };
   const within = (r: { subject_id: string }) => at(r.subject_id) <= at(cut);

@@ -11,7 +11,7 @@ import { ProfileRepo } from '../../store/profile-repo.ts';
 import type { DataScope } from '../../store/scope.ts';
 import type { AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
-import { emptyReport, sweepStep, type Resume, type StepContext, type StepOutcome } from './retention-step.ts';
+import { emptyReport, EVENT_ROWS, sweepStep, TRAIT_ROWS, type Resume, type StepContext, type StepOutcome } from './retention-step.ts';
 
 export interface RetentionDeps {
   db: DataScope;
@@ -25,6 +25,8 @@ export interface RetentionDeps {
   logger: Logger;
   /** The clock the periods are measured against (tests move it forward); default `Date.now`. */
   now?: (() => number) | undefined;
+  /** Rows one transaction reads per table (tests make them small); default EVENT_ROWS and TRAIT_ROWS. */
+  rowBounds?: { events: number; traits: number } | undefined;
 }
 
 export interface RetentionReport {
@@ -82,7 +84,14 @@ export class RetentionSweep {
 
   /** One sweep over every live subject; its counts go to the audit log (also when it stops early). */
   async run(opts: SweepOptions = {}): Promise<RetentionReport> {
-    const ctx: StepContext = { rules: this.#rules, aggregates: this.#aggregates, ring: this.deps.ring, segments: this.deps.segments, now: this.#now() };
+    const ctx: StepContext = {
+      rules: this.#rules,
+      aggregates: this.#aggregates,
+      ring: this.deps.ring,
+      segments: this.deps.segments,
+      now: this.#now(),
+      rows: this.deps.rowBounds ?? { events: EVENT_ROWS, traits: TRAIT_ROWS },
+    };
     const report = emptyReport();
     const erased: string[] = [];
     let after: string | null = null;

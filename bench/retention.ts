@@ -24,9 +24,8 @@ const WRITE_KEY = 'bench-write-key-0123456789';
 const DAY = 86_400_000;
 const EVENTS_PER_SUBJECT = 10;
 /**
- * Customers by default: one sweep costs tens of milliseconds per subject on PostgreSQL here, so 20,000 would take
- * 8–10 minutes per sweep; 1,500 keeps a run within about two minutes per database on a busy machine
- * (docs/performance.md).
+ * Customers by default: the number the first measurements used (when a sweep still cost tens of milliseconds per
+ * subject), so that later runs compare with them; `--subjects` for more (docs/performance.md, "Retention sweep").
  */
 const DEFAULT_SUBJECTS = Number(process.env.RETENTION_BENCH_SUBJECTS ?? 1_500);
 /** The tables a sweep writes: copied once after the fill, put back before each measured phase. */
@@ -105,9 +104,18 @@ async function fill(f: Fiducia, subjects: number): Promise<void> {
   await Promise.all(Array.from({ length: 4 }, worker));
 }
 
-/** A copy of each table the sweep writes, taken once after the fill. */
+/** Tables the sweep reads without writing them: PostgreSQL analyzes them once after the fill (see `snapshot`). */
+const READ_ONLY = ['subjects', 'identities', 'consents', 'objections', 'legal_holds', 'rights_packages'] as const;
+
+/**
+ * A copy of each table the sweep writes, taken once after the fill. PostgreSQL then analyzes the tables the sweep only
+ * reads (`restore` analyzes the others): a table filled seconds ago without statistics is planned as if it were tiny
+ * (for consents, a parallel scan of every row for each page), which autovacuum would long have fixed in a store that
+ * is swept.
+ */
 async function snapshot(f: Fiducia): Promise<void> {
   for (const t of RESTORED) await sql`create table ${sql.id(`bench_copy_${t}`)} as select * from ${sql.id(t)}`.execute(f.dbs.data);
+  if (f.dbs.raw.dialect === 'postgres') for (const t of READ_ONLY) await sql`analyze ${sql.id(t)}`.execute(f.dbs.data);
 }
 
 /**

@@ -1,6 +1,7 @@
 // The append-only consent ledger: the only repository that writes the `consents` table.
 import type { Kysely } from 'kysely';
 import type { ConsentsTable, DataDatabase } from './schema.ts';
+import { chunks } from './internal/batches.ts';
 import { kyselyOf, type Handle } from './internal/scope.ts';
 
 export class ConsentRepo {
@@ -51,14 +52,23 @@ export class ConsentRepo {
    * Erasure: the ledger stays as pseudonymous proof of lawful processing, minus the proof fields that could help
    * re-link it to a browser (hashed user agent, truncated IP). Returns how many rows lost them.
    */
-  async stripProofs(subjectId: string): Promise<number> {
-    const r = await this.db
-      .updateTable('consents')
-      .set({ ua_hash: null, ip_truncated: null })
-      .where('subject_id', '=', subjectId)
-      .where((eb) => eb.or([eb('ua_hash', 'is not', null), eb('ip_truncated', 'is not', null)]))
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows ?? 0);
+  stripProofs(subjectId: string): Promise<number> {
+    return this.stripProofsOfSubjects([subjectId]);
+  }
+
+  /** `stripProofs` for several subjects (in parts of 500); how many rows lost them. */
+  async stripProofsOfSubjects(subjectIds: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(subjectIds)) {
+      const r = await this.db
+        .updateTable('consents')
+        .set({ ua_hash: null, ip_truncated: null })
+        .where('subject_id', 'in', part)
+        .where((eb) => eb.or([eb('ua_hash', 'is not', null), eb('ip_truncated', 'is not', null)]))
+        .executeTakeFirst();
+      n += Number(r.numUpdatedRows ?? 0);
+    }
+    return n;
   }
 
   /** Merge: the ledger rows follow the person (rows are moved, never edited otherwise). */

@@ -1,7 +1,11 @@
 // Events (time-ordered ids, encrypted payloads) and the messageId ledger that makes ingestion idempotent.
 import type { Kysely } from 'kysely';
 import type { DataDatabase, EventsTable } from './schema.ts';
+import { chunks, keyIn } from './internal/batches.ts';
 import { kyselyOf, type Handle } from './internal/scope.ts';
+
+/** What retention reads of an event: its key and envelope, no payload. */
+export type RetentionEventRow = Pick<EventsTable, 'subject_id' | 'id' | 'type' | 'event_name' | 'purposes' | 'timestamp' | 'received_at'>;
 
 export class EventRepo {
   private readonly db: Kysely<DataDatabase>;
@@ -65,31 +69,50 @@ export class EventRepo {
   }
 
   /** Deletes every event of a subject; how many there were. */
-  async deleteOf(subjectId: string): Promise<number> {
-    const r = await this.db.deleteFrom('events').where('subject_id', '=', subjectId).executeTakeFirst();
-    return Number(r.numDeletedRows);
+  deleteOf(subjectId: string): Promise<number> {
+    return this.deleteOfSubjects([subjectId]);
   }
 
-  /** Retention: a page of a subject's events in id order after `afterId`, envelope only (no payload). */
-  retentionPage(subjectId: string, afterId: string | null, limit: number): Promise<Pick<EventsTable, 'id' | 'type' | 'event_name' | 'purposes' | 'timestamp' | 'received_at'>[]> {
-    let q = this.db.selectFrom('events').select(['id', 'type', 'event_name', 'purposes', 'timestamp', 'received_at']).where('subject_id', '=', subjectId);
-    if (afterId) q = q.where('id', '>', afterId);
-    return q.orderBy('id').limit(limit).execute();
-  }
-
-  /** Deletes some of a subject's events by key (subject_id, id); how many were deleted. */
-  async deleteByIds(subjectId: string, ids: readonly string[]): Promise<number> {
+  /** Deletes every event of these subjects; how many there were. */
+  async deleteOfSubjects(subjectIds: readonly string[]): Promise<number> {
     let n = 0;
-    for (let i = 0; i < ids.length; i += 300) {
-      const r = await this.db.deleteFrom('events').where('subject_id', '=', subjectId).where('id', 'in', ids.slice(i, i + 300)).executeTakeFirst();
+    for (const part of chunks(subjectIds)) n += Number((await this.db.deleteFrom('events').where('subject_id', 'in', part).executeTakeFirst()).numDeletedRows);
+    return n;
+  }
+
+  /**
+   * Retention: the envelopes (no payload) of these subjects' events in (subject, id) order, after the key `after` when
+   * given, at most `limit`. `subjectIds` in id order, as a page of subjects comes: a list longer than one statement's
+   * is read in parts, in that order, so the answer stays in key order.
+   */
+  async retentionRows(subjectIds: readonly string[], after: { subjectId: string; id: string } | null, limit: number): Promise<RetentionEventRow[]> {
+    const out: RetentionEventRow[] = [];
+    for (const part of chunks(subjectIds)) {
+      if (out.length >= limit) break;
+      let q = this.db.selectFrom('events').select(['subject_id', 'id', 'type', 'event_name', 'purposes', 'timestamp', 'received_at']).where('subject_id', 'in', part);
+      if (after) q = q.where((eb) => eb(eb.refTuple('subject_id', 'id'), '>', eb.tuple(after.subjectId, after.id)));
+      out.push(...(await q.orderBy('subject_id').orderBy('id').limit(limit - out.length).execute()));
+    }
+    return out;
+  }
+
+  /** Deletes events by key (subject, id), up to 500 keys a statement; how many were deleted. */
+  async deleteKeys(keys: readonly { subjectId: string; id: string }[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(keys)) {
+      const r = await this.db.deleteFrom('events').where(keyIn('id', part.map((k) => [k.subjectId, k.id]))).executeTakeFirst();
       n += Number(r.numDeletedRows);
     }
     return n;
   }
 
-  /** Whether a subject has any event at all. */
-  async anyOf(subjectId: string): Promise<boolean> {
-    return (await this.db.selectFrom('events').select('id').where('subject_id', '=', subjectId).limit(1).executeTakeFirst()) !== undefined;
+  /** Those of these subjects that have any event at all. */
+  async subjectsWithEvents(subjectIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(subjectIds)) {
+      for (const r of await this.db.selectFrom('events').select('subject_id').distinct().where('subject_id', 'in', part).execute()) out.add(r.subject_id);
+    }
+    return out;
   }
 
   async countOf(subjectId: string): Promise<number> {

@@ -57,8 +57,16 @@ export class ObjectionRepo {
   }
 
   /** Erasure: every objection of the subject, lifted or not; returns how many. */
-  async deleteOf(subjectId: string): Promise<number> {
-    const r = await this.db.deleteFrom('objections').where('subject_id', '=', subjectId).executeTakeFirst();
-    return Number(r.numDeletedRows ?? 0);
+  deleteOf(subjectId: string): Promise<number> {
+    return this.deleteOfSubjects([subjectId]);
+  }
+
+  /** Erasure: every objection of these subjects, lifted or not; returns how many. */
+  async deleteOfSubjects(subjectIds: readonly string[]): Promise<number> {
+    let n = 0;
+    for (let i = 0; i < subjectIds.length; i += CHUNK) {
+      n += Number((await this.db.deleteFrom('objections').where('subject_id', 'in', subjectIds.slice(i, i + CHUNK)).executeTakeFirst()).numDeletedRows ?? 0);
+    }
+    return n;
   }
 }

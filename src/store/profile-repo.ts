@@ -1,7 +1,11 @@
 // Subjects, their identities (by blind index) and their traits.
 import type { Kysely } from 'kysely';
 import type { DataDatabase, IdentitiesTable, IdentityAssertion, SubjectsTable, TraitsTable } from './schema.ts';
+import { IN_LIST, keyIn } from './internal/batches.ts';
 import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
+
+/** What retention reads of a trait: its key and envelope, no value. */
+export type RetentionTraitRow = Pick<TraitsTable, 'subject_id' | 'name' | 'purposes' | 'updated_at'>;
 
 const CHUNK = 400;
 
@@ -185,16 +189,30 @@ export class ProfileRepo {
   }
 
   /** Deletes every trait of a subject; how many there were. */
-  async deleteTraits(subjectId: string): Promise<number> {
-    const r = await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).executeTakeFirst();
-    return Number(r.numDeletedRows);
+  deleteTraits(subjectId: string): Promise<number> {
+    return this.deleteTraitsOfSubjects([subjectId]);
+  }
+
+  /** Deletes every trait of these subjects; how many there were. */
+  async deleteTraitsOfSubjects(subjectIds: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(subjectIds, IN_LIST)) n += Number((await this.db.deleteFrom('traits').where('subject_id', 'in', part).executeTakeFirst()).numDeletedRows);
+    return n;
   }
 
   /** Deletes every identity linked to a subject; how many there were. */
-  async deleteAllIdentitiesOf(subjectId: string): Promise<number> {
-    await this.db.deleteFrom('subject_user_ids').where('subject_id', '=', subjectId).execute();
-    const r = await this.db.deleteFrom('identities').where('subject_id', '=', subjectId).executeTakeFirst();
-    return Number(r.numDeletedRows);
+  deleteAllIdentitiesOf(subjectId: string): Promise<number> {
+    return this.deleteIdentitiesOfSubjects([subjectId]);
+  }
+
+  /** Deletes every identity linked to these subjects (and their userId slots); how many identities there were. */
+  async deleteIdentitiesOfSubjects(subjectIds: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(subjectIds, IN_LIST)) {
+      await this.db.deleteFrom('subject_user_ids').where('subject_id', 'in', part).execute();
+      n += Number((await this.db.deleteFrom('identities').where('subject_id', 'in', part).executeTakeFirst()).numDeletedRows);
+    }
+    return n;
   }
 
   /** Retention: a page of live subjects (neither merged away nor erased), in id order after `afterId`. */
@@ -204,31 +222,48 @@ export class ProfileRepo {
     return (await q.orderBy('id').limit(limit).execute()).map((r) => r.id);
   }
 
-  /** Retention: a page of a subject's traits in name order after `afterName`, without their values. */
-  traitRetentionPage(subjectId: string, afterName: string | null, limit: number): Promise<Pick<TraitsTable, 'name' | 'purposes' | 'updated_at'>[]> {
-    let q = this.db.selectFrom('traits').select(['name', 'purposes', 'updated_at']).where('subject_id', '=', subjectId);
-    if (afterName !== null) q = q.where('name', '>', afterName);
-    return q.orderBy('name').limit(limit).execute();
+  /**
+   * Retention: these subjects' traits in (subject, name) order, without their values, after the key `after` when given,
+   * at most `limit`. `subjectIds` in id order, as a page of subjects comes (see EventRepo.retentionRows).
+   */
+  async traitRetentionRows(subjectIds: readonly string[], after: { subjectId: string; name: string } | null, limit: number): Promise<RetentionTraitRow[]> {
+    const out: RetentionTraitRow[] = [];
+    for (const part of chunks(subjectIds, IN_LIST)) {
+      if (out.length >= limit) break;
+      let q = this.db.selectFrom('traits').select(['subject_id', 'name', 'purposes', 'updated_at']).where('subject_id', 'in', part);
+      if (after) q = q.where((eb) => eb(eb.refTuple('subject_id', 'name'), '>', eb.tuple(after.subjectId, after.name)));
+      out.push(...(await q.orderBy('subject_id').orderBy('name').limit(limit - out.length).execute()));
+    }
+    return out;
   }
 
-  /** Deletes some of a subject's traits by key (subject_id, name); how many were deleted. */
-  async deleteTraitsNamed(subjectId: string, names: readonly string[]): Promise<number> {
+  /** Deletes traits by key (subject, name), up to 500 keys a statement; how many were deleted. */
+  async deleteTraitKeys(keys: readonly { subjectId: string; name: string }[]): Promise<number> {
     let n = 0;
-    for (const part of chunks(names, 300)) {
-      const r = await this.db.deleteFrom('traits').where('subject_id', '=', subjectId).where('name', 'in', part).executeTakeFirst();
+    for (const part of chunks(keys, IN_LIST)) {
+      const r = await this.db.deleteFrom('traits').where(keyIn('name', part.map((k) => [k.subjectId, k.name]))).executeTakeFirst();
       n += Number(r.numDeletedRows);
     }
     return n;
   }
 
-  async anyTraitOf(subjectId: string): Promise<boolean> {
-    return (await this.db.selectFrom('traits').select('name').where('subject_id', '=', subjectId).limit(1).executeTakeFirst()) !== undefined;
+  /** Those of these subjects that have any trait. */
+  async subjectsWithTraits(subjectIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(subjectIds, IN_LIST)) {
+      for (const r of await this.db.selectFrom('traits').select('subject_id').distinct().where('subject_id', 'in', part).execute()) out.add(r.subject_id);
+    }
+    return out;
   }
 
-  /** Whether any identity of the subject was asserted (anything but an anonymous link). */
-  async hasAssertedIdentity(subjectId: string): Promise<boolean> {
-    const row = await this.db.selectFrom('identities').select('kind').where('subject_id', '=', subjectId).where('asserted', '!=', 'anonymous').limit(1).executeTakeFirst();
-    return row !== undefined;
+  /** Those of these subjects with an asserted identity (anything but an anonymous link). */
+  async subjectsWithAssertedIdentity(subjectIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(subjectIds, IN_LIST)) {
+      const rows = await this.db.selectFrom('identities').select('subject_id').distinct().where('subject_id', 'in', part).where('asserted', '!=', 'anonymous').execute();
+      for (const r of rows) out.add(r.subject_id);
+    }
+    return out;
   }
 
   async restrict(subjectId: string, at: number): Promise<void> {

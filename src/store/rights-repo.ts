@@ -1,5 +1,6 @@
 // Rights requests, their history and packages, legal holds, the recipient outbox and the database-held rate-limit windows.
 import type { Kysely } from 'kysely';
+import { chunks } from './internal/batches.ts';
 import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 import type {
   DataDatabase,
@@ -152,9 +153,15 @@ export class RightsRepo {
   }
 
   /** Deletes every stored package about a subject; how many there were. */
-  async deletePackagesOf(subjectId: string): Promise<number> {
-    const r = await this.db.deleteFrom('rights_packages').where('subject_id', '=', subjectId).executeTakeFirst();
-    return Number(r.numDeletedRows);
+  deletePackagesOf(subjectId: string): Promise<number> {
+    return this.deletePackagesOfSubjects([subjectId]);
+  }
+
+  /** Deletes every stored package about these subjects; how many there were. */
+  async deletePackagesOfSubjects(subjectIds: readonly string[]): Promise<number> {
+    let n = 0;
+    for (const part of chunks(subjectIds)) n += Number((await this.db.deleteFrom('rights_packages').where('subject_id', 'in', part).executeTakeFirst()).numDeletedRows);
+    return n;
   }
 
   async expiredPackages(now: number, limit: number): Promise<string[]> {
@@ -166,6 +173,16 @@ export class RightsRepo {
 
   activeHold(subjectId: string): Promise<LegalHoldsTable | undefined> {
     return this.db.selectFrom('legal_holds').selectAll().where('subject_id', '=', subjectId).where('released_at', 'is', null).executeTakeFirst();
+  }
+
+  /** Those of these subjects under a legal hold in force. */
+  async subjectsWithActiveHold(subjectIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const part of chunks(subjectIds)) {
+      const rows = await this.db.selectFrom('legal_holds').select('subject_id').distinct().where('subject_id', 'in', part).where('released_at', 'is', null).execute();
+      for (const r of rows) out.add(r.subject_id);
+    }
+    return out;
   }
 
   async insertHold(row: LegalHoldsTable): Promise<void> {

@@ -4,7 +4,8 @@ import { ConsentRepo } from './consent-repo.ts';
 import { ObjectionRepo } from './objection-repo.ts';
 import { ProfileRepo } from './profile-repo.ts';
 import { identityKey, type Reader } from './reader.ts';
-import type { DataDatabase, TraitsTable } from './schema.ts';
+import type { ConsentsTable, DataDatabase, SubjectsTable, TraitsTable } from './schema.ts';
+import { chunks } from './internal/batches.ts';
 import { kyselyOf, type Handle } from './internal/scope.ts';
 import type { ConsentStatus } from '../domain/consent.ts';
 import type { SubjectConsent, SubjectState } from '../domain/policy.ts';
@@ -140,6 +141,40 @@ function collect(rows: readonly RawSnapshotRow[], subject?: RawSnapshotRow): Pro
   return out;
 }
 
+/** Rows by their subject, each subject's in the order they came. */
+function groupBy<R extends { subject_id: string }>(rows: readonly R[]): Map<string, R[]> {
+  const out = new Map<string, R[]>();
+  for (const r of rows) {
+    const list = out.get(r.subject_id);
+    if (list) list.push(r);
+    else out.set(r.subject_id, [r]);
+  }
+  return out;
+}
+
+type LedgerRow = Pick<ConsentsTable, 'purpose' | 'status' | 'notice_version' | 'method' | 'at' | 'explicit'>;
+
+/** A subject's stored state from its row, its objections in force and its ledger rows oldest first. */
+function storedState(
+  subject: Pick<SubjectsTable, 'id' | 'merged_into' | 'restricted_at' | 'erased_at'>,
+  objections: readonly { purpose: string }[],
+  ledger: readonly LedgerRow[],
+): StoredSubjectState {
+  // Ledger ids are time-ordered: the last row per purpose is the one in force.
+  const latest = new Map<string, StoredSubjectState['consents'][number]>();
+  for (const r of ledger) {
+    latest.set(r.purpose, { purpose: r.purpose, status: r.status, noticeVersion: r.notice_version, method: r.method, at: Number(r.at), explicit: Number(r.explicit) === 1 });
+  }
+  return {
+    subjectId: subject.id,
+    mergedInto: subject.merged_into,
+    restrictedAt: subject.restricted_at === null ? null : Number(subject.restricted_at),
+    erasedAt: subject.erased_at === null ? null : Number(subject.erased_at),
+    objections: [...new Set(objections.map((o) => o.purpose))],
+    consents: [...latest.values()],
+  };
+}
+
 export class SubjectStateRepo {
   // Building and compiling a Kysely query costs more than running these small indexed ones: compile once per repo.
   readonly #profileQueries = new Map<string, CompiledQuery<SnapshotRow>>();
@@ -254,46 +289,31 @@ export class SubjectStateRepo {
 
   /** Everything the use rule needs about one subject, in three indexed reads; null when the subject does not exist. */
   async stateOf(subjectId: string): Promise<StoredSubjectState | null> {
-    return (await this.statesOf([subjectId])).get(subjectId) ?? null;
+    const subject = await this.db
+      .selectFrom('subjects')
+      .select(['id', 'merged_into', 'restricted_at', 'erased_at'])
+      .where('id', '=', subjectId)
+      .executeTakeFirst();
+    if (!subject) return null;
+    const [objections, ledger] = await Promise.all([new ObjectionRepo(this.db).inForce([subjectId]), new ConsentRepo(this.db).stateRows([subjectId])]);
+    return storedState(subject, objections, ledger);
   }
 
-  /** `stateOf` for many subjects, in three reads per 500 of them; subjects that do not exist are absent. */
+  /**
+   * `stateOf` for many subjects, with one read per table (in parts of 500 ids): the subjects that exist, by id.
+   * Callers that locked the subjects read their state as of their locks.
+   */
   async statesOf(subjectIds: readonly string[]): Promise<Map<string, StoredSubjectState>> {
-    const out = new Map<string, StoredSubjectState>();
-    const unique = [...new Set(subjectIds)];
-    for (let i = 0; i < unique.length; i += 500) {
-      const ids = unique.slice(i, i + 500);
-      const subjects = await this.db.selectFrom('subjects').select(['id', 'merged_into', 'restricted_at', 'erased_at']).where('id', 'in', ids).execute();
-      if (subjects.length === 0) continue;
-      const found = subjects.map((r) => r.id);
-      const [objections, ledger] = await Promise.all([new ObjectionRepo(this.db).inForce(found), new ConsentRepo(this.db).stateRows(found)]);
-      for (const subject of subjects) {
-        out.set(subject.id, {
-          subjectId: subject.id,
-          mergedInto: subject.merged_into,
-          restrictedAt: subject.restricted_at === null ? null : Number(subject.restricted_at),
-          erasedAt: subject.erased_at === null ? null : Number(subject.erased_at),
-          objections: [],
-          consents: [],
-        });
-      }
-      const purposes = new Map<string, Set<string>>();
-      for (const o of objections) {
-        const set = purposes.get(o.subject_id) ?? new Set<string>();
-        set.add(o.purpose);
-        purposes.set(o.subject_id, set);
-      }
-      for (const [id, set] of purposes) out.get(id)!.objections = [...set];
-      // Ledger ids are time-ordered: the last row per purpose is the one in force.
-      const latest = new Map<string, Map<string, StoredSubjectState['consents'][number]>>();
-      for (const r of ledger) {
-        const bySubject = latest.get(r.subject_id) ?? new Map<string, StoredSubjectState['consents'][number]>();
-        bySubject.set(r.purpose, { purpose: r.purpose, status: r.status, noticeVersion: r.notice_version, method: r.method, at: Number(r.at), explicit: Number(r.explicit) === 1 });
-        latest.set(r.subject_id, bySubject);
-      }
-      for (const [id, bySubject] of latest) out.get(id)!.consents = [...bySubject.values()];
+    const subjects = [];
+    for (const part of chunks(subjectIds)) {
+      subjects.push(...(await this.db.selectFrom('subjects').select(['id', 'merged_into', 'restricted_at', 'erased_at']).where('id', 'in', part).execute()));
     }
-    return out;
+    const ids = subjects.map((s) => s.id);
+    const objections = ids.length > 0 ? await new ObjectionRepo(this.db).inForce(ids) : [];
+    const ledger = ids.length > 0 ? await new ConsentRepo(this.db).stateRows(ids) : [];
+    const objectionsOf = groupBy(objections);
+    const ledgerOf = groupBy(ledger);
+    return new Map(subjects.map((s) => [s.id, storedState(s, objectionsOf.get(s.id) ?? [], ledgerOf.get(s.id) ?? [])]));
   }
 
   // Restriction and erasure marks are written by ProfileRepo, the owner of `subjects`.

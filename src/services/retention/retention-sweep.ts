@@ -1,21 +1,17 @@
 // The retention sweep (DESIGN §3 "Keep"): deletes events and traits no purpose keeps any longer (period over, basis
 // withdrawn, purpose removed), optionally counting deleted events into anonymous aggregates first, and crypto-shreds
-// subjects left with nothing worth keeping. One audit entry per sweep, counts only. See docs/retention.md.
+// subjects left with nothing worth keeping: a page of subjects per transaction (retention-step.ts). One audit entry per
+// sweep, counts only. See docs/retention.md.
 import type { Logger } from 'pino';
-import type { ConsentStatus } from '../../domain/consent.ts';
-import type { SubjectConsent, SubjectState } from '../../domain/policy.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
-import { aggregateDay, rowKept, subjectWorthKeeping, type DropReason, type RetentionRules } from '../../domain/retention.ts';
+import type { RetentionRules } from '../../domain/retention.ts';
+import { isTransientConflict } from '../../store/conflicts.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
-import { EventRepo } from '../../store/event-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
-import { RetentionRepo } from '../../store/retention-repo.ts';
-import { RightsRepo } from '../../store/rights-repo.ts';
-import type { RetentionAggregatesTable } from '../../store/schema.ts';
 import type { DataScope } from '../../store/scope.ts';
-import { SubjectStateRepo, type StoredSubjectState } from '../../store/subject-state-repo.ts';
 import type { AuditPort } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
+import { emptyReport, EVENT_ROWS, sweepStep, TRAIT_ROWS, type Resume, type StepContext, type StepOutcome } from './retention-step.ts';
 
 export interface RetentionDeps {
   db: DataScope;
@@ -29,6 +25,8 @@ export interface RetentionDeps {
   logger: Logger;
   /** The clock the periods are measured against (tests move it forward); default `Date.now`. */
   now?: (() => number) | undefined;
+  /** Rows one transaction reads per table (tests make them small); default EVENT_ROWS and TRAIT_ROWS. */
+  rowBounds?: { events: number; traits: number } | undefined;
 }
 
 export interface RetentionReport {
@@ -55,36 +53,23 @@ export interface SweepOptions {
 }
 
 const SUBJECT_PAGE = 200;
-const ROW_PAGE = 500;
-/** Bounds of every loop: subjects (pages of 200) per sweep, row pages per subject; a larger store takes several sweeps. */
+/**
+ * Bounds of every loop: subject pages per sweep, transactions of its own per subject (each up to EVENT_ROWS events
+ * and TRAIT_ROWS traits), attempts of a transaction PostgreSQL aborted to break a deadlock. A larger store takes
+ * several sweeps.
+ */
 const MAX_SUBJECT_PAGES = 50_000;
 const MAX_ROW_PAGES = 10_000;
+const MAX_ATTEMPTS = 3;
 const SYSTEM = 'system';
-
-function emptyReport(): RetentionReport {
-  return { subjectsChecked: 0, subjectsHeld: 0, eventsDeleted: 0, traitsDeleted: 0, expired: 0, basisLost: 0, purposeRemoved: 0, eventsAggregated: 0, subjectsErased: 0, interrupted: 0 };
-}
 
 export function retentionRules(cfg: CompiledConfig): RetentionRules {
   return { purposes: new Map(cfg.config.purposes.map((p) => [p.key, p])), noticeVersionValid: (v) => cfg.noticeVersionValid(v) };
 }
 
-function toSubjectState(s: StoredSubjectState): SubjectState {
-  const consents = new Map<string, SubjectConsent>();
-  for (const c of s.consents) consents.set(c.purpose, { purpose: c.purpose, status: c.status as ConsentStatus, noticeVersion: c.noticeVersion, method: c.method, at: c.at, explicit: c.explicit });
-  return { consents, restricted: s.restrictedAt !== null, erased: s.erasedAt !== null, objections: new Set(s.objections) };
+function addCounts(report: RetentionReport, counts: RetentionReport): void {
+  for (const k of Object.keys(report) as (keyof RetentionReport)[]) report[k] += counts[k];
 }
-
-function countDrop(report: RetentionReport, reason: DropReason): void {
-  if (reason === 'expired') report.expired++;
-  else if (reason === 'basis_lost') report.basisLost++;
-  else report.purposeRemoved++;
-}
-
-const parsePurposes = (json: string): string[] => {
-  const v = JSON.parse(json) as unknown;
-  return Array.isArray(v) ? v.filter((p): p is string => typeof p === 'string') : [];
-};
 
 export class RetentionSweep {
   readonly #rules: RetentionRules;
@@ -99,7 +84,14 @@ export class RetentionSweep {
 
   /** One sweep over every live subject; its counts go to the audit log (also when it stops early). */
   async run(opts: SweepOptions = {}): Promise<RetentionReport> {
-    const now = this.#now();
+    const ctx: StepContext = {
+      rules: this.#rules,
+      aggregates: this.#aggregates,
+      ring: this.deps.ring,
+      segments: this.deps.segments,
+      now: this.#now(),
+      rows: this.deps.rowBounds ?? { events: EVENT_ROWS, traits: TRAIT_ROWS },
+    };
     const report = emptyReport();
     const erased: string[] = [];
     let after: string | null = null;
@@ -107,14 +99,10 @@ export class RetentionSweep {
     try {
       for (let page = 0; page < MAX_SUBJECT_PAGES; page++) {
         const ids = await new ProfileRepo(this.deps.db).liveSubjectsPage(after, SUBJECT_PAGE);
-        for (const id of ids) {
-          if (opts.signal?.aborted) {
-            report.interrupted = 1;
-            failed = false;
-            return report;
-          }
-          await this.#sweepSubject(id, now, report, erased);
-          report.subjectsChecked++;
+        if (!(await this.#sweepPage(ctx, ids, report, erased, opts.signal))) {
+          report.interrupted = 1;
+          failed = false;
+          return report;
         }
         opts.progress?.(report.subjectsChecked);
         if (ids.length < SUBJECT_PAGE) break;
@@ -142,137 +130,51 @@ export class RetentionSweep {
     await this.deps.audit.append(this.deps.db, [{ actor: SYSTEM, action: 'retention.sweep', subjectId: null, counts, outcome: failed ? 'failed' : 'ok', details: { interrupted: interrupted === 1, aggregates: this.#aggregates } }]);
   }
 
-  async #sweepSubject(subjectId: string, now: number, report: RetentionReport, erased: string[]): Promise<void> {
-    const state = await this.#state(this.deps.db, subjectId);
-    if (state === 'gone') return;
-    if (state === 'held') {
-      report.subjectsHeld++;
-      return;
-    }
-    const deletedEvents = await this.#sweepEvents(subjectId, now, report);
-    const deletedTraits = await this.#sweepTraits(subjectId, now, report);
-    if (deletedTraits > 0) this.deps.plaintext?.forget(subjectId);
-    const keys = await this.#eraseIfEmpty(subjectId, now);
-    if (keys) {
-      erased.push(...keys);
-      report.subjectsErased++;
-      return;
-    }
-    if (deletedEvents > 0 && this.deps.segments) {
-      const segments = this.deps.segments;
-      await this.deps.db.transaction((trx) => segments.rebuildSubjects(trx, [subjectId]));
-    }
-  }
-
-  /** The subject's state, read under its lock: `gone` (erased or merged meanwhile), `held` (legal hold, restriction). */
-  async #state(db: DataScope, subjectId: string): Promise<SubjectState | 'gone' | 'held'> {
-    const [row] = await new ProfileRepo(db).lockSubjects([subjectId], 'update');
-    if (!row || row.merged_into !== null || row.erased_at !== null) return 'gone';
-    const stored = await new SubjectStateRepo(db).stateOf(subjectId);
-    if (!stored) return 'gone';
-    const state = toSubjectState(stored);
-    if (state.restricted || (await new RightsRepo(db).activeHold(subjectId))) return 'held';
-    return state;
-  }
-
-  /** Deletes the subject's events no purpose keeps, a page per transaction (state re-read under the lock each time). */
-  async #sweepEvents(subjectId: string, now: number, report: RetentionReport): Promise<number> {
-    let deleted = 0;
-    let after: string | null = null;
-    await this.#inPages(subjectId, async (trx, state) => {
-      const events = new EventRepo(trx);
-      const rows = await events.retentionPage(subjectId, after, ROW_PAGE);
-      const doomed: string[] = [];
-      const counts = new Map<string, RetentionAggregatesTable>();
-      for (const r of rows) {
-        const purposes = parsePurposes(r.purposes);
-        const d = rowKept(purposes, Number(r.received_at), state, now, this.#rules);
-        if (d.keep) continue;
-        doomed.push(r.id);
-        countDrop(report, d.reason);
-        if (this.#aggregates) this.#count(counts, r, purposes);
-      }
-      if (counts.size > 0) await new RetentionRepo(trx).add([...counts.values()]);
-      if (this.#aggregates) report.eventsAggregated += doomed.length;
-      const n = await events.deleteByIds(subjectId, doomed);
-      deleted += n;
-      report.eventsDeleted += n;
-      after = rows.length > 0 ? rows[rows.length - 1]!.id : after;
-      return rows.length < ROW_PAGE;
-    });
-    return deleted;
-  }
-
   /**
-   * Runs `page` once per transaction, with the subject's state re-read under its lock each time, until a page says it
-   * was the last, the subject is gone or held, or MAX_ROW_PAGES pages have run.
+   * One page of subjects (in id order): one transaction for as many of them as their rows allow (all of them, unless
+   * one has more than a transaction's rows), then that one alone until it is finished, then the rest the same way.
+   * False when the signal stopped it between two transactions.
    */
-  async #inPages(subjectId: string, page: (trx: DataScope, state: SubjectState) => Promise<boolean>): Promise<void> {
-    for (let n = 0; n < MAX_ROW_PAGES; n++) {
-      const done = await this.deps.db.transaction(async (trx) => {
-        const state = await this.#state(trx, subjectId);
-        return typeof state === 'string' ? true : page(trx, state);
-      });
-      if (done) return;
-    }
-  }
-
-  #count(counts: Map<string, RetentionAggregatesTable>, r: { type: string; event_name: string | null; timestamp: number }, purposes: readonly string[]): void {
-    const day = aggregateDay(Number(r.timestamp));
-    for (const purpose of purposes.length > 0 ? purposes : ['']) {
-      const row = { day, purpose, type: r.type, event_name: r.event_name ?? '', count: 0 };
-      const key = `${row.day}\u0000${row.purpose}\u0000${row.type}\u0000${row.event_name}`;
-      const existing = counts.get(key) ?? row;
-      existing.count++;
-      counts.set(key, existing);
-    }
-  }
-
-  async #sweepTraits(subjectId: string, now: number, report: RetentionReport): Promise<number> {
-    let deleted = 0;
-    let after: string | null = null;
-    await this.#inPages(subjectId, async (trx, state) => {
-      const profiles = new ProfileRepo(trx);
-      const rows = await profiles.traitRetentionPage(subjectId, after, ROW_PAGE);
-      const doomed: string[] = [];
-      for (const r of rows) {
-        const d = rowKept(parsePurposes(r.purposes), Number(r.updated_at), state, now, this.#rules);
-        if (d.keep) continue;
-        doomed.push(r.name);
-        countDrop(report, d.reason);
+  async #sweepPage(ctx: StepContext, ids: readonly string[], report: RetentionReport, erased: string[], signal: AbortSignal | undefined): Promise<boolean> {
+    let from = 0;
+    while (from < ids.length) {
+      if (signal?.aborted) return false;
+      const rest = ids.slice(from);
+      const out = await this.#step(ctx, rest, null, report, erased);
+      from += out.counts.subjectsChecked;
+      if (out.resume) {
+        if (!(await this.#sweepAlone(ctx, out.resume, report, erased, signal))) return false;
+        from++;
       }
-      const n = await profiles.deleteTraitsNamed(subjectId, doomed);
-      deleted += n;
-      report.traitsDeleted += n;
-      after = rows.length > 0 ? rows[rows.length - 1]!.name : after;
-      return rows.length < ROW_PAGE;
-    });
-    return deleted;
+    }
+    return true;
   }
 
-  /**
-   * A subject with no events and no traits left, and nothing worth keeping (src/domain/retention.ts), is erased the
-   * way an erasure request erases: rows deleted, segment data forgotten, data keys destroyed (crypto-shredding). Not
-   * suppressed: the person may come back. Returns the destroyed key ids, or null when the subject stays.
-   */
-  async #eraseIfEmpty(subjectId: string, now: number): Promise<string[] | null> {
-    const keys = await this.deps.db.transaction(async (trx) => {
-      const state = await this.#state(trx, subjectId);
-      if (typeof state === 'string') return null;
-      const profiles = new ProfileRepo(trx);
-      if ((await new EventRepo(trx).anyOf(subjectId)) || (await profiles.anyTraitOf(subjectId))) return null;
-      if (subjectWorthKeeping({ assertedIdentity: await profiles.hasAssertedIdentity(subjectId), state }, now, this.#rules)) return null;
-      const erasure = new ErasureRepo(trx);
-      const merged = await erasure.mergedInto(subjectId);
-      const packages = await erasure.packageRequests(subjectId);
-      if (packages.length > 0) return null; // an access package in flight: its request decides (rights sweep)
-      await erasure.deleteSubjectRows(subjectId, merged, now);
-      await this.deps.segments?.forget(trx, [subjectId, ...merged]);
-      const ids = [subjectId, ...merged];
-      // Destroyed before the commit, as an erasure request does: should the commit fail, what is left is unreadable.
-      for (const id of ids) await this.deps.ring.destroy(id);
-      return ids;
-    });
-    return keys;
+  /** A subject with more rows than one transaction reads: its further rows, a transaction at a time, up to MAX_ROW_PAGES. */
+  async #sweepAlone(ctx: StepContext, first: Resume, report: RetentionReport, erased: string[], signal: AbortSignal | undefined): Promise<boolean> {
+    let resume: Resume | null = first;
+    for (let n = 1; resume; n++) {
+      if (signal?.aborted) return false;
+      // Past the bound its remaining rows wait for the next sweep; what was deleted is still followed up (segments).
+      if (n >= MAX_ROW_PAGES) resume = { ...resume, events: 'done', traits: 'done' };
+      resume = (await this.#step(ctx, [resume.subjectId], resume, report, erased)).resume;
+    }
+    return true;
+  }
+
+  /** One transaction (run again if PostgreSQL aborted it to break a deadlock); its counts join the report once committed. */
+  async #step(ctx: StepContext, subjects: readonly string[], resume: Resume | null, report: RetentionReport, erased: string[]): Promise<StepOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const out = await this.deps.db.transaction((trx) => sweepStep(trx, ctx, subjects, resume));
+        addCounts(report, out.counts);
+        erased.push(...out.destroyed);
+        for (const id of out.traitsLost) this.deps.plaintext?.forget(id);
+        return out;
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !isTransientConflict(err)) throw err;
+        this.deps.logger.info({ attempt }, 'retention: a transaction lost a lock race and runs again');
+      }
+    }
   }
 }

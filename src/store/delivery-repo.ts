@@ -16,6 +16,11 @@ export interface EndedDelivery {
 /** What the deliveries listing shows: codes and counts, never the reference's content or the notice's identifiers. */
 export type DeliveryListing = Pick<DeliveriesTable, 'id' | 'subject_id' | 'kind' | 'status' | 'attempts' | 'next_attempt_at' | 'last_status' | 'last_error' | 'created_at' | 'finished_at'>;
 
+/** A new row, due at once: what it is about and for whom; nothing tried yet. */
+export function pendingDelivery(row: Pick<DeliveriesTable, 'id' | 'destination_id' | 'subject_id' | 'kind' | 'ref' | 'secret_enc'>, at: number): DeliveriesTable {
+  return { ...row, status: 'pending', attempts: 0, next_attempt_at: at, lease_owner: null, lease_until: null, last_status: null, last_error: null, created_at: at, finished_at: null };
+}
+
 export class DeliveryRepo {
   private readonly db: Kysely<DataDatabase>;
   private readonly rowLocks: boolean;

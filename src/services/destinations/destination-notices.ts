@@ -5,7 +5,7 @@
 import { ciphertextKeyVersion, decryptJson, encryptJson } from '../../crypto/envelope.ts';
 import { uuidv7 } from '../../domain/ids.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
-import { DeliveryRepo } from '../../store/delivery-repo.ts';
+import { DeliveryRepo, pendingDelivery } from '../../store/delivery-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import type { DeliveriesTable } from '../../store/schema.ts';
 import type { DataScope } from '../../store/scope.ts';
@@ -41,23 +41,14 @@ export class DestinationNotices {
         secret = encryptJson(key.key, key.version, keyId, 'notice', ids);
       }
       const purposes = d.purposes.filter((p) => change.purposes.includes(p));
-      rows.push({
+      rows.push(pendingDelivery({
         id,
         destination_id: d.id,
         subject_id: change.subjectId,
         kind: 'notice',
         ref: JSON.stringify({ action: change.action, fields: change.fields, purposes, requestId: change.requestId, at }),
         secret_enc: secret,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: at,
-        lease_owner: null,
-        lease_until: null,
-        last_status: null,
-        last_error: null,
-        created_at: at,
-        finished_at: null,
-      });
+      }, at));
     }
     await new DeliveryRepo(trx).insert(rows);
   }

@@ -7,7 +7,7 @@ import type { PolicyEngine } from '../../domain/policy.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import type { Destination } from '../../domain/privacy-config-types.ts';
 import { UNCLASSIFIED } from '../../domain/privacy-config-types.ts';
-import { DeliveryRepo } from '../../store/delivery-repo.ts';
+import { DeliveryRepo, pendingDelivery } from '../../store/delivery-repo.ts';
 import type { DeliveriesTable } from '../../store/schema.ts';
 import type { DataScope } from '../../store/scope.ts';
 import type { FlushSummary, IngestObserver } from '../ingest/ingest-flush.ts';
@@ -33,23 +33,8 @@ export class DestinationOutbox implements IngestObserver {
     if (this.#destinations.length === 0) return;
     const now = this.now();
     const rows: DeliveriesTable[] = [];
-    const row = (d: Destination, subjectId: string, kind: DeliveriesTable['kind'], ref: string): DeliveriesTable => ({
-      id: uuidv7(now),
-      destination_id: d.id,
-      subject_id: subjectId,
-      kind,
-      ref,
-      secret_enc: null,
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: now,
-      lease_owner: null,
-      lease_until: null,
-      last_status: null,
-      last_error: null,
-      created_at: now,
-      finished_at: null,
-    });
+    const row = (d: Destination, subjectId: string, kind: DeliveriesTable['kind'], ref: string): DeliveriesTable =>
+      pendingDelivery({ id: uuidv7(now), destination_id: d.id, subject_id: subjectId, kind, ref, secret_enc: null }, now);
     // Traits first: in one group, a person's identify usually comes before the events it explains.
     for (const [subjectId, s] of summary.subjects) {
       if (s.traits.length === 0) continue;

@@ -3,7 +3,7 @@
 // destination's. The message (address and text) is encrypted under a key of its own, destroyed once it is sent.
 import { encryptJson } from '../../crypto/envelope.ts';
 import { uuidv7 } from '../../domain/ids.ts';
-import { DeliveryRepo } from '../../store/delivery-repo.ts';
+import { DeliveryRepo, pendingDelivery } from '../../store/delivery-repo.ts';
 import type { DataScope } from '../../store/scope.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { MailMessage, Mailer } from '../rights/mailer.ts';
@@ -26,7 +26,7 @@ export class QueuedMailer implements Mailer {
     const keyId = mailKeyId(id);
     const key = (await this.ring.createKeys([keyId])).get(keyId)!;
     await new DeliveryRepo(this.db).insert([
-      {
+      pendingDelivery({
         id,
         destination_id: MAIL_DESTINATION,
         // Mail is about a request, not a person's profile: one queue per request keeps its messages in order.
@@ -34,16 +34,7 @@ export class QueuedMailer implements Mailer {
         kind: 'mail',
         ref: JSON.stringify({ kind: msg.kind }),
         secret_enc: encryptJson(key.key, key.version, keyId, 'mail', { to: msg.to, subject: msg.subject, text: msg.text }),
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: at,
-        lease_owner: null,
-        lease_until: null,
-        last_status: null,
-        last_error: null,
-        created_at: at,
-        finished_at: null,
-      },
+      }, at),
     ]);
     this.onQueued();
   }

@@ -29,3 +29,20 @@ export function machineBusyMicros(): number {
     return NaN;
   }
 }
+
+/** What `injectBatches` needs of a Fiducia: its HTTP app, driven in-process. */
+interface Injects {
+  app: { inject(req: { method: 'POST'; url: string; headers: Record<string, string>; payload: unknown }): PromiseLike<{ statusCode: number; body: string }> };
+}
+
+/** Posts batches to `/v1/batch` in-process, four at a time; a refused batch stops the run. */
+export async function injectBatches(f: Injects, batches: readonly (readonly unknown[])[], headers: Record<string, string>, lanes = 4): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < batches.length) {
+      const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers, payload: { batch: batches[next++] } });
+      if (r.statusCode !== 200) throw new Error(`batch refused: ${r.statusCode} ${r.body}`);
+    }
+  };
+  await Promise.all(Array.from({ length: lanes }, lane));
+}

@@ -2,7 +2,7 @@
 // aggregates off and on, beside a raw DELETE of the same rows in the same run. In-process, on SQLite and PostgreSQL.
 // `npx tsx bench/retention.ts [--only sqlite|postgres] [--subjects N] [--cpu-prof DIR] [--sql-timing]`, or
 // `npm run bench -- --suite retention` (RETENTION_BENCH_SUBJECTS sets the number of customers there).
-import { pgReachable } from './common.ts';
+import { injectBatches, pgReachable } from './common.ts';
 import { summarizeProfile } from './profile.ts';
 import { installSqlTiming, sqlTimings, type SqlTiming } from './sql-timing.ts';
 import { randomBytes } from 'node:crypto';
@@ -94,14 +94,7 @@ async function fill(f: Fiducia, subjects: number): Promise<void> {
   }
   const batches: Record<string, unknown>[][] = [];
   for (let i = 0; i < messages.length; i += 100) batches.push(messages.slice(i, i + 100));
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: basic, payload: { batch: batches[next++] } });
-      if (r.statusCode !== 200) throw new Error(`batch refused: ${r.statusCode} ${r.body}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  await injectBatches(f, batches, basic);
 }
 
 /** Tables the sweep reads without writing them: PostgreSQL analyzes them once after the fill (see `snapshot`). */

@@ -1,7 +1,7 @@
 // Rights requests: time to export (access package built, encrypted, stored) and to erase a subject with 10,000 events,
 // against raw SQL on the same rows in the same run (SELECT of the subject's events; DELETE of another subject's events).
 // In-process (app.inject); `tsx bench/rights.ts` runs it alone. Targets on SQLite: export ≤ 300 ms, erasure ≤ 100 ms.
-import { pgReachable } from './common.ts';
+import { injectBatches, pgReachable } from './common.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,14 +47,7 @@ async function seed(f: Fiducia, tag: string): Promise<string> {
     }
     batches.push(batch);
   }
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length) {
-      const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: basic, payload: { batch: batches[next++] } });
-      if (r.statusCode !== 200) throw new Error(`batch refused: ${r.statusCode} ${r.body}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  await injectBatches(f, batches, basic);
   const bi = f.ring.blindIndex.index('userId', userId);
   const row = await f.dbs.data.selectFrom('identities').select('subject_id').where('kind', '=', 'userId').where('blind_index', '=', bi).executeTakeFirstOrThrow();
   const n = await f.dbs.data.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('subject_id', '=', row.subject_id).executeTakeFirstOrThrow();

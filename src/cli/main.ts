@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `fiducia` command: start the server, run migrations, rotate keys, check and lint a privacy configuration.
 // The application is imported inside each command's action, so that `--help` or `config check` does not load it all.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAuditCommands } from './audit.ts';
 import { registerCheckCommand } from './check.ts';
@@ -17,15 +18,26 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+// src/cli/ and dist/cli/ both sit two folders below the package's root.
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command()
   .name('fiducia')
   .description('Privacy-first customer data platform')
+  .version(version, '-v, --version', 'print the version')
   .showHelpAfterError();
 
 program
   .command('start', { isDefault: true })
   .description('run the server (SQLite under FIDUCIA_DATA_DIR, or PostgreSQL with DATABASE_URL)')
-  .action(async () => {
+  // `start` is what a bare `fiducia` runs, so an unknown command arrives here as a word: name it and list the commands.
+  .argument('[command]')
+  .action(async (word: string | undefined) => {
+    if (word !== undefined) {
+      const commands = program.commands.map((c) => c.name()).join(', ');
+      process.stderr.write(`fiducia: unknown command "${word.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}". Commands: ${commands} (fiducia --help for more)\n`);
+      process.exit(1);
+    }
     const { createFiducia, optionsFromEnv } = await import('../app.ts');
     const opts = optionsFromEnv();
     const fiducia = await createFiducia(opts).catch(fail);

@@ -1,6 +1,6 @@
 // Audit-log benchmark: batched appends per second (against plain inserts of the same rows) and the time to verify 1,000,000 entries
 // (against reading the same rows). `npx tsx bench/audit.ts [--only sqlite|postgres] [--entries N]`.
-import { machineBusyMicros, pgReachable } from './common.ts';
+import { machineBusyMicros, pgReachable, runScript } from './common.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -190,19 +190,10 @@ export async function run(log: (line: string) => void, opts: { only?: Dialect; e
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({ options: { only: { type: 'string' }, entries: { type: 'string' } } });
-  const watchdog = setTimeout(() => {
-    process.stderr.write('bench/audit.ts: still running after 290 s, giving up\n');
-    process.exit(2);
-  }, 290_000);
-  watchdog.unref();
-  run((line) => void process.stdout.write(`${line}\n`), {
-    only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
-    entries: values.entries ? Number(values.entries) : undefined,
-  }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
+  runScript('bench/audit.ts', 290_000, () =>
+    run((line) => void process.stdout.write(`${line}\n`), {
+      only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
+      entries: values.entries ? Number(values.entries) : undefined,
+    }),
   );
 }

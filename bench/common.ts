@@ -46,3 +46,22 @@ export async function injectBatches(f: Injects, batches: readonly (readonly unkn
   };
   await Promise.all(Array.from({ length: lanes }, lane));
 }
+
+/**
+ * A suite run as a script (`npx tsx bench/<suite>.ts`): a watchdog gives up after `watchdogMs`, the process exits 0
+ * when `work` resolves and 1 (with the stack) when it fails.
+ */
+export function runScript(name: string, watchdogMs: number, work: () => Promise<void>): void {
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`${name}: still running after ${Math.round(watchdogMs / 1000)} s, giving up\n`);
+    process.exit(2);
+  }, watchdogMs);
+  watchdog.unref();
+  work().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

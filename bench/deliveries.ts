@@ -4,7 +4,7 @@
 // `npx tsx bench/deliveries.ts [--only sqlite|postgres] [--people N] [--larger-first]`; BENCH_DELIVERIES_CPU_PROF=<dir>
 // writes a CPU profile of each drain (summarize with `tsx bench/profile.ts FILE`), BENCH_SQL_TIMING=1 prints the time
 // per statement shape.
-import { machineBusyMicros, pgReachable } from './common.ts';
+import { machineBusyMicros, pgReachable, runScript } from './common.ts';
 import { installSqlTiming, sqlTimings, type SqlTiming } from './sql-timing.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -385,20 +385,11 @@ export async function run(log: (line: string) => void, opts: { only?: Dialect; p
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({ options: { only: { type: 'string' }, people: { type: 'string' }, 'larger-first': { type: 'boolean', default: false } } });
-  const watchdog = setTimeout(() => {
-    process.stderr.write('bench/deliveries.ts: still running after 290 s, giving up\n');
-    process.exit(2);
-  }, 290_000);
-  watchdog.unref();
-  run((line) => void process.stdout.write(`${line}\n`), {
-    only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
-    people: values.people ? Number(values.people) : undefined,
-    largerFirst: values['larger-first'],
-  }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
+  runScript('bench/deliveries.ts', 290_000, () =>
+    run((line) => void process.stdout.write(`${line}\n`), {
+      only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
+      people: values.people ? Number(values.people) : undefined,
+      largerFirst: values['larger-first'],
+    }),
   );
 }

@@ -2,7 +2,7 @@
 // aggregates off and on, beside a raw DELETE of the same rows in the same run. In-process, on SQLite and PostgreSQL.
 // `npx tsx bench/retention.ts [--only sqlite|postgres] [--subjects N] [--cpu-prof DIR] [--sql-timing]`, or
 // `npm run bench -- --suite retention` (RETENTION_BENCH_SUBJECTS sets the number of customers there).
-import { injectBatches, pgReachable } from './common.ts';
+import { injectBatches, pgReachable, runScript } from './common.ts';
 import { summarizeProfile } from './profile.ts';
 import { installSqlTiming, sqlTimings, type SqlTiming } from './sql-timing.ts';
 import { randomBytes } from 'node:crypto';
@@ -307,19 +307,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   profileDir = values['cpu-prof'];
   sqlTiming = values['sql-timing'] ?? false;
   if (sqlTiming) installSqlTiming();
-  const watchdog = setTimeout(() => {
-    process.stderr.write('bench/retention.ts: still running after 600 s, giving up\n');
-    process.exit(2);
-  }, 600_000);
-  watchdog.unref();
-  run((line) => void process.stdout.write(`${line}\n`), {
-    only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
-    subjects: values.subjects ? Number(values.subjects) : undefined,
-  }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
+  runScript('bench/retention.ts', 600_000, () =>
+    run((line) => void process.stdout.write(`${line}\n`), {
+      only: values.only === 'sqlite' || values.only === 'postgres' ? values.only : undefined,
+      subjects: values.subjects ? Number(values.subjects) : undefined,
+    }),
   );
 }

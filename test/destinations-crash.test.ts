@@ -4,14 +4,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createFiducia, optionsFromEnv, type Fiducia } from '../src/app.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config/config-loader.ts';
-import { ADMIN_TOKEN, WRITE_KEY, basicAuth, cliEnv, dialects, eachDialect, freshStore, type StoreHandle } from './helpers/harness.ts';
+import { ADMIN_TOKEN, WRITE_KEY, basicAuth, cliEnv, dialects, eachDialect, freshStore, type StoreHandle, freePort } from './helpers/harness.ts';
 import { Receiver, type Received } from './helpers/receiver.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -24,16 +23,6 @@ function configWith(receiverUrl: string): { dir: string; path: string } {
   const hook = `  - { id: hook, kind: webhook, purposes: [marketing], endpoint: "${receiverUrl}/hooks", secretEnv: SECRET_HOOK, country: IT, allowPrivateNetwork: true }\n`;
   writeFileSync(path, `${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\ndestinations:\n${hook}`);
   return { dir, path };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Polls `check` every 10 ms until it holds, or fails after `ms` with `what` and the state `describe` gives. */

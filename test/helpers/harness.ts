@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { describe } from 'node:test';
 import pg from 'pg';
 import { pino } from 'pino';
@@ -114,4 +115,15 @@ export function cliEnv(o: FiduciaOptions): NodeJS.ProcessEnv {
   if (o.schema) env.FIDUCIA_DB_SCHEMA = o.schema;
   if (o.keysSchema) env.FIDUCIA_KEYS_SCHEMA = o.keysSchema;
   return env;
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a child process to listen on). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
-import { basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
+import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 import { tcString } from './helpers/tcf-strings.ts';
 
 const AUTH = { authorization: basicAuth() };
@@ -176,6 +176,21 @@ await eachDialect('consent signals', (dialect) => {
     assert.ok(!rows.some((x) => x.purpose === 'advertising' && x.status === 'granted'));
     assert.ok(rows.some((x) => x.purpose === 'advertising' && x.method === 'gpc' && x.status === 'denied'));
     assert.ok(rows.some((x) => x.purpose === 'analytics' && x.method === 'event_context' && x.status === 'granted'));
+  });
+
+  it('method in_context (the widget\'s Fiducia.ask) is recorded as such, and shows in the profile; an unknown method is refused', async () => {
+    const anon = uid('ask');
+    const r = await consent({ anonymousId: anon, purposes: { personalization: true }, noticeVersion: NOTICE, method: 'in_context' });
+    assert.equal(r.statusCode, 200, r.body);
+    const rows = await rowsOfReceipt(r.json<{ receiptId: string }>().receiptId);
+    assert.deepEqual(rows.map((x) => [x.purpose, x.status, x.method]), [['personalization', 'granted', 'in_context']]);
+    const profile = await f.app.inject({ method: 'GET', url: `/api/v1/profiles/anonymousId:${anon}?purpose=personalization`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(profile.statusCode, 200, profile.body);
+    assert.equal(profile.json<{ consents: Record<string, { method: string }> }>().consents.personalization?.method, 'in_context');
+    const before = await countRows();
+    const bad = await consent({ anonymousId: uid('ask'), purposes: { personalization: true }, noticeVersion: NOTICE, method: 'in-context' });
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.equal(await countRows(), before, 'nothing recorded');
   });
 
   it('GET /v1/consent/receipt/:id returns what was recorded, and nothing about who', async () => {

@@ -2,7 +2,7 @@
 import type { Purpose } from './privacy-config-types.ts';
 
 export type ConsentStatus = 'granted' | 'denied' | 'withdrawn';
-export const CONSENT_METHODS = ['banner', 'preference_center', 'api', 'event_context', 'gpc', 'tcf'] as const;
+export const CONSENT_METHODS = ['banner', 'preference_center', 'api', 'event_context', 'gpc', 'tcf', 'in_context'] as const;
 export type ConsentMethod = (typeof CONSENT_METHODS)[number];
 
 export interface ConsentState {

@@ -23,7 +23,8 @@ const ConsentBody = Type.Object(
     /** The page saw `navigator.globalPrivacyControl`: the same objection as a `Sec-GPC: 1` header. */
     gpc: Type.Optional(Type.Boolean()),
     noticeVersion: Type.String({ minLength: 1, maxLength: 100 }),
-    method: Type.Optional(Type.Union([Type.Literal('banner'), Type.Literal('preference_center'), Type.Literal('api')])),
+    /** How the choice was asked: the widget's banner, the privacy center, an API call, or the widget's in-context prompt (`Fiducia.ask`). */
+    method: Type.Optional(Type.Union([Type.Literal('banner'), Type.Literal('preference_center'), Type.Literal('api'), Type.Literal('in_context')])),
     /** The grants in this request are explicit consent (Art. 9(2)(a)): needed before special categories may be read. */
     explicit: Type.Optional(Type.Boolean()),
     writeKey: Type.Optional(Type.String()),

@@ -35,7 +35,7 @@ export interface ConsentInput {
   /** IAB TCF v2.2 TC string, mapped onto purposes by the configuration's `tcf` section (method `tcf`). */
   tcString?: string | undefined;
   noticeVersion: string;
-  method: 'banner' | 'preference_center' | 'api' | 'tcf';
+  method: 'banner' | 'preference_center' | 'api' | 'tcf' | 'in_context';
   /** `Sec-GPC: 1`: an objection to every sale/share purpose, whatever the body says. */
   gpc: boolean;
   /** The grants are explicit consent (Art. 9(2)(a)), as special categories need. */

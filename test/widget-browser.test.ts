@@ -1,5 +1,5 @@
 // The consent widget in real Chromium, embedded by a shop on another origin: accessibility, equal choices, enforcement, GPC,
-// persistence and re-prompting, keyboard use, Consent Mode and the JS API.
+// persistence and re-prompting, keyboard use, Consent Mode and the JS API, a phone's screen.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -345,6 +345,47 @@ describe('consent widget in Chromium', { skip }, () => {
     await visit('/it-en');
     await dialog(page).waitFor();
     assert.equal(await page.locator('fiducia-consent #ft').textContent(), 'Your privacy choices');
+  });
+
+  /** The dialog's box against what the visitor sees (the visual viewport), in CSS pixels. */
+  const onScreen = (p: Page) =>
+    dialog(p).evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const v = window.visualViewport!;
+      const inside = r.left >= v.offsetLeft - 1 && r.top >= v.offsetTop - 1 && r.right <= v.offsetLeft + v.width + 1 && r.bottom <= v.offsetTop + v.height + 1;
+      return { inside, box: [r.left, r.top, r.right, r.bottom].map(Math.round).join(','), view: [v.offsetLeft, v.offsetTop, v.width, v.height].map(Math.round).join(',') };
+    });
+
+  it('on a 390×844 phone: the banner is on screen, nothing overflows, every button can be tapped without forcing; also on a page wider than the screen', async () => {
+    const phone = (body: string) =>
+      shopPage(f.url).replace('<meta charset="utf-8">', '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">').replace('</main>', `${body}</main>`);
+    shop.pages.set('/phone', phone(`<p>${'Shoes, bags and books. '.repeat(200)}</p>`));
+    // A page that is itself too wide: on a phone its fixed layers get a layout viewport larger than the screen.
+    shop.pages.set('/wide', phone('<form style="width:640px"><label>Email <input style="width:600px"></label></form>'));
+    for (const path of ['/phone', '/wide']) {
+      await context?.close();
+      context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      page = await context.newPage();
+      await page.goto(shop.url + path);
+      await dialog(page).waitFor();
+      const first = await onScreen(page);
+      assert.ok(first.inside, `${path}: banner ${first.box} inside the visible area ${first.view}`);
+      if (path === '/phone') assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'no horizontal overflow');
+      // trial: every actionability check of a real tap (visible, stable, not covered by the backdrop), without the tap.
+      for (const name of ['Accept all', 'Reject all']) await button(page, name).click({ trial: true });
+      await button(page, 'Customize').tap();
+      await page.locator('fiducia-consent').getByRole('switch', { name: 'Analytics' }).tap();
+      for (const name of ['Accept all', 'Reject all']) await button(page, name).click({ trial: true });
+      const prefs = await onScreen(page);
+      assert.ok(prefs.inside, `${path}: preferences ${prefs.box} inside the visible area ${prefs.view}`);
+      await page.locator('fiducia-consent a', { hasText: 'Privacy center' }).click({ trial: true });
+      await button(page, 'Save choices').tap();
+      await dialog(page).waitFor({ state: 'hidden' });
+      assert.equal((await choices(page)).analytics, true, `${path}: the tapped switch was saved`);
+      if (path === '/phone') assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), 'no horizontal overflow');
+      await button(page, 'Privacy choices').tap();
+      await dialog(page).waitFor();
+    }
   });
 
   it("shares analytics.js's anonymousId, or creates one where analytics.js will find it", async () => {

@@ -14,6 +14,13 @@ export interface FiduciaApi {
   open(): void;
   /** The receipt id of the last recorded choice, once the server answered. */
   receipt(): string | undefined;
+  /**
+   * Asks for one consent purpose in context, when a feature needs it: resolves `true` if it is granted. A purpose already
+   * decided under a valid notice (banner, preferences, API, GPC, an earlier ask) resolves at once, without a question; so do
+   * purposes that need no consent (`true`) and sale/share purposes under GPC (`false`). Dismissing (Escape) resolves
+   * `false` and records nothing. Rejects for a purpose the configuration does not have.
+   */
+  ask(purpose: string, options?: { reason?: string }): Promise<boolean>;
 }
 
 export interface FiduciaOptions {
@@ -29,6 +36,8 @@ export interface FiduciaOptions {
   button?: boolean;
   /** Where "Privacy center" links to. */
   policyUrl?: string;
+  /** Consent purposes the banner leaves out, to be asked in context with `Fiducia.ask` (or in the preferences). */
+  inContext?: string[];
 }
 
 declare global {
@@ -37,6 +46,8 @@ declare global {
   }
   interface Window {
     fiducia?: FiduciaApi;
+    /** The same API as `fiducia` (`Fiducia.ask(…)` reads better in a shop's code). */
+    Fiducia?: FiduciaApi;
     fiduciaConfig?: FiduciaOptions;
     dataLayer?: unknown[];
     gtag?: (...args: unknown[]) => void;

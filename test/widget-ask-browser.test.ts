@@ -229,7 +229,7 @@ describe('Fiducia.ask in Chromium', { skip }, () => {
     assert.equal(posts.length, 1, 'only the answer was recorded');
   });
 
-  it('concurrent asks for one purpose share one question; an unknown purpose rejects and shows nothing; no-consent and GPC purposes answer at once', async () => {
+  it('concurrent asks for one purpose share one question; an unknown purpose rejects and shows nothing; no-consent and GPC purposes answer at once; open() over a question settles it', async () => {
     await visit('/', "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get() { return true; } });");
     await answerBanner();
     const both = page.evaluate(() => Promise.all([window.Fiducia!.ask('personalization', { reason: 'one' }), window.fiducia!.ask('personalization', { reason: 'two' })]));
@@ -247,6 +247,20 @@ describe('Fiducia.ask in Chromium', { skip }, () => {
     assert.equal(await dialog(page).isVisible(), false);
     assert.deepEqual(await page.evaluate(() => Promise.all([window.Fiducia!.ask('advertising'), window.Fiducia!.ask('service')])), [false, true]);
     assert.equal(await dialog(page).isVisible(), false, 'GPC: never asked to sell or share');
+
+    // The page opening the preferences over an open question ends it unanswered: the promise settles, nothing hangs.
+    await page.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('fiducia_consent')!) as { p: Record<string, boolean> };
+      delete s.p.personalization;
+      localStorage.setItem('fiducia_consent', JSON.stringify(s));
+    });
+    await page.reload();
+    await page.waitForFunction(() => !!window.fiducia && Object.keys(window.fiducia.get()).length > 0);
+    const pending = page.evaluate(() => window.Fiducia!.ask('personalization', { reason: 'three' }));
+    await button(page, 'Allow').waitFor();
+    await page.evaluate(() => window.fiducia!.open());
+    assert.equal(await pending, false);
+    assert.equal(await widget(page).getByRole('switch', { name: 'Personalisation' }).isVisible(), true, 'the preferences are open');
   });
 
   it('a purpose decided in the banner is never asked; asking while the banner is open asks first, then the banner asks the rest', async () => {

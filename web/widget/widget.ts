@@ -252,6 +252,8 @@ function boot(): void {
   /** Layers: 1 the banner (names the undecided purposes), 2 the preferences, 3 the in-context question of `cur`. */
   function show(n: number) {
     if (!cfg) return;
+    // Another layer over an open question (e.g. `open()` from the page) ends it first, unanswered.
+    if (cur && n < 3) end();
     if (!layer) opener = d.activeElement === host ? root.activeElement : d.activeElement;
     layer = n;
     const names = (ps: Purpose[]) => ps.map((p) => esc(p.name[lang])).join(', ');
@@ -286,6 +288,7 @@ function boot(): void {
   };
 
   function close() {
+    if (cur) return end(); // e.g. `set()` from the page while a question is open: the promise must still settle
     if (!layer) return;
     layer = 0;
     bd.hidden = dlg.hidden = true;

@@ -127,7 +127,7 @@ describe('demo shop in Chromium', { skip }, () => {
     const computed = (await profileFor('personalization')).computed;
     assert.deepEqual([computed.top_viewed_category, computed.last_viewed_category], ['shoes', 'outdoor']);
     const note = page.locator('#recommended-note');
-    await note.filter({ hasText: 'the category you viewed most, computed by Fiducia: Shoes.' }).waitFor();
+    await note.filter({ hasText: 'Picked from the category you viewed most (computed by Fiducia): Shoes.' }).waitFor();
     assert.deepEqual(await page.locator('#recommended h3').allTextContents(), ['Trail runners', 'Leather loafers']);
 
     // Views that reach Fiducia without the page knowing (another device, the shop's server): the page still follows
@@ -149,7 +149,7 @@ describe('demo shop in Chromium', { skip }, () => {
     assert.equal(sent.status, 200, await sent.text());
     assert.equal((await profileFor('personalization')).computed.top_viewed_category, 'books');
     await page.getByRole('button', { name: 'Recommend for me' }).click();
-    await note.filter({ hasText: 'the category you viewed most, computed by Fiducia: Books.' }).waitFor();
+    await note.filter({ hasText: 'Picked from the category you viewed most (computed by Fiducia): Books.' }).waitFor();
     assert.deepEqual(await page.locator('#recommended h3').allTextContents(), ['Italian cookbook']);
 
     // Withdrawn: the same list for everyone again, at once.

@@ -13,9 +13,9 @@ const askOf = (api: FiduciaApi | undefined): Ask | undefined => {
 
 /** Where the featured category comes from, best first: what Fiducia computed from the views, then what the visitor told. */
 const SOURCES: [key: string, kind: 'computed' | 'trait', en: string, it: string][] = [
-  ['top_viewed_category', 'computed', 'the category you viewed most, computed by Fiducia', 'la categoria che hai guardato di più, calcolata da Fiducia'],
-  ['last_viewed_category', 'computed', 'the last category you viewed, computed by Fiducia', 'l’ultima categoria che hai guardato, calcolata da Fiducia'],
-  ['favoriteCategory', 'trait', 'what you told us in the sign-up form', 'ciò che ci hai detto nel modulo d’iscrizione'],
+  ['top_viewed_category', 'computed', 'the category you viewed most (computed by Fiducia)', 'dalla categoria che hai guardato di più (calcolata da Fiducia)'],
+  ['last_viewed_category', 'computed', 'the last category you viewed (computed by Fiducia)', 'dall’ultima categoria che hai guardato (calcolata da Fiducia)'],
+  ['favoriteCategory', 'trait', 'what you told us in the sign-up form', 'da ciò che ci hai detto nel modulo d’iscrizione'],
 ];
 
 export type Featured = { category: string; why: string } | null;
@@ -51,7 +51,7 @@ export function recommendations<P>(deps: RecommendationsDeps<P>) {
     list.replaceChildren(...picks.slice(0, 3).map((p) => deps.card(p)));
     note.textContent =
       allowed && featured
-        ? t(`Because of ${featured.why}: ${categoryName(featured.category)}.`, `In base a ${featured.why}: ${categoryName(featured.category)}.`)
+        ? t(`Picked from ${featured.why}: ${categoryName(featured.category)}.`, `Scelti ${featured.why}: ${categoryName(featured.category)}.`)
         : message || t('Our bestsellers: everyone sees the same.', 'I più venduti: tutti vedono gli stessi.');
   };
 
@@ -80,7 +80,9 @@ export function recommendations<P>(deps: RecommendationsDeps<P>) {
           return;
         }
         // The widget records the answer (method in_context) and fires `change`, which sets `allowed`.
-        const yes = await ask('personalization', { reason: t('To recommend sizes and products we need personalisation.', 'Per consigliarti taglie e prodotti ci serve la personalizzazione.') });
+        const yes = await ask('personalization', { reason: t('To recommend sizes and products we need personalisation.', 'Per consigliarti taglie e prodotti ci serve la personalizzazione.') }).catch(
+          () => false, // a configuration without the purpose: the feature stays off
+        );
         allowed = yes || api?.get().personalization === true;
         if (!allowed) {
           message = t('Without personalisation you see our bestsellers, like everyone.', 'Senza personalizzazione vedi i più venduti, come tutti.');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { axeViolations, browserSkip, describeViolations, launchBrowser, startListening } from './helpers/browser.ts';
+import { allowPersonalization } from './helpers/demo.ts';
 import { ADMIN_TOKEN } from './helpers/harness.ts';
 
 type Fid = Awaited<ReturnType<typeof startListening>>;
@@ -86,6 +87,12 @@ describe('demo shop layout and accessibility in Chromium', { skip }, () => {
 
           await page.locator('fiducia-consent').getByRole('button', { name: w.accept, exact: true }).click();
           await banner.waitFor({ state: 'hidden' });
+          // Personalisation: asked in context when the visitor uses the recommendations (with a widget that has ask()).
+          await allowPersonalization(page, lang, async () => {
+            await noOverflow(page, 'in-context question open');
+            await noViolations(page, 'in-context question open');
+            await page.screenshot({ path: `${ARTEFACTS}/demo-${lang}-${vp.width}x${vp.height}-ask.png` });
+          });
           // Fill the page the way a visitor does: a product view, the profile read, the recommendations, the raw answer.
           const stored = page.waitForResponse((r) => r.url().includes('/v1/batch') && r.status() === 200);
           await page.locator('#products li').nth(3).getByRole('button').first().click();

@@ -53,8 +53,10 @@ const traitName = (k: string) => {
   const w = TRAITS[k];
   return w ? t(w[0], w[1]) : k;
 };
-const shown = (v: unknown): string => {
-  if (typeof v === 'string') return categoryName(v);
+/** Values that are the shop's category keys, shown by the category's name. */
+const CATEGORY_VALUED = new Set(['favoriteCategory', 'top_viewed_category', 'last_viewed_category']);
+const shown = (k: string, v: unknown): string => {
+  if (typeof v === 'string') return CATEGORY_VALUED.has(k) ? categoryName(v) : v;
   if (typeof v === 'boolean') return v ? t('yes', 'sì') : t('no', 'no');
   return JSON.stringify(v);
 };
@@ -85,8 +87,8 @@ function render(out: HTMLElement, read: ProfileRead, purpose: string): void {
   const c = b.consents?.[purpose];
   out.replaceChildren(
     h('p', {}, `${t('Read for', 'Letto per')}: ${purposeName(purpose)}. ${c ? `${t('Your consent', 'Il tuo consenso')}: ${statusText(c.status)}.` : ''}`),
-    ...rows(t('Traits this purpose may see', 'Tratti che questa finalità può vedere'), Object.entries(b.traits ?? {}).map(([k, v]) => [traitName(k), shown(v)]), t('None.', 'Nessuno.')),
-    ...rows(t('Computed by Fiducia from your visits', 'Calcolati da Fiducia dalle tue visite'), Object.entries(b.computed ?? {}).map(([k, v]) => [segmentName(k), shown(v)]), t('None.', 'Nessuno.')),
+    ...rows(t('Traits this purpose may see', 'Tratti che questa finalità può vedere'), Object.entries(b.traits ?? {}).map(([k, v]) => [traitName(k), shown(k, v)]), t('None.', 'Nessuno.')),
+    ...rows(t('Computed by Fiducia from your visits', 'Calcolati da Fiducia dalle tue visite'), Object.entries(b.computed ?? {}).map(([k, v]) => [segmentName(k), shown(k, v)]), t('None.', 'Nessuno.')),
     ...rows(t('Your segments', 'I tuoi segmenti'), (b.segments ?? []).map((s) => [segmentName(s), '✓']), t('None.', 'Nessuno.')),
     ...rows(t('Withheld', 'Trattenuti'), (b.withheld ?? []).map((w) => [w.field.startsWith('computed:') ? segmentName(w.field.slice(9)) : traitName(w.field), reasonText(w.reason)]), t('Nothing.', 'Niente.')),
     raw,

@@ -3,7 +3,9 @@ import type { Choices } from '../globals.d.ts';
 import { ajs, anonymousId, uuid } from '../shared/ajs.ts';
 
 export type Call = { type: 'page' | 'track' | 'identify'; fields: Record<string, unknown> };
-export type LogEntry = { call: Call; sent: boolean; reason?: string; status?: number };
+/** Why a call was not sent: no consent at all (identify), none for browsing events, the server refused, or no network. */
+export type NotSentReason = 'no_consent' | 'no_browsing_consent' | 'server' | 'network';
+export type LogEntry = { call: Call; sent: boolean; reason?: NotSentReason; status?: number };
 
 /** Purposes whose consent covers browsing events in the shipped configuration; identify needs any consent. */
 const BROWSING = ['analytics', 'personalization', 'advertising'];
@@ -11,9 +13,10 @@ const BROWSING = ['analytics', 'personalization', 'advertising'];
 export class MiniAnalytics {
   #choices: Choices | null = null;
   #held: Call[] = [];
-  #queue: Record<string, unknown>[] = [];
+  #queue: ({ call: Call } & Record<string, unknown>)[] = [];
   // eslint-disable-next-line no-unused-private-class-members -- read by `??=` in #call, which the rule counts as a write only
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #delivered: ((calls: Call[]) => void)[] = [];
 
   constructor(
     private readonly writeKey: string,
@@ -26,6 +29,11 @@ export class MiniAnalytics {
     this.#choices = choices;
     const held = this.#held.splice(0);
     for (const c of held) this.#call(c);
+  }
+
+  /** Called after Fiducia stored a batch (it answers only after a durable commit), with the calls it held. */
+  onDelivered(listener: (calls: Call[]) => void): void {
+    this.#delivered.push(listener);
   }
 
   page(name: string, properties: Record<string, unknown> = {}): void {
@@ -53,11 +61,12 @@ export class MiniAnalytics {
       return;
     }
     if (!this.#allowed(call.type)) {
-      this.log({ call, sent: false, reason: call.type === 'identify' ? 'no consent at all' : 'no consent for analytics, personalisation or advertising' });
+      this.log({ call, sent: false, reason: call.type === 'identify' ? 'no_consent' : 'no_browsing_consent' });
       return;
     }
     const userId = ajs('ajs_user_id');
     this.#queue.push({
+      call,
       type: call.type,
       messageId: uuid(),
       anonymousId: anonymousId(),
@@ -78,17 +87,24 @@ export class MiniAnalytics {
 
   async flush(): Promise<void> {
     this.#timer = undefined;
-    const batch = this.#queue.splice(0);
-    if (batch.length === 0) return;
+    const queued = this.#queue.splice(0);
+    if (queued.length === 0) return;
+    const batch = queued.map(({ call: _call, ...message }) => message);
     try {
       const r = await fetch(`${this.endpoint}v1/batch`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Basic ${btoa(`${this.writeKey}:`)}` },
         body: JSON.stringify({ batch, sentAt: new Date().toISOString() }),
       });
-      if (!r.ok) this.log({ call: { type: 'track', fields: { event: `batch of ${batch.length}` } }, sent: false, reason: `server answered ${r.status}`, status: r.status });
+      if (!r.ok) {
+        this.log({ call: { type: 'track', fields: { event: `batch of ${batch.length}` } }, sent: false, reason: 'server', status: r.status });
+        return;
+      }
     } catch {
-      this.log({ call: { type: 'track', fields: { event: `batch of ${batch.length}` } }, sent: false, reason: 'network error' });
+      this.log({ call: { type: 'track', fields: { event: `batch of ${batch.length}` } }, sent: false, reason: 'network' });
+      return;
     }
+    const calls = queued.map((q) => q.call);
+    for (const listener of this.#delivered) listener(calls);
   }
 }

@@ -90,13 +90,9 @@ describe('demo shop: consent asked in context for recommendations', { skip }, ()
     assert.equal(await page.evaluate(() => window.fiducia!.get().personalization), false);
   });
 
-  // Needs the widget's Fiducia.ask (issue 17, item 2): skipped on a widget without it.
-  it('with the widget’s own ask(): the prompt shows the reason, is accessible, records in_context, and is not shown again', async (t) => {
+  it('with the widget’s own ask(): the prompt shows the reason, is accessible, records in_context, and is not shown again', async () => {
     await openRejected('en');
-    if (!(await page.evaluate(() => typeof (window.fiducia as unknown as { ask?: unknown }).ask === 'function'))) {
-      t.skip('this widget has no Fiducia.ask yet');
-      return;
-    }
+    assert.equal(await page.evaluate(() => typeof window.Fiducia?.ask), 'function');
     const reason = 'To recommend sizes and products we need personalisation.';
     const widget = page.locator('fiducia-consent');
     const bannerReceipt = await page.evaluate(() => window.fiducia!.receipt());
@@ -123,13 +119,9 @@ describe('demo shop: consent asked in context for recommendations', { skip }, ()
     assert.equal(await widget.getByText(reason).isVisible(), false);
   });
 
-  // Needs the widget's Fiducia.ask (issue 17, item 2): skipped on a widget without it.
-  it('with the widget’s own ask(): “No thanks” keeps the feature off, and using it again shows no question', async (t) => {
+  it('with the widget’s own ask(): “No thanks” keeps the feature off, and using it again shows no question', async () => {
     await openRejected('it');
-    if (!(await page.evaluate(() => typeof (window.fiducia as unknown as { ask?: unknown }).ask === 'function'))) {
-      t.skip('this widget has no Fiducia.ask yet');
-      return;
-    }
+    assert.equal(await page.evaluate(() => typeof window.Fiducia?.ask), 'function');
     const widget = page.locator('fiducia-consent');
     const reason = 'Per consigliarti taglie e prodotti ci serve la personalizzazione.';
     await page.getByRole('button', { name: 'Consigliami' }).click();

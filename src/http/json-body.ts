@@ -33,14 +33,22 @@ export function parseJsonBody(text: string): unknown {
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+  parseAsJson(app, ['application/json', 'text/plain']);
+  app.addContentTypeParser('*', (_req, _payload, done) => {
+    done(new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), undefined);
+  });
+}
+
+/**
+ * Parses these media types as JSON on the routes of `app` (one encapsulation context). The collection API also takes
+ * `application/x-www-form-urlencoded`, the type RudderStack's Node SDK puts on its (JSON) batches by default.
+ */
+export function parseAsJson(app: FastifyInstance, types: string[]): void {
+  app.addContentTypeParser(types, { parseAs: 'string' }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as string));
     } catch (err) {
       done(err as Error, undefined);
     }
-  });
-  app.addContentTypeParser('*', (_req, _payload, done) => {
-    done(new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), undefined);
   });
 }

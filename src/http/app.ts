@@ -17,6 +17,7 @@ import { destinationReplayRoutes, destinationRoutes } from './routes/destination
 import { profileRoutes } from './routes/profiles.ts';
 import { segmentRoutes } from './routes/segments.ts';
 import { ropaRoutes } from './routes/ropa.ts';
+import { sdkSettingsRoutes } from './routes/sdk-settings.ts';
 import { rightsPublicRoutes } from './routes/rights-public.ts';
 import { rightsRoutes } from './routes/rights.ts';
 import { sourceRoutes } from './routes/sources.ts';
@@ -54,8 +55,8 @@ export interface HttpOptions {
   trustProxy?: TrustProxyFn | string[] | false;
 }
 
-/** Preflights reach the CORS plugin whatever their path: only the public `/v1/` API may answer them. */
-const isPublicPath = (url: string) => url.startsWith('/v1/');
+/** Preflights reach the CORS plugin whatever their path: only the public `/v1/` API (and RudderStack's settings) may answer them. */
+const isPublicPath = (url: string) => url.startsWith('/v1/') || url === '/sourceConfig' || url.startsWith('/sourceConfig/') || url.startsWith('/sourceConfig?');
 
 export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -114,11 +115,13 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (pub) => {
     // The public collection API is called by browser SDKs from shops' own origins; write keys are public.
     // The plugin's catch-all OPTIONS route would also answer preflights for /api/*: those get no CORS (a 404).
-    const publicCors = { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC'], maxAge: 86_400 };
+    // SDKs' own headers: analytics.js numbers its retries (X-Retry-Count), RudderStack's SDK names the visitor (AnonymousId).
+    const publicCors = { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC', 'X-Retry-Count', 'AnonymousId'], maxAge: 86_400 };
     await pub.register(cors, {
       delegator: (req, cb) => cb(null, isPublicPath(req.url) ? publicCors : { origin: false }),
     });
     await pub.register(async (s) => ingestRoutes(s, ctx));
+    await pub.register(async (s) => sdkSettingsRoutes(s, ctx));
     await pub.register(async (s) => consentRoutes(s, ctx));
     await pub.register(async (s) => rightsPublicRoutes(s, ctx));
   });

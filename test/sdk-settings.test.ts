@@ -113,16 +113,18 @@ await eachDialect('SDK settings endpoints', (dialect) => {
     assert.equal(many.statusCode, 400, many.body);
   });
 
-  it('preflights: the settings request and the SDKs\' own headers (AnonymousId, X-Retry-Count) are allowed from a shop', async () => {
+  it('preflights: the settings request and the SDKs\' own headers (AnonymousId, SentAt, Rsa-*, X-Retry-Count) are allowed from a shop', async () => {
     const pre = (url: string, method: string, headers: string) =>
       f.app.inject({ method: 'OPTIONS', url, headers: { origin: SHOP, 'access-control-request-method': method, 'access-control-request-headers': headers } });
     const config = await pre(`/sourceConfig/?${rudderQuery(browserKey)}`, 'GET', 'authorization');
     assert.equal(config.statusCode, 204, config.body);
     assert.equal(config.headers['access-control-allow-origin'], SHOP);
-    const events = await pre('/v1/page', 'POST', 'anonymousid,authorization,content-type');
+    const events = await pre('/v1/page', 'POST', 'anonymousid,authorization,content-type,sentat');
     assert.equal(events.statusCode, 204);
-    assert.match(String(events.headers['access-control-allow-headers']), /AnonymousId/);
-    assert.match(String(events.headers['access-control-allow-headers']), /X-Retry-Count/);
+    const allowed = String(events.headers['access-control-allow-headers']).split(',').map((h) => h.trim());
+    for (const h of ['AnonymousId', 'SentAt', 'Rsa-Retry-Attempt', 'Rsa-Retry-Reason', 'Rsa-Since-First-Attempt', 'Rsa-Since-Last-Attempt', 'Rsa-Recovered', 'X-Retry-Count']) {
+      assert.ok(allowed.includes(h), `${h} in ${allowed.join(',')}`);
+    }
     const notPublic = await pre('/sourceConfigs', 'GET', 'authorization');
     assert.equal(notPublic.headers['access-control-allow-origin'], undefined, 'only the settings path itself');
   });

@@ -133,10 +133,13 @@ await eachDialect('RudderStack Node SDK, default settings', (dialect) => {
     assert.equal(tooLong.statusCode, 413, tooLong.body);
   });
 
-  it('a form-typed body must still be JSON, and a bad write key is refused whatever the encoding', async () => {
+  it('a form-typed body must still be a JSON object (a real form is a 415), and a bad write key is refused whatever the encoding', async () => {
     const form = await send(Buffer.from('userId=x&event=y'), { 'content-type': 'application/x-www-form-urlencoded' }, '/v1/track');
-    assert.equal(form.statusCode, 400, form.body);
-    assert.equal(errorCode(form), 'FIDUCIA_INVALID_JSON');
+    assert.equal(form.statusCode, 415, form.body);
+    assert.equal(errorCode(form), 'FIDUCIA_UNSUPPORTED_MEDIA_TYPE');
+    const broken = await send(Buffer.from('{"userId": "x", "event": '), { 'content-type': 'application/x-www-form-urlencoded' }, '/v1/track');
+    assert.equal(broken.statusCode, 400, broken.body);
+    assert.equal(errorCode(broken), 'FIDUCIA_INVALID_JSON');
     const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basicAuth('not-a-key-0123456789'), 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: gzipSync(batch()) });
     assert.equal(r.statusCode, 401, r.body);
   });

@@ -33,20 +33,31 @@ export function parseJsonBody(text: string): unknown {
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  parseAsJson(app, ['application/json', 'text/plain']);
+  app.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.addContentTypeParser('*', (_req, _payload, done) => {
     done(new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), undefined);
   });
 }
 
 /**
- * Parses these media types as JSON on the routes of `app` (one encapsulation context). The collection API also takes
- * `application/x-www-form-urlencoded`, the type RudderStack's Node SDK puts on its (JSON) batches by default.
+ * Parses `application/x-www-form-urlencoded` bodies that are JSON objects, as JSON, on the routes of `app` (one
+ * encapsulation context): RudderStack's Node SDK labels its (JSON) batches so by default. A real form is still a 415.
  */
-export function parseAsJson(app: FastifyInstance, types: string[]): void {
-  app.addContentTypeParser(types, { parseAs: 'string' }, (_req, body, done) => {
+export function parseFormLabelledJson(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (!text.trimStart().startsWith('{')) {
+      done(new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), undefined);
+      return;
+    }
     try {
-      done(null, parseJsonBody(body as string));
+      done(null, parseJsonBody(text));
     } catch (err) {
       done(err as Error, undefined);
     }

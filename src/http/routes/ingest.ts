@@ -14,7 +14,7 @@ import {
 import type { MessagesResult } from '../../services/ingest/ingest-flush.ts';
 import { registerContentDecoding } from '../content-encoding.ts';
 import { FiduciaError } from '../errors.ts';
-import { parseAsJson } from '../json-body.ts';
+import { parseFormLabelledJson } from '../json-body.ts';
 import type { HttpContext } from '../context.ts';
 import type { Source } from '../../services/access/access.ts';
 import type { Metrics } from '../../services/metrics.ts';
@@ -90,7 +90,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   // What SDKs send by default: gzip bodies (bounded after decompression too) and, from RudderStack's Node SDK, JSON
   // labelled as a form. Neither widens what a browser can send without a preflight: text/plain already is JSON here.
   registerContentDecoding(app);
-  parseAsJson(app, ['application/x-www-form-urlencoded']);
+  parseFormLabelledJson(app);
   // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
   const sources = new WeakMap<FastifyRequest, Source>();
   app.addHook('preValidation', async (req) => {

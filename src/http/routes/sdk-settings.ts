@@ -52,7 +52,9 @@ const HOST = /^[A-Za-z0-9.:[\]-]+$/;
  */
 function publicBase(req: FastifyRequest, configured: URL | null): { protocol: 'http' | 'https'; host: string; shared: boolean } {
   if (configured) {
-    return { protocol: configured.protocol === 'http:' ? 'http' : 'https', host: configured.host + configured.pathname.replace(/\/+$/, ''), shared: true };
+    let path = configured.pathname;
+    while (path.endsWith('/')) path = path.slice(0, -1);
+    return { protocol: configured.protocol === 'http:' ? 'http' : 'https', host: configured.host + path, shared: true };
   }
   const host = req.host;
   if (typeof host !== 'string' || host.length === 0 || host.length > 255 || !HOST.test(host)) {

@@ -202,6 +202,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       jobs,
       destinations,
       pages,
+      publicUrl: opts.publicUrl,
       ping: () => dbs.ping(),
     },
     logger,

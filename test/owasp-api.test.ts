@@ -43,6 +43,18 @@ const TABLE: Record<string, Rule> = {
   'POST /v1/group': WRITE,
   'POST /v1/alias': WRITE,
   'POST /v1/batch': WRITE,
+  // analytics.js's short paths for the same calls
+  'POST /v1/i': WRITE,
+  'POST /v1/t': WRITE,
+  'POST /v1/p': WRITE,
+  'POST /v1/s': WRITE,
+  'POST /v1/g': WRITE,
+  'POST /v1/a': WRITE,
+  'POST /v1/b': WRITE,
+  // SDK settings: Segment's names the key in the URL, RudderStack's sends it as HTTP Basic user
+  'GET /v1/projects/:writeKey/settings': { kind: 'capability' },
+  'GET /sourceConfig': WRITE,
+  'GET /sourceConfig/': WRITE,
   'POST /v1/consent': WRITE,
   'GET /v1/consent/config': PUBLIC,
   'GET /v1/consent/receipt/:id': { kind: 'capability' },

@@ -17,6 +17,7 @@ import { destinationReplayRoutes, destinationRoutes } from './routes/destination
 import { profileRoutes } from './routes/profiles.ts';
 import { segmentRoutes } from './routes/segments.ts';
 import { ropaRoutes } from './routes/ropa.ts';
+import { sdkSettingsRoutes } from './routes/sdk-settings.ts';
 import { rightsPublicRoutes } from './routes/rights-public.ts';
 import { rightsRoutes } from './routes/rights.ts';
 import { sourceRoutes } from './routes/sources.ts';
@@ -54,8 +55,25 @@ export interface HttpOptions {
   trustProxy?: TrustProxyFn | string[] | false;
 }
 
-/** Preflights reach the CORS plugin whatever their path: only the public `/v1/` API may answer them. */
-const isPublicPath = (url: string) => url.startsWith('/v1/');
+/** Preflights reach the CORS plugin whatever their path: only the public `/v1/` API (and RudderStack's settings) may answer them. */
+const isPublicPath = (url: string) => url.startsWith('/v1/') || url === '/sourceConfig' || url.startsWith('/sourceConfig/') || url.startsWith('/sourceConfig?');
+
+/** The public collection API (write keys, settings for SDKs, consent, self-service rights), with CORS for shops' pages. */
+async function publicApi(pub: FastifyInstance, ctx: HttpContext): Promise<void> {
+  // The public collection API is called by browser SDKs from shops' own origins; write keys are public.
+  // The plugin's catch-all OPTIONS route would also answer preflights for /api/*: those get no CORS (a 404).
+  // SDKs' own headers, which a preflight must allow or the SDK cannot send at all: analytics.js numbers its retries
+  // (X-Retry-Count); RudderStack's SDK names the visitor and the send time, and describes its retries (Rsa-*).
+  const sdkHeaders = ['X-Retry-Count', 'AnonymousId', 'SentAt', 'Rsa-Recovered', 'Rsa-Retry-Attempt', 'Rsa-Since-Last-Attempt', 'Rsa-Since-First-Attempt', 'Rsa-Retry-Reason'];
+  const publicCors = { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC', ...sdkHeaders], maxAge: 86_400 };
+  await pub.register(cors, {
+    delegator: (req, cb) => cb(null, isPublicPath(req.url) ? publicCors : { origin: false }),
+  });
+  await pub.register(async (s) => ingestRoutes(s, ctx));
+  await pub.register(async (s) => sdkSettingsRoutes(s, ctx));
+  await pub.register(async (s) => consentRoutes(s, ctx));
+  await pub.register(async (s) => rightsPublicRoutes(s, ctx));
+}
 
 export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -111,17 +129,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     return reply.status(404).send(errorBody(fe));
   });
 
-  await app.register(async (pub) => {
-    // The public collection API is called by browser SDKs from shops' own origins; write keys are public.
-    // The plugin's catch-all OPTIONS route would also answer preflights for /api/*: those get no CORS (a 404).
-    const publicCors = { origin: true, methods: ['GET', 'POST', 'OPTIONS'], allowedHeaders: ['Content-Type', 'Authorization', 'Sec-GPC'], maxAge: 86_400 };
-    await pub.register(cors, {
-      delegator: (req, cb) => cb(null, isPublicPath(req.url) ? publicCors : { origin: false }),
-    });
-    await pub.register(async (s) => ingestRoutes(s, ctx));
-    await pub.register(async (s) => consentRoutes(s, ctx));
-    await pub.register(async (s) => rightsPublicRoutes(s, ctx));
-  });
+  await app.register(async (pub) => publicApi(pub, ctx));
   await app.register(async (ops) => healthRoutes(ops, ctx));
   await app.register(async (s) => profileRoutes(s, ctx));
   await app.register(async (s) => segmentRoutes(s, ctx));

@@ -40,6 +40,8 @@ export interface HttpContext {
   destinations: DestinationService;
   /** Fiducia's own pages (privacy center, demo shop): their write key and whether /demo is on. */
   pages?: PagesSource | undefined;
+  /** FIDUCIA_PUBLIC_URL, when set: where SDK settings tell browsers to send (otherwise the address each request reached). */
+  publicUrl?: string | undefined;
   /** Liveness of the storage: throws when a database does not answer. */
   ping(): Promise<void>;
 }

@@ -44,3 +44,22 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     done(new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), undefined);
   });
 }
+
+/**
+ * Parses `application/x-www-form-urlencoded` bodies that are JSON objects, as JSON, on the routes of `app` (one
+ * encapsulation context): RudderStack's Node SDK labels its (JSON) batches so by default. A real form is still a 415.
+ */
+export function parseFormLabelledJson(app: FastifyInstance): void {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (!text.trimStart().startsWith('{')) {
+      done(new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'), undefined);
+      return;
+    }
+    try {
+      done(null, parseJsonBody(text));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+}

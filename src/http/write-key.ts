@@ -32,11 +32,15 @@ export async function requireSource(req: FastifyRequest, access: AccessService, 
     metrics?.authFailures.inc({ credential: 'write_key', reason: 'missing_write_key' });
     throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'a write key is required (HTTP Basic user or writeKey)');
   }
+  const source = await knownSource(key, access, metrics);
+  if (!source) throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'unknown write key');
+  return source;
+}
+
+/** The active source of a write key, or null (counted) for an unknown, revoked or over-long one: all look the same. */
+export async function knownSource(key: string, access: AccessService, metrics?: Metrics): Promise<Source | null> {
   const source = key.length <= MAX_WRITE_KEY_LENGTH ? await access.sourceForWriteKey(key) : null;
-  if (!source) {
-    metrics?.authFailures.inc({ credential: 'write_key', reason: 'unknown_write_key' });
-    throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'unknown write key');
-  }
+  if (!source) metrics?.authFailures.inc({ credential: 'write_key', reason: 'unknown_write_key' });
   return source;
 }
 

@@ -33,12 +33,14 @@ export async function startListening(extra: Partial<FiduciaOptions> = {}) {
   return Object.assign(f, { url: `http://127.0.0.1:${port}` });
 }
 
-/** A "shop" on its own origin (another port), serving whatever HTML the test puts under a path. */
+/** A "shop" on its own origin (another port), serving whatever HTML (or, under a `.js` path, script) the test puts under a path. */
 export async function startShop(): Promise<{ url: string; pages: Map<string, string>; close(): Promise<void> }> {
   const pages = new Map<string, string>();
   const server: Server = createServer((req, res) => {
-    const html = pages.get((req.url ?? '/').split('?')[0] ?? '/');
-    res.writeHead(html === undefined ? 404 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const html = pages.get(path);
+    const type = path.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/html; charset=utf-8';
+    res.writeHead(html === undefined ? 404 : 200, { 'content-type': type, 'cache-control': 'no-store' });
     res.end(html ?? 'not found');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -12,7 +12,9 @@ import {
   type NormalizedMessage,
 } from '../../domain/segment-message.ts';
 import type { MessagesResult } from '../../services/ingest/ingest-flush.ts';
+import { registerContentDecoding } from '../content-encoding.ts';
 import { FiduciaError } from '../errors.ts';
+import { parseFormLabelledJson } from '../json-body.ts';
 import type { HttpContext } from '../context.ts';
 import type { Source } from '../../services/access/access.ts';
 import type { Metrics } from '../../services/metrics.ts';
@@ -85,6 +87,10 @@ function requestMeta(req: FastifyRequest) {
 }
 
 export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
+  // What SDKs send by default: gzip bodies (bounded after decompression too) and, from RudderStack's Node SDK, JSON
+  // labelled as a form. Neither widens what a browser can send without a preflight: text/plain already is JSON here.
+  registerContentDecoding(app);
+  parseFormLabelledJson(app);
   // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
   const sources = new WeakMap<FastifyRequest, Source>();
   app.addHook('preValidation', async (req) => {
@@ -116,31 +122,37 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     return { success: true as const };
   };
 
+  // analytics.js (analytics-next) posts to the first letter of the type (`/v1/t`, `/v1/b` when batching), as Segment's
+  // API accepts; the full names are the documented ones.
   for (const type of ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const) {
-    app.post(
-      `/v1/${type}`,
-      {
-        bodyLimit: MAX_MESSAGE_BYTES,
-        schema: { tags: ['ingestion'], summary: `Segment ${type} call`, body: MessageSchema, response: { 200: Success } },
-      },
-      async (req) => submit(req, [req.body], {}, type),
-    );
+    for (const path of [`/v1/${type}`, `/v1/${type.charAt(0)}`]) {
+      app.post(
+        path,
+        {
+          bodyLimit: MAX_MESSAGE_BYTES,
+          schema: { tags: ['ingestion'], summary: `Segment ${type} call`, body: MessageSchema, response: { 200: Success } },
+        },
+        async (req) => submit(req, [req.body], {}, type),
+      );
+    }
   }
 
-  app.post(
-    '/v1/batch',
-    {
-      bodyLimit: MAX_BATCH_BYTES,
-      schema: { tags: ['ingestion'], summary: 'Segment batch of calls', body: BatchSchema, response: { 200: Success } },
-    },
-    async (req) => {
-      const body = req.body as Record<string, unknown>;
-      const defaults = {
-        ...(isObject(body.context) ? { context: body.context } : {}),
-        ...(isObject(body.integrations) ? { integrations: body.integrations } : {}),
-        sentAt: body.sentAt,
-      };
-      return submit(req, body.batch as unknown[], defaults, null);
-    },
-  );
+  for (const path of ['/v1/batch', '/v1/b']) {
+    app.post(
+      path,
+      {
+        bodyLimit: MAX_BATCH_BYTES,
+        schema: { tags: ['ingestion'], summary: 'Segment batch of calls', body: BatchSchema, response: { 200: Success } },
+      },
+      async (req) => {
+        const body = req.body as Record<string, unknown>;
+        const defaults = {
+          ...(isObject(body.context) ? { context: body.context } : {}),
+          ...(isObject(body.integrations) ? { integrations: body.integrations } : {}),
+          sentAt: body.sentAt,
+        };
+        return submit(req, body.batch as unknown[], defaults, null);
+      },
+    );
+  }
 }

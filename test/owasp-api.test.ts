@@ -109,6 +109,14 @@ const TABLE: Record<string, Rule> = {
   'GET /demo.css': PUBLIC,
   'GET /demo-ads.js': PUBLIC,
   'GET /openapi.json': PUBLIC,
+  // The API reference (Swagger UI, src/http/api-docs.ts): its page, its own files and the document it renders.
+  'GET /docs': PUBLIC,
+  'GET /docs/': PUBLIC,
+  'GET /docs/static/index.html': PUBLIC,
+  'GET /docs/static/swagger-initializer.js': PUBLIC,
+  'GET /docs/*': PUBLIC,
+  'GET /docs/json': PUBLIC,
+  'GET /docs/yaml': PUBLIC,
 };
 
 /** Names of stored secrets, ciphertexts and hashes: none may be a key of any answer. */

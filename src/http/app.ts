@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { HttpContext } from './context.ts';
 import { FiduciaError, errorBody } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
+import { registerApiDocs } from './api-docs.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import type { TrustProxyFn } from './trust-proxy.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -143,5 +144,6 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (s) => destinationReplayRoutes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerApiDocs(app);
   return app;
 }

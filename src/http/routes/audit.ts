@@ -105,11 +105,11 @@ export async function auditRoutes(app: FastifyInstance, ctx: HttpContext): Promi
   });
   const actor = (req: FastifyRequest): string => callers.get(req)!.tokenId;
 
-  app.get('/api/v1/audit', { schema: { tags, security, querystring: Query, response: { 200: EntryPage, ...errors } } }, async (req) =>
+  app.get('/api/v1/audit', { schema: { operationId: 'listAuditEntries', summary: 'List audit log entries, filtered', tags, security, querystring: Query, response: { 200: EntryPage, ...errors } } }, async (req) =>
     queryEntries(ctx, req.query as Static<typeof Query>, actor(req)),
   );
 
-  app.get('/api/v1/audit/verify', { schema: { tags, security, querystring: VerifyQuery, response: { 200: VerifyReply, ...errors } } }, async (req) => {
+  app.get('/api/v1/audit/verify', { schema: { operationId: 'verifyAuditLog', summary: 'Verify the hash chain and the signed checkpoint', tags, security, querystring: VerifyQuery, response: { 200: VerifyReply, ...errors } } }, async (req) => {
     const report = await ctx.audit.verify();
     await ctx.audit.record([
       {
@@ -123,27 +123,27 @@ export async function auditRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     return report;
   });
 
-  app.get('/api/v1/audit/checkpoint', { schema: { tags, security, querystring: CheckpointQuery, response: { 200: Checkpoint, ...errors } } }, async (req, reply) => {
+  app.get('/api/v1/audit/checkpoint', { schema: { operationId: 'getAuditCheckpoint', summary: 'The latest signed checkpoint of the audit log', tags, security, querystring: CheckpointQuery, response: { 200: Checkpoint, ...errors } } }, async (req, reply) => {
     const { format } = req.query as Static<typeof CheckpointQuery>;
     const cp = await ctx.audit.checkpoint();
     if (format === 'note') return reply.type('text/plain; charset=utf-8').serializer((x: unknown) => String(x)).send(cp.note);
     return checkpointJson(cp);
   });
 
-  app.get('/api/v1/audit/key', { schema: { tags, security, response: { 200: KeyReply, ...errors } } }, async () => ({
+  app.get('/api/v1/audit/key', { schema: { operationId: 'getAuditKey', summary: 'The public key that signs audit checkpoints', tags, security, response: { 200: KeyReply, ...errors } } }, async () => ({
     origin: ctx.audit.signer.origin,
     keyId: ctx.audit.signer.keyId,
     algorithm: 'Ed25519' as const,
     publicKey: b64(ctx.audit.signer.publicKey),
   }));
 
-  app.get('/api/v1/audit/proof/inclusion', { schema: { tags, security, querystring: InclusionQuery, response: { 200: InclusionReply, ...errors } } }, async (req) => {
+  app.get('/api/v1/audit/proof/inclusion', { schema: { operationId: 'getAuditInclusionProof', summary: 'Merkle proof that an entry is in the log', tags, security, querystring: InclusionQuery, response: { 200: InclusionReply, ...errors } } }, async (req) => {
     const q = req.query as Static<typeof InclusionQuery>;
     const p = await ctx.audit.inclusionProof(Number(q.index), q.size === undefined ? undefined : Number(q.size));
     return { index: p.index, treeSize: p.treeSize, entry: entryJson(p.entry), leafHash: b64(p.leafHash), proof: p.proof.map(b64), rootHash: b64(p.rootHash), checkpoint: checkpointJson(p.checkpoint) };
   });
 
-  app.get('/api/v1/audit/proof/consistency', { schema: { tags, security, querystring: ConsistencyQuery, response: { 200: ConsistencyReply, ...errors } } }, async (req) => {
+  app.get('/api/v1/audit/proof/consistency', { schema: { operationId: 'getAuditConsistencyProof', summary: 'Merkle proof that one checkpoint extends another', tags, security, querystring: ConsistencyQuery, response: { 200: ConsistencyReply, ...errors } } }, async (req) => {
     const q = req.query as Static<typeof ConsistencyQuery>;
     const p = await ctx.audit.consistencyProof(Number(q.from), q.to === undefined ? undefined : Number(q.to));
     return {

@@ -71,7 +71,7 @@ const Receipt = Type.Object({
 });
 
 export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
-  app.get('/v1/consent/config', { schema: { tags: ['consent'], response: { 200: ConsentConfig } } }, async (_req, reply) => {
+  app.get('/v1/consent/config', { schema: { operationId: 'getConsentConfig', summary: 'Purposes, notice version and texts the consent widget shows', security: [], tags: ['consent'], response: { 200: ConsentConfig } } }, async (_req, reply) => {
     const c = ctx.cfg.config;
     // Every page view of a shop asks for this; a minute of caching keeps it cheap and a new notice still shows soon.
     void reply.header('cache-control', 'public, max-age=60');
@@ -97,7 +97,7 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
   // Public: the receipt id is the capability (unguessable, see consent-receipts.ts); it shows choices, never who made them.
   app.get(
     '/v1/consent/receipt/:id',
-    { schema: { tags: ['consent'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Receipt } } },
+    { schema: { operationId: 'getConsentReceipt', summary: 'A consent receipt: the choices recorded, never who made them', security: [], tags: ['consent'], params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 200: Receipt } } },
     async (req) => {
       const { id } = req.params as { id: string };
       const receipt = await ctx.consent.receipt(id.toLowerCase());
@@ -112,7 +112,7 @@ export async function consentRoutes(app: FastifyInstance, ctx: HttpContext): Pro
       bodyLimit: 16 * 1024,
       // The write key is checked before the schema, as on the other collection routes: a caller without one learns nothing.
       preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
-      schema: { tags: ['consent'], body: ConsentBody, response: { 200: ConsentReply } },
+      schema: { operationId: 'recordConsent', summary: 'Record a visitor\'s consent choices, with proof', security: [{ writeKey: [] }], tags: ['consent'], body: ConsentBody, response: { 200: ConsentReply } },
     },
     async (req) => {
       const source = await requireSource(req, ctx.access, ctx.metrics);

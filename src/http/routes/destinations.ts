@@ -52,7 +52,7 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
 
   app.get(
     '/api/v1/destinations',
-    { schema: { tags: ['destinations'], security: [{ token: [] }], response: { 200: Type.Object({ destinations: Type.Array(DestinationInfo) }), 401: ErrorReply, 403: ErrorReply } } },
+    { schema: { operationId: 'listDestinations', summary: 'Configured destinations and their delivery counts', tags: ['destinations'], security: [{ token: [] }], response: { 200: Type.Object({ destinations: Type.Array(DestinationInfo) }), 401: ErrorReply, 403: ErrorReply } } },
     async () => ({ destinations: await ctx.destinations.list() }),
   );
 
@@ -60,6 +60,7 @@ export async function destinationRoutes(app: FastifyInstance, ctx: HttpContext):
     '/api/v1/destinations/:id/deliveries',
     {
       schema: {
+        operationId: 'listDeliveries', summary: 'Deliveries of one destination, by status',
         tags: ['destinations'],
         security: [{ token: [] }],
         params: Type.Object({ id: Id }),
@@ -96,6 +97,7 @@ export async function destinationReplayRoutes(app: FastifyInstance, ctx: HttpCon
     '/api/v1/destinations/:id/replay',
     {
       schema: {
+        operationId: 'replayDeliveries', summary: 'Send dead-lettered deliveries again',
         tags: ['destinations'],
         security: [{ token: [] }],
         params: Type.Object({ id: Id }),

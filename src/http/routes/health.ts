@@ -7,7 +7,7 @@ import { FiduciaError } from '../errors.ts';
 export async function healthRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { schema: { operationId: 'getHealth', summary: 'Liveness: the process answers and its database is reachable', security: [], tags: ['operations'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => {
       try {
         await ctx.ping();

@@ -86,6 +86,11 @@ function requestMeta(req: FastifyRequest) {
   return consentProof(typeof ua === 'string' ? ua : undefined, req.ip);
 }
 
+/** The OpenAPI description of a collection route: authenticated by the source's write key (HTTP Basic user). */
+function collectionSchema(operationId: string, summary: string, body: typeof MessageSchema | typeof BatchSchema) {
+  return { operationId, summary, tags: ['ingestion'], security: [{ writeKey: [] }], body, response: { 200: Success } };
+}
+
 export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // What SDKs send by default: gzip bodies (bounded after decompression too) and, from RudderStack's Node SDK, JSON
   // labelled as a form. Neither widens what a browser can send without a preflight: text/plain already is JSON here.
@@ -130,7 +135,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
         path,
         {
           bodyLimit: MAX_MESSAGE_BYTES,
-          schema: { tags: ['ingestion'], summary: `Segment ${type} call`, body: MessageSchema, response: { 200: Success } },
+          schema: path === `/v1/${type}` ? collectionSchema(type, `Segment ${type} call`, MessageSchema) : collectionSchema(`${type}Short`, `Segment ${type} call (analytics.js short path)`, MessageSchema),
         },
         async (req) => submit(req, [req.body], {}, type),
       );
@@ -142,7 +147,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       path,
       {
         bodyLimit: MAX_BATCH_BYTES,
-        schema: { tags: ['ingestion'], summary: 'Segment batch of calls', body: BatchSchema, response: { 200: Success } },
+        schema: path === '/v1/batch' ? collectionSchema('batch', 'Segment batch of calls', BatchSchema) : collectionSchema('batchShort', 'Segment batch of calls (analytics.js short path)', BatchSchema),
       },
       async (req) => {
         const body = req.body as Record<string, unknown>;

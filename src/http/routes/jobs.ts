@@ -34,7 +34,7 @@ export async function jobRoutes(app: FastifyInstance, ctx: HttpContext): Promise
 
   app.get(
     '/api/v1/jobs',
-    { schema: { tags: ['jobs'], security: [{ token: [] }], response: { 200: Type.Object({ jobs: Type.Array(JobInfo) }), 401: ErrorReply, 403: ErrorReply } } },
+    { schema: { operationId: 'listJobs', summary: 'Scheduled jobs and their last runs', tags: ['jobs'], security: [{ token: [] }], response: { 200: Type.Object({ jobs: Type.Array(JobInfo) }), 401: ErrorReply, 403: ErrorReply } } },
     async () => {
       const jobs = await ctx.jobs.list();
       return {

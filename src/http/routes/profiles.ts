@@ -82,7 +82,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.get(
     '/api/v1/profiles/:identity',
-    { schema: { tags: ['profiles'], security: [{ token: [] }], params: Params, querystring: Query, response: { 200: Profile, ...errors } } },
+    { schema: { operationId: 'getProfile', summary: 'Read one profile for a purpose: only what that purpose may see', tags: ['profiles'], security: [{ token: [] }], params: Params, querystring: Query, response: { 200: Profile, ...errors } } },
     async (req) => {
       const { identity } = req.params as Static<typeof Params>;
       const { purpose } = req.query as Static<typeof Query>;
@@ -93,7 +93,7 @@ export async function profileRoutes(app: FastifyInstance, ctx: HttpContext): Pro
 
   app.get(
     '/api/v1/profiles/:identity/events',
-    { schema: { tags: ['profiles'], security: [{ token: [] }], params: Params, querystring: EventsQuery, response: { 200: EventsPage, ...errors } } },
+    { schema: { operationId: 'listProfileEvents', summary: 'Read one profile\'s events for a purpose', tags: ['profiles'], security: [{ token: [] }], params: Params, querystring: EventsQuery, response: { 200: EventsPage, ...errors } } },
     async (req) => {
       const { identity } = req.params as Static<typeof Params>;
       const q = req.query as Static<typeof EventsQuery>;

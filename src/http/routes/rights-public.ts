@@ -44,7 +44,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
       bodyLimit: 16 * 1024,
       // The write key is checked before the schema: a caller without one learns nothing.
       preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
-      schema: { tags, security, body: IntakeBody, response: { 202: Status, ...errors } },
+      schema: { operationId: 'submitRightsRequest', summary: 'A data subject asks to exercise a right (self-service)', tags, security, body: IntakeBody, response: { 202: Status, ...errors } },
     },
     async (req, reply) => {
       const source = await requireSource(req, ctx.access, ctx.metrics);
@@ -59,7 +59,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
     {
       bodyLimit: 4 * 1024,
       preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
-      schema: { tags, security, params: Id, body: VerifyBody, response: { 200: Status, ...errors } },
+      schema: { operationId: 'verifyRightsRequest', summary: 'Confirm a self-service request with the emailed code', tags, security, params: Id, body: VerifyBody, response: { 200: Status, ...errors } },
     },
     async (req) => {
       const { id } = req.params as Static<typeof Id>;
@@ -69,7 +69,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
   );
 
   // The personal link from the outcome email; the token in it is the credential, so no write key.
-  app.get('/v1/rights-requests/:id/download', { schema: { tags, params: Id, querystring: DownloadQuery } }, async (req, reply) => {
+  app.get('/v1/rights-requests/:id/download', { schema: { operationId: 'downloadRightsPackage', summary: 'Download the data of a verified access request (the link is the credential)', security: [], tags, params: Id, querystring: DownloadQuery } }, async (req, reply) => {
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as DownloadQuery;
     const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang);

@@ -93,7 +93,7 @@ function checkCreateBody(ctx: HttpContext, body: CreateBody): void {
 function requestRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: FastifyRequest) => string): void {
   const view = async (fn: () => Promise<{ id: string }>): Promise<RequestView> => ctx.rights.get((await fn()).id);
 
-  app.post('/api/v1/rights-requests', { bodyLimit: 64 * 1024, schema: { tags, security, body: CreateBody, response: { 202: Accepted, ...errors } } }, async (req, reply) => {
+  app.post('/api/v1/rights-requests', { bodyLimit: 64 * 1024, schema: { operationId: 'createRightsRequest', summary: 'Open a rights request on behalf of a data subject', tags, security, body: CreateBody, response: { 202: Accepted, ...errors } } }, async (req, reply) => {
     const body = req.body as CreateBody;
     const identity = identityOf(body.identity);
     checkCreateBody(ctx, body);
@@ -106,19 +106,19 @@ function requestRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: Fast
     return reply.status(202).send({ id: row.id, status: row.status, dueAt: new Date(Number(row.due_at)).toISOString() });
   });
 
-  app.get('/api/v1/rights-requests', { schema: { tags, security, querystring: ListQuery } }, async (req) => {
+  app.get('/api/v1/rights-requests', { schema: { operationId: 'listRightsRequests', summary: 'List rights requests with their due dates', tags, security, querystring: ListQuery } }, async (req) => {
     const q = req.query as ListQuery;
     const limit = Number(q.limit ?? 100);
     const requests = await ctx.rights.list({ status: q.status, type: q.type, overdue: q.overdue === 'true', limit, before: q.before });
     return { requests, next: requests.length === limit ? (requests[requests.length - 1]?.id ?? null) : null };
   });
 
-  app.get('/api/v1/rights-requests/:id', { schema: { tags, security, params: Id } }, async (req) => {
+  app.get('/api/v1/rights-requests/:id', { schema: { operationId: 'getRightsRequest', summary: 'One rights request and its history', tags, security, params: Id } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     return ctx.rights.get(id);
   });
 
-  app.get('/api/v1/rights-requests/:id/export', { schema: { tags, security, params: Id, querystring: ExportQuery } }, async (req, reply: FastifyReply) => {
+  app.get('/api/v1/rights-requests/:id/export', { schema: { operationId: 'exportRightsRequest', summary: 'The access or portability package of a request', tags, security, params: Id, querystring: ExportQuery } }, async (req, reply: FastifyReply) => {
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as ExportQuery;
     const out = await ctx.rights.exportPackage(id, (q.format ?? 'json') as ExportFormat, q.lang, actor(req));
@@ -131,19 +131,19 @@ function requestRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: Fast
       .send(out.body);
   });
 
-  app.post('/api/v1/rights-requests/:id/extend', { schema: { tags, security, params: Id, body: ExtendBody } }, async (req) => {
+  app.post('/api/v1/rights-requests/:id/extend', { schema: { operationId: 'extendRightsRequest', summary: 'Extend a request\'s deadline (Art. 12(3)), with the reason', tags, security, params: Id, body: ExtendBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = req.body as Static<typeof ExtendBody>;
     return view(() => ctx.rights.extend(id, b.months, b.reason, actor(req)));
   });
 
-  app.post('/api/v1/rights-requests/:id/reject', { schema: { tags, security, params: Id, body: RejectBody } }, async (req) => {
+  app.post('/api/v1/rights-requests/:id/reject', { schema: { operationId: 'rejectRightsRequest', summary: 'Reject a request, with the reason', tags, security, params: Id, body: RejectBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = req.body as Static<typeof RejectBody>;
     return view(() => ctx.rights.reject(id, b.reason, b.note, actor(req)));
   });
 
-  app.post('/api/v1/rights-requests/:id/process', { bodyLimit: 64 * 1024, schema: { tags, security, params: Id, body: ProcessBody } }, async (req) => {
+  app.post('/api/v1/rights-requests/:id/process', { bodyLimit: 64 * 1024, schema: { operationId: 'processRightsRequest', summary: 'Carry out a request now', tags, security, params: Id, body: ProcessBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = (req.body ?? {}) as Static<typeof ProcessBody>;
     for (const p of b.purposes ?? []) if (!ctx.cfg.purpose(p)) throw new FiduciaError('FIDUCIA_UNKNOWN_PURPOSE', `unknown purpose "${p}"`);
@@ -154,7 +154,7 @@ function requestRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: Fast
     });
   });
 
-  app.post('/api/v1/rights-requests/:id/lift-restriction', { schema: { tags, security, params: Id, body: LiftBody } }, async (req) => {
+  app.post('/api/v1/rights-requests/:id/lift-restriction', { schema: { operationId: 'liftRestriction', summary: 'Lift a restriction of processing', tags, security, params: Id, body: LiftBody } }, async (req) => {
     const { id } = req.params as Static<typeof Id>;
     const b = req.body as Static<typeof LiftBody>;
     return view(() => ctx.rights.liftRestriction(id, b.reason, actor(req)));
@@ -163,7 +163,7 @@ function requestRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: Fast
 
 /** Legal holds on a person's profile (by identity): set and release. */
 function legalHoldRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: FastifyRequest) => string): void {
-  app.put('/api/v1/legal-holds/:identity', { schema: { tags, security, params: IdentityParam, body: HoldBody } }, async (req) => {
+  app.put('/api/v1/legal-holds/:identity', { schema: { operationId: 'placeLegalHold', summary: 'Place a legal hold: erasure and retention wait', tags, security, params: IdentityParam, body: HoldBody } }, async (req) => {
     const { identity } = req.params as Static<typeof IdentityParam>;
     const b = req.body as Static<typeof HoldBody>;
     const hold = await ctx.rights.setLegalHold(identityOf(identity), b.reason, actor(req));
@@ -171,7 +171,7 @@ function legalHoldRoutes(app: FastifyInstance, ctx: HttpContext, actor: (req: Fa
     return { subjectId: hold.subjectId, holdId: hold.holdId, since: new Date(hold.since).toISOString() };
   });
 
-  app.delete('/api/v1/legal-holds/:identity', { schema: { tags, security, params: IdentityParam } }, async (req) => {
+  app.delete('/api/v1/legal-holds/:identity', { schema: { operationId: 'releaseLegalHold', summary: 'Release a legal hold', tags, security, params: IdentityParam } }, async (req) => {
     const { identity } = req.params as Static<typeof IdentityParam>;
     const res = await ctx.rights.releaseLegalHold(identityOf(identity), actor(req));
     if (!res) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no profile has this identity');

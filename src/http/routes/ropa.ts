@@ -22,6 +22,7 @@ export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     '/api/v1/ropa',
     {
       schema: {
+        operationId: 'getRecordOfProcessing', summary: 'Record of processing activities (Art. 30), JSON, HTML or CSV',
         tags: ['ropa'],
         security: [{ token: [] }],
         description: 'Record of processing activities (Art. 30 GDPR), generated from the configuration and the running system.',
@@ -55,7 +56,7 @@ export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promis
   // Public: the same table a privacy notice shows (Art. 13: purposes, bases, recipients, transfers, retention).
   app.get(
     '/api/v1/ropa/purposes',
-    { schema: { tags: ['ropa'], description: 'The purpose table of the privacy notice, in Italian or English.', querystring: PurposesQuery, response: { 400: ErrorReply } } },
+    { schema: { operationId: 'getNoticePurposes', summary: 'The purpose table of the privacy notice, Italian or English', security: [], tags: ['ropa'], description: 'The purpose table of the privacy notice, in Italian or English.', querystring: PurposesQuery, response: { 400: ErrorReply } } },
     async (req, reply) => {
       const q = req.query as Static<typeof PurposesQuery>;
       const lang = q.lang ?? 'it';

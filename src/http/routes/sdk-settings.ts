@@ -85,6 +85,7 @@ export async function sdkSettingsRoutes(app: FastifyInstance, ctx: HttpContext):
     '/v1/projects/:writeKey/settings',
     {
       schema: {
+        operationId: 'getSegmentSettings', security: [],
         tags: ['ingestion'],
         summary: "Segment analytics.js source settings: where to send (this server), no destinations, no telemetry",
         params: KeyParams,
@@ -138,6 +139,7 @@ export async function sdkSettingsRoutes(app: FastifyInstance, ctx: HttpContext):
       {
         schema: {
           tags: ['ingestion'],
+          operationId: path === '/sourceConfig' ? 'getRudderSourceConfig' : 'getRudderSourceConfigSlash',
           summary: 'RudderStack JavaScript SDK (v3) source configuration: enabled, no destinations, no telemetry',
           security: [{ writeKey: [] }],
           querystring: ConfigQuery,

@@ -95,7 +95,7 @@ function definitionRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: Call
       bodyLimit: 64 * 1024,
       // The role is checked before the body's schema: a non-admin caller gets 403 whatever it sends.
       preValidation: async (req) => requireRole(req, ctx, callerOf(req), ['admin']),
-      schema: { tags: ['segments'], security: [{ token: [] }], body: CreateBody, response: { 201: Definition, ...errors, 409: ErrorReply } },
+      schema: { operationId: 'createSegment', summary: 'Define a segment', tags: ['segments'], security: [{ token: [] }], body: CreateBody, response: { 201: Definition, ...errors, 409: ErrorReply } },
     },
     async (req, reply) => {
       const caller = callerOf(req);
@@ -108,19 +108,19 @@ function definitionRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: Call
     },
   );
 
-  app.get('/api/v1/segments', { schema: { tags: ['segments'], security: [{ token: [] }], response: { 200: Type.Object({ segments: Type.Array(Definition) }), 401: ErrorReply } } }, async (req) => {
+  app.get('/api/v1/segments', { schema: { operationId: 'listSegments', summary: 'List segment definitions', tags: ['segments'], security: [{ token: [] }], response: { 200: Type.Object({ segments: Type.Array(Definition) }), 401: ErrorReply } } }, async (req) => {
     const caller = callerOf(req);
     return { segments: ctx.segments.definitions().filter((d) => visible(caller, d)) };
   });
 
-  app.get('/api/v1/segments/:id', { schema: { tags: ['segments'], security: [{ token: [] }], params: IdParams, response: { 200: Definition, ...errors } } }, async (req) => {
+  app.get('/api/v1/segments/:id', { schema: { operationId: 'getSegment', summary: 'One segment definition', tags: ['segments'], security: [{ token: [] }], params: IdParams, response: { 200: Definition, ...errors } } }, async (req) => {
     const caller = callerOf(req);
     const d = find(ctx, (req.params as Static<typeof IdParams>).id);
     if (!visible(caller, d)) await requirePurpose(req, ctx, caller, d.purpose);
     return d;
   });
 
-  app.delete('/api/v1/segments/:id', { schema: { tags: ['segments'], security: [{ token: [] }], params: IdParams, response: { ...errors, 409: ErrorReply } } }, async (req, reply) => {
+  app.delete('/api/v1/segments/:id', { schema: { operationId: 'deleteSegment', summary: 'Delete a segment', tags: ['segments'], security: [{ token: [] }], params: IdParams, response: { ...errors, 409: ErrorReply } } }, async (req, reply) => {
     const caller = callerOf(req);
     await requireRole(req, ctx, caller, ['admin']);
     const { id } = req.params as Static<typeof IdParams>;
@@ -134,7 +134,7 @@ function definitionRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: Call
 function memberRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: CallerOf): void {
   app.get(
     '/api/v1/segments/:id/count',
-    { schema: { tags: ['segments'], security: [{ token: [] }], params: IdParams, querystring: PurposeQuery, response: { 200: Count, ...errors } } },
+    { schema: { operationId: 'countSegment', summary: 'How many people a segment holds, for a purpose (small counts are not shown exactly)', tags: ['segments'], security: [{ token: [] }], params: IdParams, querystring: PurposeQuery, response: { 200: Count, ...errors } } },
     async (req) => {
       const caller = callerOf(req);
       const { purpose } = req.query as Static<typeof PurposeQuery>;
@@ -145,7 +145,7 @@ function memberRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: CallerOf
 
   app.get(
     '/api/v1/segments/:id/members',
-    { schema: { tags: ['segments'], security: [{ token: [] }], params: IdParams, querystring: MembersQuery, response: { 200: Members, ...errors } } },
+    { schema: { operationId: 'listSegmentMembers', summary: 'A segment\'s members, for a purpose', tags: ['segments'], security: [{ token: [] }], params: IdParams, querystring: MembersQuery, response: { 200: Members, ...errors } } },
     async (req) => {
       const caller = callerOf(req);
       const q = req.query as Static<typeof MembersQuery>;

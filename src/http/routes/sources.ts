@@ -42,12 +42,12 @@ export async function sourceRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   const callerOf = requireRoleOnRequest(app, ctx, ['admin']);
   const actorOf = (req: FastifyRequest): string => callerOf(req).tokenId;
 
-  app.post('/api/v1/sources', { schema: { ...meta, body: CreateBody, response: { 201: Created, ...errors } } }, async (req, reply) => {
+  app.post('/api/v1/sources', { schema: { operationId: 'createSource', summary: 'Create a source and its write key', ...meta, body: CreateBody, response: { 201: Created, ...errors } } }, async (req, reply) => {
     const body = req.body as CreateBody;
     return reply.status(201).send(await ctx.access.createSource({ name: body.name, kind: body.kind, actor: actorOf(req) }));
   });
 
-  app.get('/api/v1/sources', { schema: { ...meta, response: { 200: Type.Object({ sources: Type.Array(SourceInfo) }), ...errors } } }, async () => ({
+  app.get('/api/v1/sources', { schema: { operationId: 'listSources', summary: 'List sources, without their keys', ...meta, response: { 200: Type.Object({ sources: Type.Array(SourceInfo) }), ...errors } } }, async () => ({
     sources: (await ctx.access.listSources()).map((s) => ({
       ...s,
       createdAt: new Date(s.createdAt).toISOString(),
@@ -57,7 +57,7 @@ export async function sourceRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
   app.post(
     '/api/v1/sources/:id/rotate',
-    { schema: { ...meta, params: IdParams, body: Type.Optional(RotateBody), response: { 200: Created, ...errors, 404: ErrorReply } } },
+    { schema: { operationId: 'rotateSourceKey', summary: 'Issue a new write key for a source', ...meta, params: IdParams, body: Type.Optional(RotateBody), response: { 200: Created, ...errors, 404: ErrorReply } } },
     async (req) => {
       const { id } = req.params as Static<typeof IdParams>;
       const body = (req.body ?? {}) as Static<typeof RotateBody>;
@@ -67,7 +67,7 @@ export async function sourceRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     },
   );
 
-  app.delete('/api/v1/sources/:id', { schema: { ...meta, params: IdParams, response: { ...errors, 404: ErrorReply } } }, async (req, reply) => {
+  app.delete('/api/v1/sources/:id', { schema: { operationId: 'deleteSource', summary: 'Revoke a source and its write keys', ...meta, params: IdParams, response: { ...errors, 404: ErrorReply } } }, async (req, reply) => {
     const { id } = req.params as Static<typeof IdParams>;
     if ((await ctx.access.revokeSource(id, actorOf(req))) === 'not_found') throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such source');
     // Revoking twice is not an error: the source is revoked either way.

@@ -37,7 +37,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: HttpContext): Promi
 
   app.post(
     '/api/v1/tokens',
-    { schema: { tags: ['tokens'], security: [{ token: [] }], body: CreateBody, response: { 201: Created, ...errors } } },
+    { schema: { operationId: 'createToken', summary: 'Create an API token (shown once)', tags: ['tokens'], security: [{ token: [] }], body: CreateBody, response: { 201: Created, ...errors } } },
     async (req, reply) => {
       const body = req.body as CreateBody;
       const purposes = body.purposes ?? [];
@@ -53,7 +53,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: HttpContext): Promi
     },
   );
 
-  app.get('/api/v1/tokens', { schema: { tags: ['tokens'], security: [{ token: [] }], response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors } } }, async () => {
+  app.get('/api/v1/tokens', { schema: { operationId: 'listTokens', summary: 'List API tokens, without secrets', tags: ['tokens'], security: [{ token: [] }], response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors } } }, async () => {
     const tokens = await ctx.access.listTokens();
     return {
       tokens: tokens.map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() })),
@@ -62,7 +62,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: HttpContext): Promi
 
   app.delete(
     '/api/v1/tokens/:id',
-    { schema: { tags: ['tokens'], security: [{ token: [] }], params: IdParams, response: { ...errors, 404: ErrorReply, 409: ErrorReply } } },
+    { schema: { operationId: 'revokeToken', summary: 'Revoke an API token', tags: ['tokens'], security: [{ token: [] }], params: IdParams, response: { ...errors, 404: ErrorReply, 409: ErrorReply } } },
     async (req, reply) => {
       const { id } = req.params as Static<typeof IdParams>;
       const r = await ctx.access.revokeToken(id, callerOf(req).tokenId);

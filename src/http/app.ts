@@ -9,6 +9,7 @@ import { registerJsonBodyParser } from './json-body.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import type { TrustProxyFn } from './trust-proxy.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { breachRoutes } from './routes/breaches.ts';
 import { consentRoutes } from './routes/consent.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
@@ -133,6 +134,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (s) => jobRoutes(s, ctx));
   await app.register(async (s) => destinationRoutes(s, ctx));
   await app.register(async (s) => destinationReplayRoutes(s, ctx));
+  await app.register(async (s) => breachRoutes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -8,7 +8,6 @@ import { uuidv7 as newId } from '../../domain/ids.ts';
 import { BreachRepo } from '../../store/breach-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
 import type { IdentitiesTable } from '../../store/schema.ts';
-import { SubjectStateRepo } from '../../store/subject-state-repo.ts';
 import type { AuditEntryInput } from '../audit/audit-port.ts';
 import type { KeyRing } from '../keys/keyring.ts';
 import type { Mailer } from '../rights/mailer.ts';

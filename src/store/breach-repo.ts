@@ -1,5 +1,5 @@
 // The breach register: breaches, the append-only history of their changes, and the people each one concerns.
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { chunks } from './internal/batches.ts';
 import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 import type { BreachHistoryTable, BreachSubjectsTable, BreachesTable, DataDatabase } from './schema.ts';
@@ -97,11 +97,28 @@ export class BreachRepo {
     return added;
   }
 
-  /** Subjects of a breach not told yet, in id order after `after`. */
-  async pendingSubjects(breachId: string, after: string | null, limit: number): Promise<string[]> {
-    let q = this.db.selectFrom('breach_subjects').select('subject_id').where('breach_id', '=', breachId).where('notified_at', 'is', null);
+  /**
+   * Claims up to `limit` subjects of a breach not told yet (in id order after `after`), and those whose claim is older
+   * than `staleBefore` (the sender stopped): each is marked `sending`, and only the rows this call changed are
+   * returned, so two senders never tell the same person twice. `last`: the last candidate, to page on from (null: none left).
+   */
+  async claimSubjects(breachId: string, after: string | null, limit: number, now: number, staleBefore: number): Promise<{ claimed: string[]; last: string | null }> {
+    const due = (eb: ExpressionBuilder<DataDatabase, 'breach_subjects'>) =>
+      eb.or([eb('notified_at', 'is', null), eb.and([eb('outcome', '=', 'sending'), eb('notified_at', '<', staleBefore)])]);
+    let q = this.db.selectFrom('breach_subjects').select('subject_id').where('breach_id', '=', breachId).where(due);
     if (after !== null) q = q.where('subject_id', '>', after);
-    return (await q.orderBy('subject_id').limit(limit).execute()).map((r) => r.subject_id);
+    const candidates = (await q.orderBy('subject_id').limit(limit).execute()).map((r) => r.subject_id);
+    if (candidates.length === 0) return { claimed: [], last: null };
+    const claimed = await this.db
+      .updateTable('breach_subjects')
+      .set({ notified_at: now, outcome: 'sending' })
+      .where('breach_id', '=', breachId)
+      .where('subject_id', 'in', candidates)
+      .where(due)
+      .returning('subject_id')
+      .execute();
+    const mine = new Set(claimed.map((r) => r.subject_id));
+    return { claimed: candidates.filter((c) => mine.has(c)), last: candidates[candidates.length - 1]! };
   }
 
   /** Records the notice's outcome for each of these subjects. */

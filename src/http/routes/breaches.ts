@@ -6,6 +6,7 @@ import { documentHtml, documentText, type BreachDocument, type Lang } from '../.
 import type { BreachInput } from '../../services/breaches/breaches.ts';
 import { requireRoleOnRequest } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
+import { FiduciaError } from '../errors.ts';
 import { documentCsp } from '../security-headers.ts';
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -91,7 +92,12 @@ const tags = ['breaches'];
 const security = [{ token: [] }];
 const raw = (x: unknown): string => String(x);
 
-const timeOf = (s: string): number => Date.parse(s);
+/** RFC 3339 as the schema checked it; a value it lets through that is no instant (a leap second) is refused here. */
+function timeOf(s: string): number {
+  const t = Date.parse(s);
+  if (!Number.isFinite(t)) throw new FiduciaError('FIDUCIA_VALIDATION', 'a time is not a valid instant');
+  return t;
+}
 
 /** The body's facts as the service takes them (times in epoch ms); absent fields stay absent. */
 function factsOf(b: UpdateBody | CreateBody): Partial<BreachInput> {

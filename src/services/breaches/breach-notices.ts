@@ -19,6 +19,8 @@ const ASSERTED: ReadonlySet<IdentityAssertion> = new Set(['server', 'rights_requ
 /** A person with several asserted addresses gets the notice at each, up to this many. */
 const MAX_ADDRESSES = 3;
 const PAGE = 200;
+/** A claim this old is taken to be a sender that stopped: its people are tried again. */
+const STALE_CLAIM_MS = 15 * 60_000;
 
 export type NoticeOutcome = 'sent' | 'no_email' | 'erased' | 'failed';
 
@@ -66,7 +68,7 @@ export class BreachNotices {
   /**
    * Sends the notice to each named subject not told yet, in `lang`, and records each outcome: erased people are
    * skipped, people without an asserted address are counted. Allowed once the authority was notified (or again, for
-   * subjects named later).
+   * subjects named later). Each page of people is claimed first, so two sends at once never tell anyone twice.
    */
   async send(id: string, lang: Lang, actor: string): Promise<{ report: NoticeReport; breach: BreachView }> {
     const row = await this.breaches.repo.get(id);
@@ -78,10 +80,11 @@ export class BreachNotices {
     const mail = noticeMail(this.breaches.docInput(row), lang);
     const report: NoticeReport = { sent: 0, noEmail: 0, erased: 0, failed: 0, messages: 0 };
     for (let after: string | null = null; ; ) {
-      const page = await this.breaches.repo.pendingSubjects(id, after, PAGE);
-      if (page.length === 0) break;
-      after = page[page.length - 1]!;
-      await this.#sendPage(id, page, mail, actor, report);
+      const now = this.breaches.now();
+      const { claimed, last } = await this.breaches.repo.claimSubjects(id, after, PAGE, now, now - STALE_CLAIM_MS);
+      if (last === null) break;
+      after = last;
+      if (claimed.length > 0) await this.#sendPage(id, claimed, mail, actor, report);
     }
     await this.#finish(id, status, actor, report);
     return { report, breach: await this.breaches.get(id) };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authorityNotice, breachClock, decideStatus, encryptionExemption, missingItems, NOTIFICATION_WINDOW_MS, type BreachFacts } from './breach.ts';
+import { authorityNotice, breachClock, decideStatus, encryptionExemption, maySendNotice, missingItems, noticeMovesOn, NOTIFICATION_WINDOW_MS, type BreachFacts } from './breach.ts';
 import { authorityNotification, documentHtml, documentText, subjectNotice, type BreachDocInput } from './breach-documents.ts';
 
 const H = 3600_000;
@@ -38,6 +38,17 @@ describe('status decisions', () => {
     assert.equal(decideStatus('closed', 'open', undefined).ok, false);
     assert.equal(decideStatus('open', 'notified_authority', undefined).ok, false, 'its own step');
     assert.equal(decideStatus('notified_authority', 'closed', 'encrypted').ok, false, 'a reason only with not_required');
+  });
+
+  it('sends the notice once the authority is notified, and when the authority requires it after all (Art. 34(4))', () => {
+    assert.equal(maySendNotice('open', null).ok, false);
+    assert.equal(maySendNotice('notified_authority', T0).ok, true);
+    assert.equal(maySendNotice('subjects_notified', T0).ok, true);
+    assert.equal(maySendNotice('not_required', T0).ok, true, 'Art. 34(4)');
+    assert.equal(maySendNotice('not_required', null).ok, false, 'no risk: nobody was notified');
+    assert.equal(maySendNotice('closed', T0).ok, false);
+    assert.equal(noticeMovesOn('not_required'), true);
+    assert.equal(noticeMovesOn('subjects_notified'), false);
   });
 
   it('reads encryption for Art. 34(3)(a)', () => {

@@ -150,6 +150,21 @@ export function authorityNotice(
 }
 
 /**
+ * Whether the notice to the people concerned may go out: once the authority is notified, again for people named later,
+ * and after a decision that it was not required if the authority, told of the breach, requires it after all (Art. 34(4)).
+ */
+export function maySendNotice(status: BreachStatus, authorityNotifiedAt: number | null): Decision<undefined> {
+  if (status === 'notified_authority' || status === 'subjects_notified') return ok(undefined);
+  if (status === 'not_required' && authorityNotifiedAt !== null) return ok(undefined);
+  return no(`the notice goes out once the authority is notified (the breach is ${status})`);
+}
+
+/** Sending the notice moves the breach to `subjects_notified` from these. */
+export function noticeMovesOn(status: BreachStatus): boolean {
+  return status === 'notified_authority' || status === 'not_required';
+}
+
+/**
  * What encryption means for telling the people concerned. Fiducia's per-subject keys make the personal fields
  * unintelligible to whoever holds the data without the keystore and the master key (Art. 34(3)(a)); the
  * pseudonymous envelope (subject ids, event names and times, categories, consent states) is not encrypted.

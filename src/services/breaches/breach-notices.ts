@@ -1,7 +1,7 @@
 // The people a breach concerns and the Art. 34 notice to them: subject ids attached to a breach, and the notice sent
 // through the mailer to each one's asserted email address (read with the subject's own key, never logged or stored).
 import { ciphertextKeyVersion, decryptJson } from '../../crypto/envelope.ts';
-import { MAX_BREACH_SUBJECTS, type BreachStatus } from '../../domain/breach.ts';
+import { MAX_BREACH_SUBJECTS, maySendNotice, noticeMovesOn, type BreachStatus } from '../../domain/breach.ts';
 import { noticeMail, type Lang } from '../../domain/breach-documents.ts';
 import type { IdentityAssertion } from '../../domain/identity.ts';
 import { uuidv7 as newId } from '../../domain/ids.ts';
@@ -67,16 +67,13 @@ export class BreachNotices {
 
   /**
    * Sends the notice to each named subject not told yet, in `lang`, and records each outcome: erased people are
-   * skipped, people without an asserted address are counted. Allowed once the authority was notified (or again, for
-   * subjects named later). Each page of people is claimed first, so two sends at once never tell anyone twice.
+   * skipped, people without an asserted address are counted. Allowed once the authority was notified (`maySendNotice`). Each page of people is claimed first, so two sends at once never tell anyone twice.
    */
   async send(id: string, lang: Lang, actor: string): Promise<{ report: NoticeReport; breach: BreachView }> {
     const row = await this.breaches.repo.get(id);
     if (!row) throw new BreachNotFoundError();
-    const status = row.status as BreachStatus;
-    if (status !== 'notified_authority' && status !== 'subjects_notified') {
-      throw new BreachStateError(`the notice goes out once the authority is notified (the breach is ${status})`);
-    }
+    const may = maySendNotice(row.status as BreachStatus, row.authority_notified_at);
+    if (!may.ok) throw new BreachStateError(may.reason);
     const mail = noticeMail(this.breaches.docInput(row), lang);
     const report: NoticeReport = { sent: 0, noEmail: 0, erased: 0, failed: 0, messages: 0 };
     for (let after: string | null = null; ; ) {
@@ -86,7 +83,7 @@ export class BreachNotices {
       after = last;
       if (claimed.length > 0) await this.#sendPage(id, claimed, mail, actor, report);
     }
-    await this.#finish(id, status, actor, report);
+    await this.#finish(id, actor, report);
     return { report, breach: await this.breaches.get(id) };
   }
 
@@ -143,18 +140,18 @@ export class BreachNotices {
     return [...out];
   }
 
-  async #finish(id: string, status: BreachStatus, actor: string, report: NoticeReport): Promise<void> {
+  async #finish(id: string, actor: string, report: NoticeReport): Promise<void> {
     const db = this.breaches.deps.db;
     await db.transaction(async (trx) => {
       const repo = new BreachRepo(trx);
       const row = await repo.lock(id);
       if (!row) throw new BreachNotFoundError();
       const now = this.breaches.now();
-      const moved = report.sent > 0 && status === 'notified_authority';
+      const moved = report.sent > 0 && noticeMovesOn(row.status as BreachStatus);
       await repo.update(id, {
         subjects_notified: row.subjects_notified + report.sent,
         ...(report.sent > 0 ? { subjects_notified_at: now } : {}),
-        ...(moved ? { status: 'subjects_notified' } : {}),
+        ...(moved ? { status: 'subjects_notified', not_required_reason: null } : {}),
         updated_at: now,
       });
       const note = `sent ${report.sent}, no email ${report.noEmail}, erased ${report.erased}, failed ${report.failed}`;

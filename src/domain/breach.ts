@@ -31,6 +31,9 @@ export type NotRequiredReason = (typeof NOT_REQUIRED_REASONS)[number];
 /** Art. 33(1): where feasible, the authority is notified within 72 hours of the controller becoming aware. */
 export const NOTIFICATION_WINDOW_MS = 72 * 3600_000;
 
+/** Clock skew allowed between the caller and the server for times given to the register. */
+const SKEW_MS = 5 * 60_000;
+
 /** Most subject ids one breach may name (attached in requests of at most `MAX_SUBJECTS_PER_CALL`). */
 export const MAX_BREACH_SUBJECTS = 100_000;
 export const MAX_SUBJECTS_PER_CALL = 1_000;
@@ -142,7 +145,7 @@ export function authorityNotice(
   if (status === 'closed') return no('the breach is closed');
   if (status === 'not_required') return no('the breach was recorded as needing no notification');
   if (at < awareAt) return no('the notification cannot precede becoming aware of the breach');
-  if (at > now) return no('the notification time cannot be in the future');
+  if (at > now + SKEW_MS) return no('the notification time cannot be in the future');
   const phase = status === 'open' ? 'initial' : 'further';
   const late = at > notificationDeadline(awareAt);
   if (phase === 'initial' && late && !delayReason && !storedDelayReason) return no('delay_reason_required');
@@ -186,11 +189,9 @@ export function missingItems(f: BreachFacts): string[] {
   return out;
 }
 
-/** A time given to the register: not before `floor` (when given) and not in the future beyond clock skew. */
-export function checkTime(at: number, now: number, what: string, floor?: number): Decision<number> {
-  const SKEW_MS = 5 * 60_000;
+/** A time given to the register: a real instant, not in the future beyond clock skew. */
+export function checkTime(at: number, now: number, what: string): Decision<number> {
   if (!Number.isFinite(at)) return no(`${what} is not a valid time`);
   if (at > now + SKEW_MS) return no(`${what} cannot be in the future`);
-  if (floor !== undefined && at < floor) return no(`${what} is before the breach occurred`);
   return ok(at);
 }

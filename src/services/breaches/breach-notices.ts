@@ -67,7 +67,8 @@ export class BreachNotices {
 
   /**
    * Sends the notice to each named subject not told yet, in `lang`, and records each outcome: erased people are
-   * skipped, people without an asserted address are counted. Allowed once the authority was notified (`maySendNotice`). Each page of people is claimed first, so two sends at once never tell anyone twice.
+   * skipped, people without an asserted address are counted. Allowed once the authority was notified (`maySendNotice`).
+   * Each page of people is claimed first, so two sends at once never tell anyone twice.
    */
   async send(id: string, lang: Lang, actor: string): Promise<{ report: NoticeReport; breach: BreachView }> {
     const row = await this.breaches.repo.get(id);

@@ -17,6 +17,8 @@ import { ProfileService } from './services/profiles/profiles.ts';
 import { PolicyEngine } from './domain/policy.ts';
 import { AuditLog } from './services/audit/audit-log.ts';
 import { auditIngestObserver } from './services/audit/audit-observers.ts';
+import { BreachNotices } from './services/breaches/breach-notices.ts';
+import { BreachService } from './services/breaches/breaches.ts';
 import { backgroundJobs } from './jobs/background-jobs.ts';
 import { JobScheduler } from './services/jobs/scheduler.ts';
 import { RetentionSweep } from './services/retention/retention-sweep.ts';
@@ -69,6 +71,9 @@ export interface Fiducia {
   /** The destinations' delivery worker (docs/destinations.md): `drain()` sends everything due now. */
   deliveries: DeliveryWorker;
   destinations: DestinationService;
+  /** The breach register (Arts. 33–34) and the notice to the people concerned. */
+  breaches: BreachService;
+  breachNotices: BreachNotices;
   metrics: Metrics;
   /** Refused tokens, counted per window and network; `flush()` writes the pending `auth.failed` summaries. */
   authFailures: AuthFailureLog;
@@ -167,11 +172,14 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
-  const { rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
+  const { rights, intake: rightsIntake, sweep: runSweep, deps: rightsDeps } = buildRightsServices({
     db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer ?? (smtp && new QueuedMailer(dbs.store, ring, () => deliveries.wake(), delivery.now)), smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
     destinations: new DestinationNotices(cfg, ring, delivery.now),
   });
   const destinations = new DestinationService(dbs.store, cfg, audit, delivery.now, () => deliveries.wake());
+  const breaches = new BreachService({ db: dbs.store, cfg, audit, now: opts.breachesClock });
+  // The notice to the people concerned goes through the rights-request mailer: queued for SMTP, or the outbox folder.
+  const breachNotices = new BreachNotices(breaches, { ring, mailer: rightsDeps.mailer });
   const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, plaintext, logger, now: opts.retentionClock });
   const jobs = new JobScheduler(dbs.store, { logger, metrics, leaseMs: opts.jobLeaseMs, now: opts.jobsClock });
   jobs.register(
@@ -201,6 +209,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       rightsIntake,
       jobs,
       destinations,
+      breaches,
+      breachNotices,
       pages,
       publicUrl: opts.publicUrl,
       ping: () => dbs.ping(),
@@ -232,6 +242,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     jobs,
     deliveries,
     destinations,
+    breaches,
+    breachNotices,
     metrics,
     authFailures,
     bootstrap,

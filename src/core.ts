@@ -41,6 +41,8 @@ export interface FiduciaOptions extends StoreOptions {
   retentionSweepMinutes?: number | undefined;
   /** The clock retention periods are measured against (tests move it forward); default `Date.now`. */
   retentionClock?: (() => number) | undefined;
+  /** The breach register's clock: the 72 hours and the times it records (tests move it); default `Date.now`. */
+  breachesClock?: (() => number) | undefined;
   /**
    * Where destinations' secrets are read (each destination names its variable, `secretEnv`); default `process.env`.
    * A destination whose variable is unset stops the start.

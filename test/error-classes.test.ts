@@ -33,6 +33,9 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   AuditLogDamagedError: ['audit entry 1 is missing'],
   ProofRangeError: ['out of range'],
   WebBuildError: ['esbuild produced no widget.js'],
+  BreachNotFoundError: [],
+  BreachStateError: ['closed'],
+  BreachInputError: ['FIDUCIA_DELAY_REASON_REQUIRED', 'late'],
 };
 
 function sourceFiles(dir: string, prefix = ''): string[] {

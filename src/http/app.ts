@@ -10,6 +10,7 @@ import { registerApiDocs } from './api-docs.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import type { TrustProxyFn } from './trust-proxy.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { breachRoutes } from './routes/breaches.ts';
 import { consentRoutes } from './routes/consent.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
@@ -132,16 +133,9 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
 
   await app.register(async (pub) => publicApi(pub, ctx));
   await app.register(async (ops) => healthRoutes(ops, ctx));
-  await app.register(async (s) => profileRoutes(s, ctx));
-  await app.register(async (s) => segmentRoutes(s, ctx));
-  await app.register(async (s) => auditRoutes(s, ctx));
-  await app.register(async (s) => ropaRoutes(s, ctx));
-  await app.register(async (s) => rightsRoutes(s, ctx));
-  await app.register(async (s) => tokenRoutes(s, ctx));
-  await app.register(async (s) => sourceRoutes(s, ctx));
-  await app.register(async (s) => jobRoutes(s, ctx));
-  await app.register(async (s) => destinationRoutes(s, ctx));
-  await app.register(async (s) => destinationReplayRoutes(s, ctx));
+  // The token-authenticated API, one encapsulated plugin per area (each adds its own auth hooks).
+  const areas = [profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, breachRoutes];
+  for (const routes of areas) await app.register(async (s) => routes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await registerApiDocs(app);

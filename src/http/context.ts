@@ -2,6 +2,8 @@
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import type { AccessService } from '../services/access/access.ts';
 import type { AuditLog } from '../services/audit/audit-log.ts';
+import type { BreachNotices } from '../services/breaches/breach-notices.ts';
+import type { BreachService } from '../services/breaches/breaches.ts';
 import type { AuthFailureRecorder } from './auth-failures.ts';
 import type { RopaService } from '../services/config/ropa.ts';
 import type { ConsentService } from '../services/consent/consent.ts';
@@ -38,6 +40,9 @@ export interface HttpContext {
   jobs: JobScheduler;
   /** Destinations and their outboxes (`/api/v1/destinations`). */
   destinations: DestinationService;
+  /** The breach register (Arts. 33–34) and the notice to the people concerned (`/api/v1/breaches`). */
+  breaches: BreachService;
+  breachNotices: BreachNotices;
   /** Fiducia's own pages (privacy center, demo shop): their write key and whether /demo is on. */
   pages?: PagesSource | undefined;
   /** FIDUCIA_PUBLIC_URL, when set: where SDK settings tell browsers to send (otherwise the address each request reached). */

@@ -306,6 +306,9 @@ export interface DataDatabase {
   jobs: JobsTable;
   retention_aggregates: RetentionAggregatesTable;
   deliveries: DeliveriesTable;
+  breaches: BreachesTable;
+  breach_history: BreachHistoryTable;
+  breach_subjects: BreachSubjectsTable;
 }
 
 /** One audit entry (a leaf); `data` is the canonical JSON text of `{counts, details, fields}`. */
@@ -413,4 +416,62 @@ export interface DeliveriesTable {
   last_error: string | null;
   created_at: number;
   finished_at: number | null;
+}
+
+/**
+ * A personal data breach (migration 0014). JSON text columns: `nature` and `categories` (arrays), `description`,
+ * `consequences`, `measures_taken`, `measures_proposed`, `advice`, `delay_reason` (`{it?, en?}`), `contact`.
+ */
+export interface BreachesTable {
+  id: string;
+  status: string;
+  nature: string;
+  description: string;
+  categories: string;
+  approx_subjects: number | null;
+  approx_records: number | null;
+  consequences: string | null;
+  measures_taken: string | null;
+  measures_proposed: string | null;
+  advice: string | null;
+  /** `keys_safe`, `keys_compromised`, `not_encrypted` or `unknown`. */
+  encryption: string;
+  contact: string;
+  aware_at: number;
+  occurred_at: number | null;
+  /** Awareness plus 72 hours (Art. 33(1)). */
+  due_at: number;
+  authority_notified_at: number | null;
+  authority_reference: string | null;
+  delay_reason: string | null;
+  not_required_reason: string | null;
+  /** People the notice was sent to (at least one message accepted by the mailer). */
+  subjects_notified: number;
+  subjects_notified_at: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+  closed_at: number | null;
+}
+
+/** One change to a breach: the field names changed and their values before (JSON), the status after. Append-only. */
+export interface BreachHistoryTable {
+  id: string;
+  breach_id: string;
+  at: number;
+  actor: string;
+  action: string;
+  status: string;
+  fields: string;
+  previous: string | null;
+  note: string | null;
+}
+
+/** A person a breach concerns; `outcome` once the notice was tried: `sent`, `no_email`, `erased`, `failed`. */
+export interface BreachSubjectsTable {
+  breach_id: string;
+  subject_id: string;
+  added_at: number;
+  notified_at: number | null;
+  outcome: string | null;
 }

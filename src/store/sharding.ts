@@ -60,6 +60,12 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
     placement: 'coordinator',
     why: 'the destinations\' outbox: claimed in due order across all people with FOR UPDATE SKIP LOCKED, which Citus runs only on one shard; rows hold references and codes, no values',
   },
+  breaches: { placement: 'coordinator', why: 'the breach register (Art. 33(5)): a few rows read in deadline order, about no one person' },
+  breach_history: { placement: 'coordinator', why: 'the append-only history of each breach, by breach id' },
+  breach_subjects: {
+    placement: 'coordinator',
+    why: 'the people one breach concerns, read and updated by breach id across all people; subject ids and outcome codes only, no values',
+  },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

@@ -29,8 +29,9 @@ export class QueuedMailer implements Mailer {
       pendingDelivery({
         id,
         destination_id: MAIL_DESTINATION,
-        // Mail is about a request, not a person's profile: one queue per request keeps its messages in order.
-        subject_id: msg.requestId ?? 'none',
+        // Mail is about a request, not a person's profile: one queue per request keeps its messages in order (a
+        // message about no request names a queue of its own, never a subject id: it is not data sent about a person).
+        subject_id: msg.queue ?? msg.requestId ?? 'none',
         kind: 'mail',
         ref: JSON.stringify({ kind: msg.kind }),
         secret_enc: encryptJson(key.key, key.version, keyId, 'mail', { to: msg.to, subject: msg.subject, text: msg.text }),

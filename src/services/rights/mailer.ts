@@ -14,6 +14,8 @@ export interface MailMessage {
   kind: string;
   /** The rights request the message is about: a mailer that keeps copies (the outbox) drops them when it closes. */
   requestId?: string | undefined;
+  /** The delivery queue it waits in when queued (src/services/destinations/queued-mailer.ts); default: its request's. */
+  queue?: string | undefined;
 }
 
 /** A copy of a message the mailer still holds: the request it is about (null: none known) and when it was written. */

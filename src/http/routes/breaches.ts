@@ -141,7 +141,7 @@ export async function breachRoutes(app: FastifyInstance, ctx: HttpContext): Prom
 
 /** Record, list, read, change; the authority's notification and status changes. */
 function registerRegister(app: FastifyInstance, ctx: HttpContext, actor: (req: FastifyRequest) => string): void {
-  app.post('/api/v1/breaches', { bodyLimit: 128 * 1024, schema: { tags, security, summary: 'Record a personal data breach', body: CreateBody, response: { 201: Type.Object({ id: Type.String() }, { additionalProperties: true }), ...errors } } }, async (req, reply) => {
+  app.post('/api/v1/breaches', { bodyLimit: 128 * 1024, schema: { operationId: 'recordBreach', tags, security, summary: 'Record a personal data breach', body: CreateBody, response: { 201: Type.Object({ id: Type.String() }, { additionalProperties: true }), ...errors } } }, async (req, reply) => {
     const b = req.body as CreateBody;
     const f = factsOf(b);
     const input: BreachInput = {
@@ -162,28 +162,28 @@ function registerRegister(app: FastifyInstance, ctx: HttpContext, actor: (req: F
     return reply.status(201).send(await ctx.breaches.create(input, actor(req)));
   });
 
-  app.get('/api/v1/breaches', { schema: { tags, security, summary: 'The breach register, open breaches by deadline first', querystring: ListQuery } }, async (req) => {
+  app.get('/api/v1/breaches', { schema: { operationId: 'listBreaches', tags, security, summary: 'The breach register, open breaches by deadline first', querystring: ListQuery } }, async (req) => {
     const q = req.query as ListQuery;
     const breaches = await ctx.breaches.list({ status: q.status, limit: Number(q.limit ?? 50), offset: Number(q.offset ?? 0) });
     return { now: new Date(ctx.breaches.now()).toISOString(), breaches };
   });
 
-  app.get('/api/v1/breaches/:id', { schema: { tags, security, summary: 'One breach with its clock and history', params: Id } }, async (req) => {
+  app.get('/api/v1/breaches/:id', { schema: { operationId: 'getBreach', tags, security, summary: 'One breach with its clock and history', params: Id } }, async (req) => {
     return ctx.breaches.get((req.params as Static<typeof Id>).id);
   });
 
-  app.patch('/api/v1/breaches/:id', { bodyLimit: 128 * 1024, schema: { tags, security, summary: 'Change the facts of a breach', params: Id, body: UpdateBody, response: errors } }, async (req) => {
+  app.patch('/api/v1/breaches/:id', { bodyLimit: 128 * 1024, schema: { operationId: 'updateBreach', tags, security, summary: 'Change the facts of a breach', params: Id, body: UpdateBody, response: errors } }, async (req) => {
     const b = req.body as UpdateBody;
     return ctx.breaches.update((req.params as Static<typeof Id>).id, factsOf(b), actor(req), b.note);
   });
 
-  app.post('/api/v1/breaches/:id/authority-notification', { schema: { tags, security, summary: 'Record the notification to the supervisory authority', params: Id, body: AuthorityBody, response: errors } }, async (req) => {
+  app.post('/api/v1/breaches/:id/authority-notification', { schema: { operationId: 'recordAuthorityNotification', tags, security, summary: 'Record the notification to the supervisory authority', params: Id, body: AuthorityBody, response: errors } }, async (req) => {
     const b = req.body as AuthorityBody;
     const at = b.at === undefined ? undefined : timeOf(b.at);
     return ctx.breaches.notifyAuthority((req.params as Static<typeof Id>).id, { at, reference: b.reference, delayReason: b.delayReason, note: b.note }, actor(req));
   });
 
-  app.post('/api/v1/breaches/:id/status', { schema: { tags, security, summary: 'Move a breach on: not required, subjects notified, closed', params: Id, body: StatusBody, response: errors } }, async (req) => {
+  app.post('/api/v1/breaches/:id/status', { schema: { operationId: 'setBreachStatus', tags, security, summary: 'Move a breach on: not required, subjects notified, closed', params: Id, body: StatusBody, response: errors } }, async (req) => {
     const b = req.body as StatusBody;
     return ctx.breaches.setStatus((req.params as Static<typeof Id>).id, b.status, b.reason, b.note, actor(req));
   });
@@ -191,22 +191,22 @@ function registerRegister(app: FastifyInstance, ctx: HttpContext, actor: (req: F
 
 /** The people concerned, the two documents, and sending the notice. */
 function registerDocuments(app: FastifyInstance, ctx: HttpContext, actor: (req: FastifyRequest) => string, defaultLang: () => Lang): void {
-  app.post('/api/v1/breaches/:id/subjects', { bodyLimit: 128 * 1024, schema: { tags, security, summary: 'Name the people a breach concerns (subject ids)', params: Id, body: SubjectsBody, response: errors } }, async (req) => {
+  app.post('/api/v1/breaches/:id/subjects', { bodyLimit: 128 * 1024, schema: { operationId: 'addBreachSubjects', tags, security, summary: 'Name the people a breach concerns (subject ids)', params: Id, body: SubjectsBody, response: errors } }, async (req) => {
     const b = req.body as Static<typeof SubjectsBody>;
     return ctx.breachNotices.addSubjects((req.params as Static<typeof Id>).id, b.subjectIds, actor(req));
   });
 
-  app.get('/api/v1/breaches/:id/notification', { schema: { tags, security, summary: 'The notification to the supervisory authority (Art. 33)', params: Id, querystring: DocQuery } }, async (req, reply) => {
+  app.get('/api/v1/breaches/:id/notification', { schema: { operationId: 'getAuthorityNotification', tags, security, summary: 'The notification to the supervisory authority (Art. 33)', params: Id, querystring: DocQuery } }, async (req, reply) => {
     const q = req.query as DocQuery;
     return sendDocument(reply, await ctx.breaches.document((req.params as Static<typeof Id>).id, 'authority', q.lang ?? defaultLang()), q.format);
   });
 
-  app.get('/api/v1/breaches/:id/subject-notice', { schema: { tags, security, summary: 'The notice to the people concerned (Art. 34)', params: Id, querystring: DocQuery } }, async (req, reply) => {
+  app.get('/api/v1/breaches/:id/subject-notice', { schema: { operationId: 'getSubjectNotice', tags, security, summary: 'The notice to the people concerned (Art. 34)', params: Id, querystring: DocQuery } }, async (req, reply) => {
     const q = req.query as DocQuery;
     return sendDocument(reply, await ctx.breaches.document((req.params as Static<typeof Id>).id, 'subjects', q.lang ?? defaultLang()), q.format);
   });
 
-  app.post('/api/v1/breaches/:id/subject-notice/send', { schema: { tags, security, summary: 'Send the notice to each person named, at their asserted email address', params: Id, body: SendBody, response: errors } }, async (req) => {
+  app.post('/api/v1/breaches/:id/subject-notice/send', { schema: { operationId: 'sendSubjectNotice', tags, security, summary: 'Send the notice to each person named, at their asserted email address', params: Id, body: SendBody, response: errors } }, async (req) => {
     const b = (req.body ?? {}) as Static<typeof SendBody>;
     const { report, breach } = await ctx.breachNotices.send((req.params as Static<typeof Id>).id, b.lang ?? defaultLang(), actor(req));
     return { ...report, breach };

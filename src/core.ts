@@ -33,7 +33,10 @@ export interface FiduciaOptions extends StoreOptions {
   smtpUrl?: string | undefined;
   /** Sender of verification and outcome emails (`FIDUCIA_MAIL_FROM`). */
   mailFrom?: string | undefined;
-  /** This server's URL as people reach it, for download links (`FIDUCIA_PUBLIC_URL`, default http://127.0.0.1:8787). */
+  /**
+   * This server's URL as people reach it, for links in emails (`FIDUCIA_PUBLIC_URL`). Unset: the address the server
+   * listens on once it listens (`HOST`/`PORT` before that, see `defaultPublicUrl`).
+   */
   publicUrl?: string | undefined;
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
@@ -89,6 +92,17 @@ function deliveriesFromEnv(env: NodeJS.ProcessEnv): DeliverySettings | undefined
   // Kept as a number, NaN included, and checked by createFiducia (see trustProxy).
   const leaseMs = env.FIDUCIA_DELIVERY_LEASE_MS ? Number(env.FIDUCIA_DELIVERY_LEASE_MS) : undefined;
   return enabled && leaseMs === undefined ? undefined : { enabled, leaseMs };
+}
+
+/** `http://host:port` for a listening address; a wildcard address (`0.0.0.0`, `::`) is reached as `localhost`. */
+export function urlOfAddress(host: string, port: number): string {
+  const name = host === '' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
+/** The public URL when `FIDUCIA_PUBLIC_URL` is unset and no server listens in this process: where `start` would listen. */
+export function defaultPublicUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return urlOfAddress(env.HOST ?? '127.0.0.1', Number(env.PORT ?? 8787));
 }
 
 /** Storage, migrated, plus the keyring: what the CLI's maintenance commands need. */

@@ -5,7 +5,7 @@ import type { JobRunResult, JobScheduler, JobView } from '../services/jobs/sched
 /** The services the jobs drive, built like the server builds them, without the HTTP app and without the timer. */
 async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: JobScheduler; close(): Promise<void> }> {
   // Imported here: registering the command must not load the application (see main.ts).
-  const [{ pino }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
+  const [{ pino }, { defaultPublicUrl, openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
     await Promise.all([
       import('pino'),
       import('../core.ts'),
@@ -32,7 +32,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
     await dbs.close();
     fail(err);
   }
-  const sweepRights = rights.buildRightsServices({ db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl }).sweep;
+  const sweepRights = rights.buildRightsServices({ db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl ?? defaultPublicUrl() }).sweep;
   // The server's read cache is another process's: its entries expire on their own (docs/retention.md).
   const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, logger });
   // Intervals 0: nothing is scheduled here, the one job named runs once.

@@ -1,12 +1,13 @@
 // The storage and keys every command needs, without the HTTP server: the CLI's maintenance commands load this alone,
 // so they start fast; src/app.ts builds the whole server on top of it.
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from './services/audit/audit-log.ts';
 import { loadAuditSigner } from './services/audit/audit-signer.ts';
 import { KeyRing, loadMasterKey } from './services/keys/keyring.ts';
 import type { Mailer } from './services/rights/mailer.ts';
-import { openDatabases, type Databases, type StoreOptions } from './store/database.ts';
+import { missingStore, openDatabases, type Databases, type StoreOptions } from './store/database.ts';
 import { KeystoreRepo } from './store/keystore-repo.ts';
 
 export interface FiduciaOptions extends StoreOptions {
@@ -119,6 +120,28 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
     await dbs.close();
     throw err;
   }
+}
+
+/** A command that reads or maintains existing data was pointed where there is none (or no key for it): nothing was created. */
+export class NoFiduciaDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoFiduciaDataError';
+  }
+}
+
+/**
+ * `openCore` for commands that work on existing data (audit, keys, segments, jobs, ropa): where there is no store, or
+ * no master key beside an existing store, it says so instead of creating a new, empty one.
+ */
+export async function openExistingCore(opts: FiduciaOptions): ReturnType<typeof openCore> {
+  const missing = await missingStore(opts);
+  const where = opts.databaseUrl ? 'DATABASE_URL (and FIDUCIA_DB_SCHEMA, FIDUCIA_KEYS_SCHEMA)' : 'FIDUCIA_DATA_DIR';
+  if (missing) throw new NoFiduciaDataError(`${missing}; nothing was created. Set ${where} to the store the server uses (\`fiducia start\` or \`fiducia migrate\` makes a new one).`);
+  if (!opts.masterKey && !existsSync(join(opts.dataDir, 'master.key'))) {
+    throw new NoFiduciaDataError(`no master key: ${join(opts.dataDir, 'master.key')} not found and FIDUCIA_MASTER_KEY unset; nothing was created (the data opens only with the key it was written with).`);
+  }
+  return openCore(opts);
 }
 
 /** The destinations' delivery worker as configured (defaults in src/services/destinations/delivery-worker.ts). */

@@ -5,7 +5,7 @@ import type { JobRunResult, JobScheduler, JobView } from '../services/jobs/sched
 /** The services the jobs drive, built like the server builds them, without the HTTP app and without the timer. */
 async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: JobScheduler; close(): Promise<void> }> {
   // Imported here: registering the command must not load the application (see main.ts).
-  const [{ pino }, { defaultPublicUrl, openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
+  const [{ pino }, { defaultPublicUrl, openExistingCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
     await Promise.all([
       import('pino'),
       import('../core.ts'),
@@ -24,7 +24,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
   } catch (err) {
     fail(err);
   }
-  const { dbs, ring, audit } = await openCore(opts).catch(fail);
+  const { dbs, ring, audit } = await openExistingCore(opts).catch(fail);
   const segments = new SegmentService(dbs.store, { cfg, ring, logger });
   try {
     await segments.init();

@@ -16,7 +16,8 @@ function fail(err: unknown): never {
   } else {
     process.stderr.write(`fiducia: ${err instanceof Error ? err.message : String(err)}\n`);
   }
-  process.exit(1);
+  // 2: pointed where there is no data (a script can tell it from a failed check, which exits 1).
+  process.exit(err instanceof Error && err.name === 'NoFiduciaDataError' ? 2 : 1);
 }
 
 // src/cli/ and dist/cli/ both sit two folders below the package's root.
@@ -45,8 +46,8 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
-    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../core.ts'), import('../services/keys/key-rotation.ts')]);
-    const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
+    const [{ openExistingCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../core.ts'), import('../services/keys/key-rotation.ts')]);
+    const { dbs, ring, audit } = await openExistingCore(optionsFromEnv()).catch(fail);
     try {
       const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
       process.stderr.write('\n');

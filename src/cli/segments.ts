@@ -10,7 +10,7 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
     .option('--segment <id>', 'one segment or computed trait only')
     .action(async (o: { segment?: string }) => {
       // Imported here: registering the command must not load the application (see main.ts).
-      const [{ default: cliProgress }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
+      const [{ default: cliProgress }, { openExistingCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
         import('cli-progress'),
         import('../core.ts'),
         import('../services/config/config-loader.ts'),
@@ -23,7 +23,7 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
       } catch (err) {
         fail(err);
       }
-      const { dbs, ring, audit } = await openCore(opts).catch(fail);
+      const { dbs, ring, audit } = await openExistingCore(opts).catch(fail);
       const bar = new cliProgress.SingleBar({ format: 'recompute [{bar}] {percentage}% | {value}/{total} subjects | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic);
       try {
         const service = new SegmentService(dbs.store, { cfg, ring });

@@ -44,12 +44,17 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
       } catch (err) {
         fail(err);
       }
-      const { openExistingCore, optionsFromEnv } = await core();
+      const [{ openExistingCore, optionsFromEnv }, { progressReporter }] = await Promise.all([core(), import('./progress.ts')]);
       const { dbs, audit: log } = await openExistingCore(optionsFromEnv()).catch(fail);
+      const progress = progressReporter('audit verify', 'entries');
       let report: VerifyReport;
       try {
         // Read-only: an offline verification leaves no entry of its own.
-        report = await log.verify({ checkpoints: notes });
+        report = await log.verify({ checkpoints: notes, onProgress: (done, total) => progress.update(done, total) });
+        progress.stop();
+      } catch (err) {
+        progress.stop(false);
+        throw err;
       } finally {
         await dbs.close();
       }

@@ -86,25 +86,20 @@ export function registerJobCommands(program: Command, fail: (err: unknown) => ne
     .description('run one background job now, once (taking its lease like the server does), and print its counts')
     .argument('<name>', 'the job (see `fiducia jobs list`)')
     .action(async (name: string) => {
-      const [{ default: cliProgress }, { JOB_NAMES }, { didYouMean }] = await Promise.all([import('cli-progress'), import('../jobs/background-jobs.ts'), import('../domain/edit-distance.ts')]);
+      const [{ progressReporter }, { JOB_NAMES }, { didYouMean }] = await Promise.all([import('./progress.ts'), import('../jobs/background-jobs.ts'), import('../domain/edit-distance.ts')]);
       // Refused before any storage is opened: a typo must not create a data directory.
       if (!(JOB_NAMES as readonly string[]).includes(name)) fail(new Error(`no job "${name}"${didYouMean(name, JOB_NAMES)}; jobs: ${JOB_NAMES.join(', ')}`));
       const runner = await openRunner(fail);
-      const bar = new cliProgress.SingleBar({ format: `${name} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-      let started = false;
+      const progress = progressReporter(`jobs run ${name}`, 'items');
       let result: JobRunResult;
       try {
         process.stderr.write(`running ${name}…\n`);
-        result = await runner.scheduler.runOnce(name, (done, total) => {
-          if (!started) bar.start(total ?? done, done);
-          started = true;
-          if (total !== undefined) bar.setTotal(total);
-          bar.update(done);
-        });
+        result = await runner.scheduler.runOnce(name, (done, total) => progress.update(done, total));
+        progress.stop(result.outcome === 'ok');
       } catch (err) {
+        progress.stop(false);
         fail(err);
       } finally {
-        if (started) bar.stop();
         await runner.close();
       }
       if (result.outcome === 'busy') fail(new Error(`${name} is running in another process (it holds the job's lease); try again when it has finished`));

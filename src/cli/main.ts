@@ -46,12 +46,20 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
-    const [{ openExistingCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../core.ts'), import('../services/keys/key-rotation.ts')]);
+    const [{ openExistingCore, optionsFromEnv }, { rotateKeys }, { progressReporter }] = await Promise.all([
+      import('../core.ts'),
+      import('../services/keys/key-rotation.ts'),
+      import('./progress.ts'),
+    ]);
     const { dbs, ring, audit } = await openExistingCore(optionsFromEnv()).catch(fail);
+    const progress = progressReporter('keys rotate', 'data keys rewrapped');
     try {
-      const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
-      process.stderr.write('\n');
+      const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done, total) => progress.update(done, total));
+      progress.stop();
       process.stdout.write(`KEK version ${result.kekVersion}: ${result.rewrapped} data keys rewrapped\n`);
+    } catch (err) {
+      progress.stop(false);
+      throw err;
     } finally {
       await dbs.close();
     }

@@ -37,7 +37,7 @@ import type { RightsService } from './services/rights/rights.ts';
 import { AccessRepo } from './store/access-repo.ts';
 import { ConsentRepo } from './store/consent-repo.ts';
 import type { Databases } from './store/database.ts';
-import { openCore, type FiduciaOptions } from './core.ts';
+import { defaultPublicUrl, openCore, urlOfAddress, type FiduciaOptions } from './core.ts';
 
 export { openCore, optionsFromEnv, type FiduciaOptions } from './core.ts';
 
@@ -172,8 +172,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
   const ropa = new RopaService(cfg, dbs, audit);
-  const { rights, intake: rightsIntake, sweep: runSweep, deps: rightsDeps } = buildRightsServices({
-    db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer ?? (smtp && new QueuedMailer(dbs.store, ring, () => deliveries.wake(), delivery.now)), smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl,
+  const { deps: rightsDeps, rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
+    db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer ?? (smtp && new QueuedMailer(dbs.store, ring, () => deliveries.wake(), delivery.now)), smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl ?? defaultPublicUrl(),
     destinations: new DestinationNotices(cfg, ring, delivery.now),
   });
   const destinations = new DestinationService(dbs.store, cfg, audit, delivery.now, () => deliveries.wake());
@@ -218,6 +218,13 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     logger,
     { trustProxy },
   );
+  // Without FIDUCIA_PUBLIC_URL, links in emails point where the server really listens (PORT=0 included).
+  if (!opts.publicUrl) {
+    app.addHook('onListen', async () => {
+      const address = app.server.address();
+      if (address && typeof address === 'object') rightsDeps.publicUrl = urlOfAddress(address.address, address.port);
+    });
+  }
   await jobs.start();
   if (delivery.enabled !== false) deliveries.start();
   let closing: Promise<void> | null = null;

@@ -1,12 +1,13 @@
 // The storage and keys every command needs, without the HTTP server: the CLI's maintenance commands load this alone,
 // so they start fast; src/app.ts builds the whole server on top of it.
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AuditLog } from './services/audit/audit-log.ts';
 import { loadAuditSigner } from './services/audit/audit-signer.ts';
 import { KeyRing, loadMasterKey } from './services/keys/keyring.ts';
 import type { Mailer } from './services/rights/mailer.ts';
-import { openDatabases, type Databases, type StoreOptions } from './store/database.ts';
+import { missingStore, openDatabases, type Databases, type StoreOptions } from './store/database.ts';
 import { KeystoreRepo } from './store/keystore-repo.ts';
 
 export interface FiduciaOptions extends StoreOptions {
@@ -33,7 +34,10 @@ export interface FiduciaOptions extends StoreOptions {
   smtpUrl?: string | undefined;
   /** Sender of verification and outcome emails (`FIDUCIA_MAIL_FROM`). */
   mailFrom?: string | undefined;
-  /** This server's URL as people reach it, for download links (`FIDUCIA_PUBLIC_URL`, default http://127.0.0.1:8787). */
+  /**
+   * This server's URL as people reach it, for links in emails (`FIDUCIA_PUBLIC_URL`). Unset: the address the server
+   * listens on once it listens (`HOST`/`PORT` before that, see `defaultPublicUrl`).
+   */
   publicUrl?: string | undefined;
   /** Milliseconds between rights-request sweeps (package expiry, unconfirmed requests; default 5 minutes, 0 disables). */
   rightsSweepMs?: number | undefined;
@@ -93,6 +97,17 @@ function deliveriesFromEnv(env: NodeJS.ProcessEnv): DeliverySettings | undefined
   return enabled && leaseMs === undefined ? undefined : { enabled, leaseMs };
 }
 
+/** `http://host:port` for a listening address; a wildcard address (`0.0.0.0`, `::`) is reached as `localhost`. */
+export function urlOfAddress(host: string, port: number): string {
+  const name = host === '' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
+}
+
+/** The public URL when `FIDUCIA_PUBLIC_URL` is unset and no server listens in this process: where `start` would listen. */
+export function defaultPublicUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return urlOfAddress(env.HOST ?? '127.0.0.1', Number(env.PORT ?? 8787));
+}
+
 /** Storage, migrated, plus the keyring: what the CLI's maintenance commands need. */
 export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; ring: KeyRing; audit: AuditLog; masterKeyCreated: boolean }> {
   const dbs = await openDatabases(opts);
@@ -107,6 +122,28 @@ export async function openCore(opts: FiduciaOptions): Promise<{ dbs: Databases; 
     await dbs.close();
     throw err;
   }
+}
+
+/** A command that reads or maintains existing data was pointed where there is none (or no key for it): nothing was created. */
+export class NoFiduciaDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoFiduciaDataError';
+  }
+}
+
+/**
+ * `openCore` for commands that work on existing data (audit, keys, segments, jobs, ropa): where there is no store, or
+ * no master key beside an existing store, it says so instead of creating a new, empty one.
+ */
+export async function openExistingCore(opts: FiduciaOptions): ReturnType<typeof openCore> {
+  const missing = await missingStore(opts);
+  const where = opts.databaseUrl ? 'DATABASE_URL (and FIDUCIA_DB_SCHEMA, FIDUCIA_KEYS_SCHEMA)' : 'FIDUCIA_DATA_DIR';
+  if (missing) throw new NoFiduciaDataError(`${missing}; nothing was created. Set ${where} to the store the server uses (\`fiducia start\` or \`fiducia migrate\` makes a new one).`);
+  if (!opts.masterKey && !existsSync(join(opts.dataDir, 'master.key'))) {
+    throw new NoFiduciaDataError(`no master key: ${join(opts.dataDir, 'master.key')} not found and FIDUCIA_MASTER_KEY unset; nothing was created (the data opens only with the key it was written with).`);
+  }
+  return openCore(opts);
 }
 
 /** The destinations' delivery worker as configured (defaults in src/services/destinations/delivery-worker.ts). */

@@ -44,12 +44,17 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
       } catch (err) {
         fail(err);
       }
-      const { openCore, optionsFromEnv } = await core();
-      const { dbs, audit: log } = await openCore(optionsFromEnv()).catch(fail);
+      const [{ openExistingCore, optionsFromEnv }, { progressReporter }] = await Promise.all([core(), import('./progress.ts')]);
+      const { dbs, audit: log } = await openExistingCore(optionsFromEnv()).catch(fail);
+      const progress = progressReporter('audit verify', 'entries');
       let report: VerifyReport;
       try {
         // Read-only: an offline verification leaves no entry of its own.
-        report = await log.verify({ checkpoints: notes });
+        report = await log.verify({ checkpoints: notes, onProgress: (done, total) => progress.update(done, total) });
+        progress.stop();
+      } catch (err) {
+        progress.stop(false);
+        throw err;
       } finally {
         await dbs.close();
       }
@@ -61,8 +66,8 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
     .description('sign and store a checkpoint of the current head and print it (keep it elsewhere)')
     .option('--out <file>', 'write the signed note to this file')
     .action(async (o: { out?: string }) => {
-      const { openCore, optionsFromEnv } = await core();
-      const { dbs, audit: log } = await openCore(optionsFromEnv()).catch(fail);
+      const { openExistingCore, optionsFromEnv } = await core();
+      const { dbs, audit: log } = await openExistingCore(optionsFromEnv()).catch(fail);
       try {
         const cp = await log.checkpoint();
         if (o.out) writeFileSync(o.out, cp.note, { flag: 'w' });
@@ -78,7 +83,7 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
     .option('--format <format>', 'json, html or csv', 'json')
     .action(async (o: { format: string }) => {
       if (!['json', 'html', 'csv'].includes(o.format)) fail(new Error('--format must be json, html or csv'));
-      const [{ openCore, optionsFromEnv }, { ropaCsv, ropaHtml }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { RopaService }] = await Promise.all([
+      const [{ openExistingCore, optionsFromEnv }, { ropaCsv, ropaHtml }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { RopaService }] = await Promise.all([
         core(),
         import('../domain/ropa-render.ts'),
         import('../services/config/config-loader.ts'),
@@ -92,7 +97,7 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
           return fail(err);
         }
       })();
-      const { dbs, audit: log } = await openCore(opts).catch(fail);
+      const { dbs, audit: log } = await openExistingCore(opts).catch(fail);
       try {
         const ropa = await new RopaService(cfg, dbs, log).ropa();
         process.stdout.write(o.format === 'html' ? ropaHtml(ropa) : o.format === 'csv' ? ropaCsv(ropa) : `${JSON.stringify(ropa, null, 2)}\n`);

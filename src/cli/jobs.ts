@@ -5,7 +5,7 @@ import type { JobRunResult, JobScheduler, JobView } from '../services/jobs/sched
 /** The services the jobs drive, built like the server builds them, without the HTTP app and without the timer. */
 async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: JobScheduler; close(): Promise<void> }> {
   // Imported here: registering the command must not load the application (see main.ts).
-  const [{ pino }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
+  const [{ pino }, { defaultPublicUrl, openExistingCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }, rights, { JobScheduler }, { backgroundJobs }, { RetentionSweep }] =
     await Promise.all([
       import('pino'),
       import('../core.ts'),
@@ -24,7 +24,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
   } catch (err) {
     fail(err);
   }
-  const { dbs, ring, audit } = await openCore(opts).catch(fail);
+  const { dbs, ring, audit } = await openExistingCore(opts).catch(fail);
   const segments = new SegmentService(dbs.store, { cfg, ring, logger });
   try {
     await segments.init();
@@ -32,7 +32,7 @@ async function openRunner(fail: (err: unknown) => never): Promise<{ scheduler: J
     await dbs.close();
     fail(err);
   }
-  const sweepRights = rights.buildRightsServices({ db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl }).sweep;
+  const sweepRights = rights.buildRightsServices({ db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer, smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl ?? defaultPublicUrl() }).sweep;
   // The server's read cache is another process's: its entries expire on their own (docs/retention.md).
   const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, logger });
   // Intervals 0: nothing is scheduled here, the one job named runs once.
@@ -86,25 +86,20 @@ export function registerJobCommands(program: Command, fail: (err: unknown) => ne
     .description('run one background job now, once (taking its lease like the server does), and print its counts')
     .argument('<name>', 'the job (see `fiducia jobs list`)')
     .action(async (name: string) => {
-      const [{ default: cliProgress }, { JOB_NAMES }, { didYouMean }] = await Promise.all([import('cli-progress'), import('../jobs/background-jobs.ts'), import('../domain/edit-distance.ts')]);
+      const [{ progressReporter }, { JOB_NAMES }, { didYouMean }] = await Promise.all([import('./progress.ts'), import('../jobs/background-jobs.ts'), import('../domain/edit-distance.ts')]);
       // Refused before any storage is opened: a typo must not create a data directory.
       if (!(JOB_NAMES as readonly string[]).includes(name)) fail(new Error(`no job "${name}"${didYouMean(name, JOB_NAMES)}; jobs: ${JOB_NAMES.join(', ')}`));
       const runner = await openRunner(fail);
-      const bar = new cliProgress.SingleBar({ format: `${name} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`, stream: process.stderr }, cliProgress.Presets.shades_classic);
-      let started = false;
+      const progress = progressReporter(`jobs run ${name}`, 'items');
       let result: JobRunResult;
       try {
         process.stderr.write(`running ${name}…\n`);
-        result = await runner.scheduler.runOnce(name, (done, total) => {
-          if (!started) bar.start(total ?? done, done);
-          started = true;
-          if (total !== undefined) bar.setTotal(total);
-          bar.update(done);
-        });
+        result = await runner.scheduler.runOnce(name, (done, total) => progress.update(done, total));
+        progress.stop(result.outcome === 'ok');
       } catch (err) {
+        progress.stop(false);
         fail(err);
       } finally {
-        if (started) bar.stop();
         await runner.close();
       }
       if (result.outcome === 'busy') fail(new Error(`${name} is running in another process (it holds the job's lease); try again when it has finished`));

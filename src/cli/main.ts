@@ -7,6 +7,7 @@ import { registerAuditCommands } from './audit.ts';
 import { registerCheckCommand } from './check.ts';
 import { registerJobCommands } from './jobs.ts';
 import { registerSegmentCommands } from './segments.ts';
+import { registerStartCommand } from './start.ts';
 
 function fail(err: unknown): never {
   // By name: importing config-loader.ts for an instanceof check would load it for every command.
@@ -15,7 +16,8 @@ function fail(err: unknown): never {
   } else {
     process.stderr.write(`fiducia: ${err instanceof Error ? err.message : String(err)}\n`);
   }
-  process.exit(1);
+  // 2: pointed where there is no data (a script can tell it from a failed check, which exits 1).
+  process.exit(err instanceof Error && err.name === 'NoFiduciaDataError' ? 2 : 1);
 }
 
 // src/cli/ and dist/cli/ both sit two folders below the package's root.
@@ -27,53 +29,7 @@ const program = new Command()
   .version(version, '-v, --version', 'print the version')
   .showHelpAfterError();
 
-program
-  .command('start', { isDefault: true })
-  .description('run the server (SQLite under FIDUCIA_DATA_DIR, or PostgreSQL with DATABASE_URL)')
-  // `start` is what a bare `fiducia` runs, so an unknown command arrives here as a word: name it and list the commands.
-  .argument('[command]')
-  .action(async (word: string | undefined) => {
-    if (word !== undefined) {
-      const commands = program.commands.map((c) => c.name()).join(', ');
-      process.stderr.write(`fiducia: unknown command "${word.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}". Commands: ${commands} (fiducia --help for more)\n`);
-      process.exit(1);
-    }
-    const { createFiducia, optionsFromEnv } = await import('../app.ts');
-    const opts = optionsFromEnv();
-    const fiducia = await createFiducia(opts).catch(fail);
-    const host = process.env.HOST ?? '127.0.0.1';
-    const port = Number(process.env.PORT ?? 8787);
-    await fiducia.app.listen({ host, port }).catch(fail);
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const lines = [`Fiducia is running at ${url} (${fiducia.dbs.dialect}, ${fiducia.dbs.location})`];
-    const { adminToken, writeKey, browserWriteKey, verificationSecret } = fiducia.bootstrap.generated;
-    if (fiducia.masterKeyCreated) lines.push(`A new master key was written to ${opts.dataDir}/master.key (0600): back it up apart from the data.`);
-    if (adminToken || writeKey || browserWriteKey) {
-      lines.push('First start: these secrets are shown once (keys are stored only as hashes; see docs/security.md).');
-      if (adminToken) lines.push(`  admin token:          ${adminToken}`);
-      if (writeKey) lines.push(`  server write key:     ${writeKey}   (secret: for your servers only; it may assert who a user is)`);
-      if (browserWriteKey) lines.push(`  browser write key:    ${browserWriteKey}   (public: the one that goes into web pages)`);
-      if (verificationSecret) lines.push(`  verification secret:  ${verificationSecret}   (secret: your server signs userIds with it, see docs/security.md)`);
-      lines.push(`  try: curl -u ${writeKey ?? browserWriteKey ?? '<write key>'}: ${url}/v1/track -H 'content-type: application/json' -d '{"anonymousId":"a1","event":"Product Viewed"}'`);
-    }
-    lines.push(`Privacy center: ${url}/privacy${fiducia.pages.demo ? `   Demo shop: ${url}/demo` : ''}`);
-    process.stdout.write(`${lines.join('\n')}\n`);
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      fiducia.logger.info({ signal }, 'shutting down: finishing in-flight commits');
-      fiducia.close().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          fiducia.logger.error({ err: String(err) }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+registerStartCommand(program, fail);
 
 program
   .command('migrate')
@@ -90,12 +46,20 @@ keys
   .command('rotate')
   .description('make a new KEK version and rewrap every data key with it (data is not touched)')
   .action(async () => {
-    const [{ openCore, optionsFromEnv }, { rotateKeys }] = await Promise.all([import('../core.ts'), import('../services/keys/key-rotation.ts')]);
-    const { dbs, ring, audit } = await openCore(optionsFromEnv()).catch(fail);
+    const [{ openExistingCore, optionsFromEnv }, { rotateKeys }, { progressReporter }] = await Promise.all([
+      import('../core.ts'),
+      import('../services/keys/key-rotation.ts'),
+      import('./progress.ts'),
+    ]);
+    const { dbs, ring, audit } = await openExistingCore(optionsFromEnv()).catch(fail);
+    const progress = progressReporter('keys rotate', 'data keys rewrapped');
     try {
-      const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done) => process.stderr.write(`\rrewrapped ${done} data keys`));
-      process.stderr.write('\n');
+      const result = await rotateKeys({ ring, audit, db: dbs.store }, 'system', (done, total) => progress.update(done, total));
+      progress.stop();
       process.stdout.write(`KEK version ${result.kekVersion}: ${result.rewrapped} data keys rewrapped\n`);
+    } catch (err) {
+      progress.stop(false);
+      throw err;
     } finally {
       await dbs.close();
     }

@@ -10,8 +10,8 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
     .option('--segment <id>', 'one segment or computed trait only')
     .action(async (o: { segment?: string }) => {
       // Imported here: registering the command must not load the application (see main.ts).
-      const [{ default: cliProgress }, { openCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
-        import('cli-progress'),
+      const [{ progressReporter }, { openExistingCore, optionsFromEnv }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { SegmentService }] = await Promise.all([
+        import('./progress.ts'),
         import('../core.ts'),
         import('../services/config/config-loader.ts'),
         import('../services/segments/segments.ts'),
@@ -23,27 +23,19 @@ export function registerSegmentCommands(program: Command, fail: (err: unknown) =
       } catch (err) {
         fail(err);
       }
-      const { dbs, ring, audit } = await openCore(opts).catch(fail);
-      const bar = new cliProgress.SingleBar({ format: 'recompute [{bar}] {percentage}% | {value}/{total} subjects | {eta_formatted} left', stream: process.stderr }, cliProgress.Presets.shades_classic);
+      const { dbs, ring, audit } = await openExistingCore(opts).catch(fail);
+      const progress = progressReporter('segments recompute', 'subjects');
       try {
         const service = new SegmentService(dbs.store, { cfg, ring });
         await service.init();
-        let started = false;
-        const result = await service.recompute({
-          segment: o.segment,
-          onProgress(done, total) {
-            if (!started) bar.start(total, done);
-            started = true;
-            bar.update(done);
-          },
-        });
-        bar.stop();
+        const result = await service.recompute({ segment: o.segment, onProgress: (done, total) => progress.update(done, total) });
+        progress.stop();
         await audit.append(dbs.store, [
           { actor: 'system', action: 'segments.recompute', outcome: 'ok', counts: { subjects: result.subjects, definitions: result.definitions.length }, details: { segment: o.segment ?? null } },
         ]);
         process.stdout.write(`recomputed ${result.definitions.length} definitions over ${result.subjects} subjects\n`);
       } catch (err) {
-        bar.stop();
+        progress.stop(false);
         fail(err);
       } finally {
         await dbs.close();

@@ -1,4 +1,5 @@
 // Opens the data database and the keystore (SQLite files or PostgreSQL schemas) and runs their migrations.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -124,6 +125,34 @@ async function ensureSchema(url: string, schema: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+async function pgHasMigrations(url: string, schema: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query("select 1 from information_schema.tables where table_schema = $1 and table_name = 'kysely_migration'", [schema]);
+    return (r.rowCount ?? 0) > 0;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * What is missing for these options to name an existing store (SQLite files, or migrated PostgreSQL schemas), or null
+ * when both databases are there. Creates nothing: the maintenance commands ask before `openDatabases` would create them.
+ */
+export async function missingStore(opts: StoreOptions): Promise<string | null> {
+  if (opts.databaseUrl) {
+    const schema = opts.schema ?? 'public';
+    const keysSchema = opts.keysSchema ?? 'fiducia_keys';
+    const missing = [];
+    if (!(await pgHasMigrations(opts.databaseUrl, schema))) missing.push(`schema ${schema}`);
+    if (!(await pgHasMigrations(opts.keysDatabaseUrl ?? opts.databaseUrl, keysSchema))) missing.push(`keystore schema ${keysSchema}`);
+    return missing.length ? `no Fiducia data in PostgreSQL (${missing.join(', ')}: no tables of Fiducia's)` : null;
+  }
+  const missing = ['fiducia.db', 'keys.db'].filter((f) => !existsSync(join(opts.dataDir, f)));
+  return missing.length ? `no Fiducia data in ${opts.dataDir} (${missing.join(' and ')} not found)` : null;
 }
 
 export async function openDatabases(opts: StoreOptions): Promise<Databases> {

@@ -88,6 +88,12 @@ export class KeystoreRepo {
     });
   }
 
+  /** How many keys are not yet wrapped by `kekVersion` (a rotation's total, for its progress). */
+  async countStaleDataKeys(kekVersion: number): Promise<number> {
+    const r = await this.db.selectFrom('data_keys').select((eb) => eb.fn.countAll<number>().as('n')).where('kek_version', '<>', kekVersion).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   /** A page of keys not yet wrapped by `kekVersion`, for rotation. */
   staleDataKeys(kekVersion: number, limit: number): Promise<DataKeysTable[]> {
     return this.db

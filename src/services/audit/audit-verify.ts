@@ -58,6 +58,8 @@ export interface VerifyOptions {
    * (tests) also waits for it to start, so that it takes pages even of a small log.
    */
   worker?: boolean | 'wait';
+  /** Entries read so far, of the head's size (a command's progress bar). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Below this many entries a worker thread costs more to start than it saves. */
@@ -102,7 +104,11 @@ export async function verifyAuditLog(repo: AuditRepo, verifier: CheckpointVerifi
   // that were there before it was read, and rows below index 0. Rows appended while this runs lie beyond both: unread.
   const target = repo.rawTarget;
   const worker = target && (opts.worker ?? head.size >= WORKER_FROM) ? target : undefined;
-  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), head.size, pageSize, BLOCK, worker, opts.worker === 'wait')) await tree.consume(page);
+  opts.onProgress?.(0, head.size);
+  for await (const page of leafPages((a, b) => repo.verifyRows(a, b), head.size, pageSize, BLOCK, worker, opts.worker === 'wait')) {
+    await tree.consume(page);
+    opts.onProgress?.(Math.min(tree.read, head.size), head.size);
+  }
   await checkStrayRows(repo, stored, head, problems);
 
   if (tree.expected < head.size) {

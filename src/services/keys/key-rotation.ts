@@ -6,7 +6,7 @@ import type { KeyRing } from './keyring.ts';
 export async function rotateKeys(
   deps: { ring: KeyRing; audit: AuditPort; db: DataScope },
   actor = 'system',
-  onProgress?: (done: number) => void,
+  onProgress?: (done: number, total: number) => void,
 ): Promise<{ kekVersion: number; rewrapped: number }> {
   try {
     const result = await deps.ring.rotate(onProgress);

@@ -310,10 +310,13 @@ export class KeyRing {
    * before are then purged from the keystore where it can be done now (`purged`); otherwise they go with the next
    * purge (the rights sweep runs one) or, on PostgreSQL, the next VACUUM.
    */
-  async rotate(onProgress?: (done: number) => void): Promise<{ kekVersion: number; rewrapped: number; purged: boolean }> {
+  async rotate(onProgress?: (done: number, total: number) => void): Promise<{ kekVersion: number; rewrapped: number; purged: boolean }> {
     const version = await this.#newKekVersion();
     const kek = await this.#kek(version);
     let done = 0;
+    // The keys wrapped by older versions as the rotation starts (grown if more turn up, e.g. a rotation alongside).
+    let total = onProgress ? await this.#repo.countStaleDataKeys(version) : 0;
+    onProgress?.(0, total);
     for (;;) {
       const page = await this.#repo.staleDataKeys(version, 1000);
       if (page.length === 0) break;
@@ -329,7 +332,8 @@ export class KeyRing {
       }
       await this.#repo.rewrap(rewrapped);
       done += rewrapped.length;
-      onProgress?.(done);
+      total = Math.max(total, done);
+      onProgress?.(done, total);
     }
     // The rotation itself is done: a purge that must wait is not a failed rotation (a rerun would add a KEK version).
     const purged = await this.#repo.mark().then((mark) => this.#repo.purgeDeleted(mark)).then(

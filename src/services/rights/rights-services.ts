@@ -24,7 +24,7 @@ export interface RightsParts {
   smtpUrl?: string | undefined;
   mailFrom?: string | undefined;
   dataDir: string;
-  /** Default http://127.0.0.1:8787. */
+  /** Default http://127.0.0.1:8787; the server sets its listening address (src/app.ts). */
   publicUrl?: string | undefined;
   /** Art. 19 for destinations: changes queued for those that received the subject's data. */
   destinations?: Pick<RecipientNotifier, 'propagate'> | undefined;

@@ -41,6 +41,8 @@ export interface FiduciaOptions extends StoreOptions {
   retentionSweepMinutes?: number | undefined;
   /** The clock retention periods are measured against (tests move it forward); default `Date.now`. */
   retentionClock?: (() => number) | undefined;
+  /** Exfiltration detection's clock and merge interval (tests pin them); docs/exfiltration.md. */
+  exfiltration?: { now?: (() => number) | undefined; flushMs?: number | undefined; maxPrincipals?: number | undefined } | undefined;
   /**
    * Where destinations' secrets are read (each destination names its variable, `secretEnv`); default `process.env`.
    * A destination whose variable is unset stops the start.

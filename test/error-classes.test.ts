@@ -33,6 +33,7 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   AuditLogDamagedError: ['audit entry 1 is missing'],
   ProofRangeError: ['out of range'],
   WebBuildError: ['esbuild produced no widget.js'],
+  TokenSuspendedError: ['0190aaaa-0000-7000-8000-000000000000'],
 };
 
 function sourceFiles(dir: string, prefix = ''): string[] {

@@ -21,6 +21,7 @@ import { rightsPublicRoutes } from './routes/rights-public.ts';
 import { rightsRoutes } from './routes/rights.ts';
 import { sourceRoutes } from './routes/sources.ts';
 import { tokenRoutes } from './routes/tokens.ts';
+import { exfiltrationRoutes } from './routes/exfiltration.ts';
 import { webRoutes } from './routes/web.ts';
 
 /** The one translation to the catalogue: our errors carry their code; Fastify's own are named here; anything else is internal. */
@@ -129,6 +130,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (s) => ropaRoutes(s, ctx));
   await app.register(async (s) => rightsRoutes(s, ctx));
   await app.register(async (s) => tokenRoutes(s, ctx));
+  await app.register(async (s) => exfiltrationRoutes(s, ctx));
   await app.register(async (s) => sourceRoutes(s, ctx));
   await app.register(async (s) => jobRoutes(s, ctx));
   await app.register(async (s) => destinationRoutes(s, ctx));

@@ -14,6 +14,7 @@ import { subjectUserIds } from './0010-subject-user-ids.ts';
 import { jobs } from './0011-jobs.ts';
 import { retentionAggregates } from './0012-retention-aggregates.ts';
 import { deliveries } from './0013-deliveries.ts';
+import { exfiltration } from './0014-exfiltration.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 import { orphanSweep } from './keys-0003-orphan-sweep.ts';
@@ -32,6 +33,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0011_jobs', jobs],
   ['0012_retention_aggregates', retentionAggregates],
   ['0013_deliveries', deliveries],
+  ['0014_exfiltration', exfiltration],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

@@ -123,19 +123,9 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     await pub.register(async (s) => consentRoutes(s, ctx));
     await pub.register(async (s) => rightsPublicRoutes(s, ctx));
   });
-  await app.register(async (ops) => healthRoutes(ops, ctx));
-  await app.register(async (s) => profileRoutes(s, ctx));
-  await app.register(async (s) => segmentRoutes(s, ctx));
-  await app.register(async (s) => auditRoutes(s, ctx));
-  await app.register(async (s) => ropaRoutes(s, ctx));
-  await app.register(async (s) => rightsRoutes(s, ctx));
-  await app.register(async (s) => tokenRoutes(s, ctx));
-  await app.register(async (s) => exfiltrationRoutes(s, ctx));
-  await app.register(async (s) => sourceRoutes(s, ctx));
-  await app.register(async (s) => jobRoutes(s, ctx));
-  await app.register(async (s) => destinationRoutes(s, ctx));
-  await app.register(async (s) => destinationReplayRoutes(s, ctx));
-  await app.register(async (s) => webRoutes(s, ctx));
+  // One encapsulated context per route module, in this order: a module's hooks (authentication, roles) stay its own.
+  const modules = [healthRoutes, profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, exfiltrationRoutes];
+  for (const routes of [...modules, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, webRoutes]) await app.register(async (s) => routes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -20,6 +20,7 @@ const SUBJECTS = 1100;
 const THRESHOLD = 1000;
 /** Every process of a test sees this time: the reads fall within one minute however slow the machine is. */
 const NOW = Date.parse('2026-03-02T10:00:05Z');
+let clock = NOW;
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
 function configWithWebhook(url: string): string {
@@ -51,7 +52,7 @@ await eachDialect('exfiltration detection', (dialect) => {
     f = await startFiducia(dialect, {
       configPath: configWithWebhook(receiver.url),
       destinationSecrets: { FIDUCIA_ALERT_WEBHOOK_SECRET: receiver.secret },
-      exfiltration: { now: () => NOW, flushMs: 60_000 },
+      exfiltration: { now: () => clock, flushMs: 60_000 },
       rightsSweepMs: 0,
       auditCheckpointSeconds: 0,
     });
@@ -174,6 +175,13 @@ await eachDialect('exfiltration detection', (dialect) => {
     assert.ok(reinstated && reinstated.actor !== 'system', 'the reinstatement is audited with the admin as actor');
     await readOk(s.token, 0);
     await readOk(s.token, THRESHOLD);
+    // A minute on, the reads that crossed are still within the span the window measures (7/6 of it): one new subject
+    // must not suspend it again for them.
+    clock = NOW + 62_000;
+    await readOk(s.token, THRESHOLD + 1);
+    await started.exfiltration.flush();
+    assert.equal(await suspendedAt(started, s.id), null, 'not suspended again for the reads that were reinstated');
+    clock = NOW;
     const twice = await app().inject({ method: 'POST', url: `/api/v1/tokens/${s.id}/reinstate`, headers: bearer(ADMIN_TOKEN) });
     assert.equal(twice.statusCode, 409, 'not suspended any more');
     const missing = await app().inject({ method: 'POST', url: '/api/v1/tokens/no-such-token/reinstate', headers: bearer(ADMIN_TOKEN) });
@@ -198,7 +206,7 @@ await eachDialect('exfiltration detection', (dialect) => {
 
   it('processes sharing the database count together: 600 reads through one and 400 through another suspend the token', async () => {
     const first = g ?? f;
-    const second = await createFiducia({ ...f.store.options, exfiltration: { now: () => NOW, flushMs: 60_000 } });
+    const second = await createFiducia(f.store.options);
     try {
       const s = await token('service', ['personalization']);
       for (let i = 0; i < 600; i++) await readOk(s.token, i);

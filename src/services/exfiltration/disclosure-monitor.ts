@@ -237,9 +237,12 @@ export class DisclosureMonitor {
     for (const w of p.windows) {
       const subjects = w.union.estimate();
       if (subjects < w.spec.subjects || now < w.quietUntil) continue;
-      w.quietUntil = now + w.windowMs;
+      // Quiet for the whole span a window measures (its length and one bucket): by then the reads that crossed it have
+      // left it, so a token reinstated after an alert is not suspended again for the same reads.
+      const span = w.windowMs + w.bucketMs;
+      w.quietUntil = now + span;
       // Another process that crossed the same window in the same stretch has alerted already.
-      if (!(await new DisclosureRepo(this.deps.db).claimAlert(id, w.spec.seconds, now - w.windowMs, now))) continue;
+      if (!(await new DisclosureRepo(this.deps.db).claimAlert(id, w.spec.seconds, now - span, now))) continue;
       await this.deps.onCrossing({ principal: id, windowSeconds: w.spec.seconds, threshold: w.spec.subjects, subjects, exact: w.union.exact });
     }
   }

@@ -222,9 +222,11 @@ export class DisclosureMonitor {
     try {
       await this.#merge(id, p, taken, now);
     } catch (err) {
-      // Put back, to be merged by the next tick.
+      // Put back, to be merged by the next tick; buckets that have left their window by now are dropped, so a long
+      // outage keeps at most a window's worth of buckets per window.
       p.windows.forEach((w, i) => {
         for (const [start, s] of taken[i]!) {
+          if (start < now - w.windowMs - 2 * w.bucketMs) continue;
           const mine = w.pending.get(start);
           if (mine) s.merge(mine);
           w.pending.set(start, s);

@@ -57,7 +57,7 @@ await eachDialect('exfiltration detection', (dialect) => {
       auditCheckpointSeconds: 0,
     });
     for (let from = 0; from < SUBJECTS; from += 100) {
-      const batch = Array.from({ length: 100 }, (_, i) => ({ type: 'identify', userId: `u${from + i}`, messageId: `m-${from + i}`, traits: { favoriteCategory: 'books' } }));
+      const batch = Array.from({ length: 100 }, (_, i) => ({ type: 'identify', userId: `u${from + i}`, messageId: `m-${from + i}`, traits: { favoriteCategory: i % 2 === 0 || from + i < THRESHOLD ? 'books' : 'films' }, context: { consent: { categoryPreferences: { personalization: true } } } }));
       const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basicAuth() }, payload: { batch } });
       assert.equal(r.statusCode, 200, r.body);
     }
@@ -239,6 +239,32 @@ await eachDialect('exfiltration detection', (dialect) => {
     assert.equal(alerts[0]!.details.response, 'alerted');
     assert.equal(await suspendedAt(p, a.id), null);
     await readOk(a.token, 0);
+  });
+
+  it('a segment member page discloses every member id on it: one page of 1,000 members suspends a service token', async () => {
+    const p = g ?? f;
+    const def = { key: 'book_readers', purpose: 'personalization', condition: { trait: 'favoriteCategory', op: '=', value: 'books' } };
+    const created = await app().inject({ method: 'POST', url: '/api/v1/segments', headers: bearer(ADMIN_TOKEN), payload: def });
+    assert.equal(created.statusCode, 201, created.body);
+    await p.segments.settled();
+    const s = await token('service', ['personalization']);
+    const first = await app().inject({ method: 'GET', url: '/api/v1/segments/book_readers/members?purpose=personalization&limit=999', headers: bearer(s.token) });
+    assert.equal(first.statusCode, 200, first.body);
+    const page = first.json<{ members: { subjectId: string }[]; nextCursor: string | null }>();
+    assert.equal(page.members.length, 999);
+    const second = await app().inject({ method: 'GET', url: `/api/v1/segments/book_readers/members?purpose=personalization&limit=1&cursor=${page.nextCursor}`, headers: bearer(s.token) });
+    assert.equal(second.statusCode, 200, 'the page with the 1,000th member is answered');
+    const refused = await app().inject({ method: 'GET', url: '/api/v1/segments/book_readers/members?purpose=personalization&limit=1', headers: bearer(s.token) });
+    assert.equal(refused.statusCode, 403, refused.body);
+    assert.equal(refused.json<ErrorBody>().error.code, 'FIDUCIA_TOKEN_SUSPENDED');
+    assert.equal((await alertsFor(p, s.id))[0]?.counts.subjects, THRESHOLD);
+    // Listed back as pages: the range of ids each one held.
+    const listed = await app().inject({ method: 'GET', url: `/api/v1/tokens/${s.id}/subjects-read`, headers: bearer(ADMIN_TOKEN) });
+    const pages = listed.json<{ segmentPages: { segment: string; purpose: string | null; after: string | null; through: string | null; members: number; at: string }[] }>().segmentPages;
+    assert.deepEqual(pages, [
+      { segment: 'book_readers', purpose: 'personalization', after: null, through: page.members[998]!.subjectId, members: 999, at: pages[0]!.at },
+      { segment: 'book_readers', purpose: 'personalization', after: page.nextCursor, through: second.json<{ members: { subjectId: string }[] }>().members[0]!.subjectId, members: 1, at: pages[1]!.at },
+    ]);
   });
 
   it('refuses bad input and other roles on the new routes', async () => {

@@ -30,11 +30,13 @@ import { OutboundClient } from './services/destinations/outbound.ts';
 import { QueuedMailer } from './services/destinations/queued-mailer.ts';
 import { DEFAULT_MAIL_FROM, SmtpMailer } from './services/rights/mailer.ts';
 import { SegmentService } from './services/segments/segments.ts';
+import { ExfiltrationService } from './services/exfiltration/exfiltration.ts';
 import { RopaService } from './services/config/ropa.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
 import { buildRightsServices } from './services/rights/rights-services.ts';
 import type { RightsService } from './services/rights/rights.ts';
 import { AccessRepo } from './store/access-repo.ts';
+import { BlindIndexer } from './crypto/blind-index.ts';
 import { ConsentRepo } from './store/consent-repo.ts';
 import type { Databases } from './store/database.ts';
 import { defaultPublicUrl, openCore, urlOfAddress, type FiduciaOptions } from './core.ts';
@@ -75,6 +77,8 @@ export interface Fiducia {
   breaches: BreachService;
   breachNotices: BreachNotices;
   metrics: Metrics;
+  /** Exfiltration detection (docs/exfiltration.md): `flush()` merges the pending windows and evaluates them now. */
+  exfiltration: ExfiltrationService;
   /** Refused tokens, counted per window and network; `flush()` writes the pending `auth.failed` summaries. */
   authFailures: AuthFailureLog;
   bootstrap: Bootstrap;
@@ -130,6 +134,15 @@ export function destinationSecrets(cfg: CompiledConfig, env: Readonly<Record<str
   return out;
 }
 
+/** The exfiltration alert webhook's signing secret, when one is configured; an unset variable stops the start. */
+export function alertWebhookSecret(cfg: CompiledConfig, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const hook = cfg.config.detection?.webhook;
+  if (!hook) return undefined;
+  const value = env[hook.secretEnv];
+  if (!value) throw new Error(`detection.webhook: the environment variable ${hook.secretEnv} (its signing secret) is not set`);
+  return value;
+}
+
 export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
@@ -139,6 +152,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const logger = opts.logger ?? createLogger();
   const cfg = loadPrivacyConfig(opts.configPath ?? DEFAULT_CONFIG_PATH);
   const secrets = destinationSecrets(cfg, opts.destinationSecrets ?? process.env);
+  const alertSecret = alertWebhookSecret(cfg, opts.destinationSecrets ?? process.env);
   const { dbs, ring, audit, masterKeyCreated } = await openCore(opts);
   const metrics = new Metrics(true);
   const authFailures = new AuthFailureLog({
@@ -157,6 +171,17 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const policy = new PolicyEngine(cfg);
   const sender = new OutboundClient({ lookup: opts.deliveries?.lookup, maxSockets: opts.deliveries?.concurrency ?? 16 });
   const delivery = opts.deliveries ?? {};
+  const detection = cfg.config.detection;
+  const exfiltration = new ExfiltrationService({
+    db: dbs.store, audit, access, metrics, logger, sender,
+    // A key of its own, derived like the other keyed hashes: the stored windows hold hashes nobody can match without it.
+    blindIndex: new BlindIndexer(ring.blindIndex.index('fiducia-exfiltration-windows', 'v1')),
+    settings: detection,
+    webhookSecret: alertSecret,
+    now: opts.exfiltration?.now,
+    flushMs: opts.exfiltration?.flushMs,
+    maxPrincipals: opts.exfiltration?.maxPrincipals,
+  });
   // With SMTP set, rights-request mail goes through the delivery outbox (retries, dead letters) unless a mailer is given.
   const smtp = !opts.mailer && opts.smtpUrl ? new SmtpMailer(opts.smtpUrl, opts.mailFrom ?? DEFAULT_MAIL_FROM, logger) : undefined;
   const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, smtp, ...delivery });
@@ -203,6 +228,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       ropa,
       metrics,
       authFailures,
+      exfiltration,
       profiles,
       segments,
       rights,
@@ -226,6 +252,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     });
   }
   await jobs.start();
+  exfiltration.start();
   if (delivery.enabled !== false) deliveries.start();
   let closing: Promise<void> | null = null;
   return {
@@ -252,6 +279,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     breaches,
     breachNotices,
     metrics,
+    exfiltration,
     authFailures,
     bootstrap,
     pages,
@@ -263,6 +291,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
         await authFailures.close();
         await ingest.close();
         await deliveries.close();
+        await exfiltration.close();
         sender.close();
         await jobs.close();
         await segments.close();

@@ -47,6 +47,8 @@ export interface FiduciaOptions extends StoreOptions {
   retentionClock?: (() => number) | undefined;
   /** The breach register's clock: the 72 hours and the times it records (tests move it); default `Date.now`. */
   breachesClock?: (() => number) | undefined;
+  /** Exfiltration detection's clock and merge interval (tests pin them); docs/exfiltration.md. */
+  exfiltration?: { now?: (() => number) | undefined; flushMs?: number | undefined; maxPrincipals?: number | undefined } | undefined;
   /**
    * Where destinations' secrets are read (each destination names its variable, `secretEnv`); default `process.env`.
    * A destination whose variable is unset stops the start.

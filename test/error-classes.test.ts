@@ -36,6 +36,7 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   BreachNotFoundError: [],
   BreachStateError: ['closed'],
   BreachInputError: ['FIDUCIA_DELAY_REASON_REQUIRED', 'late'],
+  TokenSuspendedError: ['0190aaaa-0000-7000-8000-000000000000'],
 };
 
 function sourceFiles(dir: string, prefix = ''): string[] {

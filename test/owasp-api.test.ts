@@ -96,6 +96,8 @@ const TABLE: Record<string, Rule> = {
   'POST /api/v1/tokens': ADMIN,
   'GET /api/v1/tokens': ADMIN,
   'DELETE /api/v1/tokens/:id': ADMIN,
+  'POST /api/v1/tokens/:id/reinstate': ADMIN,
+  'GET /api/v1/tokens/:id/subjects-read': STAFF,
   'GET /api/v1/jobs': ADMIN,
   'GET /api/v1/destinations': STAFF,
   'GET /api/v1/destinations/:id/deliveries': STAFF,

@@ -5,7 +5,7 @@ import { after, before, it } from 'node:test';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 type F = Awaited<ReturnType<typeof startFiducia>>;
-type TokenInfo = { id: string; name: string; role: string; purposes: string[]; createdAt: string; revokedAt: string | null };
+type TokenInfo = { id: string; name: string; role: string; purposes: string[]; createdAt: string; revokedAt: string | null; suspendedAt: string | null; suspendedReason: string | null };
 
 await eachDialect('tokens and roles', (dialect) => {
   let f: F;
@@ -44,7 +44,7 @@ await eachDialect('tokens and roles', (dialect) => {
     assert.ok(!JSON.stringify(entry).includes(t.token));
 
     const info = (await list()).find((x) => x.id === t.id);
-    assert.deepEqual({ ...info, createdAt: undefined }, { id: t.id, name: 'shop frontend', role: 'service', purposes: ['personalization'], createdAt: undefined, revokedAt: null });
+    assert.deepEqual({ ...info, createdAt: undefined }, { id: t.id, name: 'shop frontend', role: 'service', purposes: ['personalization'], createdAt: undefined, revokedAt: null, suspendedAt: null, suspendedReason: null });
     const body = JSON.stringify(await list());
     assert.ok(!body.includes(t.token) && !body.includes(row.token_hash), 'the list holds neither secrets nor hashes');
   });

@@ -40,8 +40,8 @@ export interface DestinationContext {
 }
 
 const DESTINATION_ID = /^[a-z][a-z0-9_-]{0,62}$/;
-const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
-const MAX_ENV_NAME = 128;
+export const ENV_NAME = /^[A-Z][A-Z0-9_]*$/;
+export const MAX_ENV_NAME = 128;
 const MAX_ENDPOINT = 2048;
 
 /** Chapter V: a recipient outside the EEA without an adequacy decision names an acceptable safeguard (src/domain/transfers.ts). */
@@ -119,7 +119,8 @@ export function isPrivateHost(hostname: string): boolean {
   return family !== 0 && PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-function endpointError(raw: string, allowPrivateNetwork: boolean): string | undefined {
+/** Why an outbound endpoint is refused, or undefined (shared with the detection webhook). */
+export function endpointError(raw: string, allowPrivateNetwork: boolean): string | undefined {
   if (raw.length > MAX_ENDPOINT) return `must be at most ${MAX_ENDPOINT} characters`;
   if (/\s/.test(raw)) return 'must not contain spaces';
   if (!URL.canParse(raw)) return 'must be an absolute URL, e.g. https://hooks.example.com/fiducia';

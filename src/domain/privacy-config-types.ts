@@ -1,6 +1,8 @@
 // The privacy configuration ("privacy as code") as the rest of the program sees it after validation.
 import type { SegmentDefinition } from './segments.ts';
 
+import type { DetectionSettings } from './privacy-config-detection.ts';
+
 export type LegalBasis =
   | 'consent'
   | 'contract'
@@ -141,6 +143,8 @@ export interface PrivacyConfig {
   segments?: SegmentDefinition[] | undefined;
   /** Where personal data is sent, per purpose; `[]` when the file has none. */
   destinations: Destination[];
+  /** Exfiltration thresholds (src/domain/privacy-config-detection.ts); absent: the defaults. */
+  detection?: DetectionSettings | undefined;
 }
 
 export interface RetentionSettings {

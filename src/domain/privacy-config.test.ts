@@ -286,6 +286,30 @@ test('retention: anonymous aggregates are off unless asked for, and a bad value 
   expectError(errorsOf((c) => (c.retention = { aggregate: true })), 'retention.aggregate', /did you mean "aggregates"/);
 });
 
+test('detection: defaults unless written, thresholds bounded, the webhook checked like a destination', () => {
+  const plain = valid(base());
+  assert.equal(plain.detection, undefined, 'absent: the defaults apply, and the hash of an older configuration is unchanged');
+  assert.equal(new CompiledConfig(plain).hash, new CompiledConfig(valid(base())).hash);
+  const on = base();
+  on['detection'] = { windows: [{ seconds: 3600, subjects: 5000 }, { seconds: 60, subjects: 200 }], webhook: { endpoint: 'http://127.0.0.1:9/x', secretEnv: 'ALERT_SECRET', allowPrivateNetwork: true } };
+  assert.deepEqual(valid(on).detection, {
+    windows: [{ seconds: 60, subjects: 200 }, { seconds: 3600, subjects: 5000 }],
+    suspend: ['service'],
+    webhook: { endpoint: 'http://127.0.0.1:9/x', secretEnv: 'ALERT_SECRET', allowPrivateNetwork: true },
+  });
+  const set = (d: unknown) => (c: ReturnType<typeof base>) => (c['detection'] = d);
+  expectError(errorsOf(set({ windows: [{ seconds: 5, subjects: 10 }] })), 'detection.windows[0].seconds', /from 10 to 604800/);
+  expectError(errorsOf(set({ windows: [{ seconds: 60, subjects: 0 }] })), 'detection.windows[0].subjects', /from 1 to/);
+  expectError(errorsOf(set({ windows: [{ seconds: 60, subjects: 1.5 }] })), 'detection.windows[0].subjects', /whole number/);
+  expectError(errorsOf(set({ windows: [] })), 'detection.windows', /must not be empty/);
+  expectError(errorsOf(set({ windows: Array.from({ length: 7 }, (_, i) => ({ seconds: 60 + i, subjects: 10 })) })), 'detection.windows', /1 to 6 windows|at most 6/);
+  expectError(errorsOf(set({ windows: [{ seconds: 60, subjects: 10 }, { seconds: 60, subjects: 20 }] })), 'detection.windows[1].seconds', /duplicate window length/);
+  expectError(errorsOf(set({ suspend: ['root'] })), 'detection.suspend[0]', /./);
+  expectError(errorsOf(set({ thresholds: [] })), 'detection.thresholds', /./);
+  expectError(errorsOf(set({ webhook: { endpoint: 'http://127.0.0.1:9/x', secretEnv: 'ALERT_SECRET' } })), 'detection.webhook.endpoint', /allowPrivateNetwork/);
+  expectError(errorsOf(set({ webhook: { endpoint: 'https://a.example/x', secretEnv: 'whsec_abc' } })), 'detection.webhook.secretEnv', /name of the environment variable/);
+});
+
 const webhook = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   id: 'crm',
   kind: 'webhook',

@@ -6,6 +6,7 @@ import { Value, ValueErrorType } from '@sinclair/typebox/value';
 import type { ValueError } from '@sinclair/typebox/value';
 import { didYouMean } from './edit-distance.ts';
 import { checkDestinations, checkTransferAt, copySafeguard, DestinationSchema, normalizeDestination, TransferSchema } from './privacy-config-destinations.ts';
+import { checkDetection, DetectionSchema, normalizeDetection } from './privacy-config-detection.ts';
 import { Closed, Country, entryCovers, formatConfigPath, oneOf, Opt, SemanticErrors, Text } from './privacy-config-shared.ts';
 import type { ConfigError, PathSegment } from './privacy-config-shared.ts';
 import { LEGAL_BASES, UNCLASSIFIED } from './privacy-config-types.ts';
@@ -55,6 +56,7 @@ const ConfigSchema = Closed({
   segments: Opt(Type.Array(Type.Unknown())),
   retention: Opt(Closed({ aggregates: Opt(Type.Boolean({ errorMessage: 'must be true or false (keep anonymous counts of deleted events)' })) })),
   destinations: Opt(Type.Array(DestinationSchema)),
+  detection: Opt(DetectionSchema),
   tcf: Opt(Closed({ purposes: Type.Record(Type.String(), Type.Array(Text, { minItems: 1 })), vendorId: Opt(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer (IAB vendor id)' })) })),
 });
 type ConfigInput = Static<typeof ConfigSchema>;
@@ -157,6 +159,7 @@ function semanticErrors(input: ConfigInput): ConfigError[] {
   checkNotice(input.notice, errors);
   checkConsentMappings(input, purposeKeys, errors);
   checkDestinations(input.destinations ?? [], { categoryKeys: keys, purposes: input.purposes }, errors);
+  checkDetection(input.detection, errors);
   return errors.list;
 }
 
@@ -289,6 +292,7 @@ function normalize(input: ConfigInput): PrivacyConfig {
     destinations: (input.destinations ?? []).map(normalizeDestination),
     // Only when written: a configuration without the section keeps the hash it had before the section existed.
     ...(input.retention ? { retention: { aggregates: input.retention.aggregates ?? false } } : {}),
+    ...(input.detection ? { detection: normalizeDetection(input.detection) } : {}),
     ...(input.tcf ? { tcf: { purposes: dict(input.tcf.purposes, (ps) => [...ps]), ...(input.tcf.vendorId !== undefined ? { vendorId: input.tcf.vendorId } : {}) } } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // Bearer-token authentication and role checks for /api/*; every failure is audited (authentication failures in summary).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callerMayActFor } from '../domain/policy.ts';
-import type { AccessService, Role } from '../services/access/access.ts';
+import { TokenSuspendedError, type AccessService, type Role } from '../services/access/access.ts';
 import type { AuditRecorder } from '../services/audit/audit-port.ts';
 import type { AuthFailureRecorder } from './auth-failures.ts';
 import { FiduciaError } from './errors.ts';
@@ -43,6 +43,8 @@ export async function authenticate(req: FastifyRequest, deps: AuthDeps): Promise
     deps.authFailures.record(req.ip, token ? 'unknown_token' : 'missing_token', req.routeOptions.url ?? 'unmatched');
     throw new FiduciaError('FIDUCIA_UNAUTHORIZED', token ? 'unknown or revoked token' : 'a bearer token is required');
   }
+  // Counted on /metrics by its code like every refusal; the suspension itself is on record (`token.suspend`).
+  if (row.suspended_at !== null) throw new TokenSuspendedError(row.id);
   return { tokenId: row.id, role: row.role as Role, purposes: JSON.parse(row.purposes) as string[] };
 }
 

@@ -11,6 +11,7 @@ import type { IngestService } from '../services/ingest/ingest.ts';
 import type { JobScheduler } from '../services/jobs/scheduler.ts';
 import type { DestinationService } from '../services/destinations/destinations.ts';
 import type { Metrics } from '../services/metrics.ts';
+import type { ExfiltrationService } from '../services/exfiltration/exfiltration.ts';
 import type { PagesSource } from '../services/access/pages.ts';
 import type { ProfileService } from '../services/profiles/profiles.ts';
 import type { RightsIntake } from '../services/rights/rights-intake.ts';
@@ -27,6 +28,8 @@ export interface HttpContext {
   /** Record of processing (Art. 30) and the notice's purpose table. */
   ropa: RopaService;
   metrics: Metrics;
+  /** Exfiltration detection: reads with no audit entry per subject (segment pages) report here; subjects read listed back. */
+  exfiltration: ExfiltrationService;
   /** Refused tokens, counted per window and network and audited in summary (see auth-failures.ts). */
   authFailures: AuthFailureRecorder;
   /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */

@@ -86,6 +86,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly exfiltrationAlerts = new Counter({
+    name: 'fiducia_exfiltration_alerts_total',
+    help: 'Exfiltration thresholds crossed (distinct subjects read per window), by window length in seconds, role and response (suspended, alerted, suspend_refused).',
+    labelNames: ['window', 'role', 'response'] as const,
+    registers: [this.registry],
+  });
+  readonly exfiltrationWebhooks = new Counter({
+    name: 'fiducia_exfiltration_webhooks_total',
+    help: 'Exfiltration alert webhook posts by outcome (delivered, failed, dropped).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(defaults = false) {
     if (defaults) collectDefaultMetrics({ register: this.registry });
   }

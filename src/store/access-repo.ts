@@ -98,7 +98,7 @@ export class AccessRepo {
 
   /** Every token, newest first (hashes are not returned). */
   listTokens(): Promise<Omit<TokensTable, 'token_hash'>[]> {
-    return this.db.selectFrom('tokens').select(['id', 'name', 'role', 'purposes', 'created_at', 'revoked_at']).orderBy('id', 'desc').execute();
+    return this.db.selectFrom('tokens').select(['id', 'name', 'role', 'purposes', 'created_at', 'revoked_at', 'suspended_at', 'suspended_reason']).orderBy('id', 'desc').execute();
   }
 
   tokenById(id: string): Promise<TokensTable | undefined> {
@@ -111,13 +111,33 @@ export class AccessRepo {
     return Number(r.numUpdatedRows) > 0;
   }
 
-  async countTokens(role: string): Promise<number> {
+  /** Marks an active token suspended; false when it is not active or already suspended. */
+  async suspendToken(id: string, at: number, reason: string): Promise<boolean> {
     const r = await this.db
+      .updateTable('tokens')
+      .set({ suspended_at: at, suspended_reason: reason })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .where('suspended_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Lifts a suspension; false when the token was not suspended. */
+  async reinstateToken(id: string): Promise<boolean> {
+    const r = await this.db.updateTable('tokens').set({ suspended_at: null, suspended_reason: null }).where('id', '=', id).where('suspended_at', 'is not', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Active tokens of a role; suspended ones count only with `withSuspended` (a suspended admin cannot manage tokens). */
+  async countTokens(role: string, withSuspended = false): Promise<number> {
+    let q = this.db
       .selectFrom('tokens')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('role', '=', role)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
+      .where('revoked_at', 'is', null);
+    if (!withSuspended) q = q.where('suspended_at', 'is', null);
+    const r = await q.executeTakeFirst();
     return Number(r?.n ?? 0);
   }
 }

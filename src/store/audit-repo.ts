@@ -334,6 +334,16 @@ export class AuditRepo {
     return last ? Number(last.idx) + 1 : 0;
   }
 
+  /**
+   * Entries of one actor with one of `actions`, idx ≥ `from` and > `after`, oldest first: through the (actor, idx)
+   * index, one bounded range per page.
+   */
+  entriesOfActor(actor: string, actions: readonly string[], from: number, after: number | null, limit: number): Promise<AuditEntriesTable[]> {
+    let q = this.db.selectFrom('audit_entries').selectAll().where('actor', '=', actor).where('idx', '>=', from).where('action', 'in', actions);
+    if (after !== null) q = q.where('idx', '>', after);
+    return q.orderBy('idx', 'asc').limit(limit).execute();
+  }
+
   /** The last entry of an action (e.g. the last recorded configuration hash). */
   lastOf(action: string): Promise<AuditEntriesTable | undefined> {
     return this.db.selectFrom('audit_entries').selectAll().where('action', '=', action).orderBy('idx', 'desc').limit(1).executeTakeFirst();

@@ -29,6 +29,10 @@ export interface TokensTable {
   token_hash: string;
   created_at: number;
   revoked_at: number | null;
+  /** Set when exfiltration detection suspended the token; every request with it is refused until reinstated. */
+  suspended_at: number | null;
+  /** Why (a reason code and the window crossed), never personal data. */
+  suspended_reason: string | null;
 }
 
 export interface SubjectsTable {
@@ -309,6 +313,17 @@ export interface DataDatabase {
   breaches: BreachesTable;
   breach_history: BreachHistoryTable;
   breach_subjects: BreachSubjectsTable;
+  disclosure_windows: DisclosureWindowsTable;
+}
+
+/** A distinct-count sketch of the subjects one principal read in one time bucket of one window length. */
+export interface DisclosureWindowsTable {
+  principal: string;
+  window_seconds: number;
+  /** Epoch ms of the bucket's start; -1 holds the time of the principal's last alert for the window (`updated_at`). */
+  bucket_start: number;
+  sketch: Uint8Array;
+  updated_at: number;
 }
 
 /** One audit entry (a leaf); `data` is the canonical JSON text of `{counts, details, fields}`. */

@@ -66,6 +66,10 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
     placement: 'coordinator',
     why: 'the people one breach concerns, read and updated by breach id across all people; subject ids and outcome codes only, no values',
   },
+  disclosure_windows: {
+    placement: 'coordinator',
+    why: 'exfiltration windows: per principal (a token or console user), not per person; sketches of keyed hashes, written by every process that served the principal',
+  },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

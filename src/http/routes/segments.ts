@@ -161,9 +161,12 @@ function memberRoutes(app: FastifyInstance, ctx: HttpContext, callerOf: CallerOf
           purpose: q.purpose,
           counts: { returned: page.members.length },
           outcome: 'ok',
-          details: { segment: d.id, role: caller.role, cursor: q.cursor ?? null },
+          // With the cursor, the range of ids the page held: what the token was shown can be listed back (subjects-read).
+          details: { segment: d.id, role: caller.role, cursor: q.cursor ?? null, through: page.members[page.members.length - 1]?.subjectId ?? null },
         },
       ]);
+      // Each member's id is a disclosure: the page counts towards the token's exfiltration windows.
+      await ctx.exfiltration.disclosed(caller.tokenId, page.members.map((m) => m.subjectId));
       return { id: d.id, purpose: q.purpose, members: page.members, nextCursor: page.nextCursor };
     },
   );

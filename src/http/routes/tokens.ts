@@ -25,6 +25,9 @@ const TokenInfo = Type.Object({
   purposes: Type.Array(Type.String()),
   createdAt: Type.String(),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
+  /** Set while exfiltration detection holds the token suspended (docs/exfiltration.md). */
+  suspendedAt: Type.Union([Type.String(), Type.Null()]),
+  suspendedReason: Type.Union([Type.String(), Type.Null()]),
 });
 // Printable ASCII only: a NUL byte reached PostgreSQL, which refuses it in text (a 500 instead of a 404).
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }) });
@@ -56,7 +59,12 @@ export async function tokenRoutes(app: FastifyInstance, ctx: HttpContext): Promi
   app.get('/api/v1/tokens', { schema: { operationId: 'listTokens', summary: 'List API tokens, without secrets', tags: ['tokens'], security: [{ token: [] }], response: { 200: Type.Object({ tokens: Type.Array(TokenInfo) }), ...errors } } }, async () => {
     const tokens = await ctx.access.listTokens();
     return {
-      tokens: tokens.map((t) => ({ ...t, createdAt: new Date(t.createdAt).toISOString(), revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString() })),
+      tokens: tokens.map((t) => ({
+        ...t,
+        createdAt: new Date(t.createdAt).toISOString(),
+        revokedAt: t.revokedAt === null ? null : new Date(t.revokedAt).toISOString(),
+        suspendedAt: t.suspendedAt === null ? null : new Date(t.suspendedAt).toISOString(),
+      })),
     };
   });
 

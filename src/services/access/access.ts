@@ -2,12 +2,21 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DataScope } from '../../store/scope.ts';
 import { decryptField, encryptField } from '../../crypto/envelope.ts';
+import { FiduciaError } from '../../domain/errors.ts';
 import { uuidv7 } from '../../domain/ids.ts';
 import { AccessRepo } from '../../store/access-repo.ts';
 import type { SourceKind, SourcesTable, TokensTable } from '../../store/schema.ts';
 import type { AuditEntryInput, AuditPort } from '../audit/audit-port.ts';
 
 export type Role = 'admin' | 'dpo' | 'analyst' | 'service';
+
+/** The token is suspended (exfiltration detection) until an admin reinstates it: 403 `FIDUCIA_TOKEN_SUSPENDED`. */
+export class TokenSuspendedError extends FiduciaError {
+  constructor(readonly tokenId: string) {
+    super('FIDUCIA_TOKEN_SUSPENDED', 'this token is suspended: an admin must reinstate it (POST /api/v1/tokens/:id/reinstate)', { reason: 'token_suspended', tokenId });
+    this.name = 'TokenSuspendedError';
+  }
+}
 
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -89,7 +98,7 @@ export class AccessService {
       }
     }
     if (adminToken) await this.createToken({ name: 'admin (FIDUCIA_ADMIN_TOKEN)', role: 'admin', purposes: [] }, adminToken);
-    else if ((await this.repo.countTokens('admin')) === 0) {
+    else if ((await this.repo.countTokens('admin', true)) === 0) {
       generated.adminToken = (await this.createToken({ name: 'admin (first start)', role: 'admin', purposes: [] })).token;
     }
     if (writeKey) await this.createSource({ name: 'default', kind: 'server' }, writeKey);
@@ -198,6 +207,8 @@ export class AccessService {
       token_hash: hashSecret(token),
       created_at: Date.now(),
       revoked_at: null,
+      suspended_at: null,
+      suspended_reason: null,
     };
     await this.#audited((repo) => repo.insertToken(row), {
       actor: spec.actor ?? 'system',
@@ -225,7 +236,7 @@ export class AccessService {
   }
 
   /** Tokens without their hashes, newest first. */
-  async listTokens(): Promise<{ id: string; name: string; role: Role; purposes: string[]; createdAt: number; revokedAt: number | null }[]> {
+  async listTokens(): Promise<{ id: string; name: string; role: Role; purposes: string[]; createdAt: number; revokedAt: number | null; suspendedAt: number | null; suspendedReason: string | null }[]> {
     return (await this.repo.listTokens()).map((t) => ({
       id: t.id,
       name: t.name,
@@ -233,6 +244,8 @@ export class AccessService {
       purposes: JSON.parse(t.purposes) as string[],
       createdAt: Number(t.created_at),
       revokedAt: t.revoked_at === null ? null : Number(t.revoked_at),
+      suspendedAt: t.suspended_at === null ? null : Number(t.suspended_at),
+      suspendedReason: t.suspended_reason,
     }));
   }
 
@@ -258,6 +271,48 @@ export class AccessService {
     const audit = this.audit;
     if (!audit) return run(this.repo, async () => undefined);
     return audit.db.transaction((trx) => run(new AccessRepo(trx), (e) => audit.port.append(trx, [e])));
+  }
+
+  /**
+   * Suspends a token (exfiltration detection), audited as `token.suspend` in the same transaction. The last admin token
+   * able to act is never suspended: nobody could reinstate anything (the refusal is audited instead).
+   */
+  async suspendToken(id: string, reason: string, details: Record<string, string | number>): Promise<'suspended' | 'not_active' | 'last_admin'> {
+    const run = async (repo: AccessRepo, append: (e: AuditEntryInput) => Promise<void>) => {
+      const row = await repo.tokenById(id);
+      if (!row || row.revoked_at !== null || row.suspended_at !== null) return 'not_active' as const;
+      const entry = { tokenId: id, role: row.role, reason, ...details };
+      if (row.role === 'admin' && (await repo.countTokens('admin')) <= 1) {
+        await append({ actor: 'system', action: 'token.suspend', outcome: 'denied', details: { ...entry, refused: 'last_admin' } });
+        return 'last_admin' as const;
+      }
+      if (!(await repo.suspendToken(id, Date.now(), reason))) return 'not_active' as const;
+      await append({ actor: 'system', action: 'token.suspend', outcome: 'ok', details: entry });
+      return 'suspended' as const;
+    };
+    const audit = this.audit;
+    if (!audit) return run(this.repo, async () => undefined);
+    return audit.db.transaction((trx) => run(new AccessRepo(trx), (e) => audit.port.append(trx, [e])));
+  }
+
+  /** Lifts a suspension, audited as `token.reinstate` with the admin as actor. */
+  async reinstateToken(id: string, actor: string): Promise<'reinstated' | 'not_found' | 'not_suspended'> {
+    let outcome: 'reinstated' | 'not_found' | 'not_suspended' = 'not_found';
+    await this.#audited(async (repo) => {
+      const row = await repo.tokenById(id);
+      if (!row) return false;
+      outcome = (await repo.reinstateToken(id)) ? 'reinstated' : 'not_suspended';
+      return outcome === 'reinstated';
+    }, { actor, action: 'token.reinstate', outcome: 'ok', details: { tokenId: id } });
+    return outcome;
+  }
+
+  /** A token's row without its hash, or null. */
+  async tokenById(id: string): Promise<Omit<TokensTable, 'token_hash'> | null> {
+    const row = await this.repo.tokenById(id);
+    if (!row) return null;
+    const { token_hash: _hash, ...rest } = row;
+    return rest;
   }
 
   async tokenFor(token: string): Promise<TokensTable | null> {

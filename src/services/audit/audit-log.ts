@@ -91,6 +91,9 @@ const APPEND_CHUNK = 250;
  */
 const ALONE_ATTEMPTS = 2;
 
+/** Sees each group of entries once it is appended; returns a promise when it has work the append should wait for. */
+export type AppendObserver = (entries: readonly AuditEntryInput[]) => Promise<void> | undefined;
+
 export function partsOfRow(r: AuditEntriesTable) {
   return { index: r.idx, at: r.at, actor: r.actor, action: r.action, purpose: r.purpose, subjectId: r.subject_id, outcome: r.outcome, dataJson: r.data };
 }
@@ -145,11 +148,26 @@ export class AuditLog implements AuditPort, AuditRecorder {
       // PostgreSQL), no longer hashing the same, so both are replaced before hashing (JSON-encoded `data` escapes them).
       return { actor: wellFormed(x.actor), action: x.action, purpose: x.purpose && wellFormed(x.purpose), subjectId: x.subjectId && wellFormed(x.subjectId), outcome: x.outcome, dataJson: entryDataJson(x) };
     });
-    if (db.inTransaction) return this.#append(db, prepared);
+    if (db.inTransaction) await this.#append(db, prepared);
     // Where the store can (PostgreSQL), outside a transaction: one statement that checks the head it extends (see #appendAlone).
-    if (new AuditRepo(this.db).appendsInOneStatement) return this.#appendAlone(prepared);
+    else if (new AuditRepo(this.db).appendsInOneStatement) await this.#appendAlone(prepared);
     // Otherwise the entries get a transaction of their own: the head must be locked until the rows commit.
-    await db.transaction((trx) => this.#append(trx, prepared));
+    else await db.transaction((trx) => this.#append(trx, prepared));
+    const after = this.#observer?.(entries);
+    if (after === undefined) return;
+    // Inside a transaction the observer's own writes would wait for it to end (SQLite has one connection): not awaited.
+    if (db.inTransaction) void after.catch(() => undefined);
+    else await after;
+  }
+
+  #observer: AppendObserver | undefined;
+
+  /**
+   * Called with every group of entries once appended (exfiltration detection counts the reads recorded here). A promise
+   * it returns is awaited before the append resolves, unless the append is part of a caller's transaction.
+   */
+  onAppended(observer: AppendObserver): void {
+    this.#observer = observer;
   }
 
   /**

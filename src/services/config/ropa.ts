@@ -20,7 +20,7 @@ export class RopaService {
     const latest = keks[keks.length - 1];
     const access = new AccessRepo(this.dbs.store);
     const tokensByRole: Record<string, number> = {};
-    for (const role of ROLES) tokensByRole[role] = await access.countTokens(role);
+    for (const role of ROLES) tokensByRole[role] = await access.countTokens(role, true);
     const head = await this.audit.head();
     const cp = await this.audit.latestCheckpoint();
     const verify = await this.audit.last('audit.verify');

@@ -15,6 +15,7 @@ import { jobs } from './0011-jobs.ts';
 import { retentionAggregates } from './0012-retention-aggregates.ts';
 import { deliveries } from './0013-deliveries.ts';
 import { breaches } from './0014-breaches.ts';
+import { exfiltration } from './0015-exfiltration.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 import { orphanSweep } from './keys-0003-orphan-sweep.ts';
@@ -34,6 +35,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0012_retention_aggregates', retentionAggregates],
   ['0013_deliveries', deliveries],
   ['0014_breaches', breaches],
+  ['0015_exfiltration', exfiltration],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

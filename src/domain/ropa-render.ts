@@ -234,7 +234,7 @@ export function noticeHtml(controller: string, purposes: readonly NoticePurpose[
         `<tr><td><strong>${escapeHtml(p.name)}</strong><br>${escapeHtml(p.description)}</td>` +
         `<td>${escapeHtml(p.legalBasis)} <small>(${escapeHtml(p.legalBasisArticle)})</small>${p.consentRequired ? `<br><em>${escapeHtml(t.consent!)}</em>` : ''}</td>` +
         `<td>${list(p.dataCategories)}</td><td>${escapeHtml(p.retention)}</td>` +
-        `<td>${none(p.recipients.map((r) => `${r.name} (${r.kind}, ${r.country})`))}</td>` +
+        `<td>${none(p.recipients.map((r) => `${r.name} (${r.kind}, ${countryName(r.country, lang)})`))}</td>` +
         `<td>${none(p.transfers.map((x) => `${x.recipient} — ${x.countryName} (${x.country}): ${x.safeguard}`))}</td></tr>`,
     )
     .join('');

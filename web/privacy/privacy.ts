@@ -251,7 +251,7 @@ async function main(): Promise<void> {
     app.replaceChildren(h('h1', {}, T.title), h('p', {}, T.offline));
     return;
   }
-  const contact = h('p', {}, `${T.controller}: ${cfg.controller.name} (${cfg.controller.country}) — `, h('a', { href: `mailto:${cfg.controller.contact}` }, cfg.controller.contact));
+  const contact = h('p', {}, `${T.controller}: ${cfg.controller.name} (${country(cfg.controller.country)}) — `, h('a', { href: `mailto:${cfg.controller.contact}` }, cfg.controller.contact));
   if (cfg.controller.dpo) contact.append(` · ${T.dpo}: `, h('a', { href: `mailto:${cfg.controller.dpo}` }, cfg.controller.dpo));
   app.replaceChildren(
     h('h1', {}, T.title),

@@ -24,7 +24,7 @@ interface Texts {
   measures: string; measureList: string[]; keyVersions: (n: number, at: string | null) => string; lastVerify: (at: string, ok: boolean) => string; neverVerified: string;
   checkpoint: string; checkpointIntro: string; noCheckpoint: string;
   cp: { origin: string; size: string; root: string; time: string; keyId: string; signature: string; publicKey: string; note: string };
-  verifyTitle: string; verifySteps: string[];
+  verifyTitle: string; verifySteps: [string, string, string];
   fewer: (n: number) => string; about: (n: string) => string; notShown: string; hours: (h: number) => string; days: (d: string) => string;
   rounding: (min: number, step: number) => string; generated: (at: string) => string;
   types: Record<RightsType, string>;
@@ -49,9 +49,9 @@ const IT: Texts = {
   cp: { origin: 'Registro', size: 'Numero di voci', root: 'Hash radice (base64)', time: 'Firmato il', keyId: 'Identificativo della chiave', signature: 'Firma (base64)', publicKey: 'Chiave pubblica Ed25519 (base64)', note: 'Nota firmata' },
   verifyTitle: 'Come verificarlo',
   verifySteps: [
-    'Copia la nota firmata in un file (per esempio checkpoint.txt) e conservalo dove il titolare non può modificarlo.',
+    'Copia la nota firmata in un file (per esempio {file}) e conservalo dove il titolare non può modificarlo.',
     'Chiunque può controllare la firma con la chiave pubblica indicata: è una firma Ed25519 sul testo che precede la riga vuota; la riga della firma contiene, in base64, i 4 byte dell’identificativo della chiave seguiti dai 64 byte della firma.',
-    'Il titolare, o un revisore con accesso ai dati, esegue fiducia audit verify --checkpoint checkpoint.txt: qualunque modifica, cancellazione o riordino delle voci precedenti al punto di controllo viene scoperta.',
+    'Il titolare, o un revisore con accesso ai dati, esegue {command}: qualunque modifica, cancellazione o riordino delle voci precedenti al punto di controllo viene scoperta.',
   ],
   fewer: (n) => `meno di ${n}`, about: (n) => `circa ${n}`, notShown: 'non indicato (troppo poche)', hours: (h) => `${h} ${h === 1 ? 'ora' : 'ore'}`, days: (d) => `${d} giorni`,
   rounding: (min, step) => `I numeri sono arrotondati al multiplo di ${step} più vicino; sotto ${min} scriviamo “meno di ${min}”, e una percentuale o una mediana calcolata su meno di ${min} persone non è indicata.`,
@@ -78,9 +78,9 @@ const EN: Texts = {
   cp: { origin: 'Log', size: 'Entries', root: 'Root hash (base64)', time: 'Signed at', keyId: 'Key id', signature: 'Signature (base64)', publicKey: 'Ed25519 public key (base64)', note: 'Signed note' },
   verifyTitle: 'How to verify it',
   verifySteps: [
-    'Copy the signed note into a file (for example checkpoint.txt) and keep it where the controller cannot change it.',
+    'Copy the signed note into a file (for example {file}) and keep it where the controller cannot change it.',
     'Anyone can check the signature with the public key shown: it is an Ed25519 signature over the text above the blank line; the signature line holds, in base64, the 4 bytes of the key id followed by the 64 bytes of the signature.',
-    'The controller, or an auditor with access to the data, runs fiducia audit verify --checkpoint checkpoint.txt: any change, deletion or reordering of the entries before the checkpoint is found.',
+    'The controller, or an auditor with access to the data, runs {command}: any change, deletion or reordering of the entries before the checkpoint is found.',
   ],
   fewer: (n) => `fewer than ${n}`, about: (n) => `about ${n}`, notShown: 'not shown (too few)', hours: (h) => `${h} ${h === 1 ? 'hour' : 'hours'}`, days: (d) => `${d} days`,
   rounding: (min, step) => `Numbers are rounded to the nearest multiple of ${step}; below ${min} we write “fewer than ${min}”, and a share or a median over fewer than ${min} people is not shown.`,
@@ -108,10 +108,13 @@ function hoursText(h: number | null, lang: Lang): string {
 }
 
 const e = escapeHtml;
+const CHECKPOINT_FILE = 'checkpoint.txt';
+/** A name from the configuration (a company, a product): shown as written, in either language. */
+const name = (x: string) => `<span translate="no">${e(x)}</span>`;
 
 function purposesSection(r: TransparencyReport, t: Texts): string {
   const items = r.purposes.map((p) => {
-    const recipients = p.recipients.length === 0 ? e(t.noRecipients) : p.recipients.map((x) => `${e(x.name)} (${e(x.kind)}, ${e(x.country)})`).join('; ');
+    const recipients = p.recipients.length === 0 ? e(t.noRecipients) : p.recipients.map((x) => `${name(x.name)} (${e(x.kind)}, ${e(x.country)})`).join('; ');
     return (
       `<section class="purpose"><h3>${e(p.name)}</h3><p>${e(p.description)}</p><dl>` +
       `<dt>${e(t.basis)}</dt><dd>${e(p.legalBasis)}${p.consentRequired ? ` — ${e(t.consentNeeded)}` : ''}</dd>` +
@@ -161,6 +164,12 @@ function measuresSection(r: TransparencyReport, t: Texts): string {
   );
 }
 
+/** A step's text, escaped, with `{file}` and `{command}` as code nobody should translate. */
+function withCode(step: string): string {
+  const code = (x: string) => `<code translate="no">${e(x)}</code>`;
+  return e(step).replace('{file}', code(CHECKPOINT_FILE)).replace('{command}', code(`fiducia audit verify --checkpoint ${CHECKPOINT_FILE}`));
+}
+
 function checkpointSection(r: TransparencyReport, t: Texts): string {
   const cp = r.measures.checkpoint;
   const head = `<section aria-labelledby="s-checkpoint"><h2 id="s-checkpoint">${e(t.checkpoint)}</h2><p>${e(t.checkpointIntro)}</p>`;
@@ -178,7 +187,7 @@ function checkpointSection(r: TransparencyReport, t: Texts): string {
     field(t.cp.signature, cp.signature, 'signature') +
     key +
     `</dl><h3>${e(t.cp.note)}</h3><pre data-figure="note">${e(cp.note)}</pre>` +
-    `<h3>${e(t.verifyTitle)}</h3><ol>${t.verifySteps.map((s) => `<li>${e(s)}</li>`).join('')}</ol></section>`
+    `<h3>${e(t.verifyTitle)}</h3><ol>${t.verifySteps.map((s) => `<li>${withCode(s)}</li>`).join('')}</ol></section>`
   );
 }
 
@@ -186,7 +195,7 @@ export function transparencyHtml(r: TransparencyReport): string {
   const t = TRANSPARENCY_TEXT[r.lang];
   const other: Lang = r.lang === 'it' ? 'en' : 'it';
   const header =
-    `<header><h1>${e(t.title)} — ${e(r.controller)}</h1><nav><a href="/transparency?lang=${other}" hreflang="${other}" lang="${other}">${e(t.other)}</a></nav></header>`;
+    `<header><h1>${e(t.title)} — ${name(r.controller)}</h1><nav><a href="/transparency?lang=${other}" hreflang="${other}" lang="${other}">${e(t.other)}</a></nav></header>`;
   const main =
     `<main><p>${e(t.intro)}</p><p class="note">${e(t.rounding(r.minimumCount, r.rounding))} ${e(t.generated(when(Date.parse(r.generatedAt), r.lang)))}</p>` +
     purposesSection(r, t) + rightsSection(r, t) + consentsSection(r, t) + measuresSection(r, t) + checkpointSection(r, t) + '</main>';

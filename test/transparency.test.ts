@@ -1,6 +1,11 @@
 // The public transparency page on both databases: its figures checked against the database, small counts never shown
 // exactly (HTML or JSON), both languages, the cache, and what a stranger can send it.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { publicCount, type PublicCount, type TransparencyReport } from '../src/domain/transparency.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
@@ -155,6 +160,28 @@ await eachDialect('transparency page', (dialect) => {
       f.transparency.invalidate();
       const fresh = await report();
       assert.deepEqual(fresh.consents.find((c) => c.purpose === 'advertising')!.decided, { about: 10 }, '9 decisions once recomputed');
+    });
+  });
+
+  describe('verifying the checkpoint offline', () => {
+    it('scripts/verify-checkpoint.mjs accepts the page’s note with the page’s key, and refuses an edited one', async () => {
+      const r = await report('en');
+      const cp = r.measures.checkpoint!;
+      const dir = mkdtempSync(join(tmpdir(), 'fiducia-cp-'));
+      try {
+        const script = fileURLToPath(new URL('../scripts/verify-checkpoint.mjs', import.meta.url));
+        const run = (note: string) => {
+          writeFileSync(join(dir, 'checkpoint.txt'), note);
+          return spawnSync(process.execPath, [script, join(dir, 'checkpoint.txt'), r.measures.publicKey], { encoding: 'utf8' });
+        };
+        const good = run(cp.note);
+        assert.equal(good.status, 0, good.stdout + good.stderr);
+        assert.ok(good.stdout.includes(`${cp.treeSize} entries`), good.stdout);
+        const edited = run(cp.note.replace(`\n${cp.treeSize}\n`, `\n${cp.treeSize + 1}\n`));
+        assert.equal(edited.status, 1, 'a changed tree size breaks the signature');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 

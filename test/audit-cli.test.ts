@@ -81,5 +81,10 @@ await eachDialect('audit CLI', (dialect) => {
     assert.equal(csv.stdout.trimEnd().split('\r\n').length, 7);
     const json = await fiducia(store, 'ropa');
     assert.equal((JSON.parse(json.stdout) as { controller: { name: string } }).controller.name, 'Example Shop S.r.l.');
+    const italian = await fiducia(store, 'ropa', '--format', 'html', '--lang', 'it');
+    assert.equal(italian.code, 0, italian.stderr);
+    assert.match(italian.stdout, /<html lang="it">.*Registro delle attività di trattamento/s);
+    assert.match((await fiducia(store, 'ropa', '--format', 'html', '--lang', 'en')).stdout, /<html lang="en">.*Record of processing activities/s);
+    assert.equal((await fiducia(store, 'ropa', '--format', 'html', '--lang', 'fr')).code, 1);
   });
 });

@@ -50,7 +50,9 @@ await eachDialect('identity takeover through a write key', (dialect) => {
     assert.equal(confirmed.statusCode, 200, confirmed.body);
     const link = mail.linkFor(email);
     if (!link || type !== 'access') return { status: confirmed.json<{ status: string }>().status, download: null };
+    // The emailed link opens the readable page; the package itself is read as the JSON file behind the same token.
     const url = new URL(link);
+    url.searchParams.set('format', 'json');
     const got = await f.app.inject({ method: 'GET', url: `${url.pathname}${url.search}`, remoteAddress: ip });
     assert.equal(got.statusCode, 200, got.body);
     return { status: confirmed.json<{ status: string }>().status, download: got.body };

@@ -55,8 +55,8 @@ describe('privacy center in Chromium', { skip }, () => {
     assert.doesNotMatch(analytics, /Campaign engagement/, 'campaign data is read only for marketing');
     assert.match((await card('Direct marketing').textContent()) ?? '', /Campaign engagement/);
     const ads = (await card('Personalised advertising').textContent()) ?? '';
-    assert.match(ads, /US advertising network — independent third party, US\. Transfer outside the European Economic Area: United States \(US\): recipient certified under the EU-US Data Privacy Framework, covered by an adequacy decision \(Art\. 45 GDPR\)/);
-    assert.match(ads, /EU advertising network — independent third party, FR(?!\. Transfer)/, 'no transfer inside the EEA');
+    assert.match(ads, /US advertising network — independent third party, United States\. Transfer outside the European Economic Area: United States \(US\): recipient certified under the EU-US Data Privacy Framework, covered by an adequacy decision \(Art\. 45 GDPR\)/);
+    assert.match(ads, /EU advertising network — independent third party, France(?!\. Transfer)/, 'no transfer inside the EEA');
     assert.doesNotMatch(ads, /data_privacy_framework/);
     assert.match(ads, /Global Privacy Control objects to it/);
     const service = (await card('Providing the service').textContent()) ?? '';
@@ -134,7 +134,7 @@ describe('privacy center in Chromium', { skip }, () => {
     await page.getByLabel('Code from the e-mail').fill(' 333333 ');
     await confirm.click();
     await page.waitForFunction(() => /Confirmed/.test(document.getElementById('request-status')?.textContent ?? ''));
-    assert.match((await status.textContent()) ?? '', /rr_1 is verified/);
+    assert.match((await status.textContent()) ?? '', /reference rr_1\) is confirmed; we will answer by e-mail within one month/, 'the status in words');
     assert.deepEqual(codes, [{ code: '111111' }, { code: '222222' }, { code: '333333' }]);
     assert.equal(await page.locator('#code-form').isVisible(), false);
   });
@@ -144,7 +144,9 @@ describe('privacy center in Chromium', { skip }, () => {
     assert.equal(await page.title(), 'Centro privacy');
     assert.equal(await page.getByRole('heading', { name: 'I tuoi diritti' }).count(), 1);
     assert.equal(await page.getByLabel('Che cosa desideri?').locator('option[value="portability"]').textContent(), 'Esportare i miei dati in un file leggibile da una macchina (portabilità)');
-    assert.match((await page.locator('section.card').first().textContent()) ?? '', /Contratto \(art\. 6\(1\)\(b\) GDPR\).*10 anni \(3650 giorni\)/);
+    const service = (await page.locator('section.card').first().textContent()) ?? '';
+    assert.match(service, /Contratto \(art\. 6\(1\)\(b\) GDPR\).*10 anni \(3650 giorni\)/);
+    assert.match(service, /Fornitore dei servizi di pagamento — responsabile che agisce per nostro conto, Irlanda/, 'recipients by their Italian label, countries by name');
   });
 
   it('end to end with the real intake', async () => {
@@ -170,8 +172,19 @@ describe('privacy center in Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Confirm request' }).click();
     const ok = await accepted;
     assert.equal(ok.status(), 200);
-    const { id } = (await ok.json()) as { id: string };
+    const { id, download } = (await ok.json()) as { id: string; download?: { token: string } };
     await page.waitForFunction(() => /Confirmed/.test(document.getElementById('request-status')?.textContent ?? ''));
-    assert.match((await status.textContent()) ?? '', new RegExp(`Your request ${id} is `));
+    // Completed: said in words, with nothing about answering later, and the files of the export offered on the page.
+    const said = (await status.textContent()) ?? '';
+    assert.match(said, new RegExp(`Your request \\(reference ${id}\\) is completed\\. Your data is ready`));
+    assert.doesNotMatch(said, /within one month/);
+    const files = await page.locator('#request-files a').evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')]));
+    assert.deepEqual(files, [
+      ['Download my data (JSON)', `v1/rights-requests/${id}/download?token=${download?.token}&format=json`],
+      ['Download my data (CSV, for spreadsheets)', `v1/rights-requests/${id}/download?token=${download?.token}&format=csv`],
+    ]);
+    const csv = await page.request.get(`${f.url}/${files[1]![1]}`);
+    assert.equal(csv.status(), 200);
+    assert.match(csv.headers()['content-type'] ?? '', /^text\/csv/);
   });
 });

@@ -102,18 +102,36 @@ await eachDialect('self-service rights requests', (dialect) => {
     assert.equal(await f.dbs.data.selectFrom('rights_packages').select('request_id').where('request_id', '=', id).executeTakeFirst(), undefined);
     const good = await confirm(id, code, ip);
     assert.equal(good.statusCode, 200, good.body);
-    assert.deepEqual(good.json(), { id, status: 'completed' });
-    // A double click answers the same.
+    const answer = good.json<{ id: string; status: string; download?: { token: string; expiresAt: string } }>();
+    assert.deepEqual([answer.id, answer.status], [id, 'completed']);
+    // The page that asked gets the token of the emailed link, so it can open the person's data at once.
+    assert.match(answer.download?.token ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(Date.parse(answer.download?.expiresAt ?? '') > Date.now(), 'the link expires later');
+    // A double click answers the status, without handing out the link again.
     assert.deepEqual((await confirm(id, code, ip)).json(), { id, status: 'completed' });
     const link = mail.linkFor(ada.email);
     assert.ok(link, 'the outcome message carries a download link');
     const url = new URL(link);
-    const dl = await f.app.inject({ method: 'GET', url: `${url.pathname}${url.search}`, remoteAddress: ip });
+    assert.equal(url.searchParams.get('token'), answer.download?.token, 'one link: the emailed one');
+    // The emailed link of an access request opens the readable page, in the request's language, with the status in words.
+    assert.equal(url.searchParams.get('format'), 'html');
+    const html = await f.app.inject({ method: 'GET', url: `${url.pathname}${url.search}`, remoteAddress: ip });
+    assert.equal(html.statusCode, 200, html.body);
+    assert.match(String(html.headers['content-type']), /^text\/html/);
+    assert.ok(html.body.includes('I tuoi dati personali'));
+    assert.ok(html.body.includes('Richiesta di accesso ai dati: completata.'), 'the status in words');
+    assert.ok(html.body.includes(`>${String(ada.traits.favoriteCategory)}</td>`) && html.body.includes('>Categoria preferita</td>'), 'a trait, named in words');
+    assert.ok(!html.body.includes('entro un mese'), 'nothing about answering later once completed');
+    // The page links to the same package as a file (portability) and back to the privacy center.
+    const jsonHref = /href="(\?token=[^"]+&amp;format=json)"/.exec(html.body)?.[1]?.replaceAll('&amp;', '&');
+    assert.ok(jsonHref, 'a link to the JSON file');
+    assert.ok(html.body.includes('href="../../../privacy?lang=it"'), 'a link back to the privacy center');
+    const dl = await f.app.inject({ method: 'GET', url: `${url.pathname}${jsonHref}`, remoteAddress: ip });
     assert.equal(dl.statusCode, 200, dl.body);
     const pkg = dl.json<AccessPackage>();
     assert.deepEqual(pkg.events.map((e) => e.messageId).sort(), [...ada.messageIds].sort());
-    const html = await f.app.inject({ method: 'GET', url: `${url.pathname}${url.search}&format=html`, remoteAddress: ip });
-    assert.ok(html.body.includes('I tuoi dati personali'));
+    const english = await f.app.inject({ method: 'GET', url: `${url.pathname}${url.search}&lang=en`, remoteAddress: ip });
+    assert.ok(english.body.includes('Request for access to your data: completed.'), 'the same page in English');
     const forged = await f.app.inject({ method: 'GET', url: `${url.pathname}?token=${'A'.repeat(43)}`, remoteAddress: ip });
     assert.equal(forged.statusCode, 404);
     // Once told, the request no longer holds the address.

@@ -74,9 +74,11 @@ await eachDialect('rights requests', (dialect) => {
     const it = await exportOf(req.id, '?format=html');
     assert.equal(it.statusCode, 200);
     assert.match(String(it.headers['content-type']), /text\/html/);
-    for (const s of ['<html lang="it">', 'I tuoi dati personali', 'Consenso', 'Contratto', 'Storico dei consensi', 'Payment service provider', `First-ada`, 'Garante']) assert.ok(it.body.includes(s), `it: ${s}`);
+    for (const s of ['<html lang="it">', 'I tuoi dati personali', 'Consenso', 'Esecuzione di un contratto', 'Le tue scelte sul consenso', 'Fornitore dei servizi di pagamento', `First-ada`, 'Garante', 'Richiesta di accesso ai dati: completata.'])
+      assert.ok(it.body.includes(s), `it: ${s}`);
+    for (const key of ['favoriteCategory', 'Payment service provider', 'preference_center', '>granted<', '>completed<']) assert.ok(!it.body.includes(key), `it: no ${key}`);
     const en = await exportOf(req.id, '?format=html&lang=en');
-    for (const s of ['<html lang="en">', 'Your personal data', 'Legal basis', 'Consent history', 'Retention']) assert.ok(en.body.includes(s), `en: ${s}`);
+    for (const s of ['<html lang="en">', 'Your personal data', 'Legal basis', 'Your consent choices', 'How long', 'Favourite category', 'Request for access to your data: completed.']) assert.ok(en.body.includes(s), `en: ${s}`);
     // A trait value is data, never markup.
     const rect = await staffRequest(f, { type: 'rectification', identity: `userId:${ada.userId}`, traits: { lastName: '<script>alert(1)</script>' } });
     assert.equal(rect.status, 'completed');

@@ -104,13 +104,16 @@ await eachDialect('record of processing', (dialect) => {
   });
 
   it('renders as readable HTML and as CSV, escaped', async () => {
-    const html = await get('/api/v1/ropa?format=html');
+    const html = await get('/api/v1/ropa?format=html&lang=en');
     assert.match(String(html.headers['content-type']), /^text\/html/);
     assert.ok(html.body.includes('Shop &lt;b&gt;&quot;Rossi&quot;&lt;/b&gt;, S.r.l.'));
     assert.ok(!html.body.includes('<b>"Rossi"'));
     assert.match(html.body, /Record of processing activities/);
     assert.match(html.body, /Last key rotation/);
-    assert.match(html.body, /<h2>Transfers outside the EEA \(Chapter V GDPR\)<\/h2>.*<td>US advertising network<\/td><td>—<\/td><td>advertising<\/td><td>US<\/td><td>recipient certified under the EU-US Data Privacy Framework/s);
+    assert.match(html.body, /<h2 id="h-transfers">Transfers outside the EEA \(Chapter V GDPR\)<\/h2>.*<td>US advertising network<\/td><td>—<\/td><td>Personalised advertising<\/td><td>United States<\/td><td>recipient certified under the EU-US Data Privacy Framework/s);
+    const italian = await get('/api/v1/ropa?format=html&lang=it');
+    assert.match(italian.body, /<html lang="it">.*Trasferimenti fuori dal SEE \(capo V GDPR\).*<td>Rete pubblicitaria statunitense<\/td><td>—<\/td><td>Pubblicità personalizzata<\/td><td>Stati Uniti<\/td>/s);
+    assert.match(String(italian.headers['content-security-policy']), /style-src 'sha256-/);
     const csv = await get('/api/v1/ropa?format=csv');
     assert.match(String(csv.headers['content-type']), /^text\/csv/);
     assert.match(String(csv.headers['content-disposition']), /attachment/);
@@ -139,7 +142,7 @@ await eachDialect('record of processing', (dialect) => {
     const html = await f.app.inject({ method: 'GET', url: '/api/v1/ropa/purposes?lang=it&format=html' });
     assert.match(html.body, /<html lang="it">/);
     assert.match(html.body, /Finalità del trattamento/);
-    assert.ok(html.body.includes('US advertising network — Stati Uniti (US): destinatario certificato secondo il Data Privacy Framework UE-USA'), 'the transfer in words');
+    assert.ok(html.body.includes('Rete pubblicitaria statunitense — Stati Uniti (US): destinatario certificato secondo il Data Privacy Framework UE-USA'), 'the transfer in words, the recipient by its Italian label');
     assert.ok(!html.body.includes('data_privacy_framework'), 'no internal key');
     assert.ok(html.body.includes('CRM platform — India (IN): clausole contrattuali tipo adottate dalla Commissione europea (art. 46(2)(c) GDPR); riferimento: DPA 2026-05'), 'the destination\'s transfer');
     const consentConfig = (await f.app.inject({ method: 'GET', url: '/v1/consent/config' })).json() as { purposes: { key: string; recipients: { name: string; transfer?: { en: string } }[] }[] };

@@ -81,8 +81,10 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
     .command('ropa')
     .description('print the record of processing activities (Art. 30)')
     .option('--format <format>', 'json, html or csv', 'json')
-    .action(async (o: { format: string }) => {
+    .option('--lang <lang>', 'language of the HTML record: it or en (default: the configuration\'s first language)')
+    .action(async (o: { format: string; lang?: string }) => {
       if (!['json', 'html', 'csv'].includes(o.format)) fail(new Error('--format must be json, html or csv'));
+      if (o.lang !== undefined && o.lang !== 'it' && o.lang !== 'en') fail(new Error('--lang must be it or en'));
       const [{ openExistingCore, optionsFromEnv }, { ropaCsv, ropaHtml }, { DEFAULT_CONFIG_PATH, loadPrivacyConfig }, { RopaService }] = await Promise.all([
         core(),
         import('../domain/ropa-render.ts'),
@@ -100,7 +102,8 @@ export function registerAuditCommands(program: Command, fail: (err: unknown) => 
       const { dbs, audit: log } = await openExistingCore(opts).catch(fail);
       try {
         const ropa = await new RopaService(cfg, dbs, log).ropa();
-        process.stdout.write(o.format === 'html' ? ropaHtml(ropa) : o.format === 'csv' ? ropaCsv(ropa) : `${JSON.stringify(ropa, null, 2)}\n`);
+        const lang = o.lang === 'it' || o.lang === 'en' ? o.lang : (cfg.config.languages[0] ?? 'en');
+        process.stdout.write(o.format === 'html' ? ropaHtml(ropa, lang) : o.format === 'csv' ? ropaCsv(ropa) : `${JSON.stringify(ropa, null, 2)}\n`);
       } finally {
         await dbs.close();
       }

@@ -33,7 +33,10 @@ export interface Category {
 }
 
 export interface Recipient {
+  /** As configured; shown to people when no `label` is given. */
   name: string;
+  /** The name in each language, for the pages people read (privacy center, access page, record of processing). */
+  label?: Localized | undefined;
   /** `processor` acts for us; `third_party` is a controller of its own (sharing). */
   kind: 'processor' | 'third_party';
   country: string;
@@ -145,6 +148,18 @@ export interface PrivacyConfig {
   destinations: Destination[];
   /** Exfiltration thresholds (src/domain/privacy-config-detection.ts); absent: the defaults. */
   detection?: DetectionSettings | undefined;
+  /** Human names of trait, event and property names for the pages people read; absent when the file has none. */
+  labels?: Labels | undefined;
+}
+
+/** Field names in words (it/en): a name without a label is shown as it was sent. */
+export interface Labels {
+  /** identify trait name → label. */
+  traits: Record<string, Localized>;
+  /** `track` event name → label. */
+  events: Record<string, Localized>;
+  /** event property name (top-level key) → label. */
+  properties: Record<string, Localized>;
 }
 
 export interface RetentionSettings {

@@ -473,3 +473,25 @@ test('bad destinations name the offending path', async (t) => {
     valid(c);
   });
 });
+
+test('labels: recipient names and field names in words are optional and closed; absent, the configuration is as before', () => {
+  const without = new CompiledConfig(valid(base()));
+  assert.ok(!('labels' in without.config), 'absent when not written, so an older configuration hashes as before');
+  const labelled = base();
+  purpose(labelled, 0)['recipients'] = [{ name: 'Carrier', label: { it: 'Corriere', en: 'Carrier' }, kind: 'processor', country: 'IT' }];
+  labelled['labels'] = { traits: { favoriteCategory: { it: 'Categoria preferita', en: 'Favourite category' } }, events: { 'Order Completed': { it: 'Ordine completato', en: 'Order completed' } } };
+  const cfg = valid(labelled);
+  assert.deepEqual(cfg.purposes[0]!.recipients[0]!.label, { it: 'Corriere', en: 'Carrier' });
+  assert.deepEqual(JSON.parse(JSON.stringify(cfg.labels)), { traits: { favoriteCategory: { it: 'Categoria preferita', en: 'Favourite category' } }, events: { 'Order Completed': { it: 'Ordine completato', en: 'Order completed' } }, properties: {} });
+  const plain = base();
+  purpose(plain, 0)['recipients'] = [{ name: 'Carrier', kind: 'processor', country: 'IT' }];
+  assert.equal(valid(plain).purposes[0]!.recipients[0]!.label, undefined, 'a recipient without a label keeps its old shape (and hash)');
+
+  expectError(errorsOf((c) => void (c['labels'] = { traits: { email: { it: 'Email' } } })), 'labels.traits.email.en', /required/);
+  expectError(errorsOf((c) => void (c['labels'] = { fields: {} })), 'labels.fields', /unknown|not allowed|additional/i);
+  expectError(
+    errorsOf((c) => void (purpose(c, 0)['recipients'] = [{ name: 'Carrier', label: 'Corriere', kind: 'processor', country: 'IT' }])),
+    'purposes[0].recipients[0].label',
+    /./,
+  );
+});

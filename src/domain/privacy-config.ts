@@ -25,7 +25,7 @@ const Localized = Closed({ it: Text, en: Text });
 const Policy = Opt(oneOf(['drop', 'unclassified'] as const));
 const Mapping = Type.Record(Type.String(), Text);
 const EventPlanSchema = Closed({ category: Text, properties: Opt(Mapping) });
-const RecipientSchema = Closed({ name: Text, kind: oneOf(['processor', 'third_party'] as const), country: Country, transfer: Opt(TransferSchema) });
+const RecipientSchema = Closed({ name: Text, label: Opt(Localized), kind: oneOf(['processor', 'third_party'] as const), country: Country, transfer: Opt(TransferSchema) });
 const PurposeSchema = Closed({
   key: Text,
   name: Localized,
@@ -57,6 +57,7 @@ const ConfigSchema = Closed({
   retention: Opt(Closed({ aggregates: Opt(Type.Boolean({ errorMessage: 'must be true or false (keep anonymous counts of deleted events)' })) })),
   destinations: Opt(Type.Array(DestinationSchema)),
   detection: Opt(DetectionSchema),
+  labels: Opt(Closed({ traits: Opt(Type.Record(Type.String(), Localized)), events: Opt(Type.Record(Type.String(), Localized)), properties: Opt(Type.Record(Type.String(), Localized)) })),
   tcf: Opt(Closed({ purposes: Type.Record(Type.String(), Type.Array(Text, { minItems: 1 })), vendorId: Opt(Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer (IAB vendor id)' })) })),
 });
 type ConfigInput = Static<typeof ConfigSchema>;
@@ -283,7 +284,7 @@ function normalize(input: ConfigInput): PrivacyConfig {
       legalBasis: p.legalBasis,
       categories: [...p.categories],
       retentionDays: p.retentionDays,
-      recipients: (p.recipients ?? []).map((r): Recipient => ({ ...r, ...(r.transfer ? { transfer: copySafeguard(r.transfer) } : {}) })),
+      recipients: (p.recipients ?? []).map((r): Recipient => ({ ...r, ...(r.label ? { label: { ...r.label } } : {}), ...(r.transfer ? { transfer: copySafeguard(r.transfer) } : {}) })),
       saleOrShare: p.saleOrShare ?? false,
     })),
     trackingPlan,
@@ -293,6 +294,9 @@ function normalize(input: ConfigInput): PrivacyConfig {
     // Only when written: a configuration without the section keeps the hash it had before the section existed.
     ...(input.retention ? { retention: { aggregates: input.retention.aggregates ?? false } } : {}),
     ...(input.detection ? { detection: normalizeDetection(input.detection) } : {}),
+    ...(input.labels
+      ? { labels: { traits: dict(input.labels.traits, (l) => ({ ...l })), events: dict(input.labels.events, (l) => ({ ...l })), properties: dict(input.labels.properties, (l) => ({ ...l })) } }
+      : {}),
     ...(input.tcf ? { tcf: { purposes: dict(input.tcf.purposes, (ps) => [...ps]), ...(input.tcf.vendorId !== undefined ? { vendorId: input.tcf.vendorId } : {}) } } : {}),
   };
 }

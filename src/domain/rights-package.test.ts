@@ -59,8 +59,9 @@ describe('access package', () => {
     assert.deepEqual([crm?.kind, crm?.country, crm?.purposes], ['processor', 'IN', ['analytics']]);
     assert.match(crm?.transfer?.en ?? '', /^India \(IN\): standard contractual clauses/);
     const html = renderAccessHtml(ads, withCrm.config, 'it');
-    assert.ok(html.includes('<th scope="col">Trasferimento fuori dal SEE e garanzia</th>'), 'the transfer column');
-    assert.ok(html.includes('<td>India (IN): clausole contrattuali tipo adottate dalla Commissione europea (art. 46(2)(c) GDPR)</td>'), 'the transfer in words');
+    assert.ok(html.includes('>Trasferimento fuori dallo Spazio economico europeo</th>'), 'the transfer column');
+    assert.ok(html.includes('>India (IN): clausole contrattuali tipo adottate dalla Commissione europea (art. 46(2)(c) GDPR)</td>'), 'the transfer in words');
+    assert.ok(html.includes('>Rete pubblicitaria statunitense</td>') && html.includes('>Stati Uniti</td>'), 'recipient and country in Italian');
     assert.ok(!html.includes('standard_contractual_clauses') && !html.includes('data_privacy_framework'), 'no internal keys');
   });
   it('leaves the event key out of events without a name', () => {

@@ -63,11 +63,19 @@ describe('record of processing helpers', () => {
     const warehouse = ropa.recipients.find((r) => r.destination?.id === 'warehouse');
     assert.deepEqual([warehouse?.purposes, warehouse?.destination?.kind], [['analytics'], 'segment']);
 
-    const html = ropaHtml(ropa);
-    assert.match(html, /<h2>Transfers outside the EEA \(Chapter V GDPR\)<\/h2>/);
+    const html = ropaHtml(ropa, 'en');
+    assert.match(html, /<h2 id="h-transfers">Transfers outside the EEA \(Chapter V GDPR\)<\/h2>/);
     assert.ok(html.includes('<td>derogation for a specific situation (Art. 49(1) GDPR)</td><td>your explicit consent to the transfer (Art. 49(1)(a) GDPR)</td>'), 'derogation in words');
-    assert.ok(html.includes('CRM (processor, DE; destination crm, webhook; only user.contact.email)'), 'destination among the recipients');
+    assert.ok(html.includes('CRM (processor, Germany; automatic delivery (webhook); only Email address)'), 'destination among the recipients');
     assert.ok(!html.includes('standard_contractual_clauses'), 'bases in words in the HTML record');
+    // The same record in Italian: headings, recipients, countries, bases and decisions in Italian, no keys.
+    const it_ = ropaHtml(ropa, 'it');
+    assert.match(it_, /<html lang="it">.*<h1>Registro delle attività di trattamento \(art\. 30 GDPR\)<\/h1>/s);
+    assert.ok(it_.includes('CRM (responsabile del trattamento, Germania; invio automatico (webhook); solo Indirizzo email)'), 'destination in Italian');
+    assert.ok(it_.includes('Fornitore dei servizi di pagamento (responsabile del trattamento, Irlanda)'), 'recipient label in Italian');
+    assert.ok(it_.includes('Decisione di esecuzione (UE) 2023/1795') && it_.includes('Decisione 2000/518/CE'), 'Commission decisions in Italian');
+    assert.ok(it_.includes('il tuo consenso esplicito al trasferimento'), 'derogation in Italian');
+    for (const word of [/Record of processing/, /Recipient/, /\bprocessor\b/, /\bDecision\b/, /\bentries\b/, /<code>/]) assert.doesNotMatch(it_, word, 'English or keys in the Italian record');
     const csv = ropaCsv(ropa);
     assert.ok(csv.includes('Helpdesk -> IN: standard contractual clauses'), 'transfer in the CSV');
     assert.ok(csv.includes('Warehouse (processor, US, destination warehouse)'), 'destination in the CSV');

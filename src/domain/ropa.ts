@@ -30,6 +30,12 @@ export const LEGAL_BASIS_TEXT: Record<LegalBasis, { article: string } & Localize
   legitimate_interests: { article: 'Art. 6(1)(f) GDPR', it: 'Legittimo interesse', en: 'Legitimate interests' },
 };
 
+/** The article of a legal basis as each language writes it ("Art. 6(1)(a) GDPR", "art. 6(1)(a) GDPR"). */
+export function basisArticle(basis: LegalBasis, lang: Lang): string {
+  const article = LEGAL_BASIS_TEXT[basis].article;
+  return lang === 'it' ? article.replace(/^Art\./, 'art.') : article;
+}
+
 /** A recipient of a purpose's data: one the purpose names, or a configured destination that receives the purpose's data. */
 export interface RopaRecipient extends Recipient {
   /** Set for a destination: its id and how data is delivered to it. */
@@ -100,6 +106,8 @@ export interface Ropa {
       lastVerify: { at: string; ok: boolean; entries: number } | null;
     };
     storage: string;
+    /** The storage engine, so that the record can be rendered in either language. */
+    engine: SystemFacts['storage'];
   };
 }
 
@@ -107,8 +115,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Who the data is about: visitors are known by device/cookie ids, customers by an account id. */
 export const DATA_SUBJECTS: readonly Localized[] = [
-  { it: 'Visitatori del sito e delle app (identificati da un anonymousId)', en: 'Website and app visitors (known by an anonymousId)' },
-  { it: 'Clienti e utenti registrati (identificati da un userId o da un contatto)', en: 'Customers and registered users (known by a userId or a contact)' },
+  { it: 'Visitatori del sito e delle app (riconosciuti da un identificativo anonimo del browser o dell’app)', en: 'Website and app visitors (known by an anonymous browser or app ID)' },
+  { it: 'Clienti e utenti registrati (riconosciuti dal codice cliente o da un contatto)', en: 'Customers and registered users (known by a customer ID or a contact)' },
 ];
 
 function categoriesOf(cfg: PrivacyConfig, p: Purpose): RopaActivity['dataCategories'] {
@@ -217,6 +225,7 @@ export function buildRopa(cfg: PrivacyConfig, facts: SystemFacts): Ropa {
         lastVerify: a.lastVerify && { at: iso(a.lastVerify.at), ok: a.lastVerify.ok, entries: a.lastVerify.entries },
       },
       storage: facts.storage === 'sqlite' ? 'SQLite (WAL, synchronous=FULL)' : 'PostgreSQL',
+      engine: facts.storage,
     },
   };
 }
@@ -239,7 +248,7 @@ export interface NoticePurpose {
   transfers: { recipient: string; country: string; countryName: string; safeguard: string }[];
 }
 
-const KIND: Record<Recipient['kind'], Localized> = {
+export const RECIPIENT_KIND_WORDS: Record<Recipient['kind'], Localized> = {
   processor: { it: 'responsabile del trattamento', en: 'processor' },
   third_party: { it: 'titolare autonomo', en: 'independent controller' },
 };
@@ -256,26 +265,39 @@ export function retentionText(days: number, lang: Lang): string {
   return lang === 'it' ? `${days} giorni` : `${days} days`;
 }
 
+/** A recipient's name in `lang`: its label when the configuration gives one. */
+export function recipientName(r: Pick<Recipient, 'name' | 'label'>, lang: Lang): string {
+  return r.label?.[lang] ?? r.name;
+}
+
 export function noticePurposes(cfg: PrivacyConfig, lang: Lang): NoticePurpose[] {
-  return cfg.purposes.map((p) => ({
+  return cfg.purposes.map((p) => noticePurpose(cfg, p, lang));
+}
+
+function noticePurpose(cfg: PrivacyConfig, p: Purpose, lang: Lang): NoticePurpose {
+  const recipients = recipientsOf(cfg, p);
+  const named = (name: string) => recipientName(recipients.find((r) => r.name === name) ?? { name }, lang);
+  return {
     key: p.key,
     name: p.name[lang],
     description: p.description[lang],
     legalBasis: LEGAL_BASIS_TEXT[p.legalBasis][lang],
-    legalBasisArticle: LEGAL_BASIS_TEXT[p.legalBasis].article,
+    legalBasisArticle: basisArticle(p.legalBasis, lang),
     consentRequired: p.legalBasis === 'consent',
     saleOrShare: p.saleOrShare,
     dataCategories: categoriesOf(cfg, p).map((c) => c.name[lang]),
     retention: retentionText(p.retentionDays, lang),
     retentionDays: p.retentionDays,
-    recipients: recipientsOf(cfg, p).map((r) => ({ name: r.name, kind: KIND[r.kind][lang], country: r.country })),
-    transfers: transfersOf(cfg, p, lang).map((t) => ({ recipient: t.recipient, country: t.country, countryName: countryName(t.country, lang), safeguard: t.safeguard })),
-  }));
+    recipients: recipients.map((r) => ({ name: recipientName(r, lang), kind: RECIPIENT_KIND_WORDS[r.kind][lang], country: r.country })),
+    transfers: transfersOf(cfg, p, lang).map((t) => ({ recipient: named(t.recipient), country: t.country, countryName: countryName(t.country, lang), safeguard: t.safeguard })),
+  };
 }
 
 /** A recipient as people are shown it (privacy center, access package). */
 export interface PublicRecipient {
   name: string;
+  /** The name in each language, when the configuration gives one. */
+  label?: Localized;
   kind: Recipient['kind'];
   country: string;
   /** Only for a transfer outside the EEA: the country and the basis it rests on, in words. */
@@ -287,6 +309,6 @@ export function publicRecipients(cfg: Pick<PrivacyConfig, 'destinations'>, purpo
   return recipientsOf(cfg, purpose).map((r) => {
     const s = checkTransfer(r.country, r.transfer);
     const transfer = s.outsideEea && s.safeguard ? { it: transferSentence(r.country, s.safeguard, 'it'), en: transferSentence(r.country, s.safeguard, 'en') } : undefined;
-    return { name: r.name, kind: r.kind, country: r.country, ...(transfer ? { transfer } : {}) };
+    return { name: r.name, ...(r.label ? { label: { ...r.label } } : {}), kind: r.kind, country: r.country, ...(transfer ? { transfer } : {}) };
   });
 }

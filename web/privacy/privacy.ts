@@ -14,7 +14,7 @@ interface Purpose {
   categories: { key: string; name: Localized }[];
   retentionDays: number;
   /** `transfer`: a transfer outside the EEA, its country and basis in words. */
-  recipients: { name: string; kind: string; country: string; transfer?: Localized }[];
+  recipients: { name: string; label?: Localized; kind: string; country: string; transfer?: Localized }[];
 }
 interface Config {
   noticeVersion: string;
@@ -26,6 +26,16 @@ const lang: Lang = document.documentElement.lang === 'it' ? 'it' : 'en';
 const T = TEXT[lang];
 const writeKey = document.querySelector<HTMLScriptElement>('script[data-write-key]')?.dataset.writeKey ?? '';
 const gpc = navigator.globalPrivacyControl === true;
+const regions = new Intl.DisplayNames([lang], { type: 'region', fallback: 'code' });
+
+/** "Germania" for `DE`; the code itself when the browser does not know it. */
+function country(code: string): string {
+  try {
+    return regions.of(code) ?? code;
+  } catch {
+    return code;
+  }
+}
 
 function retention(days: number): string {
   const months = Math.round(days / 30.44);
@@ -55,7 +65,7 @@ function purposeCard(p: Purpose): HTMLElement {
     ? h(
         'ul',
         { class: 'plain' },
-        ...p.recipients.map((r) => h('li', {}, `${r.name} — ${T.kind[r.kind] ?? r.kind}, ${r.country}${r.transfer ? `. ${T.transfer}: ${r.transfer[lang]}` : ''}`)),
+        ...p.recipients.map((r) => h('li', {}, `${r.label?.[lang] ?? r.name} — ${T.kind[r.kind] ?? r.kind}, ${country(r.country)}${r.transfer ? `. ${T.transfer}: ${r.transfer[lang]}` : ''}`)),
       )
     : T.noRecipients;
   return h(
@@ -158,7 +168,26 @@ function requestSection(): HTMLElement {
   const code = h('input', { type: 'text', id: 'request-code', name: 'code', required: '', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '32' });
   const verify = h('button', { type: 'submit' }, T.verify);
   const codeForm = h('form', { id: 'code-form', hidden: '' }, h('label', { class: 'field', for: 'request-code' }, T.code), code, verify);
+  const files = h('ul', { class: 'plain', id: 'request-files', hidden: '' });
   let requestId = '';
+  let requestType = '';
+
+  /** The status in words; a completed access request opens the person's data, a portability one offers the files. */
+  const showOutcome = (json: Record<string, unknown>) => {
+    const key = typeof json.status === 'string' ? json.status : 'received';
+    say(T.verified(requestId, key, T.statuses[key] ?? T.statuses.received!));
+    const download = json.download as { token?: unknown } | undefined;
+    if (key !== 'completed' || typeof download?.token !== 'string') return;
+    const base = `v1/rights-requests/${encodeURIComponent(requestId)}/download?token=${encodeURIComponent(download.token)}`;
+    if (requestType === 'access') {
+      say(`${T.verified(requestId, key, T.statuses[key]!)} ${T.opening}`);
+      window.location.assign(`${base}&format=html&lang=${lang}`);
+      return;
+    }
+    files.replaceChildren(h('li', {}, h('a', { href: `${base}&format=json`, download: '' }, T.downloadJson)), h('li', {}, h('a', { href: `${base}&format=csv`, download: '' }, T.downloadCsv)));
+    files.hidden = false;
+    say(`${T.verified(requestId, key, T.statuses[key]!)} ${T.ready}`);
+  };
 
   if (!writeKey) {
     send.disabled = true;
@@ -173,6 +202,7 @@ function requestSection(): HTMLElement {
       .then(({ status: s, json }) => {
         if (s === 202 && typeof json.id === 'string') {
           requestId = json.id;
+          requestType = body.type;
           codeForm.hidden = false;
           say(T.codeSent);
           code.focus();
@@ -193,7 +223,7 @@ function requestSection(): HTMLElement {
       .then(({ status: s, json }) => {
         if (s === 200) {
           codeForm.hidden = true;
-          say(T.verified(requestId, String(json.status ?? '')));
+          showOutcome(json);
           return;
         }
         verify.disabled = false;
@@ -207,7 +237,7 @@ function requestSection(): HTMLElement {
         say(T.offline, true);
       });
   });
-  return h('section', { 'aria-labelledby': 'rights-title' }, h('h2', { id: 'rights-title' }, T.rightsTitle), h('p', {}, T.rightsIntro), requestForm, codeForm, status);
+  return h('section', { 'aria-labelledby': 'rights-title' }, h('h2', { id: 'rights-title' }, T.rightsTitle), h('p', {}, T.rightsIntro), requestForm, codeForm, status, files);
 }
 
 async function main(): Promise<void> {
@@ -221,7 +251,7 @@ async function main(): Promise<void> {
     app.replaceChildren(h('h1', {}, T.title), h('p', {}, T.offline));
     return;
   }
-  const contact = h('p', {}, `${T.controller}: ${cfg.controller.name} (${cfg.controller.country}) — `, h('a', { href: `mailto:${cfg.controller.contact}` }, cfg.controller.contact));
+  const contact = h('p', {}, `${T.controller}: ${cfg.controller.name} (${country(cfg.controller.country)}) — `, h('a', { href: `mailto:${cfg.controller.contact}` }, cfg.controller.contact));
   if (cfg.controller.dpo) contact.append(` · ${T.dpo}: `, h('a', { href: `mailto:${cfg.controller.dpo}` }, cfg.controller.dpo));
   app.replaceChildren(
     h('h1', {}, T.title),

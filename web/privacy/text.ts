@@ -41,7 +41,14 @@ interface Text {
   codeSent: string;
   code: string;
   verify: string;
-  verified(id: string, status: string): string;
+  /** The request's status in words (the public statuses of POST /v1/rights-requests/:id/verify). */
+  statuses: Record<string, string>;
+  /** `status`: the key; `words`: the same in words. */
+  verified(id: string, status: string, words: string): string;
+  opening: string;
+  ready: string;
+  downloadJson: string;
+  downloadCsv: string;
   badCode: string;
   tooMany: string;
   failed: string;
@@ -105,7 +112,17 @@ export const TEXT: Record<Lang, Text> = {
     codeSent: 'We have e-mailed you a code. Enter it below to confirm the request.',
     code: 'Code from the e-mail',
     verify: 'Confirm request',
-    verified: (id, status) => `Confirmed. Your request ${id} is ${status.replaceAll('_', ' ') || 'received'}; we will answer within one month.`,
+    statuses: { awaiting_verification: 'waiting for the code', received: 'received', verified: 'confirmed', in_progress: 'in progress', completed: 'completed', rejected: 'rejected' },
+    verified: (id, status, words) =>
+      status === 'completed'
+        ? `Confirmed. Your request (reference ${id}) is completed.`
+        : status === 'rejected'
+          ? `Your request (reference ${id}) was rejected; we have e-mailed you the reason.`
+          : `Confirmed. Your request (reference ${id}) is ${words}; we will answer by e-mail within one month.`,
+    opening: 'Opening your data…',
+    ready: 'Your data is ready. We have also e-mailed you a personal link to it.',
+    downloadJson: 'Download my data (JSON)',
+    downloadCsv: 'Download my data (CSV, for spreadsheets)',
     badCode: 'That code is not valid or has expired. Check the e-mail and try again.',
     tooMany: 'Too many attempts. Please wait a few minutes and try again.',
     failed: 'The request could not be sent',
@@ -167,7 +184,17 @@ export const TEXT: Record<Lang, Text> = {
     codeSent: 'Ti abbiamo inviato un codice via e-mail. Inseriscilo qui sotto per confermare la richiesta.',
     code: 'Codice ricevuto via e-mail',
     verify: 'Conferma la richiesta',
-    verified: (id, status) => `Confermata. La tua richiesta ${id} è in stato «${status.replaceAll('_', ' ') || 'ricevuta'}»; risponderemo entro un mese.`,
+    statuses: { awaiting_verification: 'in attesa del codice', received: 'ricevuta', verified: 'confermata', in_progress: 'in corso', completed: 'completata', rejected: 'respinta' },
+    verified: (id, status, words) =>
+      status === 'completed'
+        ? `Confermata. La tua richiesta (riferimento ${id}) è completata.`
+        : status === 'rejected'
+          ? `La tua richiesta (riferimento ${id}) è stata respinta; ti abbiamo scritto il motivo via e-mail.`
+          : `Confermata. La tua richiesta (riferimento ${id}) è ${words}; ti risponderemo via e-mail entro un mese.`,
+    opening: 'Apertura dei tuoi dati…',
+    ready: 'I tuoi dati sono pronti. Ti abbiamo inviato anche un link personale via e-mail.',
+    downloadJson: 'Scarica i miei dati (JSON)',
+    downloadCsv: 'Scarica i miei dati (CSV, per i fogli di calcolo)',
     badCode: 'Il codice non è valido o è scaduto. Controlla l’e-mail e riprova.',
     tooMany: 'Troppi tentativi. Attendi qualche minuto e riprova.',
     failed: 'Non è stato possibile inviare la richiesta',

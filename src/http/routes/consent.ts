@@ -58,7 +58,7 @@ const ConsentConfig = Type.Object({
       categories: Type.Array(Type.Object({ key: Type.String(), name: Localized })),
       retentionDays: Type.Integer(),
       /** The purpose's recipients, configured destinations included; a transfer outside the EEA comes with its basis in words. */
-      recipients: Type.Array(Type.Object({ name: Type.String(), kind: Type.String(), country: Type.String(), transfer: Type.Optional(Localized) })),
+      recipients: Type.Array(Type.Object({ name: Type.String(), label: Type.Optional(Localized), kind: Type.String(), country: Type.String(), transfer: Type.Optional(Localized) })),
     }),
   ),
 });

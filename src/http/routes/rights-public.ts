@@ -31,6 +31,12 @@ const DownloadQuery = Type.Object(
 );
 type DownloadQuery = Static<typeof DownloadQuery>;
 const Status = Type.Object({ id: Type.String(), status: Type.String() });
+const Verified = Type.Object({
+  id: Type.String(),
+  status: Type.String(),
+  // A completed access or portability request: the token of the personal link that was also emailed.
+  download: Type.Optional(Type.Object({ token: Type.String(), expiresAt: Type.String() })),
+});
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 
 export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
@@ -59,7 +65,7 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
     {
       bodyLimit: 4 * 1024,
       preValidation: async (req) => void (await requireSource(req, ctx.access, ctx.metrics)),
-      schema: { operationId: 'verifyRightsRequest', summary: 'Confirm a self-service request with the emailed code', tags, security, params: Id, body: VerifyBody, response: { 200: Status, ...errors } },
+      schema: { operationId: 'verifyRightsRequest', summary: 'Confirm a self-service request with the emailed code', tags, security, params: Id, body: VerifyBody, response: { 200: Verified, ...errors } },
     },
     async (req) => {
       const { id } = req.params as Static<typeof Id>;
@@ -72,7 +78,9 @@ export async function rightsPublicRoutes(app: FastifyInstance, ctx: HttpContext)
   app.get('/v1/rights-requests/:id/download', { schema: { operationId: 'downloadRightsPackage', summary: 'Download the data of a verified access request (the link is the credential)', security: [], tags, params: Id, querystring: DownloadQuery } }, async (req, reply) => {
     const { id } = req.params as Static<typeof Id>;
     const q = req.query as DownloadQuery;
-    const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang);
+    // The readable page links to the same package as a file and back to the privacy center (relative: /privacy).
+    const page = { downloads: { json: `?token=${encodeURIComponent(q.token)}&format=json` }, privacyCenter: '../../../privacy' };
+    const out = await ctx.rightsIntake.download(id, q.token, (q.format ?? 'json') as ExportFormat, req.ip, q.lang, page);
     // The HTML package may use only its own stylesheet; JSON and CSV keep the default CSP (security-headers.ts).
     if (out.contentType.startsWith('text/html')) void reply.header('content-security-policy', documentCsp(out.body));
     return reply

@@ -4,12 +4,17 @@ import type { FastifyInstance } from 'fastify';
 import { noticeHtml, ropaCsv, ropaHtml } from '../../domain/ropa-render.ts';
 import { authenticate, requireRole } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
+import { pageLanguage } from '../language.ts';
 import { documentCsp } from '../security-headers.ts';
 
-const RopaQuery = Type.Object({ format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html'), Type.Literal('csv')])) }, { additionalProperties: false });
+const Lang = Type.Union([Type.Literal('it'), Type.Literal('en')], { description: 'The language of the HTML page; default: Accept-Language, else the configuration’s first language.' });
+const RopaQuery = Type.Object(
+  { format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html'), Type.Literal('csv')])), lang: Type.Optional(Lang) },
+  { additionalProperties: false },
+);
 const PurposesQuery = Type.Object(
   {
-    lang: Type.Optional(Type.Union([Type.Literal('it'), Type.Literal('en')])),
+    lang: Type.Optional(Lang),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('html')])),
   },
   { additionalProperties: false },
@@ -36,11 +41,11 @@ export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promis
       },
     },
     async (req, reply) => {
-      const { format } = req.query as Static<typeof RopaQuery>;
+      const { format, lang } = req.query as Static<typeof RopaQuery>;
       const ropa = await ctx.ropa.ropa();
       if (format === 'html') {
-        const html = ropaHtml(ropa);
-        return reply.type('text/html; charset=utf-8').header('content-security-policy', documentCsp(html)).serializer(raw).send(html);
+        const html = ropaHtml(ropa, pageLanguage(req, lang, ctx.cfg.config.languages));
+        return reply.type('text/html; charset=utf-8').header('content-security-policy', documentCsp(html)).header('vary', 'accept-language').serializer(raw).send(html);
       }
       if (format === 'csv') {
         return reply
@@ -59,11 +64,11 @@ export async function ropaRoutes(app: FastifyInstance, ctx: HttpContext): Promis
     { schema: { operationId: 'getNoticePurposes', summary: 'The purpose table of the privacy notice, Italian or English', security: [], tags: ['ropa'], description: 'The purpose table of the privacy notice, in Italian or English.', querystring: PurposesQuery, response: { 400: ErrorReply } } },
     async (req, reply) => {
       const q = req.query as Static<typeof PurposesQuery>;
-      const lang = q.lang ?? 'it';
+      const lang = pageLanguage(req, q.lang, ctx.cfg.config.languages);
       const purposes = ctx.ropa.purposes(lang);
       if (q.format === 'html') {
         const html = noticeHtml(ctx.cfg.config.controller.name, purposes, lang);
-        return reply.type('text/html; charset=utf-8').header('content-security-policy', documentCsp(html)).serializer(raw).send(html);
+        return reply.type('text/html; charset=utf-8').header('content-security-policy', documentCsp(html)).header('vary', 'accept-language').serializer(raw).send(html);
       }
       return { lang, noticeVersion: ctx.cfg.config.notice.current, controller: ctx.cfg.config.controller, purposes };
     },

@@ -175,13 +175,13 @@ export function verificationMessage(to: string, lang: Lang, controller: string, 
         to,
         kind: 'rights.verification',
         subject: `${controller}: codice di verifica ${code}`,
-        text: `Abbiamo ricevuto una richiesta di ${what} per questo indirizzo email.\n\nIl tuo codice di verifica è: ${code}\n\nVale ${ttlMinutes} minuti. Se non hai fatto tu la richiesta, ignora questo messaggio: senza il codice non succede nulla.\n\n${controller}`,
+        text: `Abbiamo ricevuto una richiesta di ${what} per questo indirizzo email.\n\nIl tuo codice di verifica è: ${code}\n\nVale ${ttlMinutes} minuti. Non comunicarlo a nessuno: chi lo inserisce vede l'esito della richiesta, e per una richiesta di accesso i tuoi dati. Se non hai fatto tu la richiesta, ignora questo messaggio: senza il codice non succede nulla.\n\n${controller}`,
       }
     : {
         to,
         kind: 'rights.verification',
         subject: `${controller}: verification code ${code}`,
-        text: `We received a request for ${what} for this email address.\n\nYour verification code is: ${code}\n\nIt is valid for ${ttlMinutes} minutes. If you did not make this request, ignore this message: without the code nothing happens.\n\n${controller}`,
+        text: `We received a request for ${what} for this email address.\n\nYour verification code is: ${code}\n\nIt is valid for ${ttlMinutes} minutes. Do not share it with anyone: whoever enters it sees the outcome of the request, and for an access request your data. If you did not make this request, ignore this message: without the code nothing happens.\n\n${controller}`,
       };
 }
 

@@ -4,7 +4,7 @@ import { truncateIp } from '../../domain/consent-proof.ts';
 import { FiduciaError } from '../../domain/errors.ts';
 import { normalizeIdentity } from '../../domain/identity.ts';
 import { uuidv7 } from '../../domain/ids.ts';
-import type { Lang } from '../../domain/rights-html.ts';
+import type { AccessPageOptions, Lang } from '../../domain/rights-html.ts';
 import { SELF_SERVICE_LIMITS, VERIFICATION, dueDate, verifyAttempt, type RightsStatus, type RightsType } from '../../domain/rights.ts';
 import { RightsRepo } from '../../store/rights-repo.ts';
 import type { RightsRequestsTable } from '../../store/schema.ts';
@@ -71,6 +71,13 @@ export interface IntakeInput {
 }
 
 const SELF = 'self_service';
+
+/** `download`: for a completed access or portability request, the token of its personal link (the one emailed). */
+export interface VerifyAnswer {
+  id: string;
+  status: string;
+  download?: { token: string; expiresAt: string };
+}
 
 export class RightsIntake {
   readonly #repo: RightsRepo;
@@ -177,7 +184,7 @@ export class RightsIntake {
   }
 
   /** Confirms the code; the request is carried out only now. */
-  async verify(id: string, code: string, ip: string): Promise<{ id: string; status: string }> {
+  async verify(id: string, code: string, ip: string): Promise<VerifyAnswer> {
     await this.#limit('verifyPerIp', this.#ipKey(ip));
     const now = this.#now();
     // Counted before it is checked, atomically in the database: parallel guesses on several instances all count.
@@ -196,8 +203,9 @@ export class RightsIntake {
         });
         if (!verified || verified.status !== 'verified') return { id, status: publicStatus(verified?.status ?? 'rejected') };
         const done = await this.rights.process(id, SELF);
-        await this.rights.notifyPerson(done);
-        return { id, status: publicStatus(done.status) };
+        const download = await this.rights.notifyPerson(done);
+        // The code proved the mailbox as the emailed link does: the page that asked may open the package at once.
+        return download ? { id, status: publicStatus(done.status), download: { token: download.token, expiresAt: new Date(download.expiresAt).toISOString() } } : { id, status: publicStatus(done.status) };
       }
       case 'not_pending':
         // A repeated confirmation with the right code (a double click) is answered with the current status.
@@ -216,13 +224,13 @@ export class RightsIntake {
   }
 
   /** The personal link sent by email: the token is the credential (stored as a hash). */
-  async download(id: string, token: string, format: ExportFormat, ip: string, lang?: Lang): Promise<{ contentType: string; body: string; filename: string }> {
+  async download(id: string, token: string, format: ExportFormat, ip: string, lang?: Lang, page?: Omit<AccessPageOptions, 'request'>): Promise<{ contentType: string; body: string; filename: string }> {
     await this.#limit('downloadPerIp', this.#ipKey(ip));
     const row = /^[0-9a-f-]{36}$/.test(id) ? await this.#repo.get(id) : undefined;
     const given = createHash('sha256').update(token).digest();
     const expected = row?.download_hash ? Buffer.from(row.download_hash) : null;
     if (!row || !expected || expected.length !== given.length || !timingSafeEqual(expected, given)) throw new DownloadNotFoundError();
-    return this.rights.exportPackage(id, format, lang, SELF);
+    return this.rights.exportPackage(id, format, lang, SELF, page);
   }
 
   /** Unconfirmed requests whose code expired are rejected and their contact address crypto-shredded. */

@@ -4,7 +4,7 @@ import type { DataScope } from '../../store/scope.ts';
 import { FiduciaError } from '../../domain/errors.ts';
 import type { IdentityRef } from '../../domain/identity.ts';
 import { uuidv7 } from '../../domain/ids.ts';
-import { renderAccessHtml, type Lang } from '../../domain/rights-html.ts';
+import { renderAccessHtml, type AccessPageOptions, type Lang } from '../../domain/rights-html.ts';
 import { portabilityCsv, type AccessPackage, type PortabilityPackage, type Profiling } from '../../domain/rights-package.ts';
 import { dueDate, extendDeadline, isDirectMarketing, isFinal, producesPackage, type RejectionReason, type RightsType } from '../../domain/rights.ts';
 import { ErasureRepo } from '../../store/erasure-repo.ts';
@@ -280,32 +280,36 @@ export class RightsService {
   // ---- the person ----
 
   /**
-   * Self-service requests: the outcome goes to the verified address, with a personal download link for packages.
-   * The contact address is dropped once told (restrictions keep it until lifted, Art. 18(3)).
+   * Self-service requests: the outcome goes to the verified address, with a personal link to the package (an access
+   * package opens as the readable page). The contact address is dropped once told (restrictions keep it until lifted,
+   * Art. 18(3)). Answers the link's token, so that the privacy center can open the same page right after the code.
    */
-  async notifyPerson(row: RightsRequestsTable, final = false): Promise<void> {
-    if (row.channel !== 'self_service' || !row.contact_enc) return;
-    if (!isFinal(row.status as 'completed') && row.waiting !== 'legal_hold' && row.waiting !== 'needs_values') return;
+  async notifyPerson(row: RightsRequestsTable, final = false): Promise<{ token: string; expiresAt: number } | null> {
+    if (row.channel !== 'self_service' || !row.contact_enc) return null;
+    if (!isFinal(row.status as 'completed') && row.waiting !== 'legal_hold' && row.waiting !== 'needs_values') return null;
     const to = (await openForRequest(this.deps.ring, row.id, 'contact', row.contact_enc)) as string | undefined;
-    if (!to) return;
-    let download: { url: string; expiresAt: number } | null = null;
+    if (!to) return null;
+    let download: { url: string; expiresAt: number; token: string } | null = null;
     if (row.status === 'completed' && producesPackage(row.type as RightsType)) {
       const info = await this.#repo.packageInfo(row.id);
       if (info) {
         const token = randomBytes(32).toString('base64url');
         await this.#repo.update(row.id, { download_hash: createHash('sha256').update(token).digest() });
-        download = { url: `${this.deps.publicUrl.replace(/\/$/, '')}/v1/rights-requests/${row.id}/download?token=${token}`, expiresAt: Number(info.expires_at) };
+        const readable = row.type === 'access' ? '&format=html' : '';
+        download = { url: `${this.deps.publicUrl.replace(/\/$/, '')}/v1/rights-requests/${row.id}/download?token=${token}${readable}`, expiresAt: Number(info.expires_at), token };
       }
     }
     const status = row.status as 'completed' | 'rejected' | 'in_progress';
+    const handle = download && { token: download.token, expiresAt: download.expiresAt };
     try {
       await this.deps.mailer.send({ ...completionMessage(to, row.language === 'it' ? 'it' : 'en', this.deps.cfg.config.controller.name, row.type, status, download), requestId: row.id });
     } catch (err) {
       this.deps.logger.error({ requestId: row.id, err: errorCode(err) }, 'could not send the outcome of a rights request');
-      return;
+      return handle;
     }
     const keep = !isFinal(status) || (row.type === 'restriction' && status === 'completed' && !final);
     if (!keep) await this.#repo.update(row.id, { contact_enc: null, params_enc: null });
+    return handle;
   }
 
   // ---- reading ----
@@ -326,7 +330,13 @@ export class RightsService {
   }
 
   /** The stored package, decrypted and rendered; the read is audited. */
-  async exportPackage(id: string, format: ExportFormat, lang: Lang | undefined, actor: string): Promise<{ contentType: string; body: string; filename: string }> {
+  async exportPackage(
+    id: string,
+    format: ExportFormat,
+    lang: Lang | undefined,
+    actor: string,
+    page: Omit<AccessPageOptions, 'request'> = {},
+  ): Promise<{ contentType: string; body: string; filename: string }> {
     return this.deps.db.transaction(async (trx) => {
       const repo = new RightsRepo(trx);
       const req = await repo.get(id);
@@ -346,7 +356,10 @@ export class RightsService {
         { actor, action: 'rights.package.read', subjectId: pkgRow.subject_id, outcome: 'ok', counts: { bytes: Number(pkgRow.size) }, details: { requestId: id, kind: req.type, format } },
       ]);
       const base = `${req.type}-${id}`;
-      if (format === 'html') return { contentType: 'text/html; charset=utf-8', body: renderAccessHtml(JSON.parse(text) as AccessPackage, this.deps.cfg.config, lang ?? (req.language === 'it' ? 'it' : 'en')), filename: `${base}.html` };
+      if (format === 'html') {
+        const html = renderAccessHtml(JSON.parse(text) as AccessPackage, this.deps.cfg.config, lang ?? (req.language === 'it' ? 'it' : 'en'), { ...page, request: { type: req.type, status: req.status } });
+        return { contentType: 'text/html; charset=utf-8', body: html, filename: `${base}.html` };
+      }
       if (format === 'csv') return { contentType: 'text/csv; charset=utf-8', body: portabilityCsv(JSON.parse(text) as PortabilityPackage), filename: `${base}.csv` };
       // JSON is served as stored: no parse and re-serialization of a large package.
       return { contentType: 'application/json; charset=utf-8', body: text, filename: `${base}.json` };

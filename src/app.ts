@@ -32,6 +32,7 @@ import { DEFAULT_MAIL_FROM, SmtpMailer } from './services/rights/mailer.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { ExfiltrationService } from './services/exfiltration/exfiltration.ts';
 import { RopaService } from './services/config/ropa.ts';
+import { TransparencyService } from './services/transparency/transparency.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
 import { buildRightsServices } from './services/rights/rights-services.ts';
 import type { RightsService } from './services/rights/rights.ts';
@@ -76,6 +77,8 @@ export interface Fiducia {
   /** The breach register (Arts. 33–34) and the notice to the people concerned. */
   breaches: BreachService;
   breachNotices: BreachNotices;
+  /** The public transparency page's figures (cached a minute; `invalidate()` drops them). */
+  transparency: TransparencyService;
   metrics: Metrics;
   /** Exfiltration detection (docs/exfiltration.md): `flush()` merges the pending windows and evaluates them now. */
   exfiltration: ExfiltrationService;
@@ -205,6 +208,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const breaches = new BreachService({ db: dbs.store, cfg, audit, now: opts.breachesClock });
   // The notice to the people concerned goes through the rights-request mailer: queued for SMTP, or the outbox folder.
   const breachNotices = new BreachNotices(breaches, { ring, mailer: rightsDeps.mailer });
+  const transparency = new TransparencyService({ db: dbs.store, cfg, audit, ropa });
   const retention = new RetentionSweep({ db: dbs.store, ring, cfg, audit, segments, plaintext, logger, now: opts.retentionClock });
   const jobs = new JobScheduler(dbs.store, { logger, metrics, leaseMs: opts.jobLeaseMs, now: opts.jobsClock });
   jobs.register(
@@ -237,6 +241,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       destinations,
       breaches,
       breachNotices,
+      transparency,
       pages,
       publicUrl: opts.publicUrl,
       ping: () => dbs.ping(),
@@ -278,6 +283,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     destinations,
     breaches,
     breachNotices,
+    transparency,
     metrics,
     exfiltration,
     authFailures,

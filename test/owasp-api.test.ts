@@ -114,6 +114,8 @@ const TABLE: Record<string, Rule> = {
   'POST /api/v1/breaches/:id/subject-notice/send': STAFF,
   'GET /widget.js': PUBLIC,
   'GET /privacy': PUBLIC,
+  'GET /transparency': PUBLIC,
+  'GET /transparency.json': PUBLIC,
   'GET /privacy.js': PUBLIC,
   'GET /privacy.css': PUBLIC,
   'GET /demo': PUBLIC,

@@ -26,6 +26,7 @@ import { sourceRoutes } from './routes/sources.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { exfiltrationRoutes } from './routes/exfiltration.ts';
 import { webRoutes } from './routes/web.ts';
+import { transparencyRoutes } from './routes/transparency.ts';
 
 /** The one translation to the catalogue: our errors carry their code; Fastify's own are named here; anything else is internal. */
 function toFiduciaError(err: FastifyError | Error): FiduciaError {
@@ -138,6 +139,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   const areas = [profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, breachRoutes, exfiltrationRoutes];
   for (const routes of areas) await app.register(async (s) => routes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
+  await app.register(async (s) => transparencyRoutes(s, ctx));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await registerApiDocs(app);
   return app;

@@ -17,6 +17,7 @@ import type { ProfileService } from '../services/profiles/profiles.ts';
 import type { RightsIntake } from '../services/rights/rights-intake.ts';
 import type { RightsService } from '../services/rights/rights.ts';
 import type { SegmentService } from '../services/segments/segments.ts';
+import type { TransparencyService } from '../services/transparency/transparency.ts';
 
 export interface HttpContext {
   cfg: CompiledConfig;
@@ -46,6 +47,8 @@ export interface HttpContext {
   /** The breach register (Arts. 33–34) and the notice to the people concerned (`/api/v1/breaches`). */
   breaches: BreachService;
   breachNotices: BreachNotices;
+  /** The public transparency page's figures, cached (`/transparency`). */
+  transparency: TransparencyService;
   /** Fiducia's own pages (privacy center, demo shop): their write key and whether /demo is on. */
   pages?: PagesSource | undefined;
   /** FIDUCIA_PUBLIC_URL, when set: where SDK settings tell browsers to send (otherwise the address each request reached). */

@@ -3,8 +3,8 @@
 
 export const SUPPORTED_NODE = '^20.19.0 || ^22.13.0 || >=24';
 
-// The first supported minor of each older line: the oldest releases that every installed dependency declares it
-// supports (eslint-visitor-keys and require() of ES modules draw the line); every release from 24 on.
+// The first supported minor of each older line, the oldest release every installed package declares it supports
+// (eslint-visitor-keys 5 draws the line); every release from 24 on.
 const OLDEST_MINOR = new Map([[20, 19], [22, 13]]);
 
 /** Whether a Node.js version such as `process.versions.node` ("24.1.0") is in SUPPORTED_NODE. */

@@ -49,6 +49,8 @@ export interface FiduciaOptions extends StoreOptions {
   breachesClock?: (() => number) | undefined;
   /** Exfiltration detection's clock and merge interval (tests pin them); docs/exfiltration.md. */
   exfiltration?: { now?: (() => number) | undefined; flushMs?: number | undefined; maxPrincipals?: number | undefined } | undefined;
+  /** The live debugger's lines kept per source, sampling rate and write interval (docs/debugger.md); tests shorten them. */
+  debugger?: { keep?: number; perSecond?: number; flushMs?: number; now?: () => number } | undefined;
   /**
    * Where destinations' secrets are read (each destination names its variable, `secretEnv`); default `process.env`.
    * A destination whose variable is unset stops the start.

@@ -196,7 +196,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     metrics,
     observers: [auditIngestObserver(audit), segments, outbox],
     onCommitted: outbox.active ? () => deliveries.wake() : undefined,
-    onMessages: (captured) => liveDebugger.offer(captured),
+    onMessages: opts.debugger?.enabled === false ? undefined : (captured) => liveDebugger.offer(captured),
   });
   const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);

@@ -22,6 +22,8 @@ export interface DebuggerSettings {
 }
 
 export const DEFAULT_DEBUGGER: DebuggerSettings = { keep: 200, perSecond: 50, flushMs: 250 };
+/** The most lines kept per source: what one read may return. */
+export const MAX_KEEP = 500;
 /** Sources this process holds captures or a rate bucket for; past it a new source waits for the next write. */
 const MAX_SOURCES = 1_000;
 
@@ -61,7 +63,7 @@ export class LiveDebugger {
   #timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DebuggerDeps) {
-    this.settings = { ...DEFAULT_DEBUGGER, ...deps.settings };
+    this.settings = settingsOf(deps.settings);
     this.#repo = new DebuggerRepo(deps.db);
     this.#now = deps.now ?? Date.now;
   }
@@ -147,6 +149,17 @@ export class LiveDebugger {
     this.#timer = undefined;
     await this.flush();
   }
+}
+
+/** The defaults with what was given; a value out of range stops the start (the API reads at most 500 lines). */
+function settingsOf(given: Partial<DebuggerSettings> | undefined): DebuggerSettings {
+  const keep = given?.keep ?? DEFAULT_DEBUGGER.keep;
+  const perSecond = given?.perSecond ?? DEFAULT_DEBUGGER.perSecond;
+  const flushMs = given?.flushMs ?? DEFAULT_DEBUGGER.flushMs;
+  if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP) throw new Error(`debugger.keep must be a whole number from 1 to ${MAX_KEEP}`);
+  if (!(perSecond > 0)) throw new Error('debugger.perSecond must be more than 0');
+  if (!(Number.isFinite(flushMs) && flushMs >= 0)) throw new Error('debugger.flushMs must be 0 or more');
+  return { keep, perSecond, flushMs };
 }
 
 function row(sourceId: string, c: MessageCapture): DebuggerEventsTable {

@@ -3,6 +3,7 @@
 // read by admin, dpo and analyst tokens only.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createFiducia } from '../src/app.ts';
 import { ADMIN_TOKEN, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
 
 type F = Awaited<ReturnType<typeof startFiducia>>;
@@ -182,6 +183,20 @@ await eachDialect('live debugger', (dialect) => {
       assert.deepEqual(page.entries.map((e) => e.messageId).slice(0, 6), ['m-rate-some-9', 'm-rate-some-8', 'm-rate-some-7', 'm-rate-some-6', 'm-rate-some-5', `m-rate-burst-${KEEP - 1}`]);
       assert.equal((await sampled()) - before, 10 + 10 - PER_SECOND);
     });
+  });
+
+  it('is shared by every process on the database: a line one process received is read through another', async () => {
+    const other = await createFiducia({ ...f.store.options, debugger: { keep: KEEP, flushMs: 0 } });
+    try {
+      await send(basicAuth(), 'track', { userId: 'cust-shared', event: 'Order Completed', messageId: 'm-shared-1', properties: { order_id: 'x' } });
+      // The receiving process writes on its timer (here: by hand); the other one has nothing of its own to write.
+      await f.debugger.flush();
+      const r = await other.app.inject({ method: 'GET', url: `/api/v1/sources/${serverSource}/debugger?limit=1`, headers: bearer(ADMIN_TOKEN) });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json<Page>().entries[0]?.messageId, 'm-shared-1');
+    } finally {
+      await other.close();
+    }
   });
 
   describe('who may read it', () => {

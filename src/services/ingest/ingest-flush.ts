@@ -43,7 +43,7 @@ export interface FlushSummary {
   written?: WrittenEvent[];
 }
 
-/** What became of each message of a group commit, per source, in arrival order (only when `captureMessages`). */
+/** What became of each message of a group commit, per source, in arrival order (only when `onMessages` is set). */
 export type CapturedMessages = Map<string, MessageCapture[]>;
 
 export interface WrittenEvent {
@@ -174,7 +174,7 @@ export class IngestFlush {
         capture?.('duplicate', null, null);
         continue;
       }
-      const refused = this.#admissible(m, op.source);
+      const refused = this.#refusal(m, op.source);
       if (refused) {
         capture?.('dropped', refused, null);
         continue;
@@ -218,7 +218,7 @@ export class IngestFlush {
   }
 
   /** Why (counted as dropped) a message may be linked to no one or names a suppressed identifier; null when admissible. */
-  #admissible(m: NormalizedMessage, source: SourceRef): MessageDropReason | null {
+  #refusal(m: NormalizedMessage, source: SourceRef): MessageDropReason | null {
     const { metrics } = this.deps;
     // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
     const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);

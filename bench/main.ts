@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const SUITES = ['ingest', 'reads', 'audit', 'rights', 'segments', 'retention', 'deliveries', 'exfiltration'] as const;
+const SUITES = ['ingest', 'reads', 'audit', 'rights', 'segments', 'retention', 'deliveries', 'exfiltration', 'debugger'] as const;
 type Suite = (typeof SUITES)[number];
 
 const argv = process.argv.slice(2);

@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     writeKey: BENCH_WRITE_KEY,
     adminToken: BENCH_ADMIN_TOKEN,
     logger: pino({ level: 'silent' }),
+    // The live debugger off, to measure what it costs (docs/performance.md).
+    ...(env.FIDUCIA_DEBUGGER === '0' ? { debugger: { enabled: false } } : {}),
   };
   if (!options.dataDir) throw new Error('BENCH_DATA_DIR is required');
   const timing = env.BENCH_SQL_TIMING === '1';

@@ -31,6 +31,7 @@ import { QueuedMailer } from './services/destinations/queued-mailer.ts';
 import { DEFAULT_MAIL_FROM, SmtpMailer } from './services/rights/mailer.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { ExfiltrationService } from './services/exfiltration/exfiltration.ts';
+import { LiveDebugger } from './services/debugger/live-debugger.ts';
 import { RopaService } from './services/config/ropa.ts';
 import { TransparencyService } from './services/transparency/transparency.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
@@ -82,6 +83,8 @@ export interface Fiducia {
   metrics: Metrics;
   /** Exfiltration detection (docs/exfiltration.md): `flush()` merges the pending windows and evaluates them now. */
   exfiltration: ExfiltrationService;
+  /** The live debugger (docs/debugger.md): `flush()` writes this process's pending lines now. */
+  debugger: LiveDebugger;
   /** Refused tokens, counted per window and network; `flush()` writes the pending `auth.failed` summaries. */
   authFailures: AuthFailureLog;
   bootstrap: Bootstrap;
@@ -189,12 +192,14 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const smtp = !opts.mailer && opts.smtpUrl ? new SmtpMailer(opts.smtpUrl, opts.mailFrom ?? DEFAULT_MAIL_FROM, logger) : undefined;
   const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, smtp, ...delivery });
   const outbox = new DestinationOutbox(cfg, policy, delivery.now);
+  const liveDebugger = new LiveDebugger({ db: dbs.store, access, metrics, logger, settings: opts.debugger, now: opts.debugger?.now });
   const ingest = new IngestService(dbs.store, {
     cfg,
     ring,
     metrics,
     observers: [auditIngestObserver(audit), segments, outbox],
     onCommitted: outbox.active ? () => deliveries.wake() : undefined,
+    onMessages: opts.debugger?.enabled === false ? undefined : (captured) => liveDebugger.offer(captured),
   });
   const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
@@ -233,6 +238,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       metrics,
       authFailures,
       exfiltration,
+      debugger: liveDebugger,
       profiles,
       segments,
       rights,
@@ -258,6 +264,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   }
   await jobs.start();
   exfiltration.start();
+  liveDebugger.start();
   if (delivery.enabled !== false) deliveries.start();
   let closing: Promise<void> | null = null;
   return {
@@ -286,6 +293,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     transparency,
     metrics,
     exfiltration,
+    debugger: liveDebugger,
     authFailures,
     bootstrap,
     pages,
@@ -296,6 +304,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
         await app.close();
         await authFailures.close();
         await ingest.close();
+        await liveDebugger.close();
         await deliveries.close();
         await exfiltration.close();
         sender.close();

@@ -50,6 +50,11 @@ export interface FiduciaOptions extends StoreOptions {
   /** Exfiltration detection's clock and merge interval (tests pin them); docs/exfiltration.md. */
   exfiltration?: { now?: (() => number) | undefined; flushMs?: number | undefined; maxPrincipals?: number | undefined } | undefined;
   /**
+   * The live debugger (docs/debugger.md): lines kept per source, sampling rate, write interval (tests shorten them);
+   * `enabled: false` (`FIDUCIA_DEBUGGER=0`) captures nothing.
+   */
+  debugger?: { enabled?: boolean; keep?: number; perSecond?: number; flushMs?: number; now?: () => number } | undefined;
+  /**
    * Where destinations' secrets are read (each destination names its variable, `secretEnv`); default `process.env`.
    * A destination whose variable is unset stops the start.
    */
@@ -81,6 +86,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     publicUrl: env.FIDUCIA_PUBLIC_URL || undefined,
     retentionSweepMinutes: env.FIDUCIA_RETENTION_SWEEP_MINUTES ? Number(env.FIDUCIA_RETENTION_SWEEP_MINUTES) : undefined,
     deliveries: deliveriesFromEnv(env),
+    debugger: env.FIDUCIA_DEBUGGER === '0' ? { enabled: false } : undefined,
     readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
     // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
     trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,

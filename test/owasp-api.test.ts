@@ -32,6 +32,8 @@ const ADMIN: Rule = { kind: 'tokens', roles: ['admin'] };
 const STAFF: Rule = { kind: 'tokens', roles: ['admin', 'dpo'] };
 const READERS: Rule = { kind: 'tokens', roles: ['admin', 'dpo', 'service'] };
 const ANY_TOKEN: Rule = { kind: 'tokens', roles: ['admin', 'dpo', 'analyst', 'service'] };
+/** People at the console: no service token (those are bound to purposes, for machines). */
+const STAFF_AND_ANALYSTS: Rule = { kind: 'tokens', roles: ['admin', 'dpo', 'analyst'] };
 const WRITE: Rule = { kind: 'writeKey' };
 const PUBLIC: Rule = { kind: 'public' };
 
@@ -75,6 +77,7 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/sources': ADMIN,
   'DELETE /api/v1/sources/:id': ADMIN,
   'POST /api/v1/sources/:id/rotate': ADMIN,
+  'GET /api/v1/sources/:id/debugger': STAFF_AND_ANALYSTS,
   'GET /api/v1/audit': STAFF,
   'GET /api/v1/audit/verify': STAFF,
   'GET /api/v1/audit/checkpoint': STAFF,

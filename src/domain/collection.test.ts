@@ -85,7 +85,7 @@ describe('planMessage (shipped configuration)', () => {
     const plan = planMessage(cfg, msg('page', { name: 'Home', properties: { url: 'https://shop.example/', title: 'Home' } }), NO_CONSENT);
     assert.equal(plan.event, null);
     assert.deepEqual(plan.traits, []);
-    assert.deepEqual(plan.drops, [{ kind: 'event', reason: 'no_basis' }]);
+    assert.deepEqual(plan.drops, [{ kind: 'event', reason: 'no_basis', field: 'event' }]);
   });
 
   it('keeps Order Completed under service without consent, with per-field decisions', () => {
@@ -138,7 +138,7 @@ describe('planMessage (shipped configuration)', () => {
 
   it('drops unknown track events', () => {
     const plan = planMessage(cfg, msg('track', { event: 'Secret Thing', properties: { a: 1 } }), () => true);
-    assert.deepEqual(plan, { event: null, traits: [], drops: [{ kind: 'event', reason: 'unknown_event' }] });
+    assert.deepEqual(plan, { event: null, traits: [], drops: [{ kind: 'event', reason: 'unknown_event', field: 'event' }] });
   });
 
   it('identify: contact traits under service, campaign traits only with marketing, unknown traits dropped', () => {
@@ -174,11 +174,11 @@ describe('planMessage (shipped configuration)', () => {
     const m = msg('identify', { traits: { healthCondition: 'diabetes', email: 'a@b.it' } });
     const plan = planMessage(withHealth, m, only('service', 'security', 'analytics', 'marketing'));
     assert.deepEqual(plan.traits.map((t) => t.name), ['email']);
-    assert.deepEqual(plan.drops, [{ kind: 'trait', reason: 'special_category' }]);
+    assert.deepEqual(plan.drops, [{ kind: 'trait', reason: 'special_category', field: 'traits.healthCondition' }]);
     const consented = planMessage(withHealth, m, only('personalization'));
     assert.deepEqual(consented.traits.find((t) => t.name === 'healthCondition')?.purposes, ['personalization']);
     // With the shipped configuration the same trait is unknown, so it is never stored either.
-    assert.deepEqual(planMessage(cfg, m, () => true).drops, [{ kind: 'trait', reason: 'unknown_trait' }]);
+    assert.deepEqual(planMessage(cfg, m, () => true).drops, [{ kind: 'trait', reason: 'unknown_trait', field: 'traits.healthCondition' }]);
   });
 
   it('alias keeps nothing', () => {

@@ -17,6 +17,8 @@ export type FieldKind = 'event' | 'property' | 'trait' | 'context';
 export interface Drop {
   kind: FieldKind;
   reason: DropReason;
+  /** The field's path (`properties.x`, `traits.x`, `context.y`, `context.y.z`, or `event`): a name, never a value. */
+  field: string;
 }
 
 export type Decision = { keep: true; purposes: string[] } | { keep: false; reason: DropReason };
@@ -83,12 +85,12 @@ export function planMessage(cfg: CompiledConfig, msg: NormalizedMessage, validNo
       if (value === undefined) continue;
       const category = classifyOrUnknown(cfg.classifyTrait(name), unknown.traits);
       if (category === null) {
-        drops.push({ kind: 'trait', reason: 'unknown_trait' });
+        drops.push({ kind: 'trait', reason: 'unknown_trait', field: `traits.${name}` });
         continue;
       }
       const d = decideCategory(cfg, category, validNow);
       if (d.keep) traits.push({ name, category, value, purposes: d.purposes });
-      else drops.push({ kind: 'trait', reason: d.reason });
+      else drops.push({ kind: 'trait', reason: d.reason, field: `traits.${name}` });
     }
     return { event: null, traits, drops };
   }
@@ -97,9 +99,9 @@ export function planMessage(cfg: CompiledConfig, msg: NormalizedMessage, validNo
   const eventType = msg.type;
   const rawCategory = cfg.eventCategory(eventType, msg.event ?? undefined);
   const category = classifyOrUnknown(rawCategory, unknown.events);
-  if (category === null) return { event: null, traits, drops: [{ kind: 'event', reason: 'unknown_event' }] };
+  if (category === null) return { event: null, traits, drops: [{ kind: 'event', reason: 'unknown_event', field: 'event' }] };
   const eventDecision = decideCategory(cfg, category, validNow);
-  if (!eventDecision.keep) return { event: null, traits, drops: [{ kind: 'event', reason: eventDecision.reason }] };
+  if (!eventDecision.keep) return { event: null, traits, drops: [{ kind: 'event', reason: eventDecision.reason, field: 'event' }] };
 
   const kept = new KeptFields(cfg, validNow, drops, category, eventDecision.purposes);
   const properties: JsonObject = {};
@@ -149,12 +151,12 @@ class KeptFields {
    */
   admit(kind: 'property' | 'context', category: string | null, prefix: string, name: string): boolean {
     if (category === null) {
-      this.drops.push({ kind, reason: kind === 'property' ? 'unknown_property' : 'unknown_context' });
+      this.drops.push({ kind, reason: kind === 'property' ? 'unknown_property' : 'unknown_context', field: `${prefix}${name}` });
       return false;
     }
     const d = decideCategory(this.cfg, category, this.validNow);
     if (!d.keep) {
-      this.drops.push({ kind, reason: d.reason });
+      this.drops.push({ kind, reason: d.reason, field: `${prefix}${name}` });
       return false;
     }
     this.fields[`${prefix}${name}`] = category;

@@ -12,6 +12,7 @@ import type { JobScheduler } from '../services/jobs/scheduler.ts';
 import type { DestinationService } from '../services/destinations/destinations.ts';
 import type { Metrics } from '../services/metrics.ts';
 import type { ExfiltrationService } from '../services/exfiltration/exfiltration.ts';
+import type { LiveDebugger } from '../services/debugger/live-debugger.ts';
 import type { PagesSource } from '../services/access/pages.ts';
 import type { ProfileService } from '../services/profiles/profiles.ts';
 import type { RightsIntake } from '../services/rights/rights-intake.ts';
@@ -31,6 +32,8 @@ export interface HttpContext {
   metrics: Metrics;
   /** Exfiltration detection: reads with no audit entry per subject (segment pages) report here; subjects read listed back. */
   exfiltration: ExfiltrationService;
+  /** Each source's live debugger: its latest messages as field names and reason codes (`/api/v1/sources/:id/debugger`). */
+  debugger: LiveDebugger;
   /** Refused tokens, counted per window and network and audited in summary (see auth-failures.ts). */
   authFailures: AuthFailureRecorder;
   /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */

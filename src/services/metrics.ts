@@ -40,6 +40,12 @@ export class Metrics {
     labelNames: ['credential', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly debuggerEntries = new Counter({
+    name: 'fiducia_debugger_entries_total',
+    help: 'Live debugger lines by this process: recorded, sampled_out (above the per-source rate) or write_failed.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly flushSeconds = new Histogram({
     name: 'fiducia_ingest_flush_seconds',
     help: 'Time of one group commit of ingestion work.',

@@ -314,6 +314,24 @@ export interface DataDatabase {
   breach_history: BreachHistoryTable;
   breach_subjects: BreachSubjectsTable;
   disclosure_windows: DisclosureWindowsTable;
+  debugger_events: DebuggerEventsTable;
+}
+
+/** One message as the live debugger shows it (migration 0016): names and reason codes, never a value or a person's id. */
+export interface DebuggerEventsTable {
+  source_id: string;
+  /** uuidv7: the polling cursor. */
+  id: string;
+  received_at: number;
+  type: string;
+  event_name: string | null;
+  message_id: string;
+  /** `stored`, `duplicate` or `dropped`. */
+  outcome: string;
+  /** Why a whole message was dropped (`blocked_identity`, `suppressed`, `nothing_to_keep`). */
+  reason: string | null;
+  /** JSON text: `{identity, stored, dropped, omitted}`. */
+  details: string;
 }
 
 /** A distinct-count sketch of the subjects one principal read in one time bucket of one window length. */

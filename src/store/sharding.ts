@@ -70,6 +70,10 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
     placement: 'coordinator',
     why: 'exfiltration windows: per principal (a token or console user), not per person; sketches of keyed hashes, written by every process that served the principal',
   },
+  debugger_events: {
+    placement: 'coordinator',
+    why: "the live debugger: per source (not per person) the last few hundred messages as field names and reason codes, no subject id; a small table pruned as it goes, like the destinations' outbox beside it",
+  },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

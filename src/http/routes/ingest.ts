@@ -67,7 +67,7 @@ function isObject(v: unknown): v is JsonObject {
  * Applies the source's right to claim identities: the proof leaves the context (it is not data), and a browser
  * source's userId without a valid `userHash` is dropped, so the message lands on the anonymous visitor.
  */
-export function assertIdentities(source: Source, m: NormalizedMessage, metrics: Metrics): NormalizedMessage {
+export function assertIdentities(source: Source, m: NormalizedMessage, metrics: Metrics, unverified?: boolean[]): NormalizedMessage {
   const hash = userHashIn(m.context);
   let out = m;
   if (m.context.fiducia !== undefined) {
@@ -78,6 +78,7 @@ export function assertIdentities(source: Source, m: NormalizedMessage, metrics: 
     metrics.dropped.inc({ kind: 'identity', reason: 'unverified_identity' });
     out = { ...out, userId: null };
   }
+  unverified?.push(out.userId === null && m.userId !== null);
   return out;
 }
 
@@ -106,6 +107,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     const source = sources.get(req) ?? (await requireSource(req, ctx.access, ctx.metrics));
     const receivedAt = Date.now();
     const messages: NormalizedMessage[] = [];
+    const userIdUnverified: boolean[] = [];
     for (const [i, raw] of raws.entries()) {
       const path = type ? 'body' : `batch[${i}]`;
       if (!type && Buffer.byteLength(JSON.stringify(raw)) > MAX_MESSAGE_BYTES) {
@@ -113,7 +115,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       }
       const r = normalizeMessage(raw, type, path, receivedAt, defaults, uuidv7);
       if (!r.ok) throw new FiduciaError(r.error.code, r.error.message, { path: r.error.path });
-      messages.push(assertIdentities(source, r.message, ctx.metrics));
+      messages.push(assertIdentities(source, r.message, ctx.metrics, userIdUnverified));
     }
     await ctx.ingest.submit<MessagesResult>({
       kind: 'messages',
@@ -123,6 +125,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       proof: requestMeta(req),
       // Global Privacy Control: an objection to sale/share purposes for the subjects of these messages.
       gpc: req.headers['sec-gpc'] === '1',
+      ...(userIdUnverified.includes(true) ? { userIdUnverified } : {}),
     });
     return { success: true as const };
   };

@@ -56,6 +56,17 @@ export interface SourceInfo {
   revokedAt: number | null;
 }
 
+function sourceInfo(r: SourcesTable): SourceInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    kind: r.kind,
+    writeKey: r.kind === 'browser' && r.revoked_at === null ? r.public_key : null,
+    createdAt: Number(r.created_at),
+    revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
+  };
+}
+
 export interface CreatedSource {
   id: string;
   kind: SourceKind;
@@ -140,14 +151,13 @@ export class AccessService {
   }
 
   async listSources(): Promise<SourceInfo[]> {
-    return (await this.repo.listSources()).map((r) => ({
-      id: r.id,
-      name: r.name,
-      kind: r.kind,
-      writeKey: r.kind === 'browser' && r.revoked_at === null ? r.public_key : null,
-      createdAt: Number(r.created_at),
-      revokedAt: r.revoked_at === null ? null : Number(r.revoked_at),
-    }));
+    return (await this.repo.listSources()).map(sourceInfo);
+  }
+
+  /** One source, revoked or not; null when there is no such source. */
+  async source(id: string): Promise<SourceInfo | null> {
+    const row = await this.repo.sourceById(id);
+    return row ? sourceInfo(row) : null;
   }
 
   /**

@@ -4,6 +4,7 @@ import { planMessage, type MessagePlan, type PlannedEvent, type PlannedTrait } f
 import { uuidv7 } from '../../domain/ids.ts';
 import type { CompiledConfig } from '../../domain/privacy-config.ts';
 import type { JsonObject, NormalizedMessage } from '../../domain/segment-message.ts';
+import type { DebuggerOutcome, MessageCapture, MessageDropReason } from '../../domain/debugger-entry.ts';
 import { encryptJson } from '../../crypto/envelope.ts';
 import { EventRepo } from '../../store/event-repo.ts';
 import { ProfileRepo } from '../../store/profile-repo.ts';
@@ -42,6 +43,9 @@ export interface FlushSummary {
   written?: WrittenEvent[];
 }
 
+/** What became of each message of a group commit, per source, in arrival order (only when `onMessages` is set). */
+export type CapturedMessages = Map<string, MessageCapture[]>;
+
 export interface WrittenEvent {
   id: string;
   subjectId: string;
@@ -70,6 +74,8 @@ export interface FlushDeps {
   afterKeysCreated?: (() => void) | undefined;
   /** Called after each group commit (the destinations' worker looks for the rows it queued). */
   onCommitted?: (() => void) | undefined;
+  /** Called after each group commit with what became of each message (the live debugger); set, the flush captures them. */
+  onMessages?: ((captured: CapturedMessages) => void) | undefined;
 }
 
 /** The state of one transaction; created per flush, thrown away after. */
@@ -81,6 +87,8 @@ export class IngestFlush {
   readonly #traits = new Map<string, PendingTrait>();
   readonly #pendingEvents: PendingEvent[] = [];
   readonly #sourceCounts = new Map<string, { stored: number; duplicates: number; dropped: number }>();
+  /** Filled only when someone listens (`onMessages`): one small object per message, names are built later if kept. */
+  readonly captured: CapturedMessages | null;
 
   constructor(
     private readonly trx: DataScope,
@@ -90,6 +98,7 @@ export class IngestFlush {
     this.#events = new EventRepo(trx);
     this.#identities = new IdentityResolver(trx, deps, (survivor, loser) => this.#ledger.merge(survivor, loser));
     this.#ledger = new ConsentLedger(trx, deps, this.#identities);
+    this.captured = deps.onMessages ? new Map() : null;
   }
 
   /** Run after the transaction commits: destroying the keys of merged-away subjects. */
@@ -157,13 +166,19 @@ export class IngestFlush {
     let duplicates = 0;
     const { metrics, cfg } = this.deps;
     const ids = this.#identities;
-    for (const m of op.messages) {
+    for (const [i, m] of op.messages.entries()) {
+      const capture = this.#capture(op, i);
       if (!fresh.delete(m.messageId)) {
         duplicates++;
         metrics.messages.inc({ type: m.type, outcome: 'duplicate' });
+        capture?.('duplicate', null, null);
         continue;
       }
-      if (!this.#admissible(m, op.source)) continue;
+      const refused = this.#refusal(m, op.source);
+      if (refused) {
+        capture?.('dropped', refused, null);
+        continue;
+      }
       const all = ids.messageIdents(m, op.source);
       const previous = ids.previousIdents(m, op.source);
       const core = all.filter((i) => i.kind === 'userId' || i.kind === 'anonymousId');
@@ -173,7 +188,10 @@ export class IngestFlush {
       );
       subject = this.#consentInContext(subject, m, op);
       const plan = planMessage(cfg, m, this.#ledger.validNow(subject));
-      if (!this.#keeps(m, plan, subject)) continue;
+      if (!this.#keeps(m, plan, subject)) {
+        capture?.('dropped', 'nothing_to_keep', plan);
+        continue;
+      }
       // Server time: a client-sent timestamp must not make a profile "older" (the older one survives a merge).
       subject ??= ids.createSubject(op.receivedAt);
 
@@ -193,27 +211,39 @@ export class IngestFlush {
       if (plan.event) this.#queueEvent(subject, plan.event, m, op);
       stored++;
       metrics.messages.inc({ type: m.type, outcome: 'stored' });
+      capture?.('stored', null, plan);
     }
     this.#countSource(op, stored, duplicates);
     return { kind: 'messages', stored, duplicates };
   }
 
-  /** False (and counted as dropped) for a message that may be linked to no one, or that names a suppressed identifier. */
-  #admissible(m: NormalizedMessage, source: SourceRef): boolean {
+  /** Why (counted as dropped) a message may be linked to no one or names a suppressed identifier; null when admissible. */
+  #refusal(m: NormalizedMessage, source: SourceRef): MessageDropReason | null {
     const { metrics } = this.deps;
     // Only blocked placeholder ids (or an alias whose userId is one): nothing may be linked, so nothing is kept.
     const linkable = m.type === 'alias' ? Boolean(m.userId) : Boolean(m.userId || m.anonymousId);
     if (!linkable) {
       metrics.identity.inc({ event: 'blocked_identity' });
       metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-      return false;
+      return 'blocked_identity';
     }
     if (this.#identities.isSuppressed(m, source)) {
       metrics.dropped.inc({ kind: 'message', reason: 'suppressed' });
       metrics.messages.inc({ type: m.type, outcome: 'dropped' });
-      return false;
+      return 'suppressed';
     }
-    return true;
+    return null;
+  }
+
+  /** Records what became of the op's i-th message for the live debugger; undefined when nobody listens. */
+  #capture(op: MessagesOp, i: number): ((outcome: DebuggerOutcome, reason: MessageDropReason | null, plan: MessagePlan | null) => void) | undefined {
+    const captured = this.captured;
+    if (!captured) return undefined;
+    return (outcome, reason, plan) => {
+      let list = captured.get(op.source.id);
+      if (!list) captured.set(op.source.id, (list = []));
+      list.push({ message: op.messages[i]!, sourceKind: op.source.kind, receivedAt: op.receivedAt, outcome, reason, plan, userIdUnverified: op.userIdUnverified?.[i] === true });
+    };
   }
 
   /**
@@ -235,7 +265,7 @@ export class IngestFlush {
   /** Counts the fields the plan drops; false (and the message counted as dropped) when it keeps nothing and has no subject. */
   #keeps(m: NormalizedMessage, plan: MessagePlan, subject: string | null): boolean {
     const { metrics } = this.deps;
-    for (const d of plan.drops) metrics.dropped.inc(d);
+    for (const d of plan.drops) metrics.dropped.inc({ kind: d.kind, reason: d.reason });
     const keepsSomething = plan.event !== null || plan.traits.length > 0 || m.type === 'identify' || m.type === 'alias';
     if (keepsSomething || subject !== null) return true;
     metrics.messages.inc({ type: m.type, outcome: 'dropped' });

@@ -96,6 +96,8 @@ export class IngestService {
           });
           for (const task of flush?.afterCommit ?? []) await task();
           this.deps.onCommitted?.();
+          // Only what committed reaches the debugger: a rolled-back attempt's captures are thrown away with it.
+          if (flush?.captured && flush.captured.size > 0) this.deps.onMessages?.(flush.captured);
           return results;
         } catch (err) {
           // A retry makes new subject ids, so the keys made for this attempt would belong to nobody.

@@ -21,6 +21,8 @@ export interface MessagesOp {
   proof: ConsentProof;
   /** `Sec-GPC: 1` on the request: an objection to sale/share purposes for every subject it touches. */
   gpc?: boolean | undefined;
+  /** Per message: a browser source's userId the route dropped for want of a valid `userHash` (for the live debugger). */
+  userIdUnverified?: readonly boolean[] | undefined;
 }
 
 export interface ConsentOp {

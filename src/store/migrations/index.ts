@@ -16,6 +16,7 @@ import { retentionAggregates } from './0012-retention-aggregates.ts';
 import { deliveries } from './0013-deliveries.ts';
 import { breaches } from './0014-breaches.ts';
 import { exfiltration } from './0015-exfiltration.ts';
+import { debuggerEvents } from './0016-debugger.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 import { orphanSweep } from './keys-0003-orphan-sweep.ts';
@@ -36,6 +37,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0013_deliveries', deliveries],
   ['0014_breaches', breaches],
   ['0015_exfiltration', exfiltration],
+  ['0016_debugger', debuggerEvents],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

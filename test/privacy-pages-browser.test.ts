@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { axeViolations, browserSkip, describeViolations, launchBrowser, startListening } from './helpers/browser.ts';
+import { assertNoOverflow, assertNoViolations, browserSkip, launchBrowser, startListening } from './helpers/browser.ts';
 import { ADMIN_TOKEN } from './helpers/harness.ts';
 import { CaptureMailer, seedSubject, type Seeded } from './helpers/rights.ts';
 
@@ -106,15 +106,6 @@ describe('the pages a person reads, on a phone and a desktop, in Italian and Eng
     return context.newPage();
   }
 
-  async function noOverflow(page: Page, where: string): Promise<void> {
-    const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
-    assert.ok(scroll <= inner, `${where}: the page is ${scroll} px wide in a ${inner} px window`);
-  }
-
-  async function noAxe(page: Page, where: string): Promise<void> {
-    const v = await axeViolations(page);
-    assert.deepEqual(v, [], `${where}: ${describeViolations(v)}`);
-  }
 
   /** Every visible control of the page passes Playwright's actionability checks (visible, stable, enabled, not covered). */
   async function tappable(page: Page, where: string): Promise<number> {
@@ -163,21 +154,21 @@ describe('the pages a person reads, on a phone and a desktop, in Italian and Eng
         const t = UI[lang];
         const page = await fresh(viewport, lang);
         await openCenter(page, lang);
-        await noOverflow(page, 'privacy center');
+        await assertNoOverflow(page, 'privacy center');
         assert.ok((await tappable(page, 'privacy center')) >= 8, 'switches, save, the request form and the language links');
         // Switches and the select are really tapped, and the page still fits.
         const firstSwitch = page.getByRole('switch').first();
         await firstSwitch.click();
         await firstSwitch.click();
-        await noAxe(page, 'privacy center');
+        await assertNoViolations(page, 'privacy center');
         const center = await page.locator('body').innerText();
         if (lang === 'it') italianOnly(center, 'privacy center');
         else noKeys(center, 'privacy center');
 
         await askAndConfirm(page, lang, 'access');
-        await noOverflow(page, 'code step');
+        await assertNoOverflow(page, 'code step');
         await tappable(page, 'code step');
-        await noAxe(page, 'code step');
+        await assertNoViolations(page, 'code step');
         if (lang === 'it') italianOnly(await page.locator('body').innerText(), 'code step');
 
         await page.getByLabel(t.code).fill(mail.codeFor(ada.email));
@@ -191,9 +182,9 @@ describe('the pages a person reads, on a phone and a desktop, in Italian and Eng
         assert.ok(data.includes(t.viewed), 'the event in words');
         assert.ok(data.includes(`: ${t.completed}.`), `the status in words: ${data.slice(0, 200)}`);
         assert.doesNotMatch(data, t.month, 'no "we will answer within a month" once completed');
-        await noOverflow(page, 'data view');
+        await assertNoOverflow(page, 'data view');
         await tappable(page, 'data view');
-        await noAxe(page, 'data view');
+        await assertNoViolations(page, 'data view');
         if (lang === 'it') italianOnly(data, 'data view');
         else noKeys(data, 'data view');
         // The file is still there for portability.
@@ -217,8 +208,8 @@ describe('the pages a person reads, on a phone and a desktop, in Italian and Eng
       await page.waitForFunction((words) => (document.getElementById('request-status')?.textContent ?? '').includes(words), t.inProgress);
       const text = (await status.textContent()) ?? '';
       assert.match(text, t.month);
-      await noOverflow(page, 'status');
-      await noAxe(page, 'status');
+      await assertNoOverflow(page, 'status');
+      await assertNoViolations(page, 'status');
       if (lang === 'it') italianOnly(await page.locator('main').innerText(), 'status');
       else noKeys(text, 'status');
     });
@@ -229,16 +220,16 @@ describe('the pages a person reads, on a phone and a desktop, in Italian and Eng
         await page.goto(`${f.url}/api/v1/ropa?format=html&lang=${lang}`);
         await page.getByRole('heading', { level: 1, name: UI[lang].ropaTitle }).waitFor();
         assert.equal(await page.getAttribute('html', 'lang'), lang);
-        await noOverflow(page, 'record of processing');
+        await assertNoOverflow(page, 'record of processing');
         await tappable(page, 'record of processing');
-        await noAxe(page, 'record of processing');
+        await assertNoViolations(page, 'record of processing');
         const ropa = await page.locator('body').innerText();
         if (lang === 'it') italianOnly(ropa, 'record of processing');
         else noKeys(ropa, 'record of processing');
 
         await page.goto(`${f.url}/api/v1/ropa/purposes?format=html&lang=${lang}`);
-        await noOverflow(page, 'notice table');
-        await noAxe(page, 'notice table');
+        await assertNoOverflow(page, 'notice table');
+        await assertNoViolations(page, 'notice table');
         const notice = await page.locator('body').innerText();
         if (lang === 'it') italianOnly(notice, 'notice table');
         else noKeys(notice, 'notice table');

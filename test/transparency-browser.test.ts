@@ -2,17 +2,14 @@
 // nothing wider than the screen, no internal keys, no English on the Italian page, its style allowed by its own CSP.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { axeViolations, browserSkip, describeViolations, launchBrowser, startListening } from './helpers/browser.ts';
+import { ARTEFACTS, assertNoOverflow, axeViolations, browserSkip, describeViolations, launchBrowser, startListening } from './helpers/browser.ts';
 import { basicAuth } from './helpers/harness.ts';
 
 type Fid = Awaited<ReturnType<typeof startListening>>;
 
 const skip = browserSkip();
-/** Screenshots for a person to look at (not compared): .tmp/screenshots/ unless FIDUCIA_TEST_ARTEFACTS names a folder. */
-const ARTEFACTS = process.env.FIDUCIA_TEST_ARTEFACTS ?? fileURLToPath(new URL('../.tmp/screenshots/', import.meta.url));
 
 const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844, isMobile: true, hasTouch: true },
@@ -48,14 +45,6 @@ describe('transparency page in Chromium', { skip }, () => {
     await f?.stop();
   });
 
-  async function noOverflow(page: Page, when: string): Promise<void> {
-    const [scroll, inner, wide] = await page.evaluate(() => [
-      document.documentElement.scrollWidth,
-      innerWidth,
-      [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5).map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
-    ] as const);
-    assert.ok(scroll <= inner, `${when}: the page is ${scroll}px wide in a ${inner}px viewport; too wide: ${wide.join(', ')}`);
-  }
 
   /** The text a person reads, less names from the configuration, commands and codes (marked translate="no", code, pre) and the language switch. */
   const wordsOf = (page: Page) =>
@@ -75,7 +64,7 @@ describe('transparency page in Chromium', { skip }, () => {
           const res = await page.goto(`${f.url}/transparency?lang=${lang}`);
           assert.equal(res?.status(), 200);
           await page.getByRole('heading', { level: 1, name: new RegExp(TITLE[lang]) }).waitFor();
-          await noOverflow(page, `${lang} ${vp.name}`);
+          await assertNoOverflow(page, `${lang} ${vp.name}`);
           const v = await axeViolations(page);
           assert.equal(v.length, 0, `${lang} ${vp.name}:\n${describeViolations(v)}`);
           const words = await wordsOf(page);

@@ -1,8 +1,10 @@
 // Browser-test helpers: Debian's Chromium through playwright-core, a listening Fiducia, a shop on another origin, axe-core.
+import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { FiduciaOptions } from '../../src/app.ts';
 // The widget's globals (window.fiducia, dataLayer, navigator.globalPrivacyControl) for code evaluated in the page.
@@ -74,4 +76,23 @@ export async function axeViolations(page: Page): Promise<AxeViolation[]> {
 /** A readable message for a failed accessibility assertion. */
 export function describeViolations(v: AxeViolation[]): string {
   return v.map((x) => `${x.id} (${x.impact}): ${x.help}\n  ${x.nodes.map((n) => `${JSON.stringify(n.target)} ${n.failureSummary ?? ''}`).join('\n  ')}`).join('\n');
+}
+
+/** Screenshots for a person to look at (not compared): .tmp/screenshots/ unless FIDUCIA_TEST_ARTEFACTS names a folder. */
+export const ARTEFACTS = process.env.FIDUCIA_TEST_ARTEFACTS ?? fileURLToPath(new URL('../../.tmp/screenshots/', import.meta.url));
+
+/** Nothing wider than the viewport: the page does not scroll sideways; the message names the elements that stick out. */
+export async function assertNoOverflow(page: Page, when: string): Promise<void> {
+  const [scroll, inner, wide] = await page.evaluate(() => [
+    document.documentElement.scrollWidth,
+    innerWidth,
+    [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`),
+  ] as const);
+  assert.ok(scroll <= inner, `${when}: the page is ${scroll}px wide in a ${inner}px viewport; too wide: ${wide.join(', ')}`);
+}
+
+/** axe-core finds nothing (WCAG 2.x A and AA). */
+export async function assertNoViolations(page: Page, when: string): Promise<void> {
+  const v = await axeViolations(page);
+  assert.equal(v.length, 0, `${when}:\n${describeViolations(v)}`);
 }

@@ -1,7 +1,6 @@
 // RudderStack's Node SDK with its defaults (gzip, a form content type, batching, retries), only its data plane pointed
 // at a listening Fiducia: each call is then readable through the profile API. Then the gzip boundary under attack.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import Analytics from '@rudderstack/rudder-sdk-node';
@@ -22,8 +21,7 @@ await eachDialect('RudderStack Node SDK, default settings', (dialect) => {
   let base: string;
   before(async () => {
     f = await startFiducia(dialect);
-    await f.app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(f.app.server.address() as AddressInfo).port}`;
+    base = await f.app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => f?.stop());
 

@@ -1,7 +1,6 @@
 // Segment's own Node client, unchanged, against a listening Fiducia; then no personal value may rest in storage in clear.
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { Analytics } from '@segment/analytics-node';
@@ -63,8 +62,7 @@ await eachDialect('Segment analytics-node client', (dialect) => {
   let base: string;
   before(async () => {
     f = await startFiducia(dialect);
-    await f.app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(f.app.server.address() as AddressInfo).port}`;
+    base = await f.app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(async () => f?.stop());
 

@@ -151,6 +151,17 @@ await eachDialect('console authentication', (dialect) => {
     assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/console/me', headers: withSession(s) })).statusCode, 401, 'idle for 31 minutes');
   });
 
+  it('ends a session 12 hours after login however busy it is', async () => {
+    const s = await session('analyst@example.com', ANALYST_PASSWORD);
+    const loggedIn = clock;
+    while (clock + 25 * 60_000 <= loggedIn + 12 * 3_600_000) {
+      clock += 25 * 60_000;
+      assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/console/me', headers: withSession(s) })).statusCode, 200, `in use at ${(clock - loggedIn) / 60_000} minutes`);
+    }
+    clock = loggedIn + 12 * 3_600_000 + 1;
+    assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/console/me', headers: withSession(s) })).statusCode, 401, 'past the absolute limit');
+  });
+
   it('a password change ends the other sessions; a disabled user is locked out at once', async () => {
     const a = await session('analyst@example.com', ANALYST_PASSWORD);
     const b = await session('analyst@example.com', ANALYST_PASSWORD);

@@ -16,6 +16,8 @@ let clock = START;
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const ADMIN_PASSWORD = 'correct horse battery staple';
 const ANALYST_PASSWORD = 'analyst password 12345';
+/** Whichever of two simultaneous setups won (the first test). */
+let adminName = '';
 
 /** The cookies a response sets, as one `cookie` request header (name=value pairs only). */
 function cookiesOf(r: LightMyRequestResponse, jar: Map<string, string> = new Map()): Map<string, string> {
@@ -51,16 +53,23 @@ await eachDialect('console authentication', (dialect) => {
     assert.equal(byAnalyst.statusCode, 401, 'a non-admin token cannot set up the console');
     const short = await f.app.inject({ method: 'POST', url, payload: { bootstrapToken: ADMIN_TOKEN, username: 'admin@example.com', password: 'short' } });
     assert.equal(short.statusCode, 400, 'a password under 12 characters is refused');
-    const ok = await f.app.inject({ method: 'POST', url, payload: { bootstrapToken: ADMIN_TOKEN, username: ' Admin@Example.com ', password: ADMIN_PASSWORD } });
-    assert.equal(ok.statusCode, 201, ok.body);
-    assert.deepEqual({ ...ok.json<{ user: { username: string; role: string } }>().user, id: '', createdAt: '' }, { id: '', createdAt: '', username: 'admin@example.com', role: 'admin', disabledAt: null });
+    // Two setups at once: exactly one creates the first admin.
+    const raced = await Promise.all([
+      f.app.inject({ method: 'POST', url, payload: { bootstrapToken: ADMIN_TOKEN, username: ' Admin@Example.com ', password: ADMIN_PASSWORD } }),
+      f.app.inject({ method: 'POST', url, payload: { bootstrapToken: ADMIN_TOKEN, username: 'rival@example.com', password: ADMIN_PASSWORD } }),
+    ]);
+    assert.deepEqual(raced.map((r) => r.statusCode).sort(), [201, 409], raced.map((r) => r.body).join(' | '));
+    const ok = raced.find((r) => r.statusCode === 201)!;
+    adminName = ok.json<{ user: { username: string } }>().user.username;
+    assert.ok(['admin@example.com', 'rival@example.com'].includes(adminName), `stored trimmed and in lower case: ${adminName}`);
+    assert.deepEqual({ ...ok.json<{ user: { username: string; role: string } }>().user, id: '', createdAt: '' }, { id: '', createdAt: '', username: adminName, role: 'admin', disabledAt: null });
     const again = await f.app.inject({ method: 'POST', url, payload: { bootstrapToken: ADMIN_TOKEN, username: 'second@example.com', password: ADMIN_PASSWORD } });
     assert.equal(again.statusCode, 409, again.body);
     assert.equal(again.json<ErrorBody>().error.code, 'FIDUCIA_CONSOLE_SETUP_DONE');
   });
 
   it('logs in with an httpOnly, SameSite=Strict cookie; a wrong password and an unknown user get the same answer', async () => {
-    const r = await login('ADMIN@example.com', ADMIN_PASSWORD);
+    const r = await login(adminName.toUpperCase(), ADMIN_PASSWORD);
     assert.equal(r.statusCode, 200, r.body);
     const set = ([] as string[]).concat(r.headers['set-cookie'] ?? []);
     const cookie = set.find((c) => c.startsWith('fiducia_session='));
@@ -73,7 +82,7 @@ await eachDialect('console authentication', (dialect) => {
     const me = r.json<MeBody>();
     assert.equal(me.user.role, 'admin');
     assert.ok(me.csrfToken.length > 10, 'the CSRF token comes with the login');
-    const wrong = await login('admin@example.com', 'not the password at all', '198.51.100.8');
+    const wrong = await login(adminName, 'not the password at all', '198.51.100.8');
     const unknown = await login('nobody@example.com', 'not the password at all', '198.51.100.8');
     assert.equal(wrong.statusCode, 401);
     assert.equal(unknown.statusCode, 401);
@@ -86,14 +95,14 @@ await eachDialect('console authentication', (dialect) => {
   });
 
   it('throttles failed logins per network', async () => {
-    for (let i = 0; i < 10; i++) assert.equal((await login('admin@example.com', `wrong password ${i}`, '203.0.113.50')).statusCode, 401);
-    const limited = await login('admin@example.com', ADMIN_PASSWORD, '203.0.113.51');
+    for (let i = 0; i < 10; i++) assert.equal((await login(adminName, `wrong password ${i}`, '203.0.113.50')).statusCode, 401);
+    const limited = await login(adminName, ADMIN_PASSWORD, '203.0.113.51');
     assert.equal(limited.statusCode, 429, 'the same /24 network is refused even with the right password');
-    assert.equal((await login('admin@example.com', ADMIN_PASSWORD, '192.0.2.9')).statusCode, 200, 'another network is not');
+    assert.equal((await login(adminName, ADMIN_PASSWORD, '192.0.2.9')).statusCode, 200, 'another network is not');
   });
 
   it('refuses a state-changing request without the CSRF token and changes nothing; with it, it succeeds', async () => {
-    const admin = await session('admin@example.com', ADMIN_PASSWORD);
+    const admin = await session(adminName, ADMIN_PASSWORD);
     const payload = { username: 'analyst@example.com', role: 'analyst', password: ANALYST_PASSWORD };
     const without = await f.app.inject({ method: 'POST', url: '/api/v1/console/users', headers: withSession(admin, false), payload });
     assert.equal(without.statusCode, 403, without.body);
@@ -102,13 +111,13 @@ await eachDialect('console authentication', (dialect) => {
     assert.equal(forged.json<ErrorBody>().error.code, 'FIDUCIA_CSRF');
     const list = await f.app.inject({ method: 'GET', url: '/api/v1/console/users', headers: withSession(admin, false) });
     assert.equal(list.statusCode, 200, 'reads need no CSRF token');
-    assert.deepEqual(list.json<{ users: { username: string }[] }>().users.map((u) => u.username), ['admin@example.com'], 'nothing was created');
+    assert.deepEqual(list.json<{ users: { username: string }[] }>().users.map((u) => u.username), [adminName], 'nothing was created');
     const token = await f.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: withSession(admin, false), payload: { name: 'x', role: 'analyst' } });
     assert.equal(token.statusCode, 403, 'the existing API is covered too');
     const ok = await f.app.inject({ method: 'POST', url: '/api/v1/console/users', headers: withSession(admin), payload });
     assert.equal(ok.statusCode, 201, ok.body);
     // A token minted for another session does not pass.
-    const other = await session('admin@example.com', ADMIN_PASSWORD);
+    const other = await session(adminName, ADMIN_PASSWORD);
     const crossed = await f.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: { cookie: cookieHeader(admin.jar), 'x-csrf-token': other.me.csrfToken }, payload: { name: 'x', role: 'analyst' } });
     assert.equal(crossed.statusCode, 403, 'the CSRF token is bound to its session');
     const bearerOnly = await f.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: bearer(ADMIN_TOKEN), payload: { name: 'no csrf needed', role: 'analyst' } });
@@ -123,7 +132,7 @@ await eachDialect('console authentication', (dialect) => {
     assert.equal(refused.json<ErrorBody>().error.code, 'FIDUCIA_FORBIDDEN');
     const users = await f.app.inject({ method: 'GET', url: '/api/v1/console/users', headers: withSession(analyst) });
     assert.equal(users.statusCode, 403, 'an analyst does not manage users');
-    const admin = await session('admin@example.com', ADMIN_PASSWORD);
+    const admin = await session(adminName, ADMIN_PASSWORD);
     const created = await f.app.inject({ method: 'POST', url: '/api/v1/tokens', headers: withSession(admin), payload: { name: 'made in the console', role: 'analyst' } });
     assert.equal(created.statusCode, 201, created.body);
     const audit = await f.app.inject({ method: 'GET', url: '/api/v1/audit?action=token.create&limit=50', headers: bearer(ADMIN_TOKEN) });
@@ -172,7 +181,7 @@ await eachDialect('console authentication', (dialect) => {
     assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/console/me', headers: withSession(b) })).statusCode, 401, 'the other session ended');
     assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/console/me', headers: withSession(a) })).statusCode, 200, 'this one goes on');
     assert.equal((await login('analyst@example.com', ANALYST_PASSWORD)).statusCode, 401, 'the old password no longer works');
-    const admin = await session('admin@example.com', ADMIN_PASSWORD);
+    const admin = await session(adminName, ADMIN_PASSWORD);
     const disabled = await f.app.inject({ method: 'POST', url: `/api/v1/console/users/${a.me.user.id}/disable`, headers: withSession(admin) });
     assert.equal(disabled.statusCode, 204, disabled.body);
     assert.equal((await f.app.inject({ method: 'GET', url: '/api/v1/console/me', headers: withSession(a) })).statusCode, 401, 'the session stopped working');
@@ -187,7 +196,7 @@ await eachDialect('console authentication', (dialect) => {
   it('counts reads by a console session under user:<id> for exfiltration detection', async () => {
     const batch = [{ type: 'identify', userId: 'c1', messageId: 'console-c1', traits: { favoriteCategory: 'books' }, context: { consent: { categoryPreferences: { personalization: true } } } }];
     assert.equal((await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: basicAuth() }, payload: { batch } })).statusCode, 200);
-    const admin = await session('admin@example.com', ADMIN_PASSWORD);
+    const admin = await session(adminName, ADMIN_PASSWORD);
     const read = await f.app.inject({ method: 'GET', url: '/api/v1/profiles/userId:c1?purpose=personalization', headers: withSession(admin, false) });
     assert.equal(read.statusCode, 200, read.body);
     await f.exfiltration.flush();

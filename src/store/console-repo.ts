@@ -1,13 +1,23 @@
 // Console users and their sessions (password hashes and hashed session ids only).
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { ConsoleSessionsTable, ConsoleUsersTable, DataDatabase } from './schema.ts';
-import { kyselyOf, type Handle } from './internal/scope.ts';
+import { kyselyOf, locksRows, type Handle } from './internal/scope.ts';
 
 export class ConsoleRepo {
   private readonly db: Kysely<DataDatabase>;
+  private readonly rowLocks: boolean;
 
   constructor(handle: Handle<DataDatabase>) {
     this.db = kyselyOf(handle);
+    this.rowLocks = locksRows(handle);
+  }
+
+  /**
+   * Inside a transaction: holds off other writers of console_users until it ends, so "no user yet, create the first
+   * admin" cannot run twice at once. PostgreSQL needs a table lock (no row to lock yet); SQLite has one writer anyway.
+   */
+  async lockUsers(): Promise<void> {
+    if (this.rowLocks) await sql`lock table console_users in share row exclusive mode`.execute(this.db);
   }
 
   async countUsers(): Promise<number> {

@@ -113,9 +113,10 @@ export class ConsoleUsers {
   async setupFirstAdmin(username: string, password: string, actor: string): Promise<ConsoleUser | null> {
     const hash = await hashPassword(password);
     return this.#write(async (repo, append) => {
+      await repo.lockUsers();
       if ((await repo.countUsers()) > 0) return null;
       const row = this.#row(username, 'admin', hash);
-      await repo.insertUser(row);
+      if (!(await repo.insertUser(row))) return null;
       await append({ actor, action: 'console.setup', outcome: 'ok', details: { userId: row.id, role: 'admin' } });
       return userOf(row);
     });

@@ -5,6 +5,7 @@ import type { CompiledConfig } from './domain/privacy-config.ts';
 import { buildHttpApp } from './http/app.ts';
 import { AuthFailureLog } from './http/auth-failures.ts';
 import { resolveTrustProxy } from './http/trust-proxy.ts';
+import { ConsoleUsers } from './services/console/console-users.ts';
 import { AccessService, type Bootstrap } from './services/access/access.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from './services/config/config-loader.ts';
 import { ConsentService } from './services/consent/consent.ts';
@@ -87,6 +88,8 @@ export interface Fiducia {
   debugger: LiveDebugger;
   /** Refused tokens, counted per window and network; `flush()` writes the pending `auth.failed` summaries. */
   authFailures: AuthFailureLog;
+  /** Console users and their sessions (docs/console.md). */
+  console: ConsoleUsers;
   bootstrap: Bootstrap;
   /** The write key of the privacy center and demo pages, and whether /demo is served. */
   pages: PagesSource;
@@ -169,6 +172,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   // Sealing browser sources' verification secrets: a key derived from the master key, apart from every data key.
   const access = new AccessService(new AccessRepo(dbs.store, dbs.reader), ring.blindIndex.index('fiducia-source-secrets', 'v1'), { port: audit, db: dbs.store });
   const bootstrap = await access.bootstrap(opts.adminToken, opts.writeKey);
+  const consoleUsers = new ConsoleUsers(dbs.store, audit, opts.console);
   await audit.recordConfig(cfg.hash, { purposes: cfg.config.purposes.length, noticeVersion: cfg.config.notice.current });
   const plaintext = new PlaintextCache(opts.readCacheSubjects ?? 10_000).start();
   ring.onDestroy((subjectId) => plaintext.forget(subjectId));
@@ -250,6 +254,9 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       transparency,
       pages,
       publicUrl: opts.publicUrl,
+      console: consoleUsers,
+      // CSRF tokens are HMACs bound to the session under a key derived from the master key: every process agrees.
+      csrfKey: ring.blindIndex.index('fiducia-console-csrf', 'v1'),
       ping: () => dbs.ping(),
     },
     logger,
@@ -295,6 +302,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     exfiltration,
     debugger: liveDebugger,
     authFailures,
+    console: consoleUsers,
     bootstrap,
     pages,
     masterKeyCreated,

@@ -49,6 +49,8 @@ export interface FiduciaOptions extends StoreOptions {
   breachesClock?: (() => number) | undefined;
   /** Exfiltration detection's clock and merge interval (tests pin them); docs/exfiltration.md. */
   exfiltration?: { now?: (() => number) | undefined; flushMs?: number | undefined; maxPrincipals?: number | undefined } | undefined;
+  /** Console sessions' clock and lifetimes (tests move the clock); default 30 minutes idle, 12 hours in all (docs/console.md). */
+  console?: { now?: (() => number) | undefined; idleMs?: number | undefined; absoluteMs?: number | undefined } | undefined;
   /**
    * The live debugger (docs/debugger.md): lines kept per source, sampling rate, write interval (tests shorten them);
    * `enabled: false` (`FIDUCIA_DEBUGGER=0`) captures nothing.

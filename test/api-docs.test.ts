@@ -40,11 +40,13 @@ describe('OpenAPI document', () => {
     assert.deepEqual(problems, []);
   });
 
-  it('declares the write key on the collection routes and the token on the API', async () => {
+  it('declares the write key on the collection routes and the token (or a console session) on the API', async () => {
     const doc = (await f.app.inject({ url: '/openapi.json' })).json<Doc>();
     const schemes = (path: string, method: string) => (doc.paths[path]?.[method]?.security ?? []).flatMap((r) => Object.keys(r));
     for (const path of ['/v1/identify', '/v1/track', '/v1/page', '/v1/batch', '/v1/t', '/v1/consent', '/v1/rights-requests']) assert.deepEqual(schemes(path, 'post'), ['writeKey'], path);
-    assert.deepEqual(schemes('/api/v1/profiles/{identity}', 'get'), ['token']);
+    assert.deepEqual(schemes('/api/v1/profiles/{identity}', 'get'), ['token', 'session']);
+    assert.deepEqual(schemes('/api/v1/console/me', 'get'), ['session']);
+    assert.deepEqual(schemes('/api/v1/console/login', 'post'), []);
     assert.deepEqual(schemes('/healthz', 'get'), []);
   });
 

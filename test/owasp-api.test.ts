@@ -11,8 +11,10 @@ import { ADMIN_TOKEN, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './
 import { CaptureMailer, seedSubject, staffRequest, subjectOf, type Running, type Seeded } from './helpers/rights.ts';
 import { assertCataloguedError, listRoutes } from './helpers/routes.ts';
 
-type Credential = 'none' | 'admin' | 'dpo' | 'analyst' | 'service' | 'browserKey' | 'serverKey';
-const CREDENTIALS: readonly Credential[] = ['none', 'admin', 'dpo', 'analyst', 'service', 'browserKey', 'serverKey'];
+type Credential = 'none' | 'admin' | 'dpo' | 'analyst' | 'service' | 'browserKey' | 'serverKey' | 'adminSession' | 'analystSession';
+/** `…Session`: a console user's session cookie (with its CSRF token), which acts with the user's role wherever a token would. */
+const CREDENTIALS: readonly Credential[] = ['none', 'admin', 'dpo', 'analyst', 'service', 'browserKey', 'serverKey', 'adminSession', 'analystSession'];
+const SESSION_ROLE: Partial<Record<Credential, Credential>> = { adminSession: 'admin', analystSession: 'analyst' };
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const codeOf = (r: LightMyRequestResponse): string | undefined => {
   try {
@@ -27,7 +29,7 @@ const codeOf = (r: LightMyRequestResponse): string | undefined => {
  * `writeKey`: either write key (no key or a bearer token 401); `public`: anyone; `capability`: a secret in the URL is
  * the credential (no header grants anything). A route missing here, or an entry without a route, fails the test.
  */
-type Rule = { kind: 'tokens'; roles: readonly Credential[] } | { kind: 'writeKey' } | { kind: 'public' } | { kind: 'capability' };
+type Rule = { kind: 'tokens'; roles: readonly Credential[] } | { kind: 'writeKey' } | { kind: 'public' } | { kind: 'capability' } | { kind: 'session' };
 const ADMIN: Rule = { kind: 'tokens', roles: ['admin'] };
 const STAFF: Rule = { kind: 'tokens', roles: ['admin', 'dpo'] };
 const READERS: Rule = { kind: 'tokens', roles: ['admin', 'dpo', 'service'] };
@@ -36,6 +38,8 @@ const ANY_TOKEN: Rule = { kind: 'tokens', roles: ['admin', 'dpo', 'analyst', 'se
 const STAFF_AND_ANALYSTS: Rule = { kind: 'tokens', roles: ['admin', 'dpo', 'analyst'] };
 const WRITE: Rule = { kind: 'writeKey' };
 const PUBLIC: Rule = { kind: 'public' };
+/** About the console user behind a session: any session; a token 403 (it is no user), no credential 401. */
+const SESSION: Rule = { kind: 'session' };
 
 const TABLE: Record<string, Rule> = {
   'POST /v1/identify': WRITE,
@@ -115,6 +119,16 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/breaches/:id/notification': STAFF,
   'GET /api/v1/breaches/:id/subject-notice': STAFF,
   'POST /api/v1/breaches/:id/subject-notice/send': STAFF,
+  // Console authentication (docs/console.md): setup and login start a session; the rest use one.
+  'POST /api/v1/console/setup': PUBLIC,
+  'POST /api/v1/console/login': PUBLIC,
+  'POST /api/v1/console/logout': SESSION,
+  'GET /api/v1/console/me': SESSION,
+  'POST /api/v1/console/password': SESSION,
+  'POST /api/v1/console/users': ADMIN,
+  'GET /api/v1/console/users': ADMIN,
+  'POST /api/v1/console/users/:id/disable': ADMIN,
+  'POST /api/v1/console/users/:id/password': ADMIN,
   'GET /widget.js': PUBLIC,
   'GET /privacy': PUBLIC,
   'GET /transparency': PUBLIC,
@@ -192,6 +206,7 @@ await eachDialect('OWASP API Top 10', (dialect) => {
   let ada: Seeded;
   let bob: Seeded;
   const tokens: Record<'dpo' | 'analyst' | 'service' | 'serviceAnalytics', string> = { dpo: '', analyst: '', service: '', serviceAnalytics: '' };
+  const sessions: Record<'adminSession' | 'analystSession', Record<string, string>> = { adminSession: {}, analystSession: {} };
   let browserKey = '';
   let verificationSecret = '';
   let ipCounter = 0;
@@ -207,6 +222,9 @@ await eachDialect('OWASP API Top 10', (dialect) => {
         return { authorization: basicAuth(browserKey) };
       case 'serverKey':
         return { authorization: basicAuth(WRITE_KEY) };
+      case 'adminSession':
+      case 'analystSession':
+        return sessions[c];
       default:
         return bearer(tokens[c]);
     }
@@ -227,6 +245,16 @@ await eachDialect('OWASP API Top 10', (dialect) => {
     tokens.analyst = (await createToken('analyst')).token;
     tokens.service = (await createToken('service', ['personalization'])).token;
     tokens.serviceAnalytics = (await createToken('service', ['analytics'])).token;
+    const setup = await f.app.inject({ method: 'POST', url: '/api/v1/console/setup', payload: { bootstrapToken: ADMIN_TOKEN, username: 'owasp-admin', password: 'owasp admin password' } });
+    assert.equal(setup.statusCode, 201, setup.body);
+    const added = await f.app.inject({ method: 'POST', url: '/api/v1/console/users', headers: bearer(ADMIN_TOKEN), payload: { username: 'owasp-analyst', role: 'analyst', password: 'owasp analyst password' } });
+    assert.equal(added.statusCode, 201, added.body);
+    for (const [c, username] of [['adminSession', 'owasp-admin'], ['analystSession', 'owasp-analyst']] as const) {
+      const r = await f.app.inject({ method: 'POST', url: '/api/v1/console/login', payload: { username, password: `${username.replace('-', ' ')} password` } });
+      assert.equal(r.statusCode, 200, r.body);
+      const cookie = (r.cookies as { name: string; value: string }[]).map((k) => `${k.name}=${k.value}`).join('; ');
+      sessions[c] = { cookie, 'x-csrf-token': r.json<{ csrfToken: string }>().csrfToken };
+    }
     ada = await seedSubject(f, 'owasp-ada', 4);
     bob = await seedSubject(f, 'owasp-bob', 4);
   });
@@ -597,7 +625,8 @@ await eachDialect('OWASP API Top 10', (dialect) => {
 
   describe('API5 function-level authorization', () => {
     it('has an entry for every route, and every route answers each caller as its entry says', async () => {
-      const routes = listRoutes(f.app);
+      // Logging out ends the session the other routes are tried with: it goes last.
+      const routes = listRoutes(f.app).sort((a, b) => Number(a.path === '/api/v1/console/logout') - Number(b.path === '/api/v1/console/logout'));
       const keys = routes.map((r) => `${r.method} ${r.path}`);
       assert.deepEqual(keys.filter((k) => !(k in TABLE)), [], 'every route has an entry in the authorization table');
       assert.deepEqual(Object.keys(TABLE).filter((k) => !keys.includes(k)), [], 'every entry of the table is a route');
@@ -621,13 +650,15 @@ await eachDialect('OWASP API Top 10', (dialect) => {
           });
           const what = `${method} ${path} as ${c}: ${r.statusCode} ${r.body.slice(0, 160)}`;
           if (r.statusCode >= 500) failures.push(`5xx: ${what}`);
-          const isToken = c === 'admin' || c === 'dpo' || c === 'analyst' || c === 'service';
+          const session = SESSION_ROLE[c];
+          const isToken = c === 'admin' || c === 'dpo' || c === 'analyst' || c === 'service' || session !== undefined;
           const isKey = c === 'browserKey' || c === 'serverKey';
           let expect: 'allowed' | 401 | 403 | 'no-2xx';
           if (rule.kind === 'public') expect = 'allowed';
           else if (rule.kind === 'capability') expect = 'no-2xx';
           else if (rule.kind === 'writeKey') expect = isKey ? 'allowed' : 401;
-          else expect = isToken ? (rule.roles.includes(c) ? 'allowed' : 403) : 401;
+          else if (rule.kind === 'session') expect = session ? 'allowed' : isToken ? 403 : 401;
+          else expect = isToken ? (rule.roles.includes(session ?? c) ? 'allowed' : 403) : 401;
           if (expect === 'allowed' && (r.statusCode === 401 || r.statusCode === 403)) failures.push(`refused an allowed caller: ${what}`);
           if (typeof expect === 'number' && r.statusCode !== expect) failures.push(`expected ${expect}: ${what}`);
           if (expect === 'no-2xx' && r.statusCode < 300) failures.push(`a capability route answered without its secret: ${what}`);
@@ -645,7 +676,8 @@ await eachDialect('OWASP API Top 10', (dialect) => {
 
     it('keeps the three credentials apart: /api/* never takes write keys, /v1/* ingestion never takes tokens', async () => {
       for (const { method, path } of listRoutes(f.app)) {
-        if (path === '/api/v1/ropa/purposes') continue;
+        // Public /api/ routes (the purposes table, console setup and login) take no credential at all.
+        if (TABLE[`${method} ${path}`]?.kind === 'public') continue;
         const url = path.replace(':identity', 'userId:x').replace(':id', 'x');
         const creds = path.startsWith('/api/') ? [basicAuth(), basicAuth(browserKey)] : TABLE[`${method} ${path}`]?.kind === 'writeKey' ? [`Bearer ${ADMIN_TOKEN}`, `Bearer ${tokens.service}`] : [];
         for (const authorization of creds) {

@@ -8,6 +8,8 @@ import { FiduciaError, errorBody } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { registerApiDocs } from './api-docs.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
+import { registerConsoleSession } from './console-session.ts';
+import { consoleAuthRoutes } from './routes/console-auth.ts';
 import type { TrustProxyFn } from './trust-proxy.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { breachRoutes } from './routes/breaches.ts';
@@ -42,6 +44,10 @@ function toFiduciaError(err: FastifyError | Error): FiduciaError {
       return new FiduciaError('FIDUCIA_BODY_TOO_LARGE', 'the request body is too large');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new FiduciaError('FIDUCIA_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    case 'FST_CSRF_MISSING_SECRET':
+    case 'FST_CSRF_INVALID_TOKEN':
+      // A console session's state-changing request without its CSRF token (src/http/console-session.ts).
+      return new FiduciaError('FIDUCIA_CSRF', `send the session's CSRF token in the x-csrf-token header`, { reason: fe.code === 'FST_CSRF_MISSING_SECRET' ? 'csrf_secret_missing' : 'csrf_token_invalid' });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new FiduciaError('FIDUCIA_INVALID_JSON', 'the body is empty or its length is wrong');
@@ -110,10 +116,11 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
     if (/%00/i.test(req.url)) throw new FiduciaError('FIDUCIA_VALIDATION', 'the URL holds a NUL character');
   });
   await registerSecurityHeaders(app);
+  await registerConsoleSession(app, ctx);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Fiducia', version: '0.1.0', description: 'Privacy-first customer data platform' },
-      components: { securitySchemes: { writeKey: { type: 'http', scheme: 'basic' }, token: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { writeKey: { type: 'http', scheme: 'basic' }, token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fiducia_session' } } },
     },
   });
 
@@ -137,7 +144,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (pub) => publicApi(pub, ctx));
   await app.register(async (ops) => healthRoutes(ops, ctx));
   // The token-authenticated API, one encapsulated plugin per area (each adds its own auth hooks).
-  const areas = [profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, breachRoutes, exfiltrationRoutes, debuggerRoutes];
+  const areas = [profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, breachRoutes, exfiltrationRoutes, debuggerRoutes, consoleAuthRoutes];
   for (const routes of areas) await app.register(async (s) => routes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   await app.register(async (s) => transparencyRoutes(s, ctx));

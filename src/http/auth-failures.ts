@@ -6,8 +6,9 @@ import { truncateIp } from '../domain/consent-proof.ts';
 import type { AuditEntryInput } from '../services/audit/audit-port.ts';
 import type { Metrics } from '../services/metrics.ts';
 
-export type AuthFailureReason = 'missing_token' | 'unknown_token';
-const REASONS: readonly AuthFailureReason[] = ['missing_token', 'unknown_token'];
+export type AuthFailureReason = 'missing_token' | 'unknown_token' | 'unknown_session' | 'bad_password';
+const REASONS: readonly AuthFailureReason[] = ['missing_token', 'unknown_token', 'unknown_session', 'bad_password'];
+const CREDENTIAL: Record<AuthFailureReason, string> = { missing_token: 'token', unknown_token: 'token', unknown_session: 'session', bad_password: 'password' };
 
 /** Where addresses beyond the per-window bound, and requests without a usable address, are counted. */
 export const OTHER_NETWORKS = 'other';
@@ -43,6 +44,8 @@ interface Window {
 /** The part `authenticate` needs. */
 export interface AuthFailureRecorder {
   record(ip: string | undefined, reason: AuthFailureReason, route: string): void;
+  /** Failed console logins from the network of `ip` in the current window (the login route refuses past a bound). */
+  passwordFailures(ip: string | undefined): number;
 }
 
 export class AuthFailureLog implements AuthFailureRecorder {
@@ -61,7 +64,7 @@ export class AuthFailureLog implements AuthFailureRecorder {
 
   /** Counts one refused request; synchronous and in memory, so the 401 waits for nothing. */
   record(ip: string | undefined, reason: AuthFailureReason, route: string): void {
-    this.opts.metrics?.authFailures.inc({ credential: 'token', reason });
+    this.opts.metrics?.authFailures.inc({ credential: CREDENTIAL[reason], reason });
     if (this.#closed) return;
     const now = this.#now();
     if (this.#window && now - this.#window.start >= this.#windowMs) this.#close(this.#window, now);
@@ -71,13 +74,22 @@ export class AuthFailureLog implements AuthFailureRecorder {
     if (!tally) {
       // Past the bound every new network shares one tally, so memory stays bounded whatever the addresses.
       const key = w.networks.size < this.#maxNetworks ? network : OTHER_NETWORKS;
-      tally = w.networks.get(key) ?? { requests: 0, reasons: { missing_token: 0, unknown_token: 0 }, routes: new Map() };
+      tally = w.networks.get(key) ?? { requests: 0, reasons: { missing_token: 0, unknown_token: 0, unknown_session: 0, bad_password: 0 }, routes: new Map() };
       w.networks.set(key, tally);
     }
     tally.requests++;
     tally.reasons[reason]++;
     const routeKey = tally.routes.has(route) || tally.routes.size < MAX_ROUTES ? route : 'other';
     tally.routes.set(routeKey, (tally.routes.get(routeKey) ?? 0) + 1);
+  }
+
+  passwordFailures(ip: string | undefined): number {
+    const w = this.#window;
+    if (!w || this.#now() - w.start >= this.#windowMs) return 0;
+    const network = truncateIp(ip) ?? UNKNOWN_NETWORK;
+    // A network past the per-window bound is counted under `other`, and limited with it.
+    const tally = w.networks.get(network) ?? (w.networks.size >= this.#maxNetworks ? w.networks.get(OTHER_NETWORKS) : undefined);
+    return tally?.reasons.bad_password ?? 0;
   }
 
   /** Writes the current window now (tests; shutdown) and waits for every summary still being written. */

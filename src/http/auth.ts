@@ -1,17 +1,25 @@
-// Bearer-token authentication and role checks for /api/*; every failure is audited (authentication failures in summary).
+// Authentication (a bearer token, or a console session cookie) and role checks for /api/*; every failure is audited
+// (authentication failures in summary).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callerMayActFor } from '../domain/policy.ts';
 import { TokenSuspendedError, type AccessService, type Role } from '../services/access/access.ts';
 import type { AuditRecorder } from '../services/audit/audit-port.ts';
+import { principalOf, type ConsoleSession, type ConsoleUsers } from '../services/console/console-users.ts';
 import type { AuthFailureRecorder } from './auth-failures.ts';
 import { FiduciaError } from './errors.ts';
 
 export interface Caller {
+  /** The principal: a token id, or `user:<id>` for a console session (audit actor, exfiltration detection). */
   tokenId: string;
   role: Role;
   /** Purposes a `service` token may act for; empty for other roles. */
   purposes: readonly string[];
+  /** Set when the request was authenticated by a console session cookie instead of a token. */
+  session?: ConsoleSession;
 }
+
+/** The console's session cookie (docs/console.md). */
+export const SESSION_COOKIE = 'fiducia_session';
 
 export interface AuthDeps {
   access: AccessService;
@@ -19,6 +27,8 @@ export interface AuthDeps {
   audit: AuditRecorder;
   /** Counts refused tokens per window and network; the audit log gets one summary per window, not one per request. */
   authFailures: AuthFailureRecorder;
+  /** Console users and sessions: a request without a bearer token may carry a session cookie instead. */
+  console?: ConsoleUsers | undefined;
 }
 
 const ROLES: readonly Role[] = ['admin', 'dpo', 'analyst', 'service'];
@@ -38,6 +48,8 @@ function bearer(req: FastifyRequest): string | null {
  */
 export async function authenticate(req: FastifyRequest, deps: AuthDeps): Promise<Caller> {
   const token = bearer(req);
+  const cookie = req.headers.authorization === undefined ? sessionCookie(req) : null;
+  if (cookie !== null && deps.console) return sessionCaller(req, deps, deps.console, cookie);
   const row = token && token.length <= MAX_TOKEN_LENGTH ? await deps.access.tokenFor(token) : null;
   if (!row || !(ROLES as readonly string[]).includes(row.role)) {
     deps.authFailures.record(req.ip, token ? 'unknown_token' : 'missing_token', req.routeOptions.url ?? 'unmatched');
@@ -46,6 +58,22 @@ export async function authenticate(req: FastifyRequest, deps: AuthDeps): Promise
   // Counted on /metrics by its code like every refusal; the suspension itself is on record (`token.suspend`).
   if (row.suspended_at !== null) throw new TokenSuspendedError(row.id);
   return { tokenId: row.id, role: row.role as Role, purposes: JSON.parse(row.purposes) as string[] };
+}
+
+/** The session cookie's value, when the request carries one (the CSRF check in src/http/console-session.ts ran before). */
+export function sessionCookie(req: FastifyRequest): string | null {
+  const v = (req as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[SESSION_COOKIE];
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+/** The console user behind a session cookie, with the role the user holds, or a 401 counted like a refused token. */
+async function sessionCaller(req: FastifyRequest, deps: AuthDeps, users: ConsoleUsers, cookie: string): Promise<Caller> {
+  const session = await users.session(cookie);
+  if (!session) {
+    deps.authFailures.record(req.ip, 'unknown_session', req.routeOptions.url ?? 'unmatched');
+    throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'the console session has ended: log in again');
+  }
+  return { tokenId: principalOf(session.user.id), role: session.user.role, purposes: [], session };
 }
 
 /** 403 (audited as `authz.denied`) unless the caller has one of `roles`. */

@@ -1,6 +1,7 @@
 // What route modules receive from the composition root.
 import type { CompiledConfig } from '../domain/privacy-config.ts';
 import type { AccessService } from '../services/access/access.ts';
+import type { ConsoleUsers } from '../services/console/console-users.ts';
 import type { AuditLog } from '../services/audit/audit-log.ts';
 import type { BreachNotices } from '../services/breaches/breach-notices.ts';
 import type { BreachService } from '../services/breaches/breaches.ts';
@@ -56,6 +57,10 @@ export interface HttpContext {
   pages?: PagesSource | undefined;
   /** FIDUCIA_PUBLIC_URL, when set: where SDK settings tell browsers to send (otherwise the address each request reached). */
   publicUrl?: string | undefined;
+  /** Console users and sessions (src/http/console-session.ts, routes/console-auth.ts); without it no cookie is honoured. */
+  console?: ConsoleUsers | undefined;
+  /** The key CSRF tokens are bound to sessions with (required with `console`). */
+  csrfKey?: Buffer | undefined;
   /** Liveness of the storage: throws when a database does not answer. */
   ping(): Promise<void>;
 }

@@ -35,6 +35,27 @@ export interface TokensTable {
   suspended_reason: string | null;
 }
 
+export interface ConsoleUsersTable {
+  id: string;
+  /** Normalized login name (an email or a user name, trimmed and in lower case). */
+  username: string;
+  role: string;
+  /** `scrypt$N$r$p$salt$hash` (base64url): the parameters travel with the hash. */
+  password_hash: string;
+  created_at: number;
+  password_changed_at: number;
+  disabled_at: number | null;
+}
+
+export interface ConsoleSessionsTable {
+  /** SHA-256 (hex) of the session id the cookie carries. */
+  id_hash: string;
+  user_id: string;
+  created_at: number;
+  last_seen_at: number;
+  revoked_at: number | null;
+}
+
 export interface SubjectsTable {
   id: string;
   created_at: number;
@@ -284,6 +305,8 @@ export interface RetentionAggregatesTable {
 export interface DataDatabase {
   sources: SourcesTable;
   tokens: TokensTable;
+  console_users: ConsoleUsersTable;
+  console_sessions: ConsoleSessionsTable;
   subjects: SubjectsTable;
   identities: IdentitiesTable;
   subject_user_ids: SubjectUserIdsTable;

@@ -74,6 +74,8 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
     placement: 'coordinator',
     why: "the live debugger: per source (not per person) the last few hundred messages as field names and reason codes, no subject id; a small table pruned as it goes, like the destinations' outbox beside it",
   },
+  console_users: { placement: 'reference', why: 'console users (login names, roles, password hashes): a handful of rows read by every console request' },
+  console_sessions: { placement: 'coordinator', why: 'console sessions by hashed id: written on every console request (idle expiry), about staff, not the people in the data' },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

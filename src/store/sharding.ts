@@ -74,6 +74,7 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
     placement: 'coordinator',
     why: "the live debugger: per source (not per person) the last few hundred messages as field names and reason codes, no subject id; a small table pruned as it goes, like the destinations' outbox beside it",
   },
+  visitor_keys: { placement: 'subject', column: 'subject_id', why: "one visitor key per subject (the secret's hash and the credentials' signing key), key subject_id; deleted with the subject" },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

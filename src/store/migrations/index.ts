@@ -17,6 +17,7 @@ import { deliveries } from './0013-deliveries.ts';
 import { breaches } from './0014-breaches.ts';
 import { exfiltration } from './0015-exfiltration.ts';
 import { debuggerEvents } from './0016-debugger.ts';
+import { visitorKeys } from './0018-visitor-keys.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 import { orphanSweep } from './keys-0003-orphan-sweep.ts';
@@ -38,6 +39,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0014_breaches', breaches],
   ['0015_exfiltration', exfiltration],
   ['0016_debugger', debuggerEvents],
+  ['0018_visitor_keys', visitorKeys],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

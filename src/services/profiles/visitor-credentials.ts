@@ -7,9 +7,9 @@ import type { DataScope } from '../../store/scope.ts';
 import { VisitorKeyRepo } from '../../store/visitor-key-repo.ts';
 import type { ProfileService, ProfileView } from './profiles.ts';
 
-/** The browser's secret: 32 random bytes as base64url (43 characters). */
+/** The browser's secret: 32 random bytes as base64url (43 characters); the route's schema uses the same text. */
 export const VISITOR_SECRET_PATTERN = '^[A-Za-z0-9_-]{43}$';
-const SECRET = new RegExp(VISITOR_SECRET_PATTERN);
+const SECRET = /^[A-Za-z0-9_-]{43}$/;
 /** `fv1.<subject id>.<expiry, ms, base 36>.<HMAC-SHA256, base64url>`; bounded before it is matched. */
 const CREDENTIAL = /^fv1\.([0-9A-Za-z-]{1,64})\.([0-9a-z]{1,12})\.([A-Za-z0-9_-]{43})$/;
 export const VISITOR_CREDENTIAL_MAX_LENGTH = 140;

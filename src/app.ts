@@ -208,6 +208,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const visitors = new VisitorCredentials({
     db: dbs.store,
     profiles,
+    audit,
     purposes: (opts.visitors?.purposes ?? ['personalization']).filter((p) => cfg.purpose(p)),
     ttlMs: opts.visitors?.ttlMs,
     now: opts.visitors?.now,

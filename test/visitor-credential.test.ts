@@ -105,7 +105,8 @@ await eachDialect('visitor credentials', (dialect) => {
     it('only for the purposes open to self-reads', async () => {
       const a = await visitor('purpose', 'shoes');
       assert.equal((await read(a.credential, 'purpose=marketing')).statusCode, 403);
-      assert.equal((await read(a.credential, 'purpose=nope')).statusCode, 400);
+      assert.equal((await read(a.credential, 'purpose=nope')).statusCode, 403, 'an unknown purpose is not open either');
+      assert.equal((await read('fv1.x.y.z', 'purpose=nope')).statusCode, 401, 'without a credential the purpose is not even looked at');
     });
 
     it('expires', async () => {
@@ -123,6 +124,8 @@ await eachDialect('visitor credentials', (dialect) => {
       const rows = await f.dbs.data.selectFrom('audit_entries').selectAll().where('subject_id', '=', subjectId).where('action', '=', 'profile.read').execute();
       assert.ok(rows.length >= 1, 'a profile.read entry about the subject');
       assert.ok(rows.every((r) => (r as { actor: string }).actor === 'visitor'), 'by the visitor');
+      const bound = await f.dbs.data.selectFrom('audit_entries').selectAll().where('subject_id', '=', subjectId).where('action', '=', 'visitor.key_bound').execute();
+      assert.equal(bound.length, 1, 'the binding is on the log once');
     });
 
     it('ends with the subject: after erasure neither the credential nor the secret works', async () => {

@@ -4,6 +4,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IdentityRef } from '../../domain/identity.ts';
 import { FiduciaError } from '../../domain/errors.ts';
 import type { DataScope } from '../../store/scope.ts';
+import type { AuditRecorder } from '../audit/audit-port.ts';
 import { VisitorKeyRepo } from '../../store/visitor-key-repo.ts';
 import type { ProfileService, ProfileView } from './profiles.ts';
 
@@ -18,6 +19,8 @@ const DEFAULT_TTL_MS = 10 * 60_000;
 export interface VisitorCredentialDeps {
   db: DataScope;
   profiles: ProfileService;
+  /** Where bindings are recorded (who bound a key to which subject, how); reads are audited by the profile service. */
+  audit: AuditRecorder;
   /** Purposes a visitor may read its own profile for; the policy engine still withholds what consent does not allow. */
   purposes: readonly string[];
   ttlMs?: number | undefined;
@@ -55,7 +58,7 @@ export class VisitorCredentials {
    * or trait of the subject is stored: until then its anonymousId has reached no destination); later ones must match it. A
    * verified identity (server source or valid userHash) may bind a new secret, which voids every earlier credential.
    */
-  async mint(ref: IdentityRef, verified: boolean, secret: string): Promise<MintedCredential> {
+  async mint(ref: IdentityRef, verified: boolean, secret: string, sourceId: string): Promise<MintedCredential> {
     if (secret.length !== 43 || !SECRET.test(secret)) throw new FiduciaError('FIDUCIA_VALIDATION', 'the visitor secret must be 32 random bytes as base64url');
     const subjectId = await this.deps.profiles.subjectIdOf(ref);
     if (!subjectId) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'Fiducia has no profile for this visitor yet');
@@ -63,10 +66,12 @@ export class VisitorCredentials {
     let row = await this.#keys.get(subjectId);
     if (!row || (verified && !sameBytes(row.secret_hash, hash))) {
       const fresh = { subject_id: subjectId, secret_hash: hash, signing_key: randomBytes(32), bound_by: verified ? 'verified' : 'browser', bound_at: this.#now() };
+      let bound = true;
       if (verified) await this.#keys.rebind(fresh);
       else if (await this.#keys.hasData(subjectId)) {
         throw new FiduciaError('FIDUCIA_FORBIDDEN', 'this visitor has no key and a browser can no longer bind one: sign in (userHash) to bind it', { reason: 'key_not_bindable' });
-      } else await this.#keys.bindFirst(fresh);
+      } else bound = await this.#keys.bindFirst(fresh);
+      if (bound) await this.deps.audit.record([{ actor: `source:${sourceId}`, action: 'visitor.key_bound', subjectId, outcome: 'ok', details: { boundBy: fresh.bound_by } }]);
       row = await this.#keys.get(subjectId);
     }
     // A concurrent first binding may have won: the secret must be the one stored.

@@ -14,6 +14,7 @@ import { IngestService } from './services/ingest/ingest.ts';
 import type { KeyRing } from './services/keys/keyring.ts';
 import { Metrics } from './services/metrics.ts';
 import { PlaintextCache } from './services/profiles/plaintext-cache.ts';
+import { VisitorCredentials } from './services/profiles/visitor-credentials.ts';
 import { ProfileService } from './services/profiles/profiles.ts';
 import { PolicyEngine } from './domain/policy.ts';
 import { AuditLog } from './services/audit/audit-log.ts';
@@ -208,6 +209,14 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });
+  const visitors = new VisitorCredentials({
+    db: dbs.store,
+    profiles,
+    audit,
+    purposes: (opts.visitors?.purposes ?? ['personalization']).filter((p) => cfg.purpose(p)),
+    ttlMs: opts.visitors?.ttlMs,
+    now: opts.visitors?.now,
+  });
   const ropa = new RopaService(cfg, dbs, audit);
   const { deps: rightsDeps, rights, intake: rightsIntake, sweep: runSweep } = buildRightsServices({
     db: dbs.store, ring, cfg, audit, segments, logger, mailer: opts.mailer ?? (smtp && new QueuedMailer(dbs.store, ring, () => deliveries.wake(), delivery.now)), smtpUrl: opts.smtpUrl, mailFrom: opts.mailFrom, dataDir: opts.dataDir, publicUrl: opts.publicUrl ?? defaultPublicUrl(),
@@ -244,6 +253,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       exfiltration,
       debugger: liveDebugger,
       profiles,
+      visitors,
       segments,
       rights,
       rightsIntake,

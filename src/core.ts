@@ -47,6 +47,8 @@ export interface FiduciaOptions extends StoreOptions {
   retentionClock?: (() => number) | undefined;
   /** The breach register's clock: the 72 hours and the times it records (tests move it); default `Date.now`. */
   breachesClock?: (() => number) | undefined;
+  /** Visitor credentials: their clock (tests move it), lifetime (default 10 minutes) and the purposes open to self-reads (default personalization). */
+  visitors?: { now?: (() => number) | undefined; ttlMs?: number | undefined; purposes?: readonly string[] | undefined } | undefined;
   /** Exfiltration detection's clock and merge interval (tests pin them); docs/exfiltration.md. */
   exfiltration?: { now?: (() => number) | undefined; flushMs?: number | undefined; maxPrincipals?: number | undefined } | undefined;
   /** Console sessions' clock and lifetimes (tests move the clock); default 30 minutes idle, 12 hours in all (docs/console.md). */

@@ -58,10 +58,10 @@ describe('demo shop: consent asked in context for recommendations', { skip }, ()
     await page.locator('#products li').first().getByRole('button', { name: /^Vedi/ }).click();
     assert.deepEqual(await asked(), [], 'nothing is asked before the feature is used');
     await page.getByRole('button', { name: 'Consigliami' }).click();
-    await note().filter({ hasText: 'incolla il token API' }).waitFor();
+    // The feature reads what Fiducia computed, with the visitor's own credential; a second use asks nothing.
+    await note().filter({ hasText: 'Guarda qualche prodotto' }).waitFor();
     assert.deepEqual(await asked(), [['personalization', { reason: 'Per consigliarti taglie e prodotti ci serve la personalizzazione.' }]]);
-    // With the token, the feature reads what Fiducia computed; a second use asks nothing: personalisation is on.
-    await page.locator('#profile-token').fill(ADMIN_TOKEN);
+    assert.equal(await page.locator('#profile-token, input[type="password"]').count(), 0, 'no token field');
     await page.getByRole('button', { name: 'Consigliami' }).click();
     await note().filter({ hasText: 'Guarda qualche prodotto' }).waitFor();
     assert.equal((await asked()).length, 1);
@@ -72,9 +72,8 @@ describe('demo shop: consent asked in context for recommendations', { skip }, ()
     await stubAsk(false);
     const reads: string[] = [];
     page.on('request', (r) => {
-      if (r.url().includes('/api/v1/profiles/')) reads.push(r.url());
+      if (r.url().includes('/v1/me/') || r.url().includes('/api/v1/profiles/')) reads.push(r.url());
     });
-    await page.locator('#profile-token').fill(ADMIN_TOKEN);
     await page.getByRole('button', { name: 'Recommend for me' }).click();
     await note().filter({ hasText: 'Without personalisation you see our bestsellers' }).waitFor();
     assert.deepEqual(await asked(), [['personalization', { reason: 'To recommend sizes and products we need personalisation.' }]]);
@@ -101,7 +100,7 @@ describe('demo shop: consent asked in context for recommendations', { skip }, ()
     const v = await axeViolations(page);
     assert.equal(v.length, 0, describeViolations(v));
     await widget.getByRole('button', { name: 'Allow', exact: true }).click();
-    await note().filter({ hasText: 'paste the API token' }).waitFor();
+    await note().filter({ hasText: 'Browse a few products' }).waitFor();
     assert.equal(await page.evaluate(() => window.fiducia!.get().personalization), true);
 
     const id = encodeURIComponent(`anonymousId:${await page.evaluate(() => JSON.parse(localStorage.getItem('ajs_anonymous_id') ?? '""') as string)}`);
@@ -115,7 +114,7 @@ describe('demo shop: consent asked in context for recommendations', { skip }, ()
 
     // Decided: the next use asks nothing and shows no prompt.
     await page.getByRole('button', { name: 'Recommend for me' }).click();
-    await note().filter({ hasText: 'paste the API token' }).waitFor();
+    await note().filter({ hasText: 'Browse a few products' }).waitFor();
     assert.equal(await widget.getByText(reason).isVisible(), false);
   });
 

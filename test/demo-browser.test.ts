@@ -40,7 +40,7 @@ describe('demo shop in Chromium', { skip }, () => {
   const pagesSource = async () => (await f.dbs.data.selectFrom('sources').select('id').where('kind', '=', 'browser').executeTakeFirstOrThrow()).id;
   const eventsOf = async (source: string) => f.dbs.data.selectFrom('events').select(['type', 'event_name', 'purposes']).where('source_id', '=', source).orderBy('id').execute();
   const pageAnonymousId = () => page.evaluate(() => JSON.parse(localStorage.getItem('ajs_anonymous_id') ?? '""') as string);
-  /** Fiducia's own answer for this visitor, read by the test with the admin token (not through the page). */
+  /** Fiducia's own answer for this visitor, read by the test with the admin token (not through the page, which has none). */
   async function profileFor(purpose: string) {
     const id = encodeURIComponent(`anonymousId:${await pageAnonymousId()}`);
     const r = await f.app.inject({ url: `/api/v1/profiles/${id}?purpose=${purpose}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -98,9 +98,14 @@ describe('demo shop in Chromium', { skip }, () => {
     assert.deepEqual(events.map((e) => `${e.type}:${e.event_name}`), ['page:Demo shop', 'track:Product Viewed']);
     assert.ok(JSON.parse(events[1]!.purposes).includes('analytics'), events[1]!.purposes);
 
-    await page.getByLabel(/API token/).fill(ADMIN_TOKEN);
-    await page.getByLabel('Read for purpose').selectOption('personalization');
-    assert.equal(await page.locator('#profile-purpose option:checked').textContent(), 'Personalisation');
+    // No token anywhere on the page: the panel reads with a key only this browser holds.
+    assert.equal(await page.getByLabel(/token/i).count(), 0, 'no token field');
+    assert.equal(await page.locator('input[type="password"]').count(), 0, 'no secret field of any kind');
+    assert.doesNotMatch(await page.locator('body').innerText(), /API token|token API/);
+    const reads: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/v1/me/profile')) reads.push(r.headers().authorization ?? '');
+    });
     await page.getByRole('button', { name: 'Load my profile' }).click();
     const out = page.locator('#profile-output');
     await out.getByText('Favourite category').waitFor();
@@ -113,16 +118,20 @@ describe('demo shop in Chromium', { skip }, () => {
     assert.doesNotMatch(text, /personalization|favoriteCategory|top_viewed_category/, text);
     // The raw answer stays one click away for developers.
     await out.getByText('The API’s answer (JSON)').click();
-    const raw = JSON.parse((await out.locator('pre').textContent()) ?? '{}') as { computed: Record<string, unknown> };
+    const raw = JSON.parse((await out.locator('pre').textContent()) ?? '{}') as { computed: Record<string, unknown>; traits: Record<string, unknown> };
     assert.equal(raw.computed.top_viewed_category, 'outdoor');
+    // The visitor's own trait, through the visitor's own credential, never the admin token.
+    assert.equal(raw.traits.favoriteCategory, 'books');
+    assert.ok(reads.length > 0 && reads.every((a) => a.startsWith('Bearer fv1.') && !a.includes(ADMIN_TOKEN)), reads.join('\n'));
+    const subjectOfPage = (await profileFor('personalization')) as unknown as { subjectId: string };
+    assert.equal((raw as unknown as { subjectId: string }).subjectId, subjectOfPage.subjectId, 'the profile shown is this visitor’s');
   });
 
   it('the recommendations follow the category Fiducia computed from the views, not the page’s own guess', async () => {
     await open();
     await widgetButton('Accept all').click();
     await allowPersonalization(page, 'en');
-    await page.locator('#recommended-note', { hasText: 'paste the API token' }).waitFor();
-    await page.getByLabel(/API token/).fill(ADMIN_TOKEN);
+    await page.locator('#recommended-note', { hasText: 'Browse a few products' }).waitFor();
     // Told "books" in the form, then viewed shoes three times and a tent last: the most viewed category wins.
     await page.getByLabel('E-mail').fill('bea@example.com');
     await page.getByLabel('What do you like most?').selectOption('books');

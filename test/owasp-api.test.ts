@@ -67,6 +67,9 @@ const TABLE: Record<string, Rule> = {
   'POST /v1/rights-requests': WRITE,
   'POST /v1/rights-requests/:id/verify': WRITE,
   'GET /v1/rights-requests/:id/download': { kind: 'capability' },
+  // A visitor's own profile: minted with the write key and the browser's secret, read with the credential
+  'POST /v1/me/credential': WRITE,
+  'GET /v1/me/profile': { kind: 'capability' },
   'GET /healthz': PUBLIC,
   'GET /metrics': PUBLIC,
   'GET /api/v1/profiles/:identity': READERS,

@@ -23,6 +23,7 @@ import { segmentRoutes } from './routes/segments.ts';
 import { ropaRoutes } from './routes/ropa.ts';
 import { sdkSettingsRoutes } from './routes/sdk-settings.ts';
 import { rightsPublicRoutes } from './routes/rights-public.ts';
+import { visitorRoutes } from './routes/visitor.ts';
 import { rightsRoutes } from './routes/rights.ts';
 import { sourceRoutes } from './routes/sources.ts';
 import { tokenRoutes } from './routes/tokens.ts';
@@ -84,6 +85,7 @@ async function publicApi(pub: FastifyInstance, ctx: HttpContext): Promise<void> 
   await pub.register(async (s) => sdkSettingsRoutes(s, ctx));
   await pub.register(async (s) => consentRoutes(s, ctx));
   await pub.register(async (s) => rightsPublicRoutes(s, ctx));
+  await pub.register(async (s) => visitorRoutes(s, ctx));
 }
 
 export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpOptions = {}): Promise<FastifyInstance> {
@@ -120,7 +122,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(swagger, {
     openapi: {
       info: { title: 'Fiducia', version: '0.1.0', description: 'Privacy-first customer data platform' },
-      components: { securitySchemes: { writeKey: { type: 'http', scheme: 'basic' }, token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fiducia_session' } } },
+      components: { securitySchemes: { writeKey: { type: 'http', scheme: 'basic' }, token: { type: 'http', scheme: 'bearer' }, session: { type: 'apiKey', in: 'cookie', name: 'fiducia_session' }, visitorCredential: { type: 'http', scheme: 'bearer', bearerFormat: 'fv1' } } },
     },
   });
 

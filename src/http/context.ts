@@ -16,6 +16,7 @@ import type { ExfiltrationService } from '../services/exfiltration/exfiltration.
 import type { LiveDebugger } from '../services/debugger/live-debugger.ts';
 import type { PagesSource } from '../services/access/pages.ts';
 import type { ProfileService } from '../services/profiles/profiles.ts';
+import type { VisitorCredentials } from '../services/profiles/visitor-credentials.ts';
 import type { RightsIntake } from '../services/rights/rights-intake.ts';
 import type { RightsService } from '../services/rights/rights.ts';
 import type { SegmentService } from '../services/segments/segments.ts';
@@ -39,6 +40,8 @@ export interface HttpContext {
   authFailures: AuthFailureRecorder;
   /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */
   profiles: ProfileService;
+  /** Visitors' credentials for their own profile (`/v1/me/…`). */
+  visitors: VisitorCredentials;
   /** Segments and computed traits: definitions, memberships (`membershipsIn(rows, purpose)`), counts. */
   segments: SegmentService;
   /** Data-subject rights requests (staff API) and their self-service intake (privacy center). */

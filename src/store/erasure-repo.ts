@@ -4,6 +4,7 @@ import { BUSY_TIMEOUT_MS, dialectOf } from './database.ts';
 import type { DataDatabase, SuppressionsTable } from './schema.ts';
 import { ConsentRepo } from './consent-repo.ts';
 import { EventRepo } from './event-repo.ts';
+import { VisitorKeyRepo } from './visitor-key-repo.ts';
 import { ObjectionRepo } from './objection-repo.ts';
 import { ProfileRepo } from './profile-repo.ts';
 import { RightsRepo } from './rights-repo.ts';
@@ -88,6 +89,8 @@ export class ErasureRepo {
     const objections = await new ObjectionRepo(this.db).deleteOfSubjects(subjectIds);
     const packages = await new RightsRepo(this.db).deletePackagesOfSubjects(subjectIds);
     const consentProofs = await new ConsentRepo(this.db).stripProofsOfSubjects(subjectIds);
+    // A visitor key and the credentials it signs end with the subject.
+    await new VisitorKeyRepo(this.db).deleteOfSubjects(subjectIds);
     await profiles.markErased([...subjectIds, ...alsoMarked], at);
     return { events, traits, identities, objections, packages, consentProofs, mergedAway: alsoMarked.length };
   }

@@ -338,6 +338,7 @@ export interface DataDatabase {
   breach_subjects: BreachSubjectsTable;
   disclosure_windows: DisclosureWindowsTable;
   debugger_events: DebuggerEventsTable;
+  visitor_keys: VisitorKeysTable;
 }
 
 /** One message as the live debugger shows it (migration 0016): names and reason codes, never a value or a person's id. */
@@ -530,4 +531,14 @@ export interface BreachSubjectsTable {
   added_at: number;
   notified_at: number | null;
   outcome: string | null;
+}
+
+/** A visitor's key (migration 0018): the hash of the secret the visitor's browser holds and the key signing its credentials. */
+export interface VisitorKeysTable {
+  subject_id: string;
+  secret_hash: Buffer;
+  signing_key: Buffer;
+  /** `browser` or `verified`. */
+  bound_by: string;
+  bound_at: number;
 }

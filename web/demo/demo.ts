@@ -3,7 +3,8 @@ import type { Choices } from '../globals.d.ts';
 import { h } from '../shared/dom.ts';
 import { MiniAnalytics, type LogEntry } from './analytics.ts';
 import { CATEGORIES, IT, SHOWN_PURPOSES, categoryName, loadPurposeNames, purposeName, t } from './i18n.ts';
-import { profilePanel, readProfile } from './profile.ts';
+import { OWN_PURPOSE, profilePanel, readProfile } from './profile.ts';
+import { VisitorCredential } from './visitor.ts';
 import { recommendations } from './recommendations.ts';
 
 type Product = { id: string; name: string; nameIt: string; category: string; price: number; pic: string };
@@ -31,6 +32,7 @@ function log(e: LogEntry): void {
   logList.append(h('li', { class: e.sent ? 'yes' : 'no' }, e.sent ? `✓ ${t('sent', 'inviato')}: ${what}` : `✗ ${t('not sent', 'non inviato')}: ${what} — ${why}`));
 }
 const analytics = new MiniAnalytics(writeKey, log);
+const visitor = new VisitorCredential(writeKey);
 
 function card(p: Product, full: boolean): HTMLElement {
   const name = productName(p);
@@ -90,17 +92,16 @@ async function main(): Promise<void> {
   await loadPurposeNames();
   document.getElementById('privacy-link')!.textContent = t('Privacy center', 'Centro privacy');
   document.getElementById('choices-button')!.textContent = t('Privacy choices', 'Scelte sulla privacy');
-  const profile = profilePanel((read, purpose) => {
-    if (purpose === 'personalization' && read.status === 200) void reco.refresh();
+  const profile = profilePanel(visitor, (read) => {
+    if (read.status === 200) void reco.refresh();
   });
   const reco = recommendations({
     products: PRODUCTS,
     categoryOf: (p) => p.category,
     card: (p) => card(p, false),
     readPersonalization: async () => {
-      const token = profile.token();
-      if (!token) return 'no_token';
-      const read = await readProfile(token, 'personalization');
+      const read = await readProfile(visitor, OWN_PURPOSE);
+      if (read.status === 404) return 'no_profile';
       return read.status === 200 && read.body ? read.body : 'failed';
     },
   });
@@ -145,14 +146,28 @@ async function main(): Promise<void> {
     return;
   }
   let choices: Choices = {};
+  let given: Choices = {};
   const browsing = (c: Choices) => ['analytics', 'personalization', 'advertising'].some((k) => c[k]);
-  api.on('change', (c) => {
+  const deliver = () => {
     // The page view dropped while nothing was allowed is counted once the visitor allows it (as Segment's consent wrapper does).
-    const resend = !browsing(choices) && browsing(c) && Object.keys(choices).length > 0;
+    const resend = !browsing(given) && browsing(choices) && Object.keys(given).length > 0;
+    given = choices;
+    analytics.consent(choices);
+    if (resend) analytics.page(t('Demo shop', 'Negozio demo'));
+  };
+  // This browser's key is bound once the consent record has made the profile and before any event is sent: a profile
+  // with data can no longer be bound from a browser (docs/security.md). Until then the sender holds every call.
+  const bound = new Promise<void>((resolve) => {
+    const bind = () => void visitor.get().finally(resolve);
+    // A widget without receipts cannot say when the record landed: nothing is bound, the sender waits no longer.
+    if (typeof api.receipt !== 'function') resolve();
+    else if (api.receipt()) bind();
+    else document.addEventListener('fiducia:receipt', bind, { once: true });
+  });
+  api.on('change', (c) => {
     choices = c;
     consentState.textContent = consentText(c);
-    analytics.consent(c);
-    if (resend) analytics.page(t('Demo shop', 'Negozio demo'));
+    void bound.then(deliver);
     reco.update(c);
   });
   analytics.page(t('Demo shop', 'Negozio demo'));

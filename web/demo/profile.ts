@@ -1,7 +1,7 @@
-// Reads this visitor's profile from Fiducia for a purpose (GET /api/v1/profiles/anonymousId:…) and shows the answer in words.
+// Reads this visitor's own profile from Fiducia (GET /v1/me/profile, with the visitor's credential) and shows the answer in words.
 import { h } from '../shared/dom.ts';
-import { anonymousId } from '../shared/ajs.ts';
-import { SHOWN_PURPOSES, categoryName, purposeName, reasonText, statusText, t, IT } from './i18n.ts';
+import { categoryName, purposeName, reasonText, statusText, t } from './i18n.ts';
+import type { VisitorCredential } from './visitor.ts';
 
 export interface ProfileAnswer {
   traits?: Record<string, unknown>;
@@ -14,34 +14,27 @@ export interface ProfileAnswer {
 }
 export type ProfileRead = { status: number; body: ProfileAnswer } | { status: 0; body: null };
 
-/** One profile read for a purpose with the token the visitor pasted; status 0 when Fiducia cannot be reached. */
-export async function readProfile(token: string, purpose: string): Promise<ProfileRead> {
-  const id = encodeURIComponent(`anonymousId:${anonymousId()}`);
-  try {
-    const r = await fetch(`api/v1/profiles/${id}?purpose=${encodeURIComponent(purpose)}`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: r.status, body: (await r.json()) as ProfileAnswer };
-  } catch {
-    return { status: 0, body: null };
-  }
+/** The purpose the panel and the recommendations read for: the one open to a visitor's own reads by default. */
+export const OWN_PURPOSE = 'personalization';
+
+/** One read of this visitor's own profile, through its own credential (never a token); status 0 when Fiducia cannot be reached. */
+export async function readProfile(visitor: VisitorCredential, purpose: string): Promise<ProfileRead> {
+  const r = await visitor.read(purpose);
+  if (r === 'failed') return { status: 0, body: null };
+  if (r === 'no_profile') return { status: 404, body: { error: { code: 'FIDUCIA_NOT_FOUND' } } };
+  if (r === 'refused') return { status: 401, body: { error: { code: 'FIDUCIA_UNAUTHORIZED' } } };
+  return { status: r.status, body: r.body as ProfileAnswer };
 }
 
-/** The names of segments and computed traits (GET /api/v1/segments), so the panel shows words, not keys. */
-const segmentNames = new Map<string, string>();
-async function loadSegmentNames(token: string): Promise<void> {
-  if (segmentNames.size > 0) return;
-  try {
-    const r = await fetch('api/v1/segments', { headers: { authorization: `Bearer ${token}` } });
-    if (!r.ok) return;
-    const body = (await r.json()) as { segments?: { id: string; name?: { it?: string; en?: string } }[] };
-    for (const s of body.segments ?? []) {
-      const name = IT ? s.name?.it : s.name?.en;
-      if (name) segmentNames.set(s.id, name);
-    }
-  } catch {
-    // Names are a nicety: without them the panel says "a segment".
-  }
-}
-const segmentName = (id: string) => segmentNames.get(id) ?? t('a segment', 'un segmento');
+/** Computed traits by name: the segment definitions are the shop staff's, so the page names the ones it knows. */
+const COMPUTED: Record<string, [string, string]> = {
+  top_viewed_category: ['Most viewed category', 'Categoria più vista'],
+  last_viewed_category: ['Last viewed category', 'Ultima categoria vista'],
+};
+const segmentName = (id: string) => {
+  const w = COMPUTED[id];
+  return w ? t(w[0], w[1]) : t('a segment', 'un segmento');
+};
 
 const TRAITS: Record<string, [string, string]> = {
   favoriteCategory: ['Favourite category', 'Categoria preferita'],
@@ -76,9 +69,9 @@ function render(out: HTMLElement, read: ProfileRead, purpose: string): void {
   const raw = h('details', {}, h('summary', {}, t('The API’s answer (JSON)', 'La risposta dell’API (JSON)')), h('pre', { tabindex: '0' }, JSON.stringify(b, null, 2)));
   if (b.error) {
     const why: Record<number, [string, string]> = {
-      401: ['The token is not valid.', 'Il token non è valido.'],
-      403: ['This token may not read for this purpose.', 'Questo token non può leggere per questa finalità.'],
-      404: ['Fiducia has no profile for this browser yet: choose in the banner and browse first.', 'Fiducia non ha ancora un profilo per questo browser: prima scegli nel banner e naviga.'],
+      401: ['This browser’s key is not the one bound to this profile.', 'La chiave di questo browser non è quella legata a questo profilo.'],
+      403: ['This browser cannot read this profile: it had data before its key was bound.', 'Questo browser non può leggere questo profilo: aveva dati prima che la sua chiave fosse legata.'],
+      404: ['Fiducia has no profile for this browser yet: choose in the banner first.', 'Fiducia non ha ancora un profilo per questo browser: prima scegli nel banner.'],
     };
     const w = why[read.status];
     out.replaceChildren(h('p', { role: 'alert' }, w ? t(w[0], w[1]) : t('Fiducia refused the read.', 'Fiducia ha rifiutato la lettura.')), raw);
@@ -95,28 +88,28 @@ function render(out: HTMLElement, read: ProfileRead, purpose: string): void {
   );
 }
 
-/** The panel: token, purpose, button; `onRead` lets the page follow what a personalisation read returned. */
-export function profilePanel(onRead: (read: ProfileRead, purpose: string) => void): { panel: HTMLElement; token: () => string } {
-  const token = h('input', { type: 'password', id: 'profile-token', autocomplete: 'off' });
-  const purpose = h('select', { id: 'profile-purpose' }, ...SHOWN_PURPOSES.map((p) => h('option', { value: p }, purposeName(p))));
+/** The panel: a button that reads the visitor's own profile, with no token; `onRead` lets the page follow the read. */
+export function profilePanel(visitor: VisitorCredential, onRead: (read: ProfileRead, purpose: string) => void): { panel: HTMLElement } {
   const out = h('div', { id: 'profile-output', 'aria-live': 'polite' });
   const form = h(
     'form',
     { id: 'profile-form' },
-    h('label', { for: 'profile-token' }, t('API token (the admin token npm start printed)', 'Token API (il token admin stampato da npm start)')),
-    token,
-    h('label', { for: 'profile-purpose' }, t('Read for purpose', 'Leggi per la finalità')),
-    purpose,
+    h(
+      'p',
+      { class: 'meta' },
+      t(
+        'Read with a key only this browser holds, for personalisation: no token, and nobody else’s profile.',
+        'Letto con una chiave che ha solo questo browser, per la personalizzazione: nessun token, e nessun altro profilo.',
+      ),
+    ),
     h('button', { type: 'submit' }, t('Load my profile', 'Carica il mio profilo')),
   );
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const p = purpose.value;
-    const tok = token.value.trim();
-    void Promise.all([readProfile(tok, p), loadSegmentNames(tok)]).then(([read]) => {
-      render(out, read, p);
-      onRead(read, p);
+    void readProfile(visitor, OWN_PURPOSE).then((read) => {
+      render(out, read, OWN_PURPOSE);
+      onRead(read, OWN_PURPOSE);
     });
   });
-  return { panel: h('div', {}, form, out), token: () => token.value.trim() };
+  return { panel: h('div', {}, form, out) };
 }

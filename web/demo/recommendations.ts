@@ -33,8 +33,8 @@ export interface RecommendationsDeps<P> {
   products: P[];
   categoryOf(p: P): string;
   card(p: P): HTMLElement;
-  /** A personalisation read of this visitor's profile: the answer, `no_token` (none pasted yet) or `failed`. */
-  readPersonalization(): Promise<ProfileAnswer | 'no_token' | 'failed'>;
+  /** A personalisation read of this visitor's own profile: the answer, `no_profile` (nothing recorded yet) or `failed`. */
+  readPersonalization(): Promise<ProfileAnswer | 'no_profile' | 'failed'>;
 }
 
 /** The section; `update` follows the widget's choices, `refresh` re-reads what Fiducia computed. */
@@ -61,10 +61,10 @@ export function recommendations<P>(deps: RecommendationsDeps<P>) {
     if (!allowed) return; // withdrawn while the read was on its way
     featured = typeof profile === 'object' ? featuredFrom(profile, (c) => deps.products.some((p) => deps.categoryOf(p) === c)) : null;
     message =
-      profile === 'no_token'
-        ? t('To read what Fiducia computed from your visits, paste the API token under “Your profile in Fiducia”.', 'Per leggere che cosa ha calcolato Fiducia dalle tue visite, incolla il token API in «Il tuo profilo in Fiducia».')
+      profile === 'no_profile'
+        ? t('Fiducia has no profile for this browser yet: your choice is still on its way.', 'Fiducia non ha ancora un profilo per questo browser: la tua scelta è ancora in viaggio.')
         : profile === 'failed'
-          ? t('Fiducia did not answer the read: check the API token.', 'Fiducia non ha risposto alla lettura: controlla il token API.')
+          ? t('Fiducia did not let this browser read its profile.', 'Fiducia non ha permesso a questo browser di leggere il suo profilo.')
           : t('Browse a few products: Fiducia will compute what you like.', 'Guarda qualche prodotto: Fiducia calcolerà che cosa ti piace.');
     render();
   };

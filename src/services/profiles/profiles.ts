@@ -28,7 +28,12 @@ export interface SegmentsPort {
 export interface ProfileCaller extends PolicyCaller {
   /** Token id: the audit log's actor. */
   tokenId: string;
+  /** The role the audit log names when it is not a token's (`visitor`: a person reading their own profile). */
+  auditRole?: string;
 }
+
+/** A profile named by an identity, or (a visitor credential) directly by its subject id. */
+export type ProfileTarget = IdentityRef | { subjectId: string };
 
 export interface Withheld {
   field: string;
@@ -146,9 +151,10 @@ export class ProfileService {
    * null: one statement on PostgreSQL, a few synchronous selects on SQLite, in the usual case. Identities move to the
    * survivor of a merge; following `merged_into` covers a merge committed in between.
    */
-  async #subject(ref: IdentityRef, traitsFor: string | null): Promise<ProfileSnapshot | null> {
+  async #subject(ref: ProfileTarget, traitsFor: string | null): Promise<ProfileSnapshot | null> {
     const traits = traitsFor === null ? null : { blobsFor: this.deps.policy.prefixesOf(traitsFor) };
-    const found = await this.#state.profile({ kind: ref.kind, blindIndex: this.deps.ring.blindIndex.index(ref.kind, ref.value) }, traits);
+    const by = 'subjectId' in ref ? { subjectId: ref.subjectId } : { kind: ref.kind, blindIndex: this.deps.ring.blindIndex.index(ref.kind, ref.value) };
+    const found = await this.#state.profile(by, traits);
     if (!found?.mergedInto) return found;
     let subject: Pick<StoredSubjectState, 'subjectId' | 'mergedInto'> | null = found;
     for (let hop = 0; subject?.mergedInto && hop < MAX_MERGE_HOPS; hop++) subject = await this.#state.stateOf(subject.mergedInto);
@@ -165,8 +171,9 @@ export class ProfileService {
     return view;
   }
 
-  async #lookupFailed(action: string, purpose: string, caller: ProfileCaller, ref: IdentityRef): Promise<never> {
-    await this.#audit.append({ actor: caller.tokenId, action, purpose, outcome: 'failed', details: { reason: 'unknown_identity', identityKind: ref.kind, role: caller.role } });
+  async #lookupFailed(action: string, purpose: string, caller: ProfileCaller, ref: ProfileTarget): Promise<never> {
+    const identityKind = 'subjectId' in ref ? 'subject' : ref.kind;
+    await this.#audit.append({ actor: caller.tokenId, action, purpose, outcome: 'failed', details: { reason: 'unknown_identity', identityKind, role: caller.auditRole ?? caller.role } });
     throw new UnknownIdentityError();
   }
 
@@ -176,7 +183,17 @@ export class ProfileService {
     return current && current.version === version ? current.key : this.deps.ring.keyVersion(subjectId, version);
   }
 
-  async read(ref: IdentityRef, purpose: string, caller: ProfileCaller): Promise<ProfileView> {
+  /** The live subject id behind an identity (merges followed), or null; no audit entry: nothing of the person is read. */
+  async subjectIdOf(ref: IdentityRef): Promise<string | null> {
+    return (await this.#subject(ref, null))?.subjectId ?? null;
+  }
+
+  /** `read` of the profile a visitor credential names (services/profiles/visitor-credentials.ts). */
+  readSubject(subjectId: string, purpose: string, caller: ProfileCaller): Promise<ProfileView> {
+    return this.read({ subjectId }, purpose, caller);
+  }
+
+  async read(ref: ProfileTarget, purpose: string, caller: ProfileCaller): Promise<ProfileView> {
     const stored = await this.#subject(ref, purpose);
     if (!stored) return this.#lookupFailed('profile.read', purpose, caller, ref);
     const subjectId = stored.subjectId;
@@ -236,7 +253,7 @@ export class ProfileService {
       fields: returned,
       counts: { returned: returned.length, withheld: withheld.length, segments: segments.length },
       outcome: 'ok',
-      details: { role: caller.role, withheld: withheldDetail(withheld) },
+      details: { role: caller.auditRole ?? caller.role, withheld: withheldDetail(withheld) },
     });
     return { subjectId, traits, withheld: shown, withheldOutsidePurpose: outside, segments, computed, consents: consentViews(stored, purpose) };
   }

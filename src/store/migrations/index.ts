@@ -18,6 +18,7 @@ import { breaches } from './0014-breaches.ts';
 import { exfiltration } from './0015-exfiltration.ts';
 import { debuggerEvents } from './0016-debugger.ts';
 import { consoleUsers } from './0017-console-users.ts';
+import { visitorKeys } from './0018-visitor-keys.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
 import { orphanSweep } from './keys-0003-orphan-sweep.ts';
@@ -40,6 +41,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0015_exfiltration', exfiltration],
   ['0016_debugger', debuggerEvents],
   ['0017_console_users', consoleUsers],
+  ['0018_visitor_keys', visitorKeys],
 ];
 
 const KEYS: [string, (dialect: Dialect) => Migration][] = [

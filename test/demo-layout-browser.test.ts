@@ -2,17 +2,14 @@
 // can be tapped without forcing, no internal keys on screen, axe-core 0 violations with the banner open and after choosing.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { axeViolations, browserSkip, describeViolations, launchBrowser, startListening } from './helpers/browser.ts';
+import { ARTEFACTS, assertNoOverflow, assertNoViolations, browserSkip, launchBrowser, startListening } from './helpers/browser.ts';
 import { allowPersonalization } from './helpers/demo.ts';
 
 type Fid = Awaited<ReturnType<typeof startListening>>;
 
 const skip = browserSkip();
-/** Screenshots for a person to look at (not compared): .tmp/screenshots/ unless FIDUCIA_TEST_ARTEFACTS names a folder. */
-const ARTEFACTS = process.env.FIDUCIA_TEST_ARTEFACTS ?? fileURLToPath(new URL('../.tmp/screenshots/', import.meta.url));
 
 const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844, isMobile: true, hasTouch: true },
@@ -41,19 +38,6 @@ describe('demo shop layout and accessibility in Chromium', { skip }, () => {
     await f?.stop();
   });
 
-  async function noOverflow(page: Page, when: string): Promise<void> {
-    const [scroll, inner, wide] = await page.evaluate(() => [
-      document.documentElement.scrollWidth,
-      innerWidth,
-      [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 0.5).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`),
-    ] as const);
-    assert.ok(scroll <= inner, `${when}: the page is ${scroll}px wide in a ${inner}px viewport; too wide: ${wide.join(', ')}`);
-  }
-
-  async function noViolations(page: Page, when: string): Promise<void> {
-    const v = await axeViolations(page);
-    assert.equal(v.length, 0, `${when}:\n${describeViolations(v)}`);
-  }
 
   /** Every visible control of the page passes Playwright's actionability checks (visible, stable, enabled, not covered). */
   async function everyControlTappable(page: Page, when: string): Promise<number> {
@@ -80,16 +64,16 @@ describe('demo shop layout and accessibility in Chromium', { skip }, () => {
           const banner = page.locator('fiducia-consent [role="dialog"]');
           await banner.waitFor();
           await page.locator('#recommend-button').waitFor();
-          await noOverflow(page, 'banner open');
-          await noViolations(page, 'banner open');
+          await assertNoOverflow(page, 'banner open');
+          await assertNoViolations(page, 'banner open');
           await page.screenshot({ path: `${ARTEFACTS}/demo-${lang}-${vp.width}x${vp.height}-banner.png` });
 
           await page.locator('fiducia-consent').getByRole('button', { name: w.accept, exact: true }).click();
           await banner.waitFor({ state: 'hidden' });
           // Personalisation: asked in context when the visitor uses the recommendations (with a widget that has ask()).
           await allowPersonalization(page, lang, async () => {
-            await noOverflow(page, 'in-context question open');
-            await noViolations(page, 'in-context question open');
+            await assertNoOverflow(page, 'in-context question open');
+            await assertNoViolations(page, 'in-context question open');
             await page.screenshot({ path: `${ARTEFACTS}/demo-${lang}-${vp.width}x${vp.height}-ask.png` });
           });
           // Fill the page the way a visitor does: a product view, the profile read, the recommendations, the raw answer.
@@ -107,9 +91,9 @@ describe('demo shop layout and accessibility in Chromium', { skip }, () => {
           // The raw JSON is for developers, behind its own disclosure (closed above, so not on screen): open, it still fits.
           await page.locator('#profile-output summary', { hasText: w.json }).click();
           await page.locator('#profile-output pre').waitFor();
-          await noOverflow(page, 'after choosing');
+          await assertNoOverflow(page, 'after choosing');
           assert.ok((await everyControlTappable(page, 'after choosing')) >= 20, 'the page has its controls');
-          await noViolations(page, 'after choosing');
+          await assertNoViolations(page, 'after choosing');
           await page.screenshot({ path: `${ARTEFACTS}/demo-${lang}-${vp.width}x${vp.height}-chosen.png`, fullPage: true });
         } finally {
           await context.close();

@@ -18,9 +18,10 @@ const ENTRIES = {
   'privacy.js': 'privacy/privacy.ts',
   'demo.js': 'demo/demo.ts',
   'demo-ads.js': 'demo/ads.ts',
+  'console.js': 'console/console.ts',
 } as const;
 /** Page stylesheets, served as files so that the pages' CSP needs no 'unsafe-inline' (the widget's CSS is in its bundle). */
-const STYLES = { 'privacy.css': 'privacy/privacy.css', 'demo.css': 'demo/demo.css' } as const;
+const STYLES = { 'privacy.css': 'privacy/privacy.css', 'demo.css': 'demo/demo.css', 'console.css': 'console/console.css' } as const;
 export type WebBundle = keyof typeof ENTRIES | keyof typeof STYLES;
 export const WEB_BUNDLES = [...Object.keys(ENTRIES), ...Object.keys(STYLES)] as WebBundle[];
 
@@ -116,9 +117,12 @@ export async function bundleWebAssets(): Promise<Map<WebBundle, WebAsset>> {
   const out = new Map<WebBundle, WebAsset>();
   const add = (name: WebBundle, body: Buffer) => out.set(name, asset(body));
   for (const file of result.outputFiles) add(file.path.split(/[\\/]/).pop() as WebBundle, Buffer.from(file.contents));
+  // Stylesheets are bundled too: the console's imports uPlot's sheet from node_modules.
   for (const [name, src] of Object.entries(STYLES) as [WebBundle, string][]) {
-    const min = await esbuild.transform(await readFile(`${WEB_ROOT}${src}`, 'utf8'), { loader: 'css', minify: true });
-    add(name, Buffer.from(min.code));
+    const css = await esbuild.build({ absWorkingDir: WEB_ROOT, entryPoints: [src], bundle: true, minify: true, write: false, outdir: 'out', logLevel: 'silent' });
+    const file = css.outputFiles[0];
+    if (!file) throw new WebBuildError(`esbuild produced no ${name}`);
+    add(name, Buffer.from(file.contents));
   }
   for (const name of WEB_BUNDLES) if (!out.has(name)) throw new WebBuildError(`esbuild produced no ${name}`);
   return out;

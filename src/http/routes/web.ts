@@ -1,4 +1,5 @@
-// Fiducia's browser-facing files: /widget.js (the consent widget), the privacy center at /privacy and the demo shop at /demo.
+// Fiducia's browser-facing files: /widget.js (the consent widget), the privacy center at /privacy, the demo shop at
+// /demo and the console at /console (where `/` leads).
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { escapeHtml } from '../../domain/html.ts';
@@ -78,8 +79,9 @@ export async function webRoutes(app: FastifyInstance, ctx: HttpContext): Promise
 
   const sendPage = async (req: FastifyRequest, reply: FastifyReply, file: string) => {
     const lang = pageLanguage(req, ctx.cfg.config.languages);
-    const writeKey = ctx.pages ? await ctx.pages.writeKey() : '';
-    const html = (await template(file)).replaceAll('{{lang}}', lang).replaceAll('{{writeKey}}', escapeHtml(writeKey));
+    const page = await template(file);
+    const writeKey = ctx.pages && page.includes('{{writeKey}}') ? await ctx.pages.writeKey() : '';
+    const html = page.replaceAll('{{lang}}', lang).replaceAll('{{writeKey}}', escapeHtml(writeKey));
     return reply
       .header('content-type', 'text/html; charset=utf-8')
       .header('cache-control', 'no-cache')
@@ -87,6 +89,9 @@ export async function webRoutes(app: FastifyInstance, ctx: HttpContext): Promise
       .header('content-security-policy', PAGE_CSP)
       .send(html);
   };
+  // The console is a client of the public API like any other; it needs no write key and no widget.
+  app.get('/console', { schema: { hide: true } }, async (req, reply) => sendPage(req, reply, 'console/index.html'));
+  app.get('/', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/console', 302));
   app.get('/privacy', { schema: { hide: true } }, async (req, reply) => sendPage(req, reply, 'privacy/index.html'));
   app.get('/demo', { schema: { hide: true } }, async (req, reply) => {
     if (!ctx.pages?.demo) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'the demo shop is off (FIDUCIA_DEMO=1 turns it on)');

@@ -101,6 +101,15 @@ function showShell(user: ConsoleUser): void {
       return h('li', {}, a);
     }),
   );
+  // On a phone the menu folds behind a button (the page's <h1> says where one is); on a desktop it is always shown.
+  const toggle = h('button', { type: 'button', class: 'menu-toggle', 'aria-expanded': 'false', 'aria-controls': 'menu-list' }, T.menuButton);
+  menu.id = 'menu-list';
+  const nav = h('nav', { class: 'menu', 'aria-label': T.menu }, toggle, menu);
+  const fold = (open: boolean) => {
+    toggle.setAttribute('aria-expanded', String(open));
+    nav.classList.toggle('open', open);
+  };
+  toggle.addEventListener('click', () => fold(toggle.getAttribute('aria-expanded') !== 'true'));
   const logout = h('button', { type: 'button' }, T.logout);
   logout.addEventListener('click', () => {
     api
@@ -123,7 +132,7 @@ function showShell(user: ConsoleUser): void {
       h('p', { class: 'who' }, T.signedInAs(user.username, T.roles[user.role]), ' ', logout),
       languageLinks(),
     ),
-    h('nav', { class: 'menu', 'aria-label': T.menu }, menu),
+    nav,
     main,
     liveRegion(),
   );
@@ -141,6 +150,7 @@ function showShell(user: ConsoleUser): void {
       if (pid === id) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
     }
+    fold(false);
     void render(main, page, user, params, !first);
     first = false;
   };

@@ -102,7 +102,8 @@ describe('console shell in Chromium', { skip }, () => {
       const body = JSON.stringify({ name: 'csrf probe', role: 'analyst' });
       const me = (await (await fetch('/api/v1/console/me')).json()) as { csrfToken: string };
       const results: Response[] = [];
-      for (const headers of [{}, { 'x-csrf-token': 'forged-token' }, { 'x-csrf-token': me.csrfToken }]) {
+      const variants: Record<string, string>[] = [{}, { 'x-csrf-token': 'forged-token' }, { 'x-csrf-token': me.csrfToken }];
+      for (const headers of variants) {
         results.push(await fetch('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }));
       }
       const [a, b, c] = results as [Response, Response, Response];

@@ -84,8 +84,9 @@ export function registerStartCommand(program: Command, fail: (err: unknown) => n
         if (browserWriteKey) lines.push(`  browser write key:    ${browserWriteKey}   (public: the one that goes into web pages)`);
         if (verificationSecret) lines.push(`  verification secret:  ${verificationSecret}   (secret: your server signs userIds with it, see docs/security.md)`);
         lines.push(...tryCommands({ url, cfg: fiducia.cfg, writeKey: writeKey ?? browserWriteKey, adminToken }));
+        if (adminToken) lines.push(`Console: open ${url}/console and choose "First start: create the first admin" with the admin token above.`);
       }
-      lines.push(`Privacy center: ${url}/privacy${fiducia.pages.demo ? `   Demo shop: ${url}/demo` : ''}`);
+      lines.push(`Console: ${url}/console   Privacy center: ${url}/privacy${fiducia.pages.demo ? `   Demo shop: ${url}/demo` : ''}`);
       process.stdout.write(`${lines.join('\n')}\n`);
       stopOnSignals(fiducia);
     });

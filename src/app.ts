@@ -157,6 +157,8 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   // Long on purpose: the composition root, one flat sequence that builds each part once, in dependency order.
   // Checked before anything is opened: a refused value leaves nothing to close.
   const trustProxy = resolveTrustProxy(opts.trustProxy);
+  const queueMs = opts.ingestAdmission?.maxQueueMs;
+  if (queueMs !== undefined && !(Number.isSafeInteger(queueMs) && queueMs > 0)) throw new Error('FIDUCIA_INGEST_MAX_QUEUE_MS must be a whole number of milliseconds, more than 0');
   const leaseMs = opts.deliveries?.leaseMs;
   if (leaseMs !== undefined && !(Number.isSafeInteger(leaseMs) && leaseMs > 0)) throw new Error('FIDUCIA_DELIVERY_LEASE_MS must be a whole number of milliseconds, more than 0');
   const logger = opts.logger ?? createLogger();
@@ -205,7 +207,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
     observers: [auditIngestObserver(audit), segments, outbox],
     onCommitted: outbox.active ? () => deliveries.wake() : undefined,
     onMessages: opts.debugger?.enabled === false ? undefined : (captured) => liveDebugger.offer(captured),
-  });
+  }, opts.ingestAdmission);
   const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
   const profiles = new ProfileService({ db: dbs.store, reader: dbs.reader, ring, policy, audit, segments, plaintext });

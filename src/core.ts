@@ -70,6 +70,11 @@ export interface FiduciaOptions extends StoreOptions {
    * address our one proxy added) or proxy addresses/CIDRs; "all" is refused at start. Default: none, the socket peer.
    */
   trustProxy?: string | number | readonly string[] | undefined;
+  /**
+   * Backpressure (`FIDUCIA_INGEST_MAX_QUEUE_MS`): batches are refused with 503 and Retry-After once the queued messages
+   * would take longer than this to commit at the measured rate; see docs/performance.md.
+   */
+  ingestAdmission?: { maxQueueMs?: number; minQueued?: number } | undefined;
 }
 
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOptions {
@@ -94,6 +99,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): FiduciaOpt
     readCacheSubjects: env.FIDUCIA_READ_CACHE_SUBJECTS ? Number(env.FIDUCIA_READ_CACHE_SUBJECTS) : undefined,
     // Kept as text and checked by createFiducia, so that a bad value stops `start` but not maintenance commands.
     trustProxy: env.FIDUCIA_TRUST_PROXY || undefined,
+    // NaN included: checked by createFiducia.
+    ingestAdmission: env.FIDUCIA_INGEST_MAX_QUEUE_MS ? { maxQueueMs: Number(env.FIDUCIA_INGEST_MAX_QUEUE_MS) } : undefined,
   };
 }
 

@@ -14,6 +14,7 @@ const SAMPLE_ARGS: Record<string, unknown[]> = {
   InvariantError: ['broken'],
   UnknownDestinationError: ['crm'],
   RateLimitedError: [30],
+  IngestOverloadedError: [2],
   VerificationFailedError: [2],
   InvalidEmailError: [],
   DownloadNotFoundError: [],

@@ -16,6 +16,11 @@ export class Metrics {
     labelNames: ['kind', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly overloaded = new Counter({
+    name: 'fiducia_ingest_refused_messages_total',
+    help: 'Messages refused with 503 and Retry-After because the ingestion queue was past its bound (backpressure).',
+    registers: [this.registry],
+  });
   readonly consents = new Counter({
     name: 'fiducia_consent_records_total',
     help: 'Consent ledger entries by status and method.',

@@ -1,6 +1,7 @@
 // The ingestion writer: queues collection work and commits it in groups, answering each caller only after its commit.
 import type { DataScope } from '../../store/scope.ts';
 import { FiduciaError } from '../../domain/errors.ts';
+import { Admission, DEFAULT_ADMISSION, type AdmissionSettings } from './admission.ts';
 import { IngestFlush, type FlushDeps, type WriteOp, type WriteResult } from './ingest-flush.ts';
 
 interface Pending {
@@ -20,6 +21,9 @@ export class ShuttingDownError extends FiduciaError {
   }
 }
 
+/** Messages an op puts in the queue; a consent choice is small and never refused, so it counts none. */
+const weight = (op: WriteOp): number => (op.kind === 'messages' ? op.messages.length : 0);
+
 function isConflict(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   // PostgreSQL unique violation / serialization failure / deadlock; SQLite constraint: another writer got there first.
@@ -30,16 +34,39 @@ export class IngestService {
   #queue: Pending[] = [];
   #draining: Promise<void> | null = null;
   #closed = false;
+  /** Backpressure: refuses batches past a bound on queued work (admission.ts). */
+  readonly admission: Admission;
 
   constructor(
     private readonly db: DataScope,
     private readonly deps: FlushDeps,
-  ) {}
+    admission: Partial<AdmissionSettings> = {},
+  ) {
+    this.admission = new Admission({ ...DEFAULT_ADMISSION, ...admission });
+  }
 
   submit<T extends WriteResult>(op: WriteOp): Promise<T> {
     if (this.#closed) return Promise.reject(new ShuttingDownError());
+    const n = weight(op);
+    try {
+      this.admission.enter(n);
+    } catch (err) {
+      this.deps.metrics.overloaded.inc(n);
+      return Promise.reject(err);
+    }
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ op, resolve: resolve as (r: WriteResult) => void, reject });
+      const leave = () => this.admission.leave(n);
+      this.#queue.push({
+        op,
+        resolve: (r) => {
+          leave();
+          resolve(r as T);
+        },
+        reject: (e) => {
+          leave();
+          reject(e);
+        },
+      });
       this.#kick();
     });
   }
@@ -58,7 +85,9 @@ export class IngestService {
     while (this.#queue.length > 0) {
       const group = this.#queue.splice(0, MAX_GROUP_OPS);
       try {
+        const started = performance.now();
         const results = await this.#commit(group.map((p) => p.op));
+        this.admission.observe(group.reduce((sum, p) => sum + weight(p.op), 0), performance.now() - started);
         group.forEach((p, i) => p.resolve(results[i]!));
       } catch (err) {
         if (group.length === 1) {

@@ -142,6 +142,11 @@ const TABLE: Record<string, Rule> = {
   'GET /demo.js': PUBLIC,
   'GET /demo.css': PUBLIC,
   'GET /demo-ads.js': PUBLIC,
+  // The console (web/console/): its page and files are public; everything it shows comes from the API with a session.
+  'GET /': PUBLIC,
+  'GET /console': PUBLIC,
+  'GET /console.js': PUBLIC,
+  'GET /console.css': PUBLIC,
   'GET /openapi.json': PUBLIC,
   // The API reference (Swagger UI, src/http/api-docs.ts): its page, its own files and the document it renders.
   'GET /docs': PUBLIC,
@@ -700,6 +705,7 @@ await eachDialect('OWASP API Top 10', (dialect) => {
         ['GET', '/widget.js', {}],
         ['GET', '/privacy', {}],
         ['GET', '/demo', {}],
+        ['GET', '/console', {}],
         ['GET', '/v1/consent/config', {}],
         ['GET', '/api/v1/ropa?format=html', bearer(ADMIN_TOKEN)],
         ['GET', '/api/v1/ropa/purposes?format=html', {}],

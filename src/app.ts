@@ -186,7 +186,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const delivery = opts.deliveries ?? {};
   const detection = cfg.config.detection;
   const exfiltration = new ExfiltrationService({
-    db: dbs.store, audit, access, metrics, logger, sender,
+    db: dbs.store, audit, access, console: consoleUsers, metrics, logger, sender,
     // A key of its own, derived like the other keyed hashes: the stored windows hold hashes nobody can match without it.
     blindIndex: new BlindIndexer(ring.blindIndex.index('fiducia-exfiltration-windows', 'v1')),
     settings: detection,

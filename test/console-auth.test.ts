@@ -62,7 +62,7 @@ await eachDialect('console authentication', (dialect) => {
     const ok = raced.find((r) => r.statusCode === 201)!;
     adminName = ok.json<{ user: { username: string } }>().user.username;
     assert.ok(['admin@example.com', 'rival@example.com'].includes(adminName), `stored trimmed and in lower case: ${adminName}`);
-    assert.deepEqual({ ...ok.json<{ user: { username: string; role: string } }>().user, id: '', createdAt: '' }, { id: '', createdAt: '', username: adminName, role: 'admin', disabledAt: null });
+    assert.deepEqual({ ...ok.json<{ user: { username: string; role: string } }>().user, id: '', createdAt: '' }, { id: '', createdAt: '', username: adminName, role: 'admin', disabledAt: null, suspendedAt: null, suspendedReason: null });
     const again = await f.app.inject({ method: 'POST', url, payload: { bootstrapToken: ADMIN_TOKEN, username: 'second@example.com', password: ADMIN_PASSWORD } });
     assert.equal(again.statusCode, 409, again.body);
     assert.equal(again.json<ErrorBody>().error.code, 'FIDUCIA_CONSOLE_SETUP_DONE');

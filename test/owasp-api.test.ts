@@ -132,6 +132,8 @@ const TABLE: Record<string, Rule> = {
   'GET /api/v1/console/users': ADMIN,
   'POST /api/v1/console/users/:id/disable': ADMIN,
   'POST /api/v1/console/users/:id/password': ADMIN,
+  'POST /api/v1/console/users/:id/reinstate': ADMIN,
+  'GET /api/v1/console/users/:id/subjects-read': STAFF,
   'GET /widget.js': PUBLIC,
   'GET /privacy': PUBLIC,
   'GET /transparency': PUBLIC,

@@ -18,7 +18,7 @@ export interface DetectionWindow {
 
 export interface DetectionSettings {
   windows: DetectionWindow[];
-  /** Roles whose tokens are suspended when they cross a threshold; the others only raise the alert. */
+  /** Roles whose tokens and console users are suspended when they cross a threshold; the others only raise the alert. */
   suspend: DetectionRole[];
   webhook?: { endpoint: string; secretEnv: string; allowPrivateNetwork: boolean } | undefined;
 }

@@ -40,18 +40,38 @@ export class ConsoleRepo {
   }
 
   listUsers(): Promise<Omit<ConsoleUsersTable, 'password_hash'>[]> {
-    return this.db.selectFrom('console_users').select(['id', 'username', 'role', 'created_at', 'password_changed_at', 'disabled_at']).orderBy('id', 'asc').execute();
+    return this.db.selectFrom('console_users').select(['id', 'username', 'role', 'created_at', 'password_changed_at', 'disabled_at', 'suspended_at', 'suspended_reason']).orderBy('id', 'asc').execute();
   }
 
-  /** Active users with this role. */
-  async countActive(role: string): Promise<number> {
-    const r = await this.db
+  /** Users with this role able to act: neither disabled nor suspended; `except` is left out of the count. */
+  async countActive(role: string, except?: string): Promise<number> {
+    let q = this.db
       .selectFrom('console_users')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('role', '=', role)
       .where('disabled_at', 'is', null)
-      .executeTakeFirst();
+      .where('suspended_at', 'is', null);
+    if (except !== undefined) q = q.where('id', '!=', except);
+    const r = await q.executeTakeFirst();
     return Number(r?.n ?? 0);
+  }
+
+  /** Marks an active user suspended; false when the user is disabled or already suspended. */
+  async suspendUser(id: string, at: number, reason: string): Promise<boolean> {
+    const r = await this.db
+      .updateTable('console_users')
+      .set({ suspended_at: at, suspended_reason: reason })
+      .where('id', '=', id)
+      .where('disabled_at', 'is', null)
+      .where('suspended_at', 'is', null)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  /** Lifts a suspension; false when the user was not suspended. */
+  async reinstateUser(id: string): Promise<boolean> {
+    const r = await this.db.updateTable('console_users').set({ suspended_at: null, suspended_reason: null }).where('id', '=', id).where('suspended_at', 'is not', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async disableUser(id: string, at: number): Promise<boolean> {

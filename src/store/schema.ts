@@ -45,6 +45,10 @@ export interface ConsoleUsersTable {
   created_at: number;
   password_changed_at: number;
   disabled_at: number | null;
+  /** Set when exfiltration detection suspended the user: sessions and logins are refused until an admin reinstates. */
+  suspended_at: number | null;
+  /** Why (`exfiltration`); null while not suspended. */
+  suspended_reason: string | null;
 }
 
 export interface ConsoleSessionsTable {

@@ -23,7 +23,17 @@ const CreateBody = Type.Object({ username: Username, role: Role, password: Passw
 const ResetBody = Type.Object({ password: Password }, { additionalProperties: false });
 const ChangeBody = Type.Object({ currentPassword: AnyPassword, newPassword: Password }, { additionalProperties: false });
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }) });
-const User = Type.Object({ id: Type.String(), username: Type.String(), role: Type.String(), createdAt: Type.String(), disabledAt: Type.Union([Type.String(), Type.Null()]) });
+const User = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  role: Type.String(),
+  createdAt: Type.String(),
+  disabledAt: Type.Union([Type.String(), Type.Null()]),
+  /** Set while exfiltration detection holds the user suspended (docs/exfiltration.md). */
+  suspendedAt: Type.Union([Type.String(), Type.Null()]),
+  suspendedReason: Type.Union([Type.String(), Type.Null()]),
+});
+const Reinstated = Type.Object({ id: Type.String(), status: Type.Literal('active') });
 const Me = Type.Object({ user: User, csrfToken: Type.String() });
 const ErrorReply = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }) });
 const errors = { 400: ErrorReply, 401: ErrorReply, 403: ErrorReply };
@@ -37,6 +47,8 @@ const userView = (u: ConsoleUser) => ({
   role: u.role,
   createdAt: new Date(u.createdAt).toISOString(),
   disabledAt: u.disabledAt === null ? null : new Date(u.disabledAt).toISOString(),
+  suspendedAt: u.suspendedAt === null ? null : new Date(u.suspendedAt).toISOString(),
+  suspendedReason: u.suspendedReason,
 });
 
 export async function consoleAuthRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
@@ -91,6 +103,10 @@ function startRoutes(app: FastifyInstance, ctx: HttpContext, users: ConsoleUsers
       if (!started) {
         ctx.authFailures.record(req.ip, 'bad_password', req.routeOptions.url ?? 'unmatched');
         throw new FiduciaError('FIDUCIA_UNAUTHORIZED', 'wrong user name or password');
+      }
+      // Only after the right password: a guesser never learns that a name exists from this answer.
+      if ('suspended' in started) {
+        throw new FiduciaError('FIDUCIA_USER_SUSPENDED', 'this console user is suspended by exfiltration detection: an admin must reinstate it', { reason: 'user_suspended', userId: started.suspended.id });
       }
       const csrfToken = startSession(reply, ctx, users, started.sessionId);
       return { user: userView(started.user), csrfToken };
@@ -167,6 +183,20 @@ function userRoutes(app: FastifyInstance, ctx: HttpContext, users: ConsoleUsers)
       if (r === 'not_found') throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such console user');
       if (r === 'last_admin') throw new FiduciaError('FIDUCIA_LAST_ADMIN_USER', 'this is the last active console admin: create another admin first');
       return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/api/v1/console/users/:id/reinstate',
+    { schema: { operationId: 'reinstateConsoleUser', summary: 'Reinstate a console user suspended by exfiltration detection (admin only)', tags: TAGS, security: STAFF, params: IdParams, response: { 200: Reinstated, ...errors, 404: ErrorReply, 409: ErrorReply } } },
+    async (req) => {
+      const caller = admin(req);
+      const { id } = req.params as Static<typeof IdParams>;
+      const r = await users.reinstateUser(id, caller.tokenId);
+      if (r === 'not_found') throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such console user');
+      if (r === 'self') throw new FiduciaError('FIDUCIA_FORBIDDEN', 'another admin must reinstate you', { reason: 'self_reinstate' });
+      if (r === 'not_suspended') throw new FiduciaError('FIDUCIA_REQUEST_STATE', 'this console user is not suspended', { reason: 'not_suspended' });
+      return { id, status: 'active' as const };
     },
   );
 

@@ -1,10 +1,13 @@
-// Exfiltration response: an admin reinstates a suspended token; an admin or DPO lists the subjects a token read, from
-// the audit log (pseudonymous subject ids only). Both audited.
+// Exfiltration response: an admin reinstates a suspended token (console users: src/http/routes/console-auth.ts); an
+// admin or DPO lists the subjects a token or a console user read, from the audit log (pseudonymous subject ids only).
+// Both audited.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticate, requireRole, type Caller } from '../auth.ts';
 import type { HttpContext } from '../context.ts';
 import { FiduciaError } from '../errors.ts';
+import { principalOf } from '../../services/console/console-users.ts';
+import type { SubjectsReadPage } from '../../services/exfiltration/subjects-read.ts';
 
 // Printable ASCII only (see tokens.ts): a NUL byte would reach PostgreSQL.
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }) });
@@ -72,18 +75,36 @@ export async function exfiltrationRoutes(app: FastifyInstance, ctx: HttpContext)
     '/api/v1/tokens/:id/subjects-read',
     { schema: { operationId: 'listSubjectsReadByToken', summary: 'The subjects a token read, from the audit log (pseudonymous ids)', tags: ['tokens'], security: [{ token: [] }], params: IdParams, querystring: SubjectsQuery, response: { 200: SubjectsPage, ...errors } } },
     async (req) => {
-      const caller = callers.get(req)!;
       const { id } = req.params as Static<typeof IdParams>;
-      const q = req.query as Static<typeof SubjectsQuery>;
-      const since = q.since === undefined ? Date.now() - WEEK_MS : Date.parse(q.since);
-      if (!Number.isFinite(since)) throw new FiduciaError('FIDUCIA_VALIDATION', 'since must be an ISO 8601 time');
+      const since = sinceOf(req.query as Static<typeof SubjectsQuery>);
       if (!(await ctx.access.tokenById(id))) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such token');
-      const page = await ctx.exfiltration.subjectsRead(id, since, q.cursor === undefined ? null : Number(q.cursor), q.limit === undefined ? 500 : Number(q.limit));
-      // Who looked at whose reads is on record too; the ids themselves are not repeated in the log.
-      await ctx.audit.record([
-        { actor: caller.tokenId, action: 'exfiltration.subjects_read', outcome: 'ok', counts: { subjects: page.subjects.length, entries: page.entries }, details: { tokenId: id, since: page.since, cursor: q.cursor ?? null } },
-      ]);
-      return page;
+      return listed(ctx, callers.get(req)!, id, since, req.query as Static<typeof SubjectsQuery>, { tokenId: id });
     },
   );
+
+  app.get(
+    '/api/v1/console/users/:id/subjects-read',
+    { schema: { operationId: 'listSubjectsReadByConsoleUser', summary: 'The subjects a console user read, from the audit log (pseudonymous ids)', tags: ['console'], security: [{ token: [] }], params: IdParams, querystring: SubjectsQuery, response: { 200: SubjectsPage, ...errors } } },
+    async (req) => {
+      const { id } = req.params as Static<typeof IdParams>;
+      const since = sinceOf(req.query as Static<typeof SubjectsQuery>);
+      if (!(await ctx.console?.userById(id))) throw new FiduciaError('FIDUCIA_NOT_FOUND', 'no such console user');
+      return listed(ctx, callers.get(req)!, principalOf(id), since, req.query as Static<typeof SubjectsQuery>, { userId: id });
+    },
+  );
+}
+
+function sinceOf(q: Static<typeof SubjectsQuery>): number {
+  const since = q.since === undefined ? Date.now() - WEEK_MS : Date.parse(q.since);
+  if (!Number.isFinite(since)) throw new FiduciaError('FIDUCIA_VALIDATION', 'since must be an ISO 8601 time');
+  return since;
+}
+
+/** One page of what `principal` read; who looked at whose reads is on record too, without repeating the ids. */
+async function listed(ctx: HttpContext, caller: Caller, principal: string, since: number, q: Static<typeof SubjectsQuery>, whose: Record<string, string>): Promise<SubjectsReadPage> {
+  const page = await ctx.exfiltration.subjectsRead(principal, since, q.cursor === undefined ? null : Number(q.cursor), q.limit === undefined ? 500 : Number(q.limit));
+  await ctx.audit.record([
+    { actor: caller.tokenId, action: 'exfiltration.subjects_read', outcome: 'ok', counts: { subjects: page.subjects.length, entries: page.entries }, details: { ...whose, since: page.since, cursor: q.cursor ?? null } },
+  ]);
+  return page;
 }

@@ -52,6 +52,9 @@ export interface ConsoleUser {
   createdAt: number;
   passwordChangedAt: number;
   disabledAt: number | null;
+  /** Set while exfiltration detection holds the user suspended (docs/exfiltration.md). */
+  suspendedAt: number | null;
+  suspendedReason: string | null;
 }
 
 /** A live session: the user behind it and the hash that names it (never the id the cookie carries). */
@@ -70,6 +73,9 @@ export interface ConsoleOptions {
 
 export type UserChange = 'ok' | 'not_found' | 'already_disabled' | 'last_admin';
 
+/** A login: a new session, the right password of a suspended user (who may be told so), or null (the same 401 for all else). */
+export type LoginResult = { sessionId: string; user: ConsoleUser } | { suspended: ConsoleUser } | null;
+
 function userOf(r: Omit<ConsoleUsersTable, 'password_hash'>): ConsoleUser {
   return {
     id: r.id,
@@ -78,6 +84,8 @@ function userOf(r: Omit<ConsoleUsersTable, 'password_hash'>): ConsoleUser {
     createdAt: Number(r.created_at),
     passwordChangedAt: Number(r.password_changed_at),
     disabledAt: r.disabled_at === null ? null : Number(r.disabled_at),
+    suspendedAt: r.suspended_at === null ? null : Number(r.suspended_at),
+    suspendedReason: r.suspended_reason,
   };
 }
 
@@ -124,7 +132,7 @@ export class ConsoleUsers {
 
   #row(username: string, role: ConsoleRole, hash: string): ConsoleUsersTable {
     const now = this.#now();
-    return { id: uuidv7(), username: normalizeUsername(username), role, password_hash: hash, created_at: now, password_changed_at: now, disabled_at: null };
+    return { id: uuidv7(), username: normalizeUsername(username), role, password_hash: hash, created_at: now, password_changed_at: now, disabled_at: null, suspended_at: null, suspended_reason: null };
   }
 
   async createUser(username: string, role: ConsoleRole, password: string, actor: string): Promise<ConsoleUser | null> {
@@ -141,15 +149,25 @@ export class ConsoleUsers {
     return (await new ConsoleRepo(this.db).listUsers()).map(userOf);
   }
 
+  async userById(id: string): Promise<ConsoleUser | null> {
+    const row = await new ConsoleRepo(this.db).userById(id);
+    return row ? userOf(row) : null;
+  }
+
   /**
    * A new session for the right password, or null. An unknown name, a disabled user and a wrong password take the same
-   * path (one scrypt) and give the same null: the answer tells nobody which names exist.
+   * path (one scrypt) and give the same null: the answer tells nobody which names exist. Only whoever proved the
+   * password of a suspended user learns that it is suspended (and the refusal is audited).
    */
-  async login(username: string, password: string): Promise<{ sessionId: string; user: ConsoleUser } | null> {
+  async login(username: string, password: string): Promise<LoginResult> {
     const row = await new ConsoleRepo(this.db).userByName(normalizeUsername(username));
     this.#dummy ??= hashPassword(randomBytes(16).toString('hex'));
     const ok = await verifyPassword(password, row?.password_hash ?? (await this.#dummy));
     if (!row || !ok || row.disabled_at !== null) return null;
+    if (row.suspended_at !== null) {
+      await this.audit.append(this.db, [{ actor: principalOf(row.id), action: 'console.login', outcome: 'denied', details: { userId: row.id, role: row.role, reason: 'user_suspended' } }]);
+      return { suspended: userOf(row) };
+    }
     const sessionId = randomBytes(32).toString('base64url');
     const now = this.#now();
     await this.#write(async (repo, append) => {
@@ -161,7 +179,7 @@ export class ConsoleUsers {
     return { sessionId, user: userOf(row) };
   }
 
-  /** The live session the cookie names, or null (unknown, revoked, idle too long, too old, or its user disabled). */
+  /** The live session the cookie names, or null (unknown, revoked, idle too long, too old, or its user disabled or suspended). */
   async session(sessionId: string): Promise<ConsoleSession | null> {
     if (sessionId.length !== 43) return null;
     const idHash = sha256(sessionId);
@@ -171,7 +189,7 @@ export class ConsoleUsers {
     const now = this.#now();
     if (now - Number(s.last_seen_at) > this.idleMs || now - Number(s.created_at) > this.absoluteMs) return null;
     const user = await repo.userById(s.user_id);
-    if (!user || user.disabled_at !== null) return null;
+    if (!user || user.disabled_at !== null || user.suspended_at !== null) return null;
     // One write a minute at most per session: enough for a 30-minute idle limit.
     if (now - Number(s.last_seen_at) >= 60_000) await repo.touchSession(idHash, now);
     return { user: userOf(user), sessionHash: idHash };
@@ -191,7 +209,8 @@ export class ConsoleUsers {
       const row = await repo.userById(id);
       if (!row) return 'not_found';
       if (row.disabled_at !== null) return 'already_disabled';
-      if (row.role === 'admin' && (await repo.countActive('admin')) <= 1) {
+      // Another admin able to act must remain (a suspended one cannot until reinstated).
+      if (row.role === 'admin' && (await repo.countActive('admin', id)) === 0) {
         await append({ actor, action: 'console.user.disable', outcome: 'denied', details: { userId: id, reason: 'last_admin' } });
         return 'last_admin';
       }
@@ -200,6 +219,37 @@ export class ConsoleUsers {
       const ended = await repo.revokeUserSessions(id, now);
       await append({ actor, action: 'console.user.disable', outcome: 'ok', counts: { sessions: ended }, details: { userId: id } });
       return 'ok';
+    });
+  }
+
+  /**
+   * Suspends a user (exfiltration detection): their sessions end at once and `console.user.suspend` is audited in the
+   * same transaction. Applies to admins too, the last one included: an admin token can always reinstate (the last
+   * admin token is never revoked nor suspended). 'not_active' for an unknown, disabled or already suspended user.
+   */
+  async suspendUser(id: string, reason: string, details: Record<string, string | number>): Promise<'suspended' | 'not_active'> {
+    return this.#write(async (repo, append) => {
+      const row = await repo.userById(id);
+      const now = this.#now();
+      if (!row || !(await repo.suspendUser(id, now, reason))) return 'not_active';
+      const ended = await repo.revokeUserSessions(id, now);
+      await append({ actor: 'system', action: 'console.user.suspend', outcome: 'ok', counts: { sessions: ended }, details: { userId: id, role: row.role, reason, ...details } });
+      return 'suspended';
+    });
+  }
+
+  /** An admin lifts a suspension, audited as `console.user.reinstate`; nobody lifts their own (refused and audited). */
+  async reinstateUser(id: string, actor: string): Promise<'reinstated' | 'not_found' | 'not_suspended' | 'self'> {
+    return this.#write(async (repo, append) => {
+      const row = await repo.userById(id);
+      if (!row) return 'not_found';
+      if (actor === principalOf(id)) {
+        await append({ actor, action: 'console.user.reinstate', outcome: 'denied', details: { userId: id, reason: 'self' } });
+        return 'self';
+      }
+      if (!(await repo.reinstateUser(id))) return 'not_suspended';
+      await append({ actor, action: 'console.user.reinstate', outcome: 'ok', details: { userId: id, role: row.role, reason: row.suspended_reason ?? '' } });
+      return 'reinstated';
     });
   }
 

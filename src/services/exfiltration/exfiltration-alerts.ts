@@ -1,4 +1,4 @@
-// What a crossed threshold does: suspends the token where configured, writes the `exfiltration.alert` audit entry,
+// What a crossed threshold does: suspends the token or console user where configured, writes the `exfiltration.alert` audit entry,
 // counts it on /metrics and posts a signed webhook when one is configured. Nothing personal leaves: a principal id,
 // the window, the threshold and the subject count.
 import { randomUUID } from 'node:crypto';
@@ -7,6 +7,7 @@ import { Webhook } from 'standardwebhooks';
 import type { DetectionSettings } from '../../domain/privacy-config-detection.ts';
 import type { AccessService } from '../access/access.ts';
 import type { AuditRecorder } from '../audit/audit-port.ts';
+import type { ConsoleUsers } from '../console/console-users.ts';
 import type { OutboundClient } from '../destinations/outbound.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Crossing } from './disclosure-monitor.ts';
@@ -14,6 +15,8 @@ import type { Crossing } from './disclosure-monitor.ts';
 export interface AlertDeps {
   settings: DetectionSettings;
   access: AccessService;
+  /** Console users, suspended like tokens when their role is listed in `suspend` (principal `user:<id>`). */
+  console?: ConsoleUsers | undefined;
   audit: AuditRecorder;
   metrics: Metrics;
   logger: Logger;
@@ -29,6 +32,9 @@ const MAX_WEBHOOKS_IN_FLIGHT = 16;
 
 export type AlertOutcome = 'suspended' | 'alerted' | 'suspend_refused';
 
+/** The principal prefix of console users (src/services/console/console-users.ts principalOf). */
+const USER_PREFIX = 'user:';
+
 export class ExfiltrationAlerts {
   readonly #signer: Webhook | undefined;
   readonly #inFlight = new Set<Promise<void>>();
@@ -40,14 +46,8 @@ export class ExfiltrationAlerts {
   }
 
   async raise(c: Crossing): Promise<AlertOutcome> {
-    const token = c.principal.startsWith('user:') ? null : await this.deps.access.tokenById(c.principal);
-    const role = token?.role ?? (c.principal.startsWith('user:') ? 'user' : 'unknown');
-    let outcome: AlertOutcome = 'alerted';
-    // Suspended first: the next request with the token is refused as soon as this commits.
-    if (token && (this.deps.settings.suspend as readonly string[]).includes(token.role)) {
-      const r = await this.deps.access.suspendToken(c.principal, 'exfiltration', { windowSeconds: c.windowSeconds, subjects: c.subjects });
-      outcome = r === 'suspended' ? 'suspended' : r === 'last_admin' ? 'suspend_refused' : 'alerted';
-    }
+    // Suspended first: the next request with the token or session is refused as soon as this commits.
+    const { role, outcome } = c.principal.startsWith(USER_PREFIX) ? await this.#suspendUser(c) : await this.#suspendToken(c);
     await this.deps.audit.record([
       {
         actor: 'system',
@@ -61,6 +61,29 @@ export class ExfiltrationAlerts {
     this.deps.logger.warn({ principal: c.principal, role, windowSeconds: c.windowSeconds, threshold: c.threshold, subjects: c.subjects, response: outcome }, 'exfiltration threshold crossed');
     this.#post(c, role, outcome);
     return outcome;
+  }
+
+  #suspends(role: string): boolean {
+    return (this.deps.settings.suspend as readonly string[]).includes(role);
+  }
+
+  async #suspendToken(c: Crossing): Promise<{ role: string; outcome: AlertOutcome }> {
+    const token = await this.deps.access.tokenById(c.principal);
+    if (!token) return { role: 'unknown', outcome: 'alerted' };
+    if (!this.#suspends(token.role)) return { role: token.role, outcome: 'alerted' };
+    const r = await this.deps.access.suspendToken(c.principal, 'exfiltration', { windowSeconds: c.windowSeconds, subjects: c.subjects });
+    return { role: token.role, outcome: r === 'suspended' ? 'suspended' : r === 'last_admin' ? 'suspend_refused' : 'alerted' };
+  }
+
+  /** A console user whose role is listed in `suspend`: suspended and every session ended (an admin token can reinstate). */
+  async #suspendUser(c: Crossing): Promise<{ role: string; outcome: AlertOutcome }> {
+    const users = this.deps.console;
+    const id = c.principal.slice(USER_PREFIX.length);
+    const user = users ? await users.userById(id) : null;
+    if (!users || !user) return { role: 'unknown', outcome: 'alerted' };
+    if (!this.#suspends(user.role)) return { role: user.role, outcome: 'alerted' };
+    const r = await users.suspendUser(id, 'exfiltration', { windowSeconds: c.windowSeconds, subjects: c.subjects });
+    return { role: user.role, outcome: r === 'suspended' ? 'suspended' : 'alerted' };
   }
 
   /** Waits for the webhook posts in flight (tests, shutdown). */
@@ -82,7 +105,7 @@ export class ExfiltrationAlerts {
       type: 'exfiltration.alert',
       id,
       timestamp: new Date(at).toISOString(),
-      principal: { kind: c.principal.startsWith('user:') ? 'user' : 'token', id: c.principal, role },
+      principal: { kind: c.principal.startsWith(USER_PREFIX) ? 'user' : 'token', id: c.principal, role },
       windowSeconds: c.windowSeconds,
       threshold: c.threshold,
       subjects: c.subjects,

@@ -8,6 +8,7 @@ import type { DataScope } from '../../store/scope.ts';
 import type { AccessService } from '../access/access.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditEntryInput } from '../audit/audit-port.ts';
+import type { ConsoleUsers } from '../console/console-users.ts';
 import type { OutboundClient } from '../destinations/outbound.ts';
 import type { Metrics } from '../metrics.ts';
 import { DisclosureMonitor } from './disclosure-monitor.ts';
@@ -18,6 +19,8 @@ export interface ExfiltrationDeps {
   db: DataScope;
   audit: AuditLog;
   access: AccessService;
+  /** Console users (principal `user:<id>`), suspended like tokens where the configuration says so. */
+  console?: ConsoleUsers | undefined;
   metrics: Metrics;
   logger: Logger;
   sender: OutboundClient;
@@ -38,7 +41,7 @@ export class ExfiltrationService {
 
   constructor(private readonly deps: ExfiltrationDeps) {
     this.settings = deps.settings ?? DEFAULT_DETECTION;
-    this.#alerts = new ExfiltrationAlerts({ settings: this.settings, access: deps.access, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, sender: deps.sender, webhookSecret: deps.webhookSecret });
+    this.#alerts = new ExfiltrationAlerts({ settings: this.settings, access: deps.access, console: deps.console, audit: deps.audit, metrics: deps.metrics, logger: deps.logger, sender: deps.sender, webhookSecret: deps.webhookSecret });
     this.#monitor = new DisclosureMonitor({
       db: deps.db,
       settings: this.settings,

@@ -2,12 +2,15 @@
 // documents in Italian and English, the data map of the record of processing, console users (an analyst created, an
 // analyst's own password change) and the alerts page; Italian and English, desktop and phone, axe and overflow.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { ARTEFACTS, assertNoOverflow, assertNoViolations, browserSkip, launchBrowser, startListening } from './helpers/browser.ts';
 import { consoleUser, signIn } from './helpers/console.ts';
+import { ADMIN_TOKEN, basicAuth, WRITE_KEY } from './helpers/harness.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 
 // bypassCSP only lets the test inject axe-core; the console's own scripts are the same.
 const VIEWPORTS = [
@@ -96,16 +99,51 @@ async function showDocument(page: Page, doc: 'notification' | 'subject-notice', 
   return article.innerText();
 }
 
+/** The shipped configuration with a detection threshold of two people a minute, so that an alert is quick to raise. */
+function lowThresholdConfig(): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'fiducia-console-gov-')), 'fiducia.yaml');
+  const detection = ['detection:', '  windows:', '    - { seconds: 60, subjects: 2 }', '  suspend: [service]'].join('\n');
+  writeFileSync(path, `${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${detection}\n`);
+  return path;
+}
+
+/** A service token that reads two profiles: exfiltration detection suspends it and writes the alert. */
+async function raiseAlert(url: string): Promise<{ id: string }> {
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${url}${path}`, { ...init, headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers as Record<string, string>) } });
+  const batch = [0, 1, 2].map((i) => ({ type: 'identify', userId: `gov${i}`, messageId: `gov-${i}`, traits: { favoriteCategory: 'books' }, context: { consent: { categoryPreferences: { personalization: true } } } }));
+  const ingested = await api('/v1/batch', { method: 'POST', headers: { authorization: basicAuth(WRITE_KEY) }, body: JSON.stringify({ batch }) });
+  const ingestedText = await ingested.text();
+  assert.equal(ingested.status, 200, ingestedText);
+  const made = await api('/api/v1/tokens', { method: 'POST', body: JSON.stringify({ name: 'Recommendations service', role: 'service', purposes: ['personalization'] }) });
+  const body = await made.text();
+  assert.equal(made.status, 201, body);
+  const token = JSON.parse(body) as { id: string; token: string };
+  for (const i of [0, 1]) {
+    const r = await fetch(`${url}/api/v1/profiles/userId:gov${i}?purpose=personalization`, { headers: { authorization: `Bearer ${token.token}` } });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+  }
+  for (let tries = 0; tries < 50; tries++) {
+    const list = (await (await api('/api/v1/tokens')).json()) as { tokens: { id: string; suspendedAt: string | null }[] };
+    if (list.tokens.find((t) => t.id === token.id)?.suspendedAt) return token;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the token was not suspended');
+}
+
 describe('console governance pages (browser)', { skip: browserSkip() }, () => {
   let f: Awaited<ReturnType<typeof startListening>>;
   let browser: Browser;
   let admin: { username: string; password: string };
+  let suspended: { id: string };
 
   before(async () => {
     mkdirSync(ARTEFACTS, { recursive: true });
-    f = await startListening();
+    f = await startListening({ configPath: lowThresholdConfig() });
     browser = await launchBrowser();
     admin = await consoleUser(f, 'admin');
+    suspended = await raiseAlert(f.url);
   });
   after(async () => {
     await browser?.close();
@@ -181,6 +219,34 @@ describe('console governance pages (browser)', { skip: browserSkip() }, () => {
       });
     }
   }
+
+  it('alerts: the alert names the token, lists the subjects it read, and the token is reinstated', async () => {
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    try {
+      await signIn(page, f, admin, 'en', '#/alerts');
+      const alert = page.locator('tbody tr', { hasText: 'Token “Recommendations service”' }).first();
+      await alert.waitFor();
+      const row = await alert.innerText();
+      assert.match(row, /service/, row);
+      assert.match(row, /suspended/, row);
+      assert.match(row, /2 \/ 2/, `subjects read / threshold: ${row}`);
+      await click(alert.getByRole('button', { name: /^Subjects read/ }));
+      const read = page.getByRole('region', { name: 'Subjects read by Token “Recommendations service”' });
+      await read.locator('tbody tr code').first().waitFor();
+      assert.equal(await read.locator('tbody tr').count(), 2, 'the two people the token read');
+      assert.match(await read.innerText(), /profile: 1/);
+      await assertNoViolations(page, 'alerts with data');
+      await page.screenshot({ path: join(ARTEFACTS, 'alerts-subjects-read-en-desktop.png'), fullPage: true });
+      await click(page.getByRole('button', { name: 'Reinstate Token “Recommendations service”' }));
+      await page.locator('.announce', { hasText: 'is active again' }).waitFor();
+      await page.getByText('No token is suspended.').waitFor();
+      const tokens = (await (await fetch(`${f.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { tokens: { id: string; suspendedAt: string | null }[] };
+      assert.equal(tokens.tokens.find((t) => t.id === suspended.id)?.suspendedAt, null, 'reinstated through the API');
+    } finally {
+      await context.close();
+    }
+  });
 
   it('an analyst sees only their own password change, and changes it', async () => {
     const who = await consoleUser(f, 'analyst');

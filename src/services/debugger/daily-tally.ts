@@ -1,9 +1,14 @@
 // The overview's daily counts as collection produces them: every message the live debugger is offered (sampled or not)
 // adds to per-day counters in memory, which the debugger's writes drain into `daily_counts`. A few additions per message.
-import { DAY_MS, utcDay, type DailyCount, type DailyMetric } from '../../domain/daily-counts.ts';
-import type { MessageCapture } from '../../domain/debugger-entry.ts';
+import { DAY_MS, utcDay, type DailyCount } from '../../domain/daily-counts.ts';
+import type { DebuggerOutcome, MessageCapture } from '../../domain/debugger-entry.ts';
 
-type Counters = Record<DailyMetric, Map<string, number>>;
+/** Per message type, a counter per outcome: no key string is built per message. */
+interface Counters {
+  messages: Map<string, Record<DebuggerOutcome, number>>;
+  message_drops: Map<string, number>;
+  field_drops: Map<string, number>;
+}
 
 const bump = (m: Map<string, number>, key: string, by = 1) => m.set(key, (m.get(key) ?? 0) + by);
 
@@ -16,11 +21,13 @@ export class DailyTally {
   /** Counts one message: its type and outcome, why it was dropped, and the reason of each field it dropped. */
   add(c: MessageCapture): void {
     const day = this.#day(c.receivedAt);
-    bump(day.messages, `${c.message.type}.${c.outcome}`);
+    let byOutcome = day.messages.get(c.message.type);
+    if (!byOutcome) day.messages.set(c.message.type, (byOutcome = { stored: 0, duplicate: 0, dropped: 0 }));
+    byOutcome[c.outcome]++;
     if (c.reason !== null) bump(day.message_drops, c.reason);
     if (c.userIdUnverified) bump(day.field_drops, 'unverified_identity');
     const drops = c.plan?.drops;
-    if (drops) for (const d of drops) bump(day.field_drops, d.reason);
+    if (drops) for (let i = 0; i < drops.length; i++) bump(day.field_drops, drops[i]!.reason);
   }
 
   #day(at: number): Counters {
@@ -42,7 +49,10 @@ export class DailyTally {
     const rows: DailyCount[] = [];
     for (const [start, day] of this.#days) {
       const d = utcDay(start);
-      for (const metric of Object.keys(day) as DailyMetric[]) for (const [key, count] of day[metric]) rows.push({ day: d, metric, key, count });
+      for (const [type, byOutcome] of day.messages) {
+        for (const [outcome, count] of Object.entries(byOutcome)) if (count > 0) rows.push({ day: d, metric: 'messages', key: `${type}.${outcome}`, count });
+      }
+      for (const metric of ['message_drops', 'field_drops'] as const) for (const [key, count] of day[metric]) rows.push({ day: d, metric, key, count });
     }
     this.#days = new Map();
     this.#last = undefined;
@@ -52,6 +62,15 @@ export class DailyTally {
 
   /** Puts rows back (a write that failed): they are added to whatever was counted since. */
   restore(rows: readonly DailyCount[]): void {
-    for (const r of rows) bump(this.#day(Date.parse(`${r.day}T00:00:00Z`))[r.metric], r.key, r.count);
+    for (const r of rows) {
+      const day = this.#day(Date.parse(`${r.day}T00:00:00Z`));
+      if (r.metric !== 'messages') bump(day[r.metric], r.key, r.count);
+      else {
+        const [type = '', outcome = ''] = r.key.split('.');
+        let byOutcome = day.messages.get(type);
+        if (!byOutcome) day.messages.set(type, (byOutcome = { stored: 0, duplicate: 0, dropped: 0 }));
+        if (outcome === 'stored' || outcome === 'duplicate' || outcome === 'dropped') byOutcome[outcome] += r.count;
+      }
+    }
   }
 }

@@ -1,7 +1,8 @@
 // What the live debugger adds to ingestion. In the group commit: one small object per message (the capture) and, after
 // the commit, `LiveDebugger.offer` (rate bucket, names built only for the lines kept); measured against the collection
 // rule (`planMessage`) of the same messages as the baseline, in the same run. Off the hot path: the writer's
-// transaction (insert + prune) per line, on each database.
+// transaction (insert + prune) per line, on each database. Also the overview's daily counts (DailyTally.add, every
+// message offered, sampled or not), against the same baseline and against what the debugger's recording costs.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import type { MessageCapture } from '../src/domain/debugger-entry.ts';
 import type { NormalizedMessage } from '../src/domain/segment-message.ts';
 import { DEFAULT_CONFIG_PATH, loadPrivacyConfig } from '../src/services/config/config-loader.ts';
 import type { AccessService } from '../src/services/access/access.ts';
+import { DailyTally } from '../src/services/debugger/daily-tally.ts';
 import { LiveDebugger, DEFAULT_DEBUGGER } from '../src/services/debugger/live-debugger.ts';
 import type { CapturedMessages } from '../src/services/ingest/ingest-flush.ts';
 import { Metrics } from '../src/services/metrics.ts';
@@ -109,10 +111,20 @@ export async function run(log: (line: string) => void): Promise<void> {
   const sampled = offerCost(new LiveDebugger({ ...idle, settings: { flushMs: 0 } }), captures);
   const { perSecond, now } = everyLine();
   const unsampled = offerCost(new LiveDebugger({ ...idle, settings: { flushMs: 0, perSecond }, now }), captures);
+  const tally = new DailyTally();
+  perMessage(captures.slice(0, 10_000), (c) => tally.add(c)); // warm-up
+  // Cold: 100,000 captures walked once (each one out of the CPU's caches); warm: one group of 64 over and over, as
+  // after a commit, when the group's captures were made a moment before.
+  const counted = perMessage(captures, (c) => tally.add(c));
+  const group = captures.slice(0, GROUP);
+  const warm = perMessage(Array.from({ length: MESSAGES }, (_, i) => group[i % GROUP]!), (c) => tally.add(c));
+  const recording = capture + sampled;
   log(`planMessage, the collection rule (baseline)   ${baseline.toFixed(2)} µs per message`);
   log(`capture in the group commit                   ${capture.toFixed(3)} µs per message  (${((capture / baseline) * 100).toFixed(1)} % of the baseline)`);
   log(`offer after commit, default sampling          ${sampled.toFixed(3)} µs per message  (${((sampled / baseline) * 100).toFixed(1)} % of the baseline)`);
   log(`offer after commit, every message kept        ${unsampled.toFixed(2)} µs per message  (${((unsampled / baseline) * 100).toFixed(1)} % of the baseline)`);
+  log(`  of which daily counts (DailyTally.add), cold ${counted.toFixed(3)} µs per message  (${((counted / baseline) * 100).toFixed(2)} % of the baseline; ${((counted / recording) * 100).toFixed(0)} % of capture + offer at default sampling; ${((counted / (capture + unsampled)) * 100).toFixed(1)} % of a line kept)`);
+  log(`  of which daily counts (DailyTally.add), warm ${warm.toFixed(3)} µs per message  (${((warm / baseline) * 100).toFixed(2)} % of the baseline; ${((warm / recording) * 100).toFixed(0)} % of capture + offer at default sampling; ${((warm / (capture + unsampled)) * 100).toFixed(1)} % of a line kept)`);
   await writerCost(log, captures, 'sqlite');
   if (await pgReachable(PG_URL)) await writerCost(log, captures, 'postgres');
   else log(`postgres: not reachable at FIDUCIA_BENCH_DATABASE_URL, skipped`);

@@ -34,6 +34,7 @@ import { DEFAULT_MAIL_FROM, SmtpMailer } from './services/rights/mailer.ts';
 import { SegmentService } from './services/segments/segments.ts';
 import { ExfiltrationService } from './services/exfiltration/exfiltration.ts';
 import { LiveDebugger } from './services/debugger/live-debugger.ts';
+import { OverviewService } from './services/overview/overview.ts';
 import { RopaService } from './services/config/ropa.ts';
 import { TransparencyService } from './services/transparency/transparency.ts';
 import type { RightsIntake } from './services/rights/rights-intake.ts';
@@ -199,14 +200,15 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
   const smtp = !opts.mailer && opts.smtpUrl ? new SmtpMailer(opts.smtpUrl, opts.mailFrom ?? DEFAULT_MAIL_FROM, logger) : undefined;
   const deliveries = new DeliveryWorker({ db: dbs.store, cfg, policy, ring, audit, sender, secrets, logger, metrics, smtp, ...delivery });
   const outbox = new DestinationOutbox(cfg, policy, delivery.now);
-  const liveDebugger = new LiveDebugger({ db: dbs.store, access, metrics, logger, settings: opts.debugger, now: opts.debugger?.now });
+  const liveDebugger = new LiveDebugger({ db: dbs.store, access, metrics, logger, settings: opts.debugger, now: opts.debugger?.now, lines: opts.debugger?.enabled !== false });
   const ingest = new IngestService(dbs.store, {
     cfg,
     ring,
     metrics,
     observers: [auditIngestObserver(audit), segments, outbox],
     onCommitted: outbox.active ? () => deliveries.wake() : undefined,
-    onMessages: opts.debugger?.enabled === false ? undefined : (captured) => liveDebugger.offer(captured),
+    // Always: with the debugger off (no lines kept) the overview's daily counts are still taken from the same captures.
+    onMessages: (captured) => liveDebugger.offer(captured),
   }, opts.ingestAdmission);
   const consent = new ConsentService(cfg, ingest, new ConsentRepo(dbs.store));
   const pages = new PagesSource(access, opts.demo ?? dbs.embedded);
@@ -254,6 +256,7 @@ export async function createFiducia(opts: FiduciaOptions): Promise<Fiducia> {
       authFailures,
       exfiltration,
       debugger: liveDebugger,
+      overview: new OverviewService({ db: dbs.store, cfg, flush: () => liveDebugger.flush() }),
       profiles,
       visitors,
       segments,

@@ -55,7 +55,7 @@ export interface FiduciaOptions extends StoreOptions {
   console?: { now?: (() => number) | undefined; idleMs?: number | undefined; absoluteMs?: number | undefined } | undefined;
   /**
    * The live debugger (docs/debugger.md): lines kept per source, sampling rate, write interval (tests shorten them);
-   * `enabled: false` (`FIDUCIA_DEBUGGER=0`) captures nothing.
+   * `enabled: false` (`FIDUCIA_DEBUGGER=0`) keeps no lines (the overview's daily counts are still taken).
    */
   debugger?: { enabled?: boolean; keep?: number; perSecond?: number; flushMs?: number; now?: () => number } | undefined;
   /**

@@ -85,6 +85,7 @@ const TABLE: Record<string, Rule> = {
   'DELETE /api/v1/sources/:id': ADMIN,
   'POST /api/v1/sources/:id/rotate': ADMIN,
   'GET /api/v1/sources/:id/debugger': STAFF_AND_ANALYSTS,
+  'GET /api/v1/overview': STAFF_AND_ANALYSTS,
   'GET /api/v1/audit': STAFF,
   'GET /api/v1/audit/verify': STAFF,
   'GET /api/v1/audit/checkpoint': STAFF,

@@ -29,6 +29,7 @@ import { sourceRoutes } from './routes/sources.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { exfiltrationRoutes } from './routes/exfiltration.ts';
 import { debuggerRoutes } from './routes/debugger.ts';
+import { overviewRoutes } from './routes/overview.ts';
 import { webRoutes } from './routes/web.ts';
 import { transparencyRoutes } from './routes/transparency.ts';
 
@@ -146,7 +147,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   await app.register(async (pub) => publicApi(pub, ctx));
   await app.register(async (ops) => healthRoutes(ops, ctx));
   // The token-authenticated API, one encapsulated plugin per area (each adds its own auth hooks).
-  const areas = [profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, breachRoutes, exfiltrationRoutes, debuggerRoutes, consoleAuthRoutes];
+  const areas = [profileRoutes, segmentRoutes, auditRoutes, ropaRoutes, rightsRoutes, tokenRoutes, sourceRoutes, jobRoutes, destinationRoutes, destinationReplayRoutes, breachRoutes, exfiltrationRoutes, debuggerRoutes, overviewRoutes, consoleAuthRoutes];
   for (const routes of areas) await app.register(async (s) => routes(s, ctx));
   await app.register(async (s) => webRoutes(s, ctx));
   await app.register(async (s) => transparencyRoutes(s, ctx));

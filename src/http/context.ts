@@ -14,6 +14,7 @@ import type { DestinationService } from '../services/destinations/destinations.t
 import type { Metrics } from '../services/metrics.ts';
 import type { ExfiltrationService } from '../services/exfiltration/exfiltration.ts';
 import type { LiveDebugger } from '../services/debugger/live-debugger.ts';
+import type { OverviewService } from '../services/overview/overview.ts';
 import type { PagesSource } from '../services/access/pages.ts';
 import type { ProfileService } from '../services/profiles/profiles.ts';
 import type { VisitorCredentials } from '../services/profiles/visitor-credentials.ts';
@@ -36,6 +37,8 @@ export interface HttpContext {
   exfiltration: ExfiltrationService;
   /** Each source's live debugger: its latest messages as field names and reason codes (`/api/v1/sources/:id/debugger`). */
   debugger: LiveDebugger;
+  /** The console's overview: aggregate figures only (`/api/v1/overview`). */
+  overview: OverviewService;
   /** Refused tokens, counted per window and network and audited in summary (see auth-failures.ts). */
   authFailures: AuthFailureRecorder;
   /** Purpose-bound profile reads (policy engine, decryption after the decision, one audit entry per read). */

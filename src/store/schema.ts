@@ -343,6 +343,17 @@ export interface DataDatabase {
   disclosure_windows: DisclosureWindowsTable;
   debugger_events: DebuggerEventsTable;
   visitor_keys: VisitorKeysTable;
+  daily_counts: DailyCountsTable;
+}
+
+/** The overview's daily counts (migration 0019): per UTC day, metric and key; no subject, no value. */
+export interface DailyCountsTable {
+  /** UTC day, `YYYY-MM-DD`. */
+  day: string;
+  /** `messages`, `message_drops` or `field_drops` (src/domain/daily-counts.ts). */
+  metric: string;
+  key: string;
+  count: number;
 }
 
 /** One message as the live debugger shows it (migration 0016): names and reason codes, never a value or a person's id. */

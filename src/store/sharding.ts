@@ -77,6 +77,7 @@ export const DATA_TABLES: Readonly<Record<string, TablePlacement>> = {
   console_users: { placement: 'reference', why: 'console users (login names, roles, password hashes): a handful of rows read by every console request' },
   console_sessions: { placement: 'coordinator', why: 'console sessions by hashed id: written on every console request (idle expiry), about staff, not the people in the data' },
   visitor_keys: { placement: 'subject', column: 'subject_id', why: "one visitor key per subject (the secret's hash and the credentials' signing key), key subject_id; deleted with the subject" },
+  daily_counts: { placement: 'coordinator', why: "the console overview's counts per day, metric and key (messages by outcome, drops by reason): no subject, a few dozen rows a day" },
   jobs: { placement: 'coordinator', why: 'background-job leases (rows locked with FOR UPDATE SKIP LOCKED) and last runs' },
   kysely_migration: { placement: 'coordinator', why: "Kysely's record of applied migrations" },
   kysely_migration_lock: { placement: 'coordinator', why: "Kysely's migration lock row" },

@@ -1,16 +1,19 @@
 // The live debugger (docs/debugger.md): what became of each source's latest messages, as field names and reason codes,
 // kept in a table every process shares. Off the hot path: a group commit hands over its captures after it commits, and
 // they are written in batches a few times a second; each source keeps its newest `keep` rows, and a sustained rate above
-// `perSecond` per process is sampled.
+// `perSecond` per process is sampled. Every message offered, sampled or not, also adds to the overview's daily counts
+// (daily-tally.ts), written with the lines.
 import type { Logger } from 'pino';
 import { debuggerEntry, type DebuggerEntry, type MessageCapture } from '../../domain/debugger-entry.ts';
 import { uuidv7 } from '../../domain/ids.ts';
+import { DailyCountsRepo } from '../../store/daily-counts-repo.ts';
 import { DebuggerRepo } from '../../store/debugger-repo.ts';
 import type { DebuggerEventsTable } from '../../store/schema.ts';
 import type { DataScope } from '../../store/scope.ts';
 import type { AccessService, SourceInfo } from '../access/access.ts';
 import type { CapturedMessages } from '../ingest/ingest-flush.ts';
 import type { Metrics } from '../metrics.ts';
+import { DailyTally } from './daily-tally.ts';
 
 export interface DebuggerSettings {
   /** Rows kept per source (and the most one read returns). */
@@ -34,6 +37,8 @@ export interface DebuggerDeps {
   logger: Logger;
   settings?: Partial<DebuggerSettings> | undefined;
   now?: (() => number) | undefined;
+  /** false (`FIDUCIA_DEBUGGER=0`): no lines are kept; the daily counts still are. Default true. */
+  lines?: boolean | undefined;
 }
 
 export interface DebuggerLine extends DebuggerEntry {
@@ -58,6 +63,7 @@ export class LiveDebugger {
   readonly #repo: DebuggerRepo;
   readonly #now: () => number;
   #pending = new Map<string, DebuggerEventsTable[]>();
+  readonly #tally = new DailyTally();
   readonly #buckets = new Map<string, Bucket>();
   #writing: Promise<void> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
@@ -74,6 +80,8 @@ export class LiveDebugger {
 
   /** Called after each group commit; synchronous and cheap: names are built only for what is kept. */
   offer(captured: CapturedMessages): void {
+    for (const list of captured.values()) for (const c of list) this.#tally.add(c);
+    if (this.deps.lines === false) return;
     const { keep } = this.settings;
     for (const [sourceId, list] of captured) {
       let pending = this.#pending.get(sourceId);
@@ -117,17 +125,21 @@ export class LiveDebugger {
   }
 
   async #write(): Promise<void> {
-    if (this.#pending.size === 0) return;
+    if (this.#pending.size === 0 && this.#tally.empty) return;
     const batch = this.#pending;
     this.#pending = new Map();
+    const counts = this.#tally.drain();
     try {
       await this.deps.db.transaction(async (trx) => {
         const repo = new DebuggerRepo(trx);
         await repo.insert([...batch.values()].flat());
         for (const sourceId of batch.keys()) await repo.prune(sourceId, this.settings.keep);
+        await new DailyCountsRepo(trx).add(counts);
       });
     } catch (err) {
-      // A debugger is a view, not a record: a failed write loses these lines and nothing else.
+      // A debugger is a view, not a record: a failed write loses these lines and nothing else. The counts are kept
+      // for the next write (a few dozen numbers a day at most).
+      this.#tally.restore(counts);
       this.deps.metrics.debuggerEntries.inc({ outcome: 'write_failed' }, [...batch.values()].reduce((n, l) => n + l.length, 0));
       this.deps.logger.warn({ err: { type: (err as Error).name, message: (err as Error).message } }, 'live debugger lines could not be written');
     }

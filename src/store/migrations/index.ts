@@ -19,6 +19,7 @@ import { exfiltration } from './0015-exfiltration.ts';
 import { debuggerEvents } from './0016-debugger.ts';
 import { consoleUsers } from './0017-console-users.ts';
 import { visitorKeys } from './0018-visitor-keys.ts';
+import { dailyCounts } from './0019-daily-counts.ts';
 import { consoleSuspension } from './0020-console-suspension.ts';
 import { keystore } from './keys-0001.ts';
 import { auditSigning } from './keys-0002-audit-signing.ts';
@@ -43,6 +44,7 @@ const DATA: [string, (dialect: Dialect) => Migration][] = [
   ['0016_debugger', debuggerEvents],
   ['0017_console_users', consoleUsers],
   ['0018_visitor_keys', visitorKeys],
+  ['0019_daily_counts', dailyCounts],
   ['0020_console_suspension', consoleSuspension],
 ];
 

@@ -154,12 +154,13 @@ describe('console shell in Chromium', { skip }, () => {
   it('shows an analyst only the sections of their role, and a reloaded page keeps the session', async () => {
     const analyst = await consoleUser(f, 'analyst');
     const page = await open();
-    await signIn(page, f, analyst, 'en', '#/profiles');
-    await page.getByRole('heading', { level: 1, name: 'Profiles' }).waitFor();
+    await signIn(page, f, analyst, 'en', '#/debugger');
+    await page.getByRole('heading', { level: 1, name: 'Live debugger' }).waitFor();
     const links = await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link').allTextContents();
-    for (const hidden of ['API tokens', 'Sources and write keys', 'Breaches']) assert.ok(!links.includes(hidden), `an analyst does not see ${hidden}`);
+    assert.ok(links.includes('Overview'), links.join(', '));
+    for (const hidden of ['API tokens', 'Sources and write keys', 'Breaches', 'Profiles']) assert.ok(!links.includes(hidden), `an analyst does not see ${hidden}`);
     await page.reload();
-    await page.getByRole('heading', { level: 1, name: 'Profiles' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Live debugger' }).waitFor();
     await page.goto(`${f.url}/console#/nowhere`);
     await page.getByRole('heading', { level: 1, name: 'There is no such page.' }).waitFor();
     await page.context().close();

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { ARTEFACTS, assertNoOverflow, assertNoViolations, browserSkip, launchBrowser, startListening } from './helpers/browser.ts';
-import { consoleUser, signIn } from './helpers/console.ts';
+import { consoleUser, openSection, signIn } from './helpers/console.ts';
 import { ADMIN_TOKEN, basicAuth } from './helpers/harness.ts';
 
 type Fid = Awaited<ReturnType<typeof startListening>>;
@@ -159,7 +159,7 @@ describe('console: live debugger, sources and tokens in Chromium', { skip }, () 
   }
 
   async function sourcesFlow(page: Page, w: W, tag: string): Promise<void> {
-    await page.locator('nav.menu').getByRole('link', { name: w.sources, exact: true }).click();
+    await openSection(page, w.sources);
     await page.locator('main table caption').waitFor();
     const name = `web ${tag}`;
     await page.getByLabel(w.name, { exact: true }).fill(name);
@@ -182,7 +182,7 @@ describe('console: live debugger, sources and tokens in Chromium', { skip }, () 
   }
 
   async function tokensFlow(page: Page, w: W, tag: string): Promise<void> {
-    await page.locator('nav.menu').getByRole('link', { name: w.tokens, exact: true }).click();
+    await openSection(page, w.tokens);
     const suspended = page.locator('tr', { hasText: 'recommender' });
     await suspended.locator('.badge.warn', { hasText: w.suspended }).waitFor();
     assert.match((await suspended.textContent()) ?? '', new RegExp(w.suspendedWhy));

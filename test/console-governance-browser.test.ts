@@ -102,7 +102,7 @@ async function showDocument(page: Page, doc: 'notification' | 'subject-notice', 
 /** The shipped configuration with a detection threshold of two people a minute, so that an alert is quick to raise. */
 function lowThresholdConfig(): string {
   const path = join(mkdtempSync(join(tmpdir(), 'fiducia-console-gov-')), 'fiducia.yaml');
-  const detection = ['detection:', '  windows:', '    - { seconds: 60, subjects: 2 }', '  suspend: [service]'].join('\n');
+  const detection = ['detection:', '  windows:', '    - { seconds: 60, subjects: 2 }', '  suspend: [service, dpo]'].join('\n');
   writeFileSync(path, `${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${detection}\n`);
   return path;
 }
@@ -257,6 +257,46 @@ describe('console governance pages (browser)', { skip: browserSkip() }, () => {
       await page.getByText('No token is suspended.').waitFor();
       const tokens = (await (await fetch(`${f.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { tokens: { id: string; suspendedAt: string | null }[] };
       assert.equal(tokens.tokens.find((t) => t.id === suspended.id)?.suspendedAt, null, 'reinstated through the API');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('alerts: a DPO who read too many people is suspended, listed with what they read, and reinstated', async () => {
+    const dpo = await consoleUser(f, 'dpo');
+    const login = await fetch(`${f.url}/api/v1/console/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(dpo) });
+    assert.equal(login.status, 200, await login.text());
+    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    for (const i of [0, 1]) {
+      const r = await fetch(`${f.url}/api/v1/profiles/userId:gov${i}?purpose=personalization`, { headers: { cookie } });
+      assert.equal(r.status, 200, await r.text());
+    }
+    let status = 0;
+    for (let tries = 0; tries < 50 && status !== 401; tries++) {
+      status = (await fetch(`${f.url}/api/v1/console/me`, { headers: { cookie } })).status;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status, 401, 'the suspension ended the DPO session');
+    const context = await browser.newContext({ bypassCSP: true, viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    try {
+      await signIn(page, f, admin, 'en', '#/alerts');
+      const users = page.getByRole('region', { name: 'Console users suspended by exfiltration detection' });
+      const row = users.locator('tbody tr', { hasText: dpo.username });
+      await row.waitFor();
+      assert.match(await row.innerText(), /DPO/);
+      assert.match(await row.innerText(), /exfiltration detection/);
+      await click(row.getByRole('button', { name: /^Subjects read/ }));
+      const read = page.getByRole('region', { name: `Subjects read by Console user ${dpo.username}` });
+      await read.locator('tbody tr code').first().waitFor();
+      assert.equal(await read.locator('tbody tr').count(), 2, 'the two people the DPO read');
+      await assertNoOverflow(page, 'alerts, suspended user (phone)');
+      await assertNoViolations(page, 'alerts, suspended user (phone)');
+      await page.screenshot({ path: join(ARTEFACTS, 'alerts-suspended-user-en-phone.png'), fullPage: true });
+      await click(row.getByRole('button', { name: `Reinstate Console user ${dpo.username}` }));
+      await page.getByText('No console user is suspended.').waitFor();
+      const again = await fetch(`${f.url}/api/v1/console/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(dpo) });
+      assert.equal(again.status, 200, 'the reinstated DPO signs in again');
     } finally {
       await context.close();
     }

@@ -77,7 +77,12 @@ async function check(page: Page, name: string, lang: string, vp: string): Promis
   await page.screenshot({ path: `${ARTEFACTS}/${name}-${lang}-${vp}.png`, fullPage: true });
 }
 
-const go = (page: Page, id: string) => page.locator(`nav.menu a[href="#/${id}"]`).click();
+/** Follows the menu's link to a section, unfolding the menu first on a phone. */
+async function go(page: Page, id: string): Promise<void> {
+  const toggle = page.locator('nav.menu button.menu-toggle');
+  if ((await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await page.locator(`nav.menu a[href="#/${id}"]`).click();
+}
 
 describe('console: profiles, rights requests, audit log in Chromium', { skip }, () => {
   let f: Fid;

@@ -36,3 +36,11 @@ export async function signIn(page: Page, f: Listening, who: { username: string; 
   await page.locator('form').first().locator('button[type="submit"]').click();
   await page.locator('nav.menu').waitFor();
 }
+
+/** Follows a link of the console's menu, opening the menu first where it is folded (a phone). */
+export async function openSection(page: Page, name: string): Promise<void> {
+  const nav = page.locator('nav.menu');
+  const toggle = nav.locator('button.menu-toggle');
+  if ((await toggle.isVisible()) && (await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await nav.getByRole('link', { name, exact: true }).click();
+}

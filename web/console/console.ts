@@ -14,12 +14,18 @@ const root = document.getElementById('app') as HTMLElement;
 
 let live: HTMLElement;
 let current: AbortController | undefined;
+let hideTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** How long a message stays on screen (screen readers have read it by then; the page keeps its own results). */
+const SHOWN_MS = { ok: 6000, error: 12000 } as const;
 
 function announce(message: string, kind: 'ok' | 'error' = 'ok'): void {
   live.className = `announce ${kind}`;
   // Emptied first so that the same message said twice is read twice.
   live.textContent = '';
+  clearTimeout(hideTimer);
   requestAnimationFrame(() => (live.textContent = message));
+  hideTimer = setTimeout(() => (live.textContent = ''), SHOWN_MS[kind]);
 }
 
 function liveRegion(): HTMLElement {
@@ -41,6 +47,7 @@ function showLogin(message?: string): void {
   const report = (err: unknown) => {
     if (err instanceof ApiError && err.status === 401) announce(T.wrongPassword, 'error');
     else if (err instanceof ApiError && err.status === 429) announce(T.tooMany, 'error');
+    else if (err instanceof ApiError && err.code === 'FIDUCIA_USER_SUSPENDED') announce(T.suspended, 'error');
     else if (err instanceof ApiError && err.code === 'FIDUCIA_CONSOLE_SETUP_DONE') announce(T.setupDone, 'error');
     else announce(errorText(err, lang), 'error');
   };

@@ -31,8 +31,8 @@ interface ConsoleUserRow {
   username: string;
   role: string;
   disabledAt: string | null;
-  /** Added by console-user suspension where the server has it; absent otherwise. */
-  suspendedAt?: string | null;
+  suspendedAt: string | null;
+  suspendedReason: string | null;
 }
 interface SubjectsPage {
   since: string;
@@ -69,6 +69,7 @@ const en = {
   reason: 'Reason',
   reasons: { exfiltration: 'exfiltration detection' } as Record<string, string>,
   noSuspended: 'No token is suspended.',
+  noSuspendedUsers: 'No console user is suspended.',
   adminOnly: 'Only admins see the list of tokens and reinstate them.',
   reinstate: 'Reinstate',
   reinstateOf: (who: string) => `Reinstate ${who}`,
@@ -121,6 +122,7 @@ const it: Words = {
   reason: 'Motivo',
   reasons: { exfiltration: 'rilevamento di esfiltrazione' },
   noSuspended: 'Nessun token è sospeso.',
+  noSuspendedUsers: 'Nessun utente della console è sospeso.',
   adminOnly: 'Solo gli amministratori vedono l’elenco dei token e li riattivano.',
   reinstate: 'Riattiva',
   reinstateOf: (who: string) => `Riattiva ${who}`,
@@ -175,6 +177,12 @@ function principalName(s: State, principal: string): string {
   return t ? s.T.token(t.name) : s.T.token(principal);
 }
 
+/** The subjects-read listing of a token id or of a `user:<id>` principal. */
+const subjectsReadPath = (principal: string): string =>
+  principal.startsWith('user:')
+    ? `/api/v1/console/users/${encodeURIComponent(principal.slice(5))}/subjects-read`
+    : `/api/v1/tokens/${encodeURIComponent(principal)}/subjects-read`;
+
 function readButton(s: State, tokenId: string, who: string): HTMLButtonElement {
   const b = button(s.T.read, { 'aria-label': s.T.readOf(who) });
   b.addEventListener('click', () => void showSubjectsRead(s, tokenId, who));
@@ -197,7 +205,7 @@ function alertsSection(s: State, entries: readonly AuditEntry[], more: boolean):
       window,
       `${number(ctx.lang, e.counts.subjects ?? 0)} / ${threshold}`,
       T.responses[String(d.response)] ?? String(d.response),
-      principal.startsWith('user:') || !principal ? null : readButton(s, principal, who),
+      principal ? readButton(s, principal, who) : null,
     ];
   });
   const parts: Node[] = [h('p', {}, T.intro), table(T.caption, [T.when, T.who, T.role, T.window, T.subjects, T.response, T.actions], rows, T.none)];
@@ -240,15 +248,23 @@ function suspendedSection(s: State): HTMLElement {
   return card(T.suspended, table(T.suspendedCaption, [T.name, T.role, T.since, T.reason, T.actions], rows, T.noSuspended));
 }
 
-/** Only where the server reports console-user suspension (a `suspendedAt` on the users it lists). */
+/** Console users suspended by detection (admins only: the users list is theirs). */
 function suspendedUsersSection(s: State): HTMLElement | null {
   const { T, ctx } = s;
-  const users = [...(s.users?.values() ?? [])];
-  if (!users.some((u) => 'suspendedAt' in u)) return null;
-  const rows = users
+  if (!s.users) return null;
+  const rows = [...s.users.values()]
     .filter((u) => u.suspendedAt && !u.disabledAt)
-    .map((u) => [u.username, T.roles[u.role] ?? u.role, dateTime(ctx.lang, u.suspendedAt), reinstateButton(s, T.user(u.username), `/api/v1/console/users/${encodeURIComponent(u.id)}/reinstate`)]);
-  return card(T.suspendedUsers, table(T.suspendedUsersCaption, [T.name, T.role, T.since, T.actions], rows, T.noSuspended));
+    .map((u) => {
+      const who = T.user(u.username);
+      return [
+        u.username,
+        T.roles[u.role] ?? u.role,
+        dateTime(ctx.lang, u.suspendedAt),
+        u.suspendedReason ? (T.reasons[u.suspendedReason] ?? u.suspendedReason) : null,
+        h('div', { class: 'alerts-actions' }, reinstateButton(s, who, `/api/v1/console/users/${encodeURIComponent(u.id)}/reinstate`), readButton(s, `user:${u.id}`, who)),
+      ];
+    });
+  return card(T.suspendedUsers, table(T.suspendedUsersCaption, [T.name, T.role, T.since, T.reason, T.actions], rows, T.noSuspendedUsers));
 }
 
 function readsText(reads: Record<string, number>, lang: Lang, T: Words): string {
@@ -269,7 +285,7 @@ async function showSubjectsRead(s: State, tokenId: string, who: string): Promise
   let cursor: string | null = null;
   const load = async (fresh: boolean) => {
     const since = new Date(Date.now() - Number(days.value) * 86_400_000).toISOString();
-    const page = await ctx.api.get<SubjectsPage>(`/api/v1/tokens/${encodeURIComponent(tokenId)}/subjects-read`, { since, cursor: fresh ? undefined : (cursor ?? undefined) });
+    const page = await ctx.api.get<SubjectsPage>(subjectsReadPath(tokenId), { since, cursor: fresh ? undefined : (cursor ?? undefined) });
     if (fresh) body.replaceChildren();
     for (const r of page.subjects) body.append(h('tr', {}, h('td', {}, h('code', {}, r.subjectId)), h('td', {}, readsText(r.reads, ctx.lang, T)), h('td', {}, dateTime(ctx.lang, r.firstAt)), h('td', {}, dateTime(ctx.lang, r.lastAt))));
     if (body.children.length === 0) body.append(h('tr', {}, h('td', { colspan: '4' }, T.noneRead)));

@@ -16,6 +16,20 @@ const skip = browserSkip();
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 
+/** WCAG contrast ratio of an element's text colour on its own background colour (both opaque rgb). */
+async function contrast(page: Page, selector: string): Promise<number> {
+  const [fg, bg] = await page.locator(selector).evaluate((e) => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]);
+  const lum = (rgb: string) => {
+    const [r, g, b] = (rgb.match(/[0-9.]+/g) ?? []).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x) as [number, number];
+  return (a + 0.05) / (b + 0.05);
+}
+
 describe('console shell in Chromium', { skip }, () => {
   let f: Fid;
   let browser: Browser;
@@ -70,6 +84,7 @@ describe('console shell in Chromium', { skip }, () => {
     await login.getByLabel('Password').fill('not the password at all');
     await login.getByRole('button', { name: 'Accedi' }).click();
     await page.getByRole('status').filter({ hasText: 'Nome utente o password errati.' }).waitFor();
+    assert.ok((await contrast(page, '.announce')) >= 4.5, 'the message is readable on its box (axe leaves fixed boxes out)');
     assert.equal(await page.getByRole('navigation', { name: 'Sezioni della console' }).count(), 0, 'no console after a wrong password');
     const me = await page.evaluate(async () => (await fetch('/api/v1/console/me')).status);
     assert.equal(me, 401, 'a wrong password starts no session');

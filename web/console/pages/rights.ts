@@ -243,6 +243,12 @@ function outcomeView(lang: Lang, T: Words, outcome: Record<string, unknown>): HT
     if (typeof v === 'boolean') return v ? T.yes : T.no;
     if (typeof v === 'number') return String(v);
     if (typeof v === 'string') return ISO_INSTANT.test(v) ? dateTime(lang, v) : (T.rejections[v] ?? v);
+    // Field names and counts: a list in words, "—" when empty.
+    if (Array.isArray(v)) return v.length === 0 ? '—' : v.map((x) => (typeof x === 'string' ? x : JSON.stringify(x))).join(', ');
+    if (v !== null && typeof v === 'object') {
+      const entries = Object.entries(v);
+      return entries.length === 0 ? '—' : entries.map(([k, x]) => `${k}: ${typeof x === 'string' || typeof x === 'number' ? x : JSON.stringify(x)}`).join(', ');
+    }
     return JSON.stringify(v);
   };
   return facts(Object.entries(outcome).map(([k, v]) => [T.outcomeWords[k] ?? k, value(v)] as const));

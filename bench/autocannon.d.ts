@@ -48,6 +48,8 @@ declare module 'autocannon' {
   interface Instance {
     stop(): void;
     on(event: 'done', listener: (result: AutocannonResult) => void): this;
+    /** Every answer, with its time from request to response in milliseconds. */
+    on(event: 'response', listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void): this;
   }
 
   function autocannon(opts: AutocannonOptions, cb: (err: Error | null, result: AutocannonResult) => void): Instance;

@@ -110,7 +110,16 @@ export interface LoadResult {
   seconds: number;
   eventsPerSecond: number;
   latency: { p50: number; p99: number; max: number };
+  /** Of the batches answered 200 only (a refused batch's quick 503 would make the others look fast). */
+  answered: { p50: number; p99: number; max: number };
   stoppedByTime: boolean;
+}
+
+function percentiles(ms: number[]): { p50: number; p99: number; max: number } {
+  if (ms.length === 0) return { p50: 0, p99: 0, max: 0 };
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+  return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted.at(-1)!) };
 }
 
 /** Sends each body once over `connections` keep-alive connections; stops early after `maxSeconds`. */
@@ -127,6 +136,7 @@ export async function runLoad(
   const conns = Math.min(connections, bodies.length);
   const started = performance.now();
   let stoppedByTime = false;
+  const answeredMs: number[] = [];
   const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -155,6 +165,9 @@ export async function runLoad(
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode === 200) answeredMs.push(responseTime);
+    });
     const timer = setTimeout(() => {
       stoppedByTime = true;
       instance.stop();
@@ -176,6 +189,7 @@ export async function runLoad(
     seconds,
     eventsPerSecond: (batchesOk * BATCH_SIZE) / seconds,
     latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    answered: percentiles(answeredMs),
     stoppedByTime,
   };
 }

@@ -49,8 +49,28 @@ await eachDialect('ingestion backpressure', (dialect) => {
     }
     assert.equal(new Set(await stored()).size, BATCHES * PER_BATCH, 'everything is stored once sent again');
     const metrics = await f.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const line = metrics.body.split('\n').find((l) => l.startsWith('fiducia_ingest_refused_messages_total '));
-    assert.equal(line, `fiducia_ingest_refused_messages_total ${refused.length * PER_BATCH}`);
+    const counter = (name: string) => Number(metrics.body.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1]);
+    assert.equal(counter('fiducia_ingest_refused_requests_total'), refused.length, 'every refusal is counted');
+    // A batch refused before its body was read has no known size: the messages counter holds the others'.
+    assert.ok(counter('fiducia_ingest_refused_messages_total') <= refused.length * PER_BATCH);
+    assert.equal(counter('fiducia_ingest_refused_messages_total') % PER_BATCH, 0);
+  });
+
+  it('refuses before reading the body when the queue is at its bound (the body is not even parsed)', async () => {
+    f.ingest.admission.enter(100_000); // work queued as if by others
+    try {
+      const broken = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"batch": [' });
+      assert.equal(broken.statusCode, 503, 'a body that does not parse is not read: 503, not 400');
+      assert.ok(Number(broken.headers['retry-after']) >= 1);
+      const track = await f.app.inject({ method: 'POST', url: '/v1/t', headers: AUTH, payload: { type: 'track', anonymousId: 'a', event: 'x' } });
+      assert.equal(track.statusCode, 503, 'the single-call routes too');
+      const consent = await f.app.inject({ method: 'POST', url: '/v1/consent', headers: AUTH, payload: { anonymousId: `visitor-${randomUUID()}`, purposes: { analytics: true }, noticeVersion: f.cfg.config.notice.current } });
+      assert.equal(consent.statusCode, 200, 'consent is not refused');
+    } finally {
+      f.ingest.admission.leave(100_000);
+    }
+    const after = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"batch": [' });
+    assert.equal(after.statusCode, 400, 'with the queue drained the same body is read, and refused as malformed');
   });
 
   it('never refuses a consent choice, however full the queue', async () => {

@@ -97,6 +97,13 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
   // labelled as a form. Neither widens what a browser can send without a preflight: text/plain already is JSON here.
   registerContentDecoding(app);
   parseFormLabelledJson(app);
+  // Backpressure: when the writer's queue is at its bound, a collection call is refused before its body is read or
+  // parsed (consent choices, on their own route, never are).
+  const shed = async (): Promise<void> => {
+    if (!ctx.ingest.admission.saturated) return;
+    ctx.metrics.overloadedRequests.inc();
+    throw ctx.ingest.admission.refusal();
+  };
   // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
   const sources = new WeakMap<FastifyRequest, Source>();
   app.addHook('preValidation', async (req) => {
@@ -137,6 +144,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
       app.post(
         path,
         {
+          onRequest: shed,
           bodyLimit: MAX_MESSAGE_BYTES,
           schema: path === `/v1/${type}` ? collectionSchema(type, `Segment ${type} call`, MessageSchema) : collectionSchema(`${type}Short`, `Segment ${type} call (analytics.js short path)`, MessageSchema),
         },
@@ -149,6 +157,7 @@ export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Prom
     app.post(
       path,
       {
+        onRequest: shed,
         bodyLimit: MAX_BATCH_BYTES,
         schema: path === '/v1/batch' ? collectionSchema('batch', 'Segment batch of calls', BatchSchema) : collectionSchema('batchShort', 'Segment batch of calls (analytics.js short path)', BatchSchema),
       },

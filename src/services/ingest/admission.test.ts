@@ -43,6 +43,19 @@ describe('ingestion admission (backpressure)', () => {
     assert.equal(a.retryAfterSeconds(), 30);
   });
 
+  it('is saturated only with work queued at or past its bound: then the route refuses before reading a body', () => {
+    const a = new Admission({ maxQueueMs: 500, minQueued: 100 });
+    assert.equal(a.saturated, false);
+    a.enter(5000);
+    assert.equal(a.saturated, true);
+    assert.equal(a.refusal().status, 503);
+    a.enter(0); // a consent choice counts no message and is never refused
+    a.leave(4950);
+    assert.equal(a.saturated, false, '50 queued, bound 100');
+    a.leave(50);
+    assert.equal(a.saturated, false, 'an empty queue never is');
+  });
+
   it('ignores commits without messages or time, and never goes below an empty queue', () => {
     const a = new Admission({ maxQueueMs: 500, minQueued: 10 });
     a.observe(0, 10);

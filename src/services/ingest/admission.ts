@@ -44,12 +44,26 @@ export class Admission {
   }
 
   /**
+   * The queue is at its bound already: any batch would be refused, so the route can say so before reading the body
+   * (a refused batch then costs no parsing).
+   */
+  get saturated(): boolean {
+    return this.#queued > 0 && this.#queued >= this.limit;
+  }
+
+  /**
    * Takes `n` messages into the queue, or refuses them. An empty queue takes any batch, so one batch larger than the
-   * bound still goes through when the writer is idle.
+   * bound still goes through when the writer is idle; work that counts no message is always taken.
    */
   enter(n: number): void {
-    if (this.#queued > 0 && this.#queued + n > this.limit) throw new IngestOverloadedError(this.retryAfterSeconds());
+    // `n` 0 (a consent choice) is never refused.
+    if (n > 0 && this.#queued > 0 && this.#queued + n > this.limit) throw this.refusal();
     this.#queued += n;
+  }
+
+  /** The refusal to answer now (the route's early check): 503 with the queue's Retry-After. */
+  refusal(): IngestOverloadedError {
+    return new IngestOverloadedError(this.retryAfterSeconds());
   }
 
   /** `n` messages left the queue (committed or failed). */
@@ -57,7 +71,10 @@ export class Admission {
     this.#queued = Math.max(0, this.#queued - n);
   }
 
-  /** One group commit of `messages` took `ms` of the writer's time. */
+  /**
+   * `messages` left the writer `ms` after the previous group did (or after the writer became busy): the rate at which
+   * the queue drains, with the event loop's other work (parsing the next requests) in it.
+   */
   observe(messages: number, ms: number): void {
     if (messages <= 0 || !(ms > 0)) return;
     const rate = messages / ms;

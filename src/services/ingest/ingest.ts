@@ -52,6 +52,7 @@ export class IngestService {
       this.admission.enter(n);
     } catch (err) {
       this.deps.metrics.overloaded.inc(n);
+      this.deps.metrics.overloadedRequests.inc();
       return Promise.reject(err);
     }
     return new Promise<T>((resolve, reject) => {
@@ -82,12 +83,15 @@ export class IngestService {
   async #drain(): Promise<void> {
     // Let the requests that arrived in this tick join the first group.
     await new Promise((r) => setImmediate(r));
+    // The drain rate is measured in wall-clock time from group to group, the other work of the event loop included.
+    let previous = performance.now();
     while (this.#queue.length > 0) {
       const group = this.#queue.splice(0, MAX_GROUP_OPS);
       try {
-        const started = performance.now();
         const results = await this.#commit(group.map((p) => p.op));
-        this.admission.observe(group.reduce((sum, p) => sum + weight(p.op), 0), performance.now() - started);
+        const now = performance.now();
+        this.admission.observe(group.reduce((sum, p) => sum + weight(p.op), 0), now - previous);
+        previous = now;
         group.forEach((p, i) => p.resolve(results[i]!));
       } catch (err) {
         if (group.length === 1) {

@@ -1,6 +1,6 @@
 // The Fiducia under test for bench/reads.ts, in its own process, beside a plain Fastify echo route (the baseline).
 // Seeds profiles with 20 traits each through the ingestion API, then serves reads; talks to the parent over IPC.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import Fastify from 'fastify';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createFiducia, type FiduciaOptions } from '../src/app.ts';
+import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { BENCH_ADMIN_TOKEN, BENCH_WRITE_KEY } from './protocol.ts';
 import { installSqlTiming, sqlTimings, type SqlTiming } from './sql-timing.ts';
 
@@ -39,7 +40,14 @@ async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/reads-server.ts must be started by bench/reads.ts (it needs an IPC channel)');
   const env = process.env;
   const subjects = Number(env.BENCH_SUBJECTS ?? '2000');
+  if (!env.BENCH_DATA_DIR) throw new Error('BENCH_DATA_DIR is required');
+  // The bench's service token reads thousands of people a minute, as a busy recommendation service would: detection
+  // still counts every read (its cost is measured) but its thresholds are raised past the run, so it never suspends.
+  const configPath = join(env.BENCH_DATA_DIR, 'bench-fiducia.yaml');
+  const detection = ['detection:', '  windows:', '    - { seconds: 60, subjects: 10000000 }', '  suspend: [service]'].join('\n');
+  writeFileSync(configPath, `${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${detection}\n`);
   const options: FiduciaOptions = {
+    configPath,
     dataDir: env.BENCH_DATA_DIR ?? '',
     databaseUrl: env.BENCH_DATABASE_URL || undefined,
     schema: env.BENCH_SCHEMA || undefined,

@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     logger: pino({ level: 'silent' }),
     // The live debugger off, to measure what it costs (docs/performance.md).
     ...(env.FIDUCIA_DEBUGGER === '0' ? { debugger: { enabled: false } } : {}),
+    // The backpressure bound, to compare settings (README: FIDUCIA_INGEST_MAX_QUEUE_MS).
+    ...(env.FIDUCIA_INGEST_MAX_QUEUE_MS ? { ingestAdmission: { maxQueueMs: Number(env.FIDUCIA_INGEST_MAX_QUEUE_MS) } } : {}),
   };
   if (!options.dataDir) throw new Error('BENCH_DATA_DIR is required');
   const timing = env.BENCH_SQL_TIMING === '1';

@@ -10,7 +10,7 @@ export interface AdmissionSettings {
   minQueued: number;
 }
 
-export const DEFAULT_ADMISSION: AdmissionSettings = { maxQueueMs: 500, minQueued: 1000 };
+export const DEFAULT_ADMISSION: AdmissionSettings = { maxQueueMs: 100, minQueued: 1000 };
 
 /** Weight of the newest commit in the rate's moving average. */
 const ALPHA = 0.2;

@@ -92,18 +92,24 @@ function collectionSchema(operationId: string, summary: string, body: typeof Mes
   return { operationId, summary, tags: ['ingestion'], security: [{ writeKey: [] }], body, response: { 200: Success } };
 }
 
+/**
+ * Backpressure: when the writer's queue is at its bound, a collection call is refused (an `onRequest` hook) before its
+ * body is read or parsed; consent choices, on their own route, never are.
+ */
+function shedWhenSaturated(ctx: HttpContext): () => Promise<void> {
+  return async () => {
+    if (!ctx.ingest.admission.saturated) return;
+    ctx.metrics.overloadedRequests.inc();
+    throw ctx.ingest.admission.refusal();
+  };
+}
+
 export async function ingestRoutes(app: FastifyInstance, ctx: HttpContext): Promise<void> {
   // What SDKs send by default: gzip bodies (bounded after decompression too) and, from RudderStack's Node SDK, JSON
   // labelled as a form. Neither widens what a browser can send without a preflight: text/plain already is JSON here.
   registerContentDecoding(app);
   parseFormLabelledJson(app);
-  // Backpressure: when the writer's queue is at its bound, a collection call is refused before its body is read or
-  // parsed (consent choices, on their own route, never are).
-  const shed = async (): Promise<void> => {
-    if (!ctx.ingest.admission.saturated) return;
-    ctx.metrics.overloadedRequests.inc();
-    throw ctx.ingest.admission.refusal();
-  };
+  const shed = shedWhenSaturated(ctx);
   // The write key is checked before the body's schema: a caller without a valid key learns nothing more.
   const sources = new WeakMap<FastifyRequest, Source>();
   app.addHook('preValidation', async (req) => {

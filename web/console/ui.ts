@@ -54,6 +54,15 @@ export function section(title: string, ...children: Node[]): HTMLElement {
   return h('section', { class: 'card' }, h('h2', {}, title), ...children);
 }
 
+/** `section` with a page's own class beside `card`, for the page's stylesheet. */
+export function sectionWith(cls: string): (title: string, ...children: Node[]) => HTMLElement {
+  return (title, ...children) => {
+    const s = section(title, ...children);
+    s.classList.add(cls);
+    return s;
+  };
+}
+
 /** A definition list from label/value pairs. */
 export function facts(pairs: readonly (readonly [string, Cell])[]): HTMLElement {
   return h('dl', {}, ...pairs.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v === null || v === undefined ? '—' : typeof v === 'number' ? String(v) : v)]));

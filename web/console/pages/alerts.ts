@@ -3,14 +3,10 @@
 import type { Lang } from '../../shared/dom.ts';
 import { ApiError } from '../api.ts';
 import type { ConsolePage, PageContext } from '../page.ts';
-import { button, dateTime, errorText, field, h, number, section, select, table } from '../ui.ts';
+import { button, dateTime, errorText, field, h, number, sectionWith, select, table } from '../ui.ts';
 
 /** A section of this page (its own class, for the page's stylesheet). */
-function card(title: string, ...children: Node[]): HTMLElement {
-  const s = section(title, ...children);
-  s.classList.add('alerts-card');
-  return s;
-}
+const card = sectionWith('alerts-card');
 
 interface AuditEntry {
   index: number;

@@ -2,16 +2,12 @@
 // changes, the two documents in Italian and English, sending the notice to the people concerned, and the history.
 import type { Lang } from '../../shared/dom.ts';
 import type { PageContext } from '../page.ts';
-import { button, dateTime, errorText, facts, field, form, h, input, number, section, select, table } from '../ui.ts';
+import { button, dateTime, errorText, facts, field, form, h, input, number, sectionWith, select, table } from '../ui.ts';
 import { categoryName, Clocks, instantFrom, localizedFrom, pick, skewFrom, twoLanguages, type BreachView, type CategoryNames, type Reason, type Status } from './breaches-parts.ts';
 import { TEXT, type BreachWords } from './breaches-text.ts';
 
 /** A section of this page (its own class, for the page's stylesheet). */
-function card(title: string, ...children: Node[]): HTMLElement {
-  const s = section(title, ...children);
-  s.classList.add('breach-card');
-  return s;
-}
+const card = sectionWith('breach-card');
 
 interface DocSection {
   heading: string;

@@ -2,7 +2,7 @@
 // breach with its history, status, documents and notice (breaches-detail.ts). Through /api/v1/breaches only.
 import type { Lang } from '../../shared/dom.ts';
 import type { ConsolePage, PageContext } from '../page.ts';
-import { dateTime, errorText, field, form, h, input, section, select, table } from '../ui.ts';
+import { dateTime, errorText, field, form, h, input, sectionWith, select, table } from '../ui.ts';
 import { renderBreach } from './breaches-detail.ts';
 import {
   categoryName,
@@ -22,11 +22,7 @@ import {
 import { TEXT, type BreachWords } from './breaches-text.ts';
 
 /** A section of this page (its own class, for the page's stylesheet). */
-function card(title: string, ...children: Node[]): HTMLElement {
-  const s = section(title, ...children);
-  s.classList.add('breach-card');
-  return s;
-}
+const card = sectionWith('breach-card');
 
 const NATURES: readonly Nature[] = ['confidentiality', 'integrity', 'availability'];
 const ENCRYPTIONS: readonly Encryption[] = ['unknown', 'keys_safe', 'keys_compromised', 'not_encrypted'];

@@ -3,14 +3,10 @@
 // with the words of the notice's purpose table (GET /api/v1/ropa/purposes) in the page's language.
 import type { Lang } from '../../shared/dom.ts';
 import type { ConsolePage, PageContext } from '../page.ts';
-import { dateTime, facts, h, number, section, table } from '../ui.ts';
+import { dateTime, facts, h, number, sectionWith, table } from '../ui.ts';
 
 /** A section of this page (its own class, for the page's stylesheet). */
-function card(title: string, ...children: Node[]): HTMLElement {
-  const s = section(title, ...children);
-  s.classList.add('ropa-card');
-  return s;
-}
+const card = sectionWith('ropa-card');
 
 type Localized = Partial<Record<Lang, string>>;
 

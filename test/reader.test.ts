@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
 import { after, before, it } from 'node:test';
 import { openCore } from '../src/app.ts';
 import { AccessRepo } from '../src/store/access-repo.ts';
@@ -228,5 +229,23 @@ await eachDialect('committed-state reader', (dialect) => {
       Object.assign(proto, { get, all });
     }
     assert.deepEqual(ran, ['pragma data_version', 'pragma data_version'], 'one check per lookup, nothing else read');
+  });
+
+  it('PostgreSQL: a token read through a prepared statement is read again after a migration changed its table', async (t) => {
+    if (dialect !== 'postgres') return t.skip('PostgreSQL prepares the reads by name (SQLite keeps its own statements)');
+    const { access, hash } = await tokenAndPerson('userId');
+    // Every pooled connection has prepared the lookup by now (more lookups at once than the pool has connections).
+    const found = await Promise.all(Array.from({ length: 20 }, () => access.tokenByHash(hash)));
+    assert.ok(found.every((r) => r?.token_hash === hash));
+    // A column added under it makes the prepared plan's result type stale: PostgreSQL refuses to run it as prepared.
+    await sql`alter table tokens add column reader_test_extra text`.execute(core.dbs.data);
+    try {
+      const again = await Promise.all(Array.from({ length: 20 }, () => access.tokenByHash(hash)));
+      assert.ok(again.every((r) => r?.token_hash === hash), 'answered, unnamed, with the table as it is now');
+      await core.dbs.data.updateTable('tokens').set({ revoked_at: 2 }).where('token_hash', '=', hash).execute();
+      assert.equal(await access.tokenByHash(hash), undefined, 'a revocation is seen at once');
+    } finally {
+      await sql`alter table tokens drop column reader_test_extra`.execute(core.dbs.data);
+    }
   });
 });

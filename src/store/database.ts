@@ -9,7 +9,7 @@ import type { Dialect } from './dialect.ts';
 import { privateDir, privateFile, privateIfExists } from './file-modes.ts';
 import { dataMigrationProvider, keyMigrationProvider } from './migrations/index.ts';
 import { pgPool, SCHEMA_NAME, type RawData } from './raw.ts';
-import { kyselyReader, sqliteReader, type Reader } from './reader.ts';
+import { pgReader, sqliteReader, type Reader } from './reader.ts';
 import { scopeOf, type DataScope, type KeyScope } from './internal/scope.ts';
 
 export type { RawData, RawTarget } from './raw.ts';
@@ -168,7 +168,7 @@ export async function openDatabases(opts: StoreOptions): Promise<Databases> {
     const pool = pgPool(pg, opts.databaseUrl, schema);
     const data = new Kysely<DataDatabase>({ dialect: new PostgresDialect({ pool }) });
     const keys = new Kysely<KeysDatabase>({ dialect: new PostgresDialect({ pool: pgPool(pg, keysUrl, keysSchema) }) });
-    return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, kyselyReader(data), keys, schema, keysSchema, `schema ${schema}`);
+    return build({ dialect: 'postgres', pool, url: opts.databaseUrl, schema }, data, pgReader(pool), keys, schema, keysSchema, `schema ${schema}`);
   }
   privateDir(opts.dataDir);
   const file = openSqlite(join(opts.dataDir, 'fiducia.db'));

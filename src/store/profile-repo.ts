@@ -67,12 +67,8 @@ export class ProfileRepo {
   async subjectsWithUserId(subjectIds: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
     for (const part of chunks(subjectIds)) {
-      const rows = await this.db
-        .selectFrom('identities')
-        .select('subject_id')
-        .where('kind', '=', 'userId')
-        .where('subject_id', 'in', part)
-        .execute();
+      // The userId slot table, by its key: asking `identities` for kind = 'userId' made SQLite walk every userId.
+      const rows = await this.db.selectFrom('subject_user_ids').select('subject_id').where('subject_id', 'in', part).execute();
       for (const r of rows) out.add(r.subject_id);
     }
     return out;

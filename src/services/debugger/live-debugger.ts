@@ -24,7 +24,7 @@ export interface DebuggerSettings {
   flushMs: number;
 }
 
-export const DEFAULT_DEBUGGER: DebuggerSettings = { keep: 200, perSecond: 50, flushMs: 250 };
+export const DEFAULT_DEBUGGER: DebuggerSettings = { keep: 200, perSecond: 50, flushMs: 1000 };
 /** The most lines kept per source: what one read may return. */
 export const MAX_KEEP = 500;
 /** Sources this process holds captures or a rate bucket for; past it a new source waits for the next write. */

@@ -66,6 +66,8 @@ export class IdentityResolver {
   readonly #merges: { survivor: string; loser: string }[] = [];
   /** `kind:blindIndex` keys suppressed by an erasure (Art. 17 with suppression). */
   readonly #suppressed = new Set<string>();
+  /** `kind \0 value` → blind index and map key, for this flush only. */
+  readonly #indexes = new Map<string, { bi: Buffer; key: string }>();
   /** Run after the transaction commits: destroying the keys of merged-away subjects. */
   readonly afterCommit: (() => Promise<unknown>)[] = [];
   /** Subjects this flush made a (committed) data key for: discarded if the transaction rolls back. */
@@ -82,8 +84,15 @@ export class IdentityResolver {
   // ---- identifiers ----------------------------------------------------------------------------
 
   ident(kind: IdentityKind, value: string, asserted: IdentityAssertion): Ident {
-    const bi = this.deps.ring.blindIndex.index(kind, value);
-    return { kind, value, bi, key: `${kind}:${bi.toString('base64')}`, asserted };
+    // One HMAC per identifier and flush: a message's identifiers are asked for while loading and again while resolving,
+    // and a visitor's several messages in a group share theirs.
+    const memo = `${kind}\u0000${value}`;
+    let found = this.#indexes.get(memo);
+    if (!found) {
+      const bi = this.deps.ring.blindIndex.index(kind, value);
+      this.#indexes.set(memo, (found = { bi, key: `${kind}:${bi.toString('base64')}` }));
+    }
+    return { kind, value, bi: found.bi, key: found.key, asserted };
   }
 
   /** Email and phone are identities only when a server source sends them; from a browser they are traits alone. */

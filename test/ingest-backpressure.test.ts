@@ -1,4 +1,4 @@
-// Backpressure on both databases: with a tight bound, batches sent all at once are partly refused with 503 and
+// Backpressure on both databases: with a tight bound, batches sent all at once are partly refused with 429 and
 // Retry-After; every acknowledged message is stored, no refused one is, and a refused batch sent again is taken.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +18,7 @@ await eachDialect('ingestion backpressure', (dialect) => {
     await f.stop();
   });
 
-  it('refuses past the bound with 503 and Retry-After, and stores exactly what it acknowledged', async () => {
+  it('refuses past the bound with 429 and Retry-After, and stores exactly what it acknowledged', async () => {
     const anon = `visitor-${randomUUID()}`;
     const consent = await f.app.inject({ method: 'POST', url: '/v1/consent', headers: AUTH, payload: { anonymousId: anon, purposes: { analytics: true }, noticeVersion: f.cfg.config.notice.current } });
     assert.equal(consent.statusCode, 200, consent.body);
@@ -27,14 +27,14 @@ await eachDialect('ingestion backpressure', (dialect) => {
     });
     const answers = await Promise.all(Array.from({ length: BATCHES }, (_, b) => f.app.inject({ method: 'POST', url: '/v1/batch', headers: AUTH, payload: batch(b) })));
     const accepted = answers.flatMap((r, b) => (r.statusCode === 200 ? [b] : []));
-    const refused = answers.flatMap((r, b) => (r.statusCode === 503 ? [b] : []));
+    const refused = answers.flatMap((r, b) => (r.statusCode === 429 ? [b] : []));
     assert.equal(accepted.length + refused.length, BATCHES, answers.map((r) => r.statusCode).join(','));
     assert.ok(accepted.length >= 1 && refused.length >= 1, `some taken (${accepted.length}), some refused (${refused.length})`);
     for (const b of refused) {
       const r = answers[b]!;
       assert.match(String(r.headers['retry-after']), /^[1-9][0-9]?$/, 'Retry-After in whole seconds');
       const body = r.json<{ error: { code: string; details: { reason: string } } }>();
-      assert.equal(body.error.code, 'FIDUCIA_UNAVAILABLE');
+      assert.equal(body.error.code, 'FIDUCIA_RATE_LIMITED');
       assert.equal(body.error.details.reason, 'overloaded');
     }
     const stored = async () =>
@@ -60,10 +60,10 @@ await eachDialect('ingestion backpressure', (dialect) => {
     f.ingest.admission.enter(100_000); // work queued as if by others
     try {
       const broken = await f.app.inject({ method: 'POST', url: '/v1/batch', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"batch": [' });
-      assert.equal(broken.statusCode, 503, 'a body that does not parse is not read: 503, not 400');
+      assert.equal(broken.statusCode, 429, 'a body that does not parse is not read: 429, not 400');
       assert.ok(Number(broken.headers['retry-after']) >= 1);
       const track = await f.app.inject({ method: 'POST', url: '/v1/t', headers: AUTH, payload: { type: 'track', anonymousId: 'a', event: 'x' } });
-      assert.equal(track.statusCode, 503, 'the single-call routes too');
+      assert.equal(track.statusCode, 429, 'the single-call routes too');
       const consent = await f.app.inject({ method: 'POST', url: '/v1/consent', headers: AUTH, payload: { anonymousId: `visitor-${randomUUID()}`, purposes: { analytics: true }, noticeVersion: f.cfg.config.notice.current } });
       assert.equal(consent.statusCode, 200, 'consent is not refused');
     } finally {

@@ -18,12 +18,12 @@ export class Metrics {
   });
   readonly overloaded = new Counter({
     name: 'fiducia_ingest_refused_messages_total',
-    help: 'Messages refused with 503 and Retry-After because the ingestion queue was past its bound (backpressure; those refused before their body was read are not counted here).',
+    help: 'Messages refused with 429 and Retry-After because the ingestion queue was past its bound (backpressure; those refused before their body was read are not counted here).',
     registers: [this.registry],
   });
   readonly overloadedRequests = new Counter({
     name: 'fiducia_ingest_refused_requests_total',
-    help: 'Collection requests refused with 503 and Retry-After by backpressure, before or after their body was read.',
+    help: 'Collection requests refused with 429 and Retry-After by backpressure, before or after their body was read.',
     registers: [this.registry],
   });
   readonly consents = new Counter({

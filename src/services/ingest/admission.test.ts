@@ -23,8 +23,8 @@ describe('ingestion admission (backpressure)', () => {
       () => a.enter(1),
       (e: unknown) =>
         e instanceof IngestOverloadedError &&
-        e.status === 503 &&
-        e.code === 'FIDUCIA_UNAVAILABLE' &&
+        e.status === 429 &&
+        e.code === 'FIDUCIA_RATE_LIMITED' &&
         e.headers()['retry-after'] === '1' &&
         JSON.stringify(e.details) === JSON.stringify({ reason: 'overloaded', retryAfterSeconds: 1 }),
     );
@@ -48,7 +48,7 @@ describe('ingestion admission (backpressure)', () => {
     assert.equal(a.saturated, false);
     a.enter(5000);
     assert.equal(a.saturated, true);
-    assert.equal(a.refusal().status, 503);
+    assert.equal(a.refusal().status, 429);
     a.enter(0); // a consent choice counts no message and is never refused
     a.leave(4950);
     assert.equal(a.saturated, false, '50 queued, bound 100');

@@ -1,5 +1,7 @@
-// Backpressure for the ingestion writer: past a bound on queued work, a batch is refused with 503 and Retry-After
-// (which the Segment and RudderStack SDKs honour) instead of waiting in a queue that only grows. The bound is time:
+// Backpressure for the ingestion writer: past a bound on queued work, a batch is refused with 429 and Retry-After
+// instead of waiting in a queue that only grows. 429, not 503: Segment's analytics-node waits out Retry-After only on a
+// 429 (and then without spending one of its retries; a 503 gets its own backoff and counts towards the retries after
+// which it drops the batch); RudderStack's Node SDK retries both, waiting at least Retry-After. The bound is time:
 // the messages already queued, at the rate the writer has been committing them, must be done within `maxQueueMs`.
 import { FiduciaError } from '../../domain/errors.ts';
 
@@ -18,7 +20,7 @@ const MAX_RETRY_AFTER_S = 30;
 
 export class IngestOverloadedError extends FiduciaError {
   constructor(readonly retryAfterSeconds: number) {
-    super('FIDUCIA_UNAVAILABLE', `Fiducia is busy: retry after ${retryAfterSeconds} s`, { reason: 'overloaded', retryAfterSeconds });
+    super('FIDUCIA_RATE_LIMITED', `Fiducia is busy: retry after ${retryAfterSeconds} s`, { reason: 'overloaded', retryAfterSeconds });
     this.name = 'IngestOverloadedError';
   }
 
@@ -61,7 +63,7 @@ export class Admission {
     this.#queued += n;
   }
 
-  /** The refusal to answer now (the route's early check): 503 with the queue's Retry-After. */
+  /** The refusal to answer now (the route's early check): 429 with the queue's Retry-After. */
   refusal(): IngestOverloadedError {
     return new IngestOverloadedError(this.retryAfterSeconds());
   }

@@ -1,0 +1,127 @@
+// Backpressure as the real SDKs meet it: while the writer is held up, Segment's analytics-node and RudderStack's Node
+// SDK, both with their shipped settings, get 429 with Retry-After, wait, send the same batches again, and in the end
+// every event they sent is stored once. Both databases.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { Analytics as SegmentAnalytics } from '@segment/analytics-node';
+import RudderAnalytics from '@rudderstack/rudder-sdk-node';
+import pg from 'pg';
+import { PG_URL, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
+
+type F = Awaited<ReturnType<typeof startFiducia>>;
+
+const CLIENTS = 4;
+const EVENTS_PER_CLIENT = 60;
+/** How long the writer is held up: longer than the 1 s a refused SDK waits, so refused batches are refused again. */
+const HOLD_MS = 2_500;
+
+await eachDialect('SDKs under backpressure', (dialect) => {
+  let f: F;
+  let base: string;
+  before(async () => {
+    // A bound small enough that one waiting batch of the SDKs' default size (15 and 20 messages) fills it.
+    f = await startFiducia(dialect, { ingestAdmission: { maxQueueMs: 1, minQueued: 10 } });
+    base = await f.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => f?.stop());
+
+  /**
+   * Holds the database's write lock (SQLite, from another process: better-sqlite3 waits for a lock synchronously, so a
+   * holder in this process could never let go) or a lock on the events table (PostgreSQL) for `ms`.
+   */
+  async function holdWriter(ms: number): Promise<() => Promise<void>> {
+    if (dialect === 'sqlite') {
+      const script = `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n');
+        setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));`;
+      const child = spawn(process.execPath, ['-e', script, join(f.store.options.dataDir, 'fiducia.db'), String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`lock holder exited with ${code}`)))));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.once('data', () => resolve());
+        child.once('exit', () => reject(new Error('the lock holder did not take the lock')));
+      });
+      return () => exited;
+    }
+    const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${f.store.options.schema!}` });
+    await client.connect();
+    await client.query('begin');
+    await client.query('lock table events in exclusive mode');
+    const released = new Promise<void>((resolve, reject) =>
+      setTimeout(() => {
+        client.query('commit').then(() => client.end()).then(resolve, reject);
+      }, ms),
+    );
+    return () => released;
+  }
+
+  async function consent(userId: string): Promise<void> {
+    const c = await fetch(`${base}/v1/consent`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(), 'content-type': 'application/json' },
+      body: JSON.stringify({ userId, purposes: { analytics: true }, noticeVersion: f.cfg.config.notice.current }),
+    });
+    assert.equal(c.status, 200, await c.text());
+  }
+
+  async function storedEvents(userId: string): Promise<number> {
+    const bi = f.ring.blindIndex.index('userId', userId);
+    const id = await f.dbs.data.selectFrom('identities').select('subject_id').where('kind', '=', 'userId').where('blind_index', '=', bi).executeTakeFirstOrThrow();
+    const r = await f.dbs.data.selectFrom('events').select((eb) => eb.fn.countAll<number | string>().as('n')).where('subject_id', '=', id.subject_id).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  it("Segment's analytics-node: refused with 429 and Retry-After, waits, sends again; every event stored once", async () => {
+    const users = Array.from({ length: CLIENTS }, () => `seg-${randomUUID()}`);
+    for (const u of users) await consent(u);
+    const refusedBefore = (await f.metrics.overloadedRequests.get()).values[0]?.value ?? 0;
+    const release = await holdWriter(HOLD_MS);
+    const statuses: number[] = [];
+    const errors: unknown[] = [];
+    const callbacks: unknown[] = [];
+    const clients = users.map((userId) => {
+      // Shipped settings; only where to send.
+      const a = new SegmentAnalytics({ writeKey: WRITE_KEY, host: base });
+      a.on('http_response', (r) => statuses.push(r.status));
+      a.on('error', (e) => errors.push(e));
+      for (let i = 0; i < EVENTS_PER_CLIENT; i++) a.track({ userId, event: 'Product Viewed', properties: { product_id: `p-${i}` } }, (err) => callbacks.push(err ?? null));
+      return a;
+    });
+    await Promise.all([...clients.map((a) => a.closeAndFlush({ timeout: 60_000 })), release()]);
+    assert.deepEqual(errors, []);
+    assert.equal(callbacks.length, CLIENTS * EVENTS_PER_CLIENT);
+    assert.ok(callbacks.every((c) => c === null), 'every event acknowledged');
+    assert.ok(statuses.includes(429), `some batches were refused: ${statuses.join(',')}`);
+    assert.ok(statuses.every((s) => s === 200 || s === 429), statuses.join(','));
+    const refusedAfter = (await f.metrics.overloadedRequests.get()).values[0]?.value ?? 0;
+    assert.equal(refusedAfter - refusedBefore, statuses.filter((s) => s === 429).length, 'the refusals counted on /metrics');
+    for (const u of users) assert.equal(await storedEvents(u), EVENTS_PER_CLIENT, 'each event stored once');
+  });
+
+  it("RudderStack's Node SDK: refused with 429 and Retry-After, waits, sends again; every event stored once", async () => {
+    const users = Array.from({ length: CLIENTS }, () => `rs-${randomUUID()}`);
+    for (const u of users) await consent(u);
+    // RudderStack gives up on a batch after its third retry: hold the writer for less than three waits of 1 s.
+    const release = await holdWriter(1_500);
+    const results: unknown[] = [];
+    let allAnswered: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => (allAnswered = resolve));
+    const clients = users.map((userId) => {
+      const a = new RudderAnalytics(WRITE_KEY, { dataPlaneUrl: base, logLevel: 'error' });
+      for (let i = 0; i < EVENTS_PER_CLIENT; i++) {
+        a.track({ userId, event: 'Product Viewed', properties: { product_id: `p-${i}` } }, (err?: unknown) => {
+          results.push(err ?? null);
+          if (results.length === CLIENTS * EVENTS_PER_CLIENT) allAnswered();
+        });
+      }
+      return a;
+    });
+    const refusedBefore = (await f.metrics.overloadedRequests.get()).values[0]?.value ?? 0;
+    await Promise.all([...clients.map((a) => a.flush()), release(), answered]);
+    assert.ok(results.every((r) => r === null), `every event acknowledged: ${results.filter((r) => r !== null).length} failed`);
+    const refusedAfter = (await f.metrics.overloadedRequests.get()).values[0]?.value ?? 0;
+    assert.ok(refusedAfter > refusedBefore, 'some batches were refused');
+    for (const u of users) assert.equal(await storedEvents(u), EVENTS_PER_CLIENT, 'each event stored once');
+  });
+});

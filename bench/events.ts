@@ -16,7 +16,29 @@ export interface RawRow {
   payload_enc: Buffer;
 }
 
+/**
+ * `first`: visitors the server has not seen yet, so many messages create a subject, its data key, identities and
+ * consent rows. `steady`: returning visitors, every one seen beforehand through {@link buildSeed}.
+ */
+export type WorkloadKind = 'first' | 'steady';
+
+/** The visitors of one workload: what its seeding and its measured traffic share. */
+export interface Visitors {
+  count: number;
+  /** Prefix of every messageId of this run. */
+  run: string;
+  /** Short random anonymous ids (a UUID would add 26 bytes per message). */
+  anonymousIds: string[];
+  /** The subject id each visitor gets in the baseline's rows. */
+  subjectIds: string[];
+  ips: string[];
+  /** Time of the first measured message; the seed's messages come an hour before. */
+  base: number;
+}
+
 export interface Workload {
+  kind: WorkloadKind;
+  visitors: Visitors;
   /** JSON bodies of `POST /v1/batch`, one per 100 messages. */
   bodies: string[];
   /** Messages per body that become an `events` row in Fiducia (track and page; identify writes traits). */
@@ -24,8 +46,17 @@ export interface Workload {
   rows: RawRow[];
   subjects: number;
   messages: number;
+  /** Messages that are the first of their visitor in the traffic the server gets (none in `steady`: the seed came first). */
+  firstSightings: number;
   byType: Record<string, number>;
   avgMessageBytes: number;
+}
+
+/** Bodies that make every visitor of a workload known to the server before its measured traffic. */
+export interface Seed {
+  bodies: string[];
+  eventRows: number[];
+  messages: number;
 }
 
 /** Deterministic PRNG (mulberry32): the same seed gives the same traffic in every run. */
@@ -64,20 +95,49 @@ class Filler {
   }
 }
 
+/** A customer's traits; the same for a visitor every time unless `favoriteCategory` changes. */
+function traitsOf(s: number, first: string, last: string, favoriteCategory: string): Record<string, string> {
+  return {
+    email: `${first}.${last}.${s}@example.com`.toLowerCase(),
+    firstName: first,
+    lastName: last,
+    favoriteCategory,
+    phone: `+39 3${String(100_000_000 + s * 7).slice(0, 9)}`,
+  };
+}
+
+/** The traits a customer of the steady workload was seeded with. */
+function knownTraits(s: number, favoriteCategory = CATEGORIES[s % CATEGORIES.length]!): Record<string, string> {
+  return traitsOf(s, FIRST[s % FIRST.length]!, LAST[Math.floor(s / FIRST.length) % LAST.length]!, favoriteCategory);
+}
+
+function contextOf(v: Visitors, s: number, path: string): Record<string, unknown> {
+  return { ip: v.ips[s], userAgent: USER_AGENTS[s % USER_AGENTS.length], locale: LOCALES[s % LOCALES.length], page: { path }, consent: CONSENT };
+}
+
+/** Share of a steady workload's identify calls that bring a new trait value (a changed favourite category). */
+export const STEADY_TRAIT_CHANGE = 0.1;
+
 /**
  * `batches` bodies of 100 messages from `subjects` visitors; half of them are logged-in customers (userId),
  * who also send the identify calls. Every message carries consent to analytics and personalization.
+ * Both kinds of `traffic` send the same sequence of message types, visitors and products for a seed; `steady` differs in its
+ * identify calls, which repeat the traits the visitor was seeded with and only sometimes change one.
  */
-export function buildWorkload(batches: number, subjects: number, seed = 42): Workload {
+export function buildWorkload(batches: number, subjects: number, seed = 42, traffic: WorkloadKind = 'first'): Workload {
   const rnd = prng(seed);
+  // Its own generator, so that both kinds draw the same sequence from `rnd`.
+  const change = prng(seed + 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const run = randomBytes(3).toString('base64url');
-  // Short random anonymous ids (a UUID would add 26 bytes per message).
   const anon = Array.from({ length: subjects }, () => randomBytes(8).toString('base64url'));
   const subjectUuid = Array.from({ length: subjects }, () => randomUUID());
   const ips = Array.from({ length: subjects }, () => `${10 + Math.floor(rnd() * 200)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`);
-  const filler = new Filler();
   const base = Date.now() - 60_000;
+  const visitors: Visitors = { count: subjects, run, anonymousIds: anon, subjectIds: subjectUuid, ips, base };
+  const seen = new Uint8Array(traffic === 'steady' ? 0 : subjects);
+  let firstSightings = 0;
+  const filler = new Filler();
   const bodies: string[] = [];
   const eventRows: number[] = [];
   const rows: RawRow[] = [];
@@ -126,15 +186,14 @@ export function buildWorkload(batches: number, subjects: number, seed = 42): Wor
       } else {
         const first = pick(FIRST);
         const last = pick(LAST);
-        msg.traits = {
-          email: `${first}.${last}.${s}@example.com`.toLowerCase(),
-          firstName: first,
-          lastName: last,
-          favoriteCategory: category,
-          phone: `+39 3${String(100_000_000 + s * 7).slice(0, 9)}`,
-        };
+        if (traffic === 'first') msg.traits = traitsOf(s, first, last, category);
+        else msg.traits = change() < STEADY_TRAIT_CHANGE ? knownTraits(s, category) : knownTraits(s);
       }
-      msg.context = { ip: ips[s], userAgent: USER_AGENTS[s % USER_AGENTS.length], locale: LOCALES[s % LOCALES.length], page: { path }, consent: CONSENT };
+      msg.context = contextOf(visitors, s, path);
+      if (traffic === 'first' && seen[s] === 0) {
+        seen[s] = 1;
+        firstSightings++;
+      }
       const json = JSON.stringify(msg);
       batch.push(json);
       bytes += Buffer.byteLength(json);
@@ -155,5 +214,38 @@ export function buildWorkload(batches: number, subjects: number, seed = 42): Wor
     bodies.push(`{"batch":[${batch.join(',')}],"sentAt":"${new Date(base + seq * 3).toISOString()}"}`);
     eventRows.push(events);
   }
-  return { bodies, eventRows, rows, subjects, messages: batches * BATCH_SIZE, byType, avgMessageBytes: bytes / (batches * BATCH_SIZE) };
+  return { kind: traffic, visitors, bodies, eventRows, rows, subjects, messages: batches * BATCH_SIZE, firstSightings, byType, avgMessageBytes: bytes / (batches * BATCH_SIZE) };
+}
+
+/**
+ * One message per visitor, in batches of 100, an hour before the workload's traffic: an identify with userId and the
+ * traits a steady workload repeats from each customer (even visitors), a page view from each anonymous visitor (odd).
+ * Afterwards every subject, identity link and consent of the measured traffic exists.
+ */
+export function buildSeed(v: Visitors): Seed {
+  const bodies: string[] = [];
+  const eventRows: number[] = [];
+  const start = v.base - 3_600_000;
+  for (let from = 0; from < v.count; from += BATCH_SIZE) {
+    const batch: string[] = [];
+    let events = 0;
+    const to = Math.min(v.count, from + BATCH_SIZE);
+    for (let s = from; s < to; s++) {
+      const customer = s % 2 === 0;
+      const msg: Record<string, unknown> = {
+        type: customer ? 'identify' : 'page',
+        // '.' never occurs in the workload's messageIds (base64url run, '-', base 36).
+        messageId: `${v.run}.seed.${s.toString(36)}`,
+        anonymousId: v.anonymousIds[s],
+        ...(customer ? { userId: `cust-${100_000 + s}`, traits: knownTraits(s) } : { name: 'Home', properties: { path: '/', title: 'Shop' } }),
+        timestamp: new Date(start + s).toISOString(),
+        context: contextOf(v, s, '/'),
+      };
+      batch.push(JSON.stringify(msg));
+      if (!customer) events++;
+    }
+    bodies.push(`{"batch":[${batch.join(',')}],"sentAt":"${new Date(start + to).toISOString()}"}`);
+    eventRows.push(events);
+  }
+  return { bodies, eventRows, messages: v.count };
 }

@@ -1,11 +1,11 @@
-// Drives POST /v1/batch of a Fiducia running in a child process, with autocannon and pre-built bodies.
+// Drives POST /v1/batch of a Fiducia running in a child process with pre-built bodies, resending refused batches as an SDK does.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon, { type AutocannonResult } from 'autocannon';
 import { dropPgSchema, type Dialect } from '../src/store/database.ts';
 import { BATCH_SIZE } from './events.ts';
 import { BENCH_WRITE_KEY, type ServerReply, type ServerRequest, type ServerStats } from './protocol.ts';
@@ -96,33 +96,126 @@ function request(child: ChildProcess, req: ServerRequest, want: ServerReply['typ
   });
 }
 
+export interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 export interface LoadResult {
+  /** Distinct batches sent at least once. */
   batchesSent: number;
+  /** Batches answered 200 (each once, whatever it took). */
   batchesOk: number;
   /** Messages in the batches answered 200. */
   eventsOk: number;
   /** `events` rows the answered batches should have produced (track and page). */
   eventRowsOk: number;
+  /** HTTP requests sent: first attempts and retries. */
+  requests: number;
+  /** Answers other than 200, refusals included (one per request). */
   non2xx: number;
+  /** Answers by status code, one per request. */
   statusCodes: Record<string, number>;
+  /** Answers 503 with a Retry-After: the batch was refused by backpressure and is sent again after the wait. */
+  refusals: number;
+  /** Requests that resent a refused batch. */
+  retries: number;
+  /** Batches last answered 503 when the time bound came (their wait would have crossed it): never acknowledged. */
+  refusedAtEnd: number;
+  /** The most requests one batch took (answered or not). */
+  maxAttempts: number;
+  /** Batches given up after another answer, an error or a timeout (not retried). */
+  batchesFailed: number;
+  /** The first answer body (cut short) of each status not retried, and the first message of each error. */
+  samples: Record<string, string>;
   errors: number;
   timeouts: number;
   seconds: number;
   eventsPerSecond: number;
-  latency: { p50: number; p99: number; max: number };
-  /** Of the batches answered 200 only (a refused batch's quick 503 would make the others look fast). */
-  answered: { p50: number; p99: number; max: number };
+  /** Every answer, whatever its status. */
+  latency: Percentiles;
+  /** Of the batches answered 200, from the send of the attempt that got the 200 (a refused batch's quick 503 would make the others look fast). */
+  answered: Percentiles;
+  /** Of the batches answered 200, from their first attempt: refusals and Retry-After waits included. */
+  delivered: Percentiles;
   stoppedByTime: boolean;
+  /** CPU time of this process (the load generator) while it ran, in µs. */
+  cpuMicros: number;
 }
 
-function percentiles(ms: number[]): { p50: number; p99: number; max: number } {
-  if (ms.length === 0) return { p50: 0, p99: 0, max: 0 };
-  const sorted = [...ms].sort((a, b) => a - b);
-  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
-  return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted.at(-1)!) };
+function percentiles(ms: ArrayLike<number>, count = ms.length): Percentiles {
+  if (count === 0) return { p50: 0, p99: 0, max: 0 };
+  const sorted = Float64Array.from({ length: count }, (_, i) => ms[i]!).sort();
+  const at = (q: number) => Math.round(sorted[Math.min(count - 1, Math.floor(q * count))]!);
+  return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted[count - 1]!) };
 }
 
-/** Sends each body once over `connections` keep-alive connections; stops early after `maxSeconds`. */
+/** One request to its end: the status (0 when there was no answer), its Retry-After, and the time from send to answer. */
+interface Attempt {
+  status: number;
+  retryAfter: string | undefined;
+  /** The answer's body when it is not a 200 (cut short), or the error. */
+  text: string;
+  timedOut: boolean;
+  ms: number;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const TIMED_OUT = `no complete answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+/** The longest Retry-After honoured (Fiducia sends at most 30 s). */
+const MAX_WAIT_MS = 30_000;
+const AUTHORIZATION = `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`;
+
+function post(agent: Agent, port: number, body: Buffer): Promise<Attempt> {
+  return new Promise((resolve) => {
+    const sent = performance.now();
+    let settled = false;
+    let timedOut = false;
+    const settle = (status: number, retryAfter: string | undefined, text: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve({ status, retryAfter, text, timedOut, ms: performance.now() - sent });
+    };
+    const req = httpRequest(
+      { agent, host: '127.0.0.1', port, method: 'POST', path: '/v1/batch', headers: { 'content-type': 'application/json', authorization: AUTHORIZATION, 'content-length': body.length } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let text = '';
+        if (status === 200) res.resume();
+        else {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (text.length < 300) text += chunk;
+          });
+        }
+        res.on('end', () => settle(status, res.headers['retry-after'], text));
+        // An answer cut off (by the timeout below, or the server) is no answer: never counted as acknowledged.
+        res.on('close', () => settle(0, undefined, timedOut ? TIMED_OUT : 'connection closed before the answer ended'));
+      },
+    );
+    const timer = setTimeout(() => {
+      timedOut = true;
+      req.destroy(new Error(TIMED_OUT));
+    }, REQUEST_TIMEOUT_MS);
+    req.on('error', (err) => settle(0, undefined, timedOut ? TIMED_OUT : err.message));
+    req.end(body);
+  });
+}
+
+/** A Retry-After in whole seconds as milliseconds, capped; null when there is none to honour. */
+function retryAfterMs(value: string | undefined): number | null {
+  if (value === undefined || !/^\d{1,6}$/.test(value)) return null;
+  return Math.min(Number(value) * 1000, MAX_WAIT_MS);
+}
+
+/**
+ * Sends every body over `connections` keep-alive connections, one request at a time on each, as an SDK does: a batch
+ * refused with 503 and Retry-After is sent again, unchanged (same messageIds), after that wait. No new request starts
+ * after `maxSeconds` (a wait that would cross it ends its connection's work); requests in flight then are awaited, so
+ * `batchesOk` is exact.
+ */
 export async function runLoad(
   port: number,
   bodies: readonly string[],
@@ -130,66 +223,122 @@ export async function runLoad(
   connections: number,
   maxSeconds: number,
 ): Promise<LoadResult> {
+  const n = bodies.length;
+  const conns = Math.max(1, Math.min(connections, n));
+  // Encoded once, before the clock starts: a request then writes its body without converting or scanning it.
+  const buffers = bodies.map((b) => Buffer.from(b));
+  const agent = new Agent({ keepAlive: true, maxSockets: conns, noDelay: true });
+  const answeredMs = new Float64Array(n);
+  const deliveredMs = new Float64Array(n);
+  const allMs: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  const samples: Record<string, string> = {};
   let next = 0;
   let batchesOk = 0;
   let eventRowsOk = 0;
-  const conns = Math.min(connections, bodies.length);
+  let requests = 0;
+  let non2xx = 0;
+  let refusals = 0;
+  let retries = 0;
+  let refusedAtEnd = 0;
+  let batchesFailed = 0;
+  let maxAttempts = 0;
+  let errors = 0;
+  let timeouts = 0;
+
+  const cpu = process.cpuUsage();
   const started = performance.now();
-  let stoppedByTime = false;
-  const answeredMs: number[] = [];
-  const result = await new Promise<AutocannonResult>((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url: `http://127.0.0.1:${port}`,
-        connections: conns,
-        amount: bodies.length,
-        timeout: 30,
-        requests: [
-          {
-            method: 'POST',
-            path: '/v1/batch',
-            headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}` },
-            setupRequest(req, context) {
-              const i = next++;
-              context.index = i;
-              // Past the end only if autocannon asks for more than `amount`; repeat the last body (a duplicate).
-              return { ...req, body: bodies[Math.min(i, bodies.length - 1)]! };
-            },
-            onResponse(status, _body, context) {
-              if (status !== 200) return;
-              batchesOk++;
-              eventRowsOk += eventRows[context.index as number] ?? 0;
-            },
-          },
-        ],
-      },
-      (err, res) => (err ? reject(err) : resolve(res)),
-    );
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode === 200) answeredMs.push(responseTime);
-    });
-    const timer = setTimeout(() => {
-      stoppedByTime = true;
-      instance.stop();
-    }, maxSeconds * 1000);
-    instance.on('done', () => clearTimeout(timer));
-  });
+  const deadline = started + maxSeconds * 1000;
+
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline && next < n) {
+      const i = next++;
+      const first = performance.now();
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) retries++;
+        requests++;
+        if (attempt >= maxAttempts) maxAttempts = attempt + 1;
+        const a = await post(agent, port, buffers[i]!);
+        if (a.status === 0) {
+          if (a.timedOut) timeouts++;
+          else errors++;
+          samples[a.timedOut ? 'timeout' : 'error'] ??= a.text;
+          batchesFailed++;
+          break;
+        }
+        allMs.push(a.ms);
+        statusCodes[a.status] = (statusCodes[a.status] ?? 0) + 1;
+        if (a.status === 200) {
+          answeredMs[batchesOk] = a.ms;
+          deliveredMs[batchesOk] = performance.now() - first;
+          batchesOk++;
+          eventRowsOk += eventRows[i] ?? 0;
+          break;
+        }
+        non2xx++;
+        const wait = a.status === 503 ? retryAfterMs(a.retryAfter) : null;
+        if (wait === null) {
+          samples[String(a.status)] ??= a.text;
+          batchesFailed++;
+          break;
+        }
+        refusals++;
+        if (performance.now() + wait >= deadline) {
+          refusedAtEnd++;
+          return;
+        }
+        await new Promise((done) => setTimeout(done, wait));
+        // A late timer may wake past the bound: no request starts after it.
+        if (performance.now() >= deadline) {
+          refusedAtEnd++;
+          return;
+        }
+      }
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: conns }, worker));
+  } finally {
+    agent.destroy();
+  }
   const seconds = (performance.now() - started) / 1000;
-  const statusCodes: Record<string, number> = {};
-  for (const [code, s] of Object.entries(result.statusCodeStats)) statusCodes[code] = s.count;
+  const cpuUsed = process.cpuUsage(cpu);
+  const batchesSent = Math.min(next, n);
   return {
-    batchesSent: Math.min(next, bodies.length),
+    batchesSent,
     batchesOk,
     eventsOk: batchesOk * BATCH_SIZE,
     eventRowsOk,
-    non2xx: result.non2xx,
+    requests,
+    non2xx,
     statusCodes,
-    errors: result.errors,
-    timeouts: result.timeouts,
+    refusals,
+    retries,
+    refusedAtEnd,
+    batchesFailed,
+    maxAttempts,
+    samples,
+    errors,
+    timeouts,
     seconds,
     eventsPerSecond: (batchesOk * BATCH_SIZE) / seconds,
-    latency: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
-    answered: percentiles(answeredMs),
-    stoppedByTime,
+    latency: percentiles(allMs),
+    answered: percentiles(answeredMs, batchesOk),
+    delivered: percentiles(deliveredMs, batchesOk),
+    stoppedByTime: batchesSent < n || refusedAtEnd > 0,
+    cpuMicros: cpuUsed.user + cpuUsed.system,
   };
+}
+
+/** Whether the counts of a load agree with each other (every batch and every request accounted for once). */
+export function countsAddUp(r: LoadResult): boolean {
+  const answers = Object.values(r.statusCodes).reduce((a, b) => a + b, 0);
+  return (
+    r.batchesSent === r.batchesOk + r.refusedAtEnd + r.batchesFailed &&
+    r.requests === r.batchesSent + r.retries &&
+    r.requests === answers + r.errors + r.timeouts &&
+    answers === (r.statusCodes['200'] ?? 0) + r.non2xx &&
+    r.batchesOk === (r.statusCodes['200'] ?? 0)
+  );
 }

@@ -1,5 +1,5 @@
 // Ingestion benchmark: Fiducia's POST /v1/batch against a raw insert of the same rows, on SQLite and PostgreSQL.
-// `npm run bench [-- --only sqlite|postgres] [--events N] [--connections C] [--cpu-prof]`; see --help.
+// `npm run bench [-- --only sqlite|postgres] [--workload first|steady|both] [--events N] [--connections C] [--cpu-prof]`; see --help.
 import { pgReachable } from './common.ts';
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Dialect } from '../src/store/database.ts';
 import { pgBaseline, sqliteBaseline, type BaselineResult } from './baseline.ts';
-import { BATCH_SIZE, buildWorkload, type Workload } from './events.ts';
-import { runLoad, startServer, type BenchServer, type LoadResult } from './ingest.ts';
+import { BATCH_SIZE, buildSeed, buildWorkload, STEADY_TRAIT_CHANGE, type Workload, type WorkloadKind } from './events.ts';
+import { countsAddUp, runLoad, startServer, type BenchServer, type LoadResult, type Percentiles } from './ingest.ts';
 import { summarizeProfile } from './profile.ts';
 import type { ServerStats } from './protocol.ts';
 
@@ -16,23 +16,37 @@ const TARGETS: Record<Dialect, { eventsPerSecond: number; ratio: number | null }
   sqlite: { eventsPerSecond: 50_000, ratio: 0.25 },
   postgres: { eventsPerSecond: 30_000, ratio: null },
 };
-/** The whole run stops by itself before this, whatever happens. */
-const WATCHDOG_MS = 175_000;
+/**
+ * The whole run stops by itself before this, whatever happens: a fixed part (building the workloads) and, per
+ * workload and database, its measured phase plus what it takes around it (server start and stop, seeding, warm-up,
+ * requests in flight at the bound, raw-insert baseline), with room to spare on a busy machine.
+ */
+const watchdogMs = (runs: number, maxSeconds: number) => Math.max(175_000, 60_000 + runs * (maxSeconds * 1000 + 75_000));
+/** Time bound of the seeding of a steady workload (every message of it is a first sighting, the slowest traffic). */
+const SEED_MAX_SECONDS = 60;
+const LABEL: Record<WorkloadKind, string> = { first: 'first-sighting', steady: 'steady' };
 
 const HELP = `npm run bench -- [options]
   --only sqlite|postgres   one database only (default: both)
-  --events N               measured events per database (default 300000)
+  --events N               measured events per database and workload (default 300000)
   --warmup N               events sent before measuring (default 10000)
   --subjects N             distinct visitors, at least 10000 (default 20000)
-  --connections N          concurrent HTTP connections (default 32)
-  --max-seconds S          time bound of each measured phase (default 30)
+  --workload first|steady|both
+                           first: visitors new to the server, whose first messages fall in the measured phase;
+                           steady: returning visitors, each seen once beforehand (a seeding phase, not measured);
+                           both (default): first then steady, each with its own server and raw-insert baseline
+  --connections N          concurrent HTTP connections, one request at a time each; a batch refused with 503
+                           is sent again after its Retry-After, as the SDKs do (default 32)
+  --max-seconds S          time bound of each measured phase: no request starts after it (default 30)
   --cpu-prof               profile the Fiducia process and print its hottest functions
   --sql-timing             time each SQL statement shape in the Fiducia process and print the costliest
-PostgreSQL: FIDUCIA_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).`;
+PostgreSQL: FIDUCIA_BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+The server's backpressure bound: FIDUCIA_INGEST_MAX_QUEUE_MS (default 100).`;
 
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' },
+    workload: { type: 'string', default: 'both' },
     events: { type: 'string', default: '300000' },
     warmup: { type: 'string', default: '10000' },
     subjects: { type: 'string', default: '20000' },
@@ -57,41 +71,63 @@ const log = (s = ''): void => void process.stdout.write(`${s}\n`);
 
 interface Outcome {
   dialect: Dialect;
+  workload: WorkloadKind;
   load: LoadResult;
   baseline: BaselineResult;
   stats: ServerStats;
   expectedRows: number;
+  /** Rows of `subjects`, `identities` and `consents` the measured phase added. */
+  created: { subjects: number; identities: number; consents: number };
   /** Server CPU per accepted event during the measured phase. */
   serverCpuMicrosPerEvent: number;
 }
 
 let current: BenchServer | null = null;
 
+const ms = (p: Percentiles) => `p50 ${fmt(p.p50)} ms, p99 ${fmt(p.p99)} ms, max ${fmt(p.max)} ms`;
+
+/** What a load did besides its 200s: refusals and retries, and the first body of each other answer or error. */
+function loadLine(r: LoadResult): string {
+  const also = Object.entries(r.samples).map(([k, v]) => `\n     ${k}: ${v.replace(/\s+/g, ' ').slice(0, 200)}`).join('');
+  return `refusals (503) ${fmt(r.refusals)}, retries ${fmt(r.retries)} (at most ${r.maxAttempts} requests for one batch), still refused at the time bound ${r.refusedAtEnd}; other non-200 answers or errors ${r.batchesFailed}${also}`;
+}
+
 async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number, opts: { pgUrl: string; connections: number; maxSeconds: number; cpuProfDir?: string | undefined; sqlTiming: boolean }): Promise<Outcome> {
-  log(`\n== ${dialect}: starting Fiducia in a child process`);
+  log(`\n== ${dialect}, ${LABEL[w.kind]}: starting Fiducia in a child process`);
   const server = await startServer(dialect, opts);
   current = server;
   let load: LoadResult;
   let stats: ServerStats;
   let expectedRows: number;
   let cpuPerEvent: number;
+  let created: Outcome['created'];
   try {
+    let seedRows = 0;
+    if (w.kind === 'steady') {
+      const seed = buildSeed(w.visitors);
+      const r = await runLoad(server.port, seed.bodies, seed.eventRows, opts.connections, SEED_MAX_SECONDS);
+      seedRows = r.eventRowsOk;
+      const all = r.batchesOk === seed.bodies.length;
+      log(`   seed (not measured): ${fmt(seed.messages)} visitors in ${seed.bodies.length} batches, ${r.batchesOk} acknowledged in ${r.seconds.toFixed(1)} s; ${loadLine(r)}${all ? '' : `\n   SEED INCOMPLETE: some visitors of the measured phase are new to the server`}`);
+    }
     let warmRows = 0;
     if (warmupBatches > 0) {
       const warm = await runLoad(server.port, w.bodies.slice(0, warmupBatches), w.eventRows.slice(0, warmupBatches), opts.connections, 15);
       warmRows = warm.eventRowsOk;
-      log(`   warm-up: ${fmt(warm.eventsOk)} events in ${warm.seconds.toFixed(1)} s, non-200: ${warm.non2xx} ${JSON.stringify(warm.statusCodes)}, errors: ${warm.errors}`);
+      log(`   warm-up: ${fmt(warm.eventsOk)} events in ${warm.seconds.toFixed(1)} s, answers ${JSON.stringify(warm.statusCodes)}; ${loadLine(warm)}`);
     }
     const measured = w.bodies.slice(warmupBatches);
     log(`   measuring: ${fmt(measured.length * BATCH_SIZE)} events in ${measured.length} batches over ${opts.connections} connections (≤ ${opts.maxSeconds} s)`);
-    const cpuBefore = (await server.stats()).cpuMicros;
+    const before = await server.stats();
     load = await runLoad(server.port, measured, w.eventRows.slice(warmupBatches), opts.connections, opts.maxSeconds);
     stats = await server.stats();
-    cpuPerEvent = (stats.cpuMicros - cpuBefore) / Math.max(load.eventsOk, 1);
-    expectedRows = warmRows + load.eventRowsOk;
+    cpuPerEvent = (stats.cpuMicros - before.cpuMicros) / Math.max(load.eventsOk, 1);
+    expectedRows = seedRows + warmRows + load.eventRowsOk;
+    const added = (t: string) => (stats.tables[t] ?? 0) - (before.tables[t] ?? 0);
+    created = { subjects: added('subjects'), identities: added('identities'), consents: added('consents') };
     if (stats.sql) {
       const total = stats.sql.reduce((a, t) => a + t.ms, 0);
-      log(`   SQL time in the server (warm-up + measured): ${(total / 1000).toFixed(1)} s over ${fmt(stats.sql.reduce((a, t) => a + t.count, 0))} statements; costliest shapes:`);
+      log(`   SQL time in the server (${w.kind === 'steady' ? 'seed + ' : ''}warm-up + measured): ${(total / 1000).toFixed(1)} s over ${fmt(stats.sql.reduce((a, t) => a + t.count, 0))} statements; costliest shapes:`);
       for (const t of stats.sql.slice(0, 14)) log(`   ${(t.ms / 1000).toFixed(2).padStart(7)} s ${String(t.count).padStart(7)}×  ${t.sql}`);
     }
   } finally {
@@ -102,7 +138,7 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
   const rows = w.rows.slice(warmupBatches * BATCH_SIZE, (warmupBatches + Math.max(load.batchesOk, 1)) * BATCH_SIZE);
   log(`   raw insert baseline: ${fmt(rows.length)} rows`);
   const baseline = dialect === 'sqlite' ? sqliteBaseline(rows, 20) : await pgBaseline(opts.pgUrl, rows, 20);
-  return { dialect, load, baseline, stats, expectedRows, serverCpuMicrosPerEvent: cpuPerEvent };
+  return { dialect, workload: w.kind, load, baseline, stats, expectedRows, created, serverCpuMicrosPerEvent: cpuPerEvent };
 }
 
 function report(o: Outcome): string[] {
@@ -120,18 +156,23 @@ function report(o: Outcome): string[] {
     verdict = `MISSED (${why.join('; ')})`;
   }
   const s = o.stats;
+  const l = o.load;
   const stored = s.tables.events ?? 0;
   const flush = s.flushes && s.flushes.count > 0
-    ? `${fmt(s.flushes.count)} group commits (incl. warm-up), avg ${((s.flushes.seconds / s.flushes.count) * 1000).toFixed(0)} ms and ${((s.tables.ingested_messages ?? 0) / BATCH_SIZE / s.flushes.count).toFixed(1)} batches each`
+    ? `${fmt(s.flushes.count)} group commits (incl. ${o.workload === 'steady' ? 'seed and ' : ''}warm-up), avg ${((s.flushes.seconds / s.flushes.count) * 1000).toFixed(0)} ms and ${((s.tables.ingested_messages ?? 0) / BATCH_SIZE / s.flushes.count).toFixed(1)} batches each`
     : 'group commits: n/a';
   const droppedMsgs = Object.entries(s.messages).filter(([k]) => !k.endsWith('/stored')).map(([k, v]) => `${k}=${v}`);
   const droppedFields = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`);
+  const c = o.created;
   return [
-    `${o.dialect.padEnd(8)} fiducia /v1/batch: ${fmt(eps)} events/s (answered batches: p50 ${o.load.answered.p50} ms, p99 ${o.load.answered.p99} ms, max ${o.load.answered.max} ms) | raw insert: ${fmt(o.baseline.rowsPerSecond)} rows/s | ratio ${(ratio * 100).toFixed(1)}% | ${target}: ${verdict}`,
-    `         requests: ${o.load.batchesOk}/${o.load.batchesSent} answered 200 in ${o.load.seconds.toFixed(1)} s; non-200: ${o.load.non2xx} ${JSON.stringify(o.load.statusCodes)} (503: refused by backpressure, not stored); all answers p99 ${o.load.latency.p99} ms; errors ${o.load.errors}, timeouts ${o.load.timeouts}${o.load.stoppedByTime ? '; STOPPED BY TIME BOUND' : ''}`,
+    `${o.dialect.padEnd(8)} ${LABEL[o.workload]}: fiducia /v1/batch: ${fmt(eps)} events/s (answered batches: ${ms(l.answered)}) | raw insert: ${fmt(o.baseline.rowsPerSecond)} rows/s | ratio ${(ratio * 100).toFixed(1)}% | ${target}: ${verdict}`,
+    `         batches: ${l.batchesOk}/${l.batchesSent} answered 200 in ${l.seconds.toFixed(1)} s over ${fmt(l.requests)} requests; answers ${JSON.stringify(l.statusCodes)} (503: refused by backpressure, not stored, sent again after Retry-After); all answers p99 ${fmt(l.latency.p99)} ms; errors ${l.errors}, timeouts ${l.timeouts}${l.stoppedByTime ? '; STOPPED BY TIME BOUND' : ''}`,
+    `         ${loadLine(l)}; counts ${countsAddUp(l) ? 'add up' : 'DO NOT ADD UP'}`,
+    `         delivered (first attempt to 200, refusals and waits included): ${ms(l.delivered)}`,
     `         stored: events ${fmt(stored)} (expected ${fmt(o.expectedRows)} from answered batches: ${stored >= o.expectedRows ? 'ok' : 'MISSING ROWS'}), subjects ${fmt(s.tables.subjects ?? 0)}, identities ${fmt(s.tables.identities ?? 0)}, traits ${fmt(s.tables.traits ?? 0)}, consents ${fmt(s.tables.consents ?? 0)}, messageIds ${fmt(s.tables.ingested_messages ?? 0)}`,
+    `         added by the measured phase: subjects ${fmt(c.subjects)}, identities ${fmt(c.identities)}, consents ${fmt(c.consents)}`,
     `         ${flush}; merges ${s.identity.merge ?? 0}; messages not stored: ${droppedMsgs.join(', ') || 'none'}; dropped fields: ${droppedFields.join(', ') || 'none'}`,
-    `         cpu: fiducia server ${o.serverCpuMicrosPerEvent.toFixed(0)} µs/event (≈ ${fmt(1e6 / o.serverCpuMicrosPerEvent)} events per CPU-second); raw insert ${o.baseline.cpuMicrosPerRow.toFixed(1)} µs/row in the client${o.dialect === 'postgres' ? ' (PostgreSQL server CPU not counted)' : ''}`,
+    `         cpu: fiducia server ${o.serverCpuMicrosPerEvent.toFixed(0)} µs/event (≈ ${fmt(1e6 / o.serverCpuMicrosPerEvent)} events per CPU-second); raw insert ${o.baseline.cpuMicrosPerRow.toFixed(1)} µs/row in the client${o.dialect === 'postgres' ? ' (PostgreSQL server CPU not counted)' : ''}; load generator ${(l.cpuMicros / Math.max(l.requests, 1)).toFixed(0)} µs/request (${((100 * l.cpuMicros) / 1e6 / l.seconds).toFixed(1)}% of a core)`,
     `         raw insert: ${fmt(o.baseline.rows)} rows in ${o.baseline.seconds.toFixed(2)} s${o.baseline.stoppedByTime ? ' (STOPPED BY TIME BOUND)' : ''}`,
   ];
 }
@@ -155,14 +196,32 @@ async function main(): Promise<void> {
   const only = args.only;
   if (only !== undefined && only !== 'sqlite' && only !== 'postgres') throw new UsageError('--only is sqlite or postgres');
   const dialects: Dialect[] = only ? [only] : ['sqlite', 'postgres'];
+  const chosen = args.workload;
+  if (chosen !== 'first' && chosen !== 'steady' && chosen !== 'both') throw new UsageError('--workload is first, steady or both');
+  const kinds: WorkloadKind[] = chosen === 'both' ? ['first', 'steady'] : [chosen];
+
+  const limitMs = watchdogMs(dialects.length * kinds.length, maxSeconds);
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: still running after ${limitMs / 1000} s, giving up\n`);
+    void Promise.race([current?.stop(), new Promise((r) => setTimeout(r, 5000))]).finally(() => process.exit(2));
+  }, limitMs);
+  watchdog.unref();
 
   const warmupBatches = Math.ceil(warmup / BATCH_SIZE);
   const measuredBatches = Math.ceil(events / BATCH_SIZE);
   const t0 = performance.now();
-  const w = buildWorkload(warmupBatches + measuredBatches, subjects);
-  const mix = Object.entries(w.byType).map(([k, v]) => `${k} ${((100 * v) / w.messages).toFixed(0)}%`).join(', ');
-  log(`workload: ${fmt(w.messages)} messages (${warmupBatches} warm-up + ${measuredBatches} measured batches of ${BATCH_SIZE}), ${fmt(subjects)} subjects, avg ${w.avgMessageBytes.toFixed(0)} bytes/message JSON, ${(w.bodies[warmupBatches]!.length / 1024).toFixed(1)} KiB/batch; ${mix}; built in ${((performance.now() - t0) / 1000).toFixed(1)} s (not measured)`);
-  log(`node ${process.version}, ${cpus().length} CPUs shared by load generator, server and PostgreSQL; ${loadNote()}`);
+  const workloads = new Map<WorkloadKind, Workload>();
+  for (const kind of kinds) {
+    const built = performance.now();
+    const w = buildWorkload(warmupBatches + measuredBatches, subjects, 42, kind);
+    workloads.set(kind, w);
+    const mix = Object.entries(w.byType).map(([k, v]) => `${k} ${((100 * v) / w.messages).toFixed(0)}%`).join(', ');
+    const sightings = kind === 'steady'
+      ? `every visitor seeded beforehand (${fmt(subjects)} messages, not measured), identify calls repeat known traits (1 in ${Math.round(1 / STEADY_TRAIT_CHANGE)} changes one)`
+      : `${fmt(w.firstSightings)} messages (${((100 * w.firstSightings) / w.messages).toFixed(1)}%) are their visitor's first`;
+    log(`workload ${LABEL[kind]}: ${fmt(w.messages)} messages (${warmupBatches} warm-up + ${measuredBatches} measured batches of ${BATCH_SIZE}), ${fmt(subjects)} subjects, avg ${w.avgMessageBytes.toFixed(0)} bytes/message JSON, ${(w.bodies[warmupBatches]!.length / 1024).toFixed(1)} KiB/batch; ${mix}; ${sightings}; built in ${((performance.now() - built) / 1000).toFixed(1)} s (not measured)`);
+  }
+  log(`node ${process.version}, ${cpus().length} CPUs shared by load generator, server and PostgreSQL; ${loadNote()}; watchdog ${limitMs / 1000} s`);
 
   const profDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'fiducia-bench-prof-')) : undefined;
   const outcomes: Outcome[] = [];
@@ -171,27 +230,25 @@ async function main(): Promise<void> {
       log(`\n== postgres: ${pgUrl} is not reachable, skipped`);
       continue;
     }
-    const cpuProfDir = profDir ? join(profDir, dialect) : undefined;
-    outcomes.push(await benchDialect(dialect, w, warmupBatches, { pgUrl, connections, maxSeconds, cpuProfDir, sqlTiming: args['sql-timing'] }));
-    if (cpuProfDir) {
-      // tsx's loader thread writes a small profile too: the main thread's is the largest.
-      const file = readdirSync(cpuProfDir)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .sort((x, y) => statSync(join(cpuProfDir, y)).size - statSync(join(cpuProfDir, x)).size)[0];
-      log(file ? `\n${summarizeProfile(join(cpuProfDir, file), 20)}` : `   (no CPU profile written in ${cpuProfDir})`);
+    for (const [kind, w] of workloads) {
+      const cpuProfDir = profDir ? join(profDir, `${dialect}-${kind}`) : undefined;
+      const started = performance.now();
+      outcomes.push(await benchDialect(dialect, w, warmupBatches, { pgUrl, connections, maxSeconds, cpuProfDir, sqlTiming: args['sql-timing'] }));
+      log(`   ${dialect}, ${LABEL[kind]}: ${((performance.now() - started) / 1000).toFixed(0)} s with server start, seeding, warm-up and baseline`);
+      if (cpuProfDir) {
+        // tsx's loader thread writes a small profile too: the main thread's is the largest.
+        const file = readdirSync(cpuProfDir)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .sort((x, y) => statSync(join(cpuProfDir, y)).size - statSync(join(cpuProfDir, x)).size)[0];
+        log(file ? `\n${summarizeProfile(join(cpuProfDir, file), 20)}` : `   (no CPU profile written in ${cpuProfDir})`);
+      }
     }
   }
 
   log('\n== results');
   for (const o of outcomes) for (const line of report(o)) log(line);
-  log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s; ${loadNote()}`);
+  log(`total ${((performance.now() - t0) / 1000).toFixed(0)} s (watchdog ${limitMs / 1000} s); ${loadNote()}`);
 }
-
-const watchdog = setTimeout(() => {
-  process.stderr.write(`bench: still running after ${WATCHDOG_MS / 1000} s, giving up\n`);
-  void Promise.race([current?.stop(), new Promise((r) => setTimeout(r, 5000))]).finally(() => process.exit(2));
-}, WATCHDOG_MS);
-watchdog.unref();
 
 main().then(
   () => process.exit(0),

@@ -117,11 +117,11 @@ export interface LoadResult {
   non2xx: number;
   /** Answers by status code, one per request. */
   statusCodes: Record<string, number>;
-  /** Answers 503 with a Retry-After: the batch was refused by backpressure and is sent again after the wait. */
+  /** Answers 429 with a Retry-After: the batch was refused by backpressure and is sent again after the wait. */
   refusals: number;
   /** Requests that resent a refused batch. */
   retries: number;
-  /** Batches last answered 503 when the time bound came (their wait would have crossed it): never acknowledged. */
+  /** Batches last answered 429 when the time bound came (their wait would have crossed it): never acknowledged. */
   refusedAtEnd: number;
   /** The most requests one batch took (answered or not). */
   maxAttempts: number;
@@ -135,7 +135,7 @@ export interface LoadResult {
   eventsPerSecond: number;
   /** Every answer, whatever its status. */
   latency: Percentiles;
-  /** Of the batches answered 200, from the send of the attempt that got the 200 (a refused batch's quick 503 would make the others look fast). */
+  /** Of the batches answered 200, from the send of the attempt that got the 200 (a refused batch's quick 429 would make the others look fast). */
   answered: Percentiles;
   /** Of the batches answered 200, from their first attempt: refusals and Retry-After waits included. */
   delivered: Percentiles;
@@ -212,7 +212,7 @@ function retryAfterMs(value: string | undefined): number | null {
 
 /**
  * Sends every body over `connections` keep-alive connections, one request at a time on each, as an SDK does: a batch
- * refused with 503 and Retry-After is sent again, unchanged (same messageIds), after that wait. No new request starts
+ * refused with 429 and Retry-After is sent again, unchanged (same messageIds), after that wait. No new request starts
  * after `maxSeconds` (a wait that would cross it ends its connection's work); requests in flight then are awaited, so
  * `batchesOk` is exact.
  */
@@ -276,7 +276,7 @@ export async function runLoad(
           break;
         }
         non2xx++;
-        const wait = a.status === 503 ? retryAfterMs(a.retryAfter) : null;
+        const wait = a.status === 429 ? retryAfterMs(a.retryAfter) : null;
         if (wait === null) {
           samples[String(a.status)] ??= a.text;
           batchesFailed++;

@@ -69,12 +69,12 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const auth = `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`;
   const consent = { consent: { categoryPreferences: { analytics: true, personalization: true, marketing: true } } };
-  // Sent all at once, as before backpressure; a batch refused with 503 is sent again after its Retry-After, as an SDK does.
+  // Sent all at once, as before backpressure; a batch refused with 429 is sent again after its Retry-After, as an SDK does.
   const seed = async (batch: object[]): Promise<void> => {
     for (;;) {
       const r = await fiducia.app.inject({ method: 'POST', url: '/v1/batch', headers: { authorization: auth }, payload: { batch } });
       if (r.statusCode === 200) return;
-      if (r.statusCode !== 503) throw new Error(`seeding failed: ${r.statusCode} ${r.body}`);
+      if (r.statusCode !== 429) throw new Error(`seeding failed: ${r.statusCode} ${r.body}`);
       await new Promise((done) => setTimeout(done, Number(r.headers['retry-after'] ?? 1) * 1000));
     }
   };

@@ -35,7 +35,7 @@ const HELP = `npm run bench -- [options]
                            first: visitors new to the server, whose first messages fall in the measured phase;
                            steady: returning visitors, each seen once beforehand (a seeding phase, not measured);
                            both (default): first then steady, each with its own server and raw-insert baseline
-  --connections N          concurrent HTTP connections, one request at a time each; a batch refused with 503
+  --connections N          concurrent HTTP connections, one request at a time each; a batch refused with 429
                            is sent again after its Retry-After, as the SDKs do (default 32)
   --max-seconds S          time bound of each measured phase: no request starts after it (default 30)
   --cpu-prof               profile the Fiducia process and print its hottest functions
@@ -89,7 +89,7 @@ const ms = (p: Percentiles) => `p50 ${fmt(p.p50)} ms, p99 ${fmt(p.p99)} ms, max 
 /** What a load did besides its 200s: refusals and retries, and the first body of each other answer or error. */
 function loadLine(r: LoadResult): string {
   const also = Object.entries(r.samples).map(([k, v]) => `\n     ${k}: ${v.replace(/\s+/g, ' ').slice(0, 200)}`).join('');
-  return `refusals (503) ${fmt(r.refusals)}, retries ${fmt(r.retries)} (at most ${r.maxAttempts} requests for one batch), still refused at the time bound ${r.refusedAtEnd}; other non-200 answers or errors ${r.batchesFailed}${also}`;
+  return `refusals (429) ${fmt(r.refusals)}, retries ${fmt(r.retries)} (at most ${r.maxAttempts} requests for one batch), still refused at the time bound ${r.refusedAtEnd}; other non-200 answers or errors ${r.batchesFailed}${also}`;
 }
 
 async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number, opts: { pgUrl: string; connections: number; maxSeconds: number; cpuProfDir?: string | undefined; sqlTiming: boolean }): Promise<Outcome> {
@@ -166,7 +166,7 @@ function report(o: Outcome): string[] {
   const c = o.created;
   return [
     `${o.dialect.padEnd(8)} ${LABEL[o.workload]}: fiducia /v1/batch: ${fmt(eps)} events/s (answered batches: ${ms(l.answered)}) | raw insert: ${fmt(o.baseline.rowsPerSecond)} rows/s | ratio ${(ratio * 100).toFixed(1)}% | ${target}: ${verdict}`,
-    `         batches: ${l.batchesOk}/${l.batchesSent} answered 200 in ${l.seconds.toFixed(1)} s over ${fmt(l.requests)} requests; answers ${JSON.stringify(l.statusCodes)} (503: refused by backpressure, not stored, sent again after Retry-After); all answers p99 ${fmt(l.latency.p99)} ms; errors ${l.errors}, timeouts ${l.timeouts}${l.stoppedByTime ? '; STOPPED BY TIME BOUND' : ''}`,
+    `         batches: ${l.batchesOk}/${l.batchesSent} answered 200 in ${l.seconds.toFixed(1)} s over ${fmt(l.requests)} requests; answers ${JSON.stringify(l.statusCodes)} (429: refused by backpressure, not stored, sent again after Retry-After); all answers p99 ${fmt(l.latency.p99)} ms; errors ${l.errors}, timeouts ${l.timeouts}${l.stoppedByTime ? '; STOPPED BY TIME BOUND' : ''}`,
     `         ${loadLine(l)}; counts ${countsAddUp(l) ? 'add up' : 'DO NOT ADD UP'}`,
     `         delivered (first attempt to 200, refusals and waits included): ${ms(l.delivered)}`,
     `         stored: events ${fmt(stored)} (expected ${fmt(o.expectedRows)} from answered batches: ${stored >= o.expectedRows ? 'ok' : 'MISSING ROWS'}), subjects ${fmt(s.tables.subjects ?? 0)}, identities ${fmt(s.tables.identities ?? 0)}, traits ${fmt(s.tables.traits ?? 0)}, consents ${fmt(s.tables.consents ?? 0)}, messageIds ${fmt(s.tables.ingested_messages ?? 0)}`,

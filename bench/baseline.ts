@@ -87,8 +87,12 @@ export function sqliteBaseline(rows: readonly RawRow[], maxSeconds: number, inde
   }
 }
 
-/** One connection, autocommit, one multi-row INSERT of 100 rows per statement, into a bare table in a fresh schema. */
-export async function pgBaseline(url: string, rows: readonly RawRow[], maxSeconds: number): Promise<BaselineResult> {
+/**
+ * One connection, autocommit, one multi-row INSERT of 100 rows per statement, into a bare table in a fresh schema.
+ * `indexed`: as for SQLite, the subject index and each message's deduplication row (one more multi-row INSERT, in the
+ * same transaction as the events).
+ */
+export async function pgBaseline(url: string, rows: readonly RawRow[], maxSeconds: number, indexed = false): Promise<BaselineResult> {
   const schema = `bench_raw_${randomBytes(5).toString('hex')}`;
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -96,6 +100,11 @@ export async function pgBaseline(url: string, rows: readonly RawRow[], maxSecond
     await client.query(`CREATE SCHEMA ${schema}`);
     await client.query(`SET search_path = ${schema}`);
     await client.query(ddl('bytea'));
+    if (indexed) {
+      await client.query('CREATE INDEX events_subject ON events (subject_id, id)');
+      await client.query('CREATE TABLE ingested_messages (source_id text NOT NULL, message_id text NOT NULL, received_at bigint NOT NULL, PRIMARY KEY (source_id, message_id))');
+    }
+    const claims = (n: number) => `INSERT INTO ingested_messages (source_id, message_id, received_at) VALUES ${Array.from({ length: n }, (_, i) => `($${i * 3 + 1}, $${i * 3 + 2}, $${i * 3 + 3})`).join(', ')} ON CONFLICT DO NOTHING`;
     const statement = (n: number) => {
       const tuples = [];
       for (let i = 0; i < n; i++) tuples.push(`(${COLUMNS.map((_, c) => `$${i * COLUMNS.length + c + 1}`).join(', ')})`);
@@ -110,7 +119,12 @@ export async function pgBaseline(url: string, rows: readonly RawRow[], maxSecond
     while (done < rows.length && performance.now() < deadline) {
       const part = rows.slice(done, done + ROWS_PER_TX);
       const receivedAt = Date.now();
+      if (indexed) {
+        await client.query('BEGIN');
+        await client.query(claims(part.length), part.flatMap((r) => [sourceId, r.message_id, receivedAt]));
+      }
       await client.query(part.length === ROWS_PER_TX ? full : statement(part.length), part.flatMap((r) => values(r, sourceId, receivedAt)));
+      if (indexed) await client.query('COMMIT');
       done += part.length;
     }
     const seconds = (performance.now() - started) / 1000;

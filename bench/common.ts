@@ -32,16 +32,26 @@ export function machineBusyMicros(): number {
 
 /** What `injectBatches` needs of a Fiducia: its HTTP app, driven in-process. */
 interface Injects {
-  app: { inject(req: { method: 'POST'; url: string; headers: Record<string, string>; payload: unknown }): PromiseLike<{ statusCode: number; body: string }> };
+  app: {
+    inject(req: { method: 'POST'; url: string; headers: Record<string, string>; payload: unknown }): PromiseLike<{ statusCode: number; body: string; headers: Record<string, unknown> }>;
+  };
 }
 
-/** Posts batches to `/v1/batch` in-process, four at a time; a refused batch stops the run. */
+/**
+ * Posts batches to `/v1/batch` in-process, four at a time. A batch refused by backpressure (429) is sent again after its
+ * Retry-After, as the SDKs do; any other refusal stops the run.
+ */
 export async function injectBatches(f: Injects, batches: readonly (readonly unknown[])[], headers: Record<string, string>, lanes = 4): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < batches.length) {
-      const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers, payload: { batch: batches[next++] } });
-      if (r.statusCode !== 200) throw new Error(`batch refused: ${r.statusCode} ${r.body}`);
+      const batch = batches[next++];
+      for (;;) {
+        const r = await f.app.inject({ method: 'POST', url: '/v1/batch', headers, payload: { batch } });
+        if (r.statusCode === 200) break;
+        if (r.statusCode !== 429) throw new Error(`batch refused: ${r.statusCode} ${r.body}`);
+        await new Promise((resolve) => setTimeout(resolve, Number(r.headers['retry-after'] ?? 1) * 1000));
+      }
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));

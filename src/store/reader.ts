@@ -5,7 +5,8 @@
 // synchronously through better-sqlite3 instead: on that same connection when no transaction is open there, otherwise on
 // a query-only second connection (see `sqliteReader`). Either way it sees only committed data and never waits for a
 // transaction in flight; a read that overlaps one (an erasure, say) answers from the state before it, as PostgreSQL
-// does. On PostgreSQL the pool already gives each query its own connection, so the reader is the Kysely instance.
+// does. On PostgreSQL the pool already gives each query its own connection; the reader runs them there as named
+// prepared statements (see `pgReader`).
 import { createHash } from 'node:crypto';
 import type SQLite from 'better-sqlite3';
 import type pg from 'pg';
@@ -222,8 +223,8 @@ class KeptRowsCache implements KeptRows {
  * PostgreSQL: the pool behind Kysely already reads in parallel, but Kysely sends every query unnamed, so the server
  * parses and plans it on each call; for the hot reads (a token, a profile snapshot of five unions) that planning cost
  * more than running them. Here each SQL text becomes a named prepared statement on each pooled connection (the name is
- * a hash of the text). A connection whose prepared plan no longer fits the table (a migration changed its columns
- * meanwhile: `cached plan must not change result type`) answers that query unnamed from then on.
+ * a hash of the text). Once a prepared plan no longer fits its table (a migration changed the columns meanwhile:
+ * `cached plan must not change result type`), that text is sent unnamed from then on.
  */
 export function pgReader(pool: pg.Pool): Reader {
   const names = new Map<string, string>();

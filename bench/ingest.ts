@@ -233,64 +233,54 @@ export async function runLoad(
   const allMs: number[] = [];
   const statusCodes: Record<string, number> = {};
   const samples: Record<string, string> = {};
-  let next = 0;
-  let batchesOk = 0;
-  let eventRowsOk = 0;
-  let requests = 0;
-  let non2xx = 0;
-  let refusals = 0;
-  let retries = 0;
-  let refusedAtEnd = 0;
-  let batchesFailed = 0;
-  let maxAttempts = 0;
-  let errors = 0;
-  let timeouts = 0;
+  // Counters of the run (one object: read by the workers and by the result below).
+  const c = { next: 0, batchesOk: 0, eventRowsOk: 0, requests: 0, non2xx: 0, refusals: 0, retries: 0, refusedAtEnd: 0, batchesFailed: 0, maxAttempts: 0, errors: 0, timeouts: 0 };
 
   const cpu = process.cpuUsage();
   const started = performance.now();
   const deadline = started + maxSeconds * 1000;
 
   const worker = async (): Promise<void> => {
-    while (performance.now() < deadline && next < n) {
-      const i = next++;
+    while (performance.now() < deadline && c.next < n) {
+      const i = c.next++;
       const first = performance.now();
       for (let attempt = 0; ; attempt++) {
-        if (attempt > 0) retries++;
-        requests++;
-        if (attempt >= maxAttempts) maxAttempts = attempt + 1;
+        if (attempt > 0) c.retries++;
+        c.requests++;
+        if (attempt >= c.maxAttempts) c.maxAttempts = attempt + 1;
         const a = await post(agent, port, buffers[i]!);
         if (a.status === 0) {
-          if (a.timedOut) timeouts++;
-          else errors++;
+          if (a.timedOut) c.timeouts++;
+          else c.errors++;
           samples[a.timedOut ? 'timeout' : 'error'] ??= a.text;
-          batchesFailed++;
+          c.batchesFailed++;
           break;
         }
         allMs.push(a.ms);
         statusCodes[a.status] = (statusCodes[a.status] ?? 0) + 1;
         if (a.status === 200) {
-          answeredMs[batchesOk] = a.ms;
-          deliveredMs[batchesOk] = performance.now() - first;
-          batchesOk++;
-          eventRowsOk += eventRows[i] ?? 0;
+          answeredMs[c.batchesOk] = a.ms;
+          deliveredMs[c.batchesOk] = performance.now() - first;
+          c.batchesOk++;
+          c.eventRowsOk += eventRows[i] ?? 0;
           break;
         }
-        non2xx++;
+        c.non2xx++;
         const wait = a.status === 429 ? retryAfterMs(a.retryAfter) : null;
         if (wait === null) {
           samples[String(a.status)] ??= a.text;
-          batchesFailed++;
+          c.batchesFailed++;
           break;
         }
-        refusals++;
+        c.refusals++;
         if (performance.now() + wait >= deadline) {
-          refusedAtEnd++;
+          c.refusedAtEnd++;
           return;
         }
         await new Promise((done) => setTimeout(done, wait));
         // A late timer may wake past the bound: no request starts after it.
         if (performance.now() >= deadline) {
-          refusedAtEnd++;
+          c.refusedAtEnd++;
           return;
         }
       }
@@ -304,29 +294,29 @@ export async function runLoad(
   }
   const seconds = (performance.now() - started) / 1000;
   const cpuUsed = process.cpuUsage(cpu);
-  const batchesSent = Math.min(next, n);
+  const batchesSent = Math.min(c.next, n);
   return {
     batchesSent,
-    batchesOk,
-    eventsOk: batchesOk * BATCH_SIZE,
-    eventRowsOk,
-    requests,
-    non2xx,
+    batchesOk: c.batchesOk,
+    eventsOk: c.batchesOk * BATCH_SIZE,
+    eventRowsOk: c.eventRowsOk,
+    requests: c.requests,
+    non2xx: c.non2xx,
     statusCodes,
-    refusals,
-    retries,
-    refusedAtEnd,
-    batchesFailed,
-    maxAttempts,
+    refusals: c.refusals,
+    retries: c.retries,
+    refusedAtEnd: c.refusedAtEnd,
+    batchesFailed: c.batchesFailed,
+    maxAttempts: c.maxAttempts,
     samples,
-    errors,
-    timeouts,
+    errors: c.errors,
+    timeouts: c.timeouts,
     seconds,
-    eventsPerSecond: (batchesOk * BATCH_SIZE) / seconds,
+    eventsPerSecond: (c.batchesOk * BATCH_SIZE) / seconds,
     latency: percentiles(allMs),
-    answered: percentiles(answeredMs, batchesOk),
-    delivered: percentiles(deliveredMs, batchesOk),
-    stoppedByTime: batchesSent < n || refusedAtEnd > 0,
+    answered: percentiles(answeredMs, c.batchesOk),
+    delivered: percentiles(deliveredMs, c.batchesOk),
+    stoppedByTime: batchesSent < n || c.refusedAtEnd > 0,
     cpuMicros: cpuUsed.user + cpuUsed.system,
   };
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
+import { afterEach, it } from 'node:test';
 import { Analytics as SegmentAnalytics } from '@segment/analytics-node';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import pg from 'pg';
@@ -21,12 +21,12 @@ const HOLD_MS = 2_500;
 await eachDialect('SDKs under backpressure', (dialect) => {
   let f: F;
   let base: string;
-  before(async () => {
-    // A bound small enough that one waiting batch of the SDKs' default size (15 and 20 messages) fills it.
-    f = await startFiducia(dialect, { ingestAdmission: { maxQueueMs: 1, minQueued: 10 } });
+  /** A Fiducia of its own for each test, with the queue bound at `minQueued` messages. */
+  const serve = async (minQueued: number) => {
+    f = await startFiducia(dialect, { ingestAdmission: { maxQueueMs: 1, minQueued } });
     base = await f.app.listen({ host: '127.0.0.1', port: 0 });
-  });
-  after(async () => f?.stop());
+  };
+  afterEach(async () => f?.stop());
 
   /**
    * Holds the database's write lock (SQLite, from another process: better-sqlite3 waits for a lock synchronously, so a
@@ -73,6 +73,9 @@ await eachDialect('SDKs under backpressure', (dialect) => {
   }
 
   it("Segment's analytics-node: refused with 429 and Retry-After, waits, sends again; every event stored once", async () => {
+    // A bound that one waiting batch of Segment's default size (15 messages) fills: Segment waits out a 429 without
+    // spending a retry, so it may be refused again and again until the writer is free.
+    await serve(10);
     const users = Array.from({ length: CLIENTS }, () => `seg-${randomUUID()}`);
     for (const u of users) await consent(u);
     const refusedBefore = (await f.metrics.overloadedRequests.get()).values[0]?.value ?? 0;
@@ -100,9 +103,12 @@ await eachDialect('SDKs under backpressure', (dialect) => {
   });
 
   it("RudderStack's Node SDK: refused with 429 and Retry-After, waits, sends again; every event stored once", async () => {
+    // RudderStack gives up on a batch after its third retry and sends one batch of 20 at a time per client: the writer
+    // is held for 1.5 s, less than the three waits of at least 1 s it allows a batch, and at most four batches compete
+    // for the queue once it is free.
+    await serve(10);
     const users = Array.from({ length: CLIENTS }, () => `rs-${randomUUID()}`);
     for (const u of users) await consent(u);
-    // RudderStack gives up on a batch after its third retry: hold the writer for less than three waits of 1 s.
     const release = await holdWriter(1_500);
     const results: unknown[] = [];
     let allAnswered: () => void = () => undefined;

@@ -12,6 +12,7 @@ const SKIP = [/^cli\//, /^audit-leaf-worker\.ts$/, /^services\/audit\/audit-leaf
 /** Arguments to build one instance of each subclass; a new subclass fails the test until it is listed here. */
 const SAMPLE_ARGS: Record<string, unknown[]> = {
   InvariantError: ['broken'],
+  DatabaseBusyError: [],
   UnknownDestinationError: ['crm'],
   RateLimitedError: [30],
   IngestOverloadedError: [2],

@@ -61,6 +61,28 @@ export class FiduciaError extends Error {
   }
 }
 
+/**
+ * The database stayed locked by another process past the wait allowed (SQLite's busy timeout, PostgreSQL's lock
+ * timeout): nothing was written; the caller may send the same request again shortly (503 with Retry-After, which the
+ * SDKs retry).
+ */
+export class DatabaseBusyError extends FiduciaError {
+  constructor() {
+    super('FIDUCIA_UNAVAILABLE', 'the database is busy: retry shortly', { reason: 'database_busy', retryAfterSeconds: 1 });
+    this.name = 'DatabaseBusyError';
+  }
+
+  override headers(): Record<string, string> {
+    return { 'retry-after': '1' };
+  }
+}
+
+/** Driver codes of a lock that could not be had in time: SQLite's busy (and its snapshot variant), PostgreSQL's 55P03. */
+export function isDatabaseBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_BUSY_TIMEOUT' || code === '55P03';
+}
+
 /** A broken invariant of Fiducia's own (a bug, or a store changed behind its back): 500, the message for the log only. */
 export class InvariantError extends FiduciaError {
   constructor(message: string) {

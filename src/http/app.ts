@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { HttpContext } from './context.ts';
 import { FiduciaError, errorBody } from './errors.ts';
+import { DatabaseBusyError, isDatabaseBusy } from '../domain/errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { registerApiDocs } from './api-docs.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
@@ -36,6 +37,7 @@ import { transparencyRoutes } from './routes/transparency.ts';
 /** The one translation to the catalogue: our errors carry their code; Fastify's own are named here; anything else is internal. */
 function toFiduciaError(err: FastifyError | Error): FiduciaError {
   if (err instanceof FiduciaError) return err;
+  if (isDatabaseBusy(err)) return new DatabaseBusyError();
   const fe = err as FastifyError;
   if (fe.validation) {
     const details = fe.validation.map((v) => ({ path: v.instancePath || '/', message: v.message ?? 'invalid' }));
@@ -135,6 +137,7 @@ export async function buildHttpApp(ctx: HttpContext, logger: Logger, opts: HttpO
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     const fe = toFiduciaError(err);
     if (fe.code === 'FIDUCIA_INTERNAL') req.log.error({ req: requestSummary(req), err: { type: err.name, message: err.message, stack: err.stack } }, 'unhandled error');
+    if (fe instanceof DatabaseBusyError) req.log.warn({ req: requestSummary(req), err: { type: err.name, code: (err as { code?: unknown }).code } }, 'database busy: answered 503');
     ctx.metrics.rejected.inc({ code: fe.code });
     for (const [name, value] of Object.entries(fe.headers())) void reply.header(name, value);
     return reply.status(fe.status).send(errorBody(fe));

@@ -2,14 +2,12 @@
 // SDK, both with their shipped settings, get 429 with Retry-After, wait, send the same batches again, and in the end
 // every event they sent is stored once. Both databases.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import { afterEach, it } from 'node:test';
 import { Analytics as SegmentAnalytics } from '@segment/analytics-node';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
-import pg from 'pg';
-import { PG_URL, WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
+import { WRITE_KEY, basicAuth, eachDialect, startFiducia } from './helpers/harness.ts';
+import { holdWrites } from './helpers/lock.ts';
 
 type F = Awaited<ReturnType<typeof startFiducia>>;
 
@@ -27,34 +25,6 @@ await eachDialect('SDKs under backpressure', (dialect) => {
     base = await f.app.listen({ host: '127.0.0.1', port: 0 });
   };
   afterEach(async () => f?.stop());
-
-  /**
-   * Holds the database's write lock (SQLite, from another process: better-sqlite3 waits for a lock synchronously, so a
-   * holder in this process could never let go) or a lock on the events table (PostgreSQL) for `ms`.
-   */
-  async function holdWriter(ms: number): Promise<() => Promise<void>> {
-    if (dialect === 'sqlite') {
-      const script = `const db = new (require('better-sqlite3'))(process.argv[1]); db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n');
-        setTimeout(() => { db.exec('COMMIT'); db.close(); }, Number(process.argv[2]));`;
-      const child = spawn(process.execPath, ['-e', script, join(f.store.options.dataDir, 'fiducia.db'), String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      const exited = new Promise<void>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`lock holder exited with ${code}`)))));
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.once('data', () => resolve());
-        child.once('exit', () => reject(new Error('the lock holder did not take the lock')));
-      });
-      return () => exited;
-    }
-    const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${f.store.options.schema!}` });
-    await client.connect();
-    await client.query('begin');
-    await client.query('lock table events in exclusive mode');
-    const released = new Promise<void>((resolve, reject) =>
-      setTimeout(() => {
-        client.query('commit').then(() => client.end()).then(resolve, reject);
-      }, ms),
-    );
-    return () => released;
-  }
 
   async function consent(userId: string): Promise<void> {
     const c = await fetch(`${base}/v1/consent`, {
@@ -79,7 +49,7 @@ await eachDialect('SDKs under backpressure', (dialect) => {
     const users = Array.from({ length: CLIENTS }, () => `seg-${randomUUID()}`);
     for (const u of users) await consent(u);
     const refusedBefore = (await f.metrics.overloadedRequests.get()).values[0]?.value ?? 0;
-    const release = await holdWriter(HOLD_MS);
+    const release = await holdWrites(dialect, f.store, HOLD_MS);
     const statuses: number[] = [];
     const errors: unknown[] = [];
     const callbacks: unknown[] = [];
@@ -109,7 +79,7 @@ await eachDialect('SDKs under backpressure', (dialect) => {
     await serve(10);
     const users = Array.from({ length: CLIENTS }, () => `rs-${randomUUID()}`);
     for (const u of users) await consent(u);
-    const release = await holdWriter(1_500);
+    const release = await holdWrites(dialect, f.store, 1_500);
     const results: unknown[] = [];
     let allAnswered: () => void = () => undefined;
     const answered = new Promise<void>((resolve) => (allAnswered = resolve));

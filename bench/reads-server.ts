@@ -8,12 +8,13 @@ import Fastify from 'fastify';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createFiducia, type FiduciaOptions } from '../src/app.ts';
+import { AuditBatcher } from '../src/services/audit/audit-batcher.ts';
 import { DEFAULT_CONFIG_PATH } from '../src/services/config/config-loader.ts';
 import { BENCH_ADMIN_TOKEN, BENCH_WRITE_KEY } from './protocol.ts';
 import { installSqlTiming, sqlTimings, type SqlTiming } from './sql-timing.ts';
 
 export type ReadsServerReply =
-  | { type: 'ready'; port: number; echoPort: number; token: string; subjects: number; seedSeconds: number }
+  | { type: 'ready'; port: number; echoPort: number; auditedEchoPort: number; token: string; subjects: number; seedSeconds: number }
   | { type: 'stats'; auditReads: number; auditEntries: number; sql: SqlTiming[] | null; cpuMicros: number }
   | { type: 'stopped' }
   | { type: 'error'; message: string };
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   }
   await Promise.all(batches);
   const seedSeconds = (performance.now() - t0) / 1000;
-  const { token } = await fiducia.access.createToken({ name: 'bench personalization', role: 'service', purposes: ['personalization'] });
+  const { id: tokenId, token } = await fiducia.access.createToken({ name: 'bench personalization', role: 'service', purposes: ['personalization'] });
   // Statement times of the seeding are subtracted from what is reported.
   const seeded = new Map((timing ? sqlTimings() : []).map((t) => [t.sql, t]));
 
@@ -95,6 +96,34 @@ async function main(): Promise<void> {
   const echo = Fastify({ logger: false });
   echo.get('/echo/:identity', async (req) => ({ identity: (req.params as { identity: string }).identity, purpose: (req.query as { purpose?: string }).purpose ?? null, fill: ECHO_FILL }));
   const echoAddress = await echo.listen({ host: '127.0.0.1', port: 0 });
+  // What bounds the reads under the design's rule that a read is answered only once its audit entry is committed: the
+  // same echo, answered after an entry of a read's shape is appended durably, in groups, as profile reads append theirs
+  // (the same batcher, log and database). No auth, lookup, policy or decryption: less than any read must do.
+  const auditedEcho = Fastify({ logger: false });
+  const batcher = new AuditBatcher(fiducia.audit, fiducia.dbs.store);
+  const subjectIds: string[] = [];
+  for (let i = 0; i < subjects; i++) {
+    const id = await fiducia.profiles.subjectIdOf({ kind: 'userId', value: `bench-u-${i}` });
+    if (!id) throw new Error(`bench-u-${i} was not seeded`);
+    subjectIds.push(id);
+  }
+  const returned = Object.keys(benchTraits(0)).slice(0, 13);
+  auditedEcho.get('/echo/:identity', async (req) => {
+    const identity = (req.params as { identity: string }).identity;
+    const purpose = (req.query as { purpose?: string }).purpose ?? null;
+    await batcher.append({
+      actor: tokenId,
+      action: 'bench.audited_echo',
+      purpose,
+      subjectId: subjectIds[Number(identity.slice('userId:bench-u-'.length)) % subjects] ?? null,
+      fields: returned,
+      counts: { returned: returned.length, withheld: 7, segments: 0 },
+      outcome: 'ok',
+      details: { role: 'service', withheld: 'email:no_consent,phone:no_consent' },
+    });
+    return { identity, purpose, fill: ECHO_FILL };
+  });
+  const auditedEchoAddress = await auditedEcho.listen({ host: '127.0.0.1', port: 0 });
   // BENCH_CPU_PROF_DIR: a V8 CPU profile of the serving only (from here to the stop), without startup and seeding.
   const profDir = env.BENCH_CPU_PROF_DIR;
   const inspector = profDir ? new Session() : null;
@@ -103,7 +132,7 @@ async function main(): Promise<void> {
     await inspector.post('Profiler.enable');
     await inspector.post('Profiler.start');
   }
-  send({ type: 'ready', port: Number(new URL(address).port), echoPort: Number(new URL(echoAddress).port), token, subjects, seedSeconds });
+  send({ type: 'ready', port: Number(new URL(address).port), echoPort: Number(new URL(echoAddress).port), auditedEchoPort: Number(new URL(auditedEchoAddress).port), token, subjects, seedSeconds });
 
   let stopping = false;
   const stop = async () => {
@@ -116,6 +145,8 @@ async function main(): Promise<void> {
       inspector.disconnect();
     }
     await echo.close();
+    await auditedEcho.close();
+    await batcher.flush();
     await fiducia.close();
     send({ type: 'stopped' });
     process.exit(0);

@@ -77,6 +77,8 @@ interface Outcome {
   /** The same rows with the subject index and deduplication row every stored event needs (what bounds the ratio). */
   indexed: BaselineResult;
   required: BaselineResult;
+  /** SQLite: `required` with the crypto done beforehand (what another core could take off the writer). */
+  writer: BaselineResult | null;
   stats: ServerStats;
   expectedRows: number;
   /** Rows of `subjects`, `identities` and `consents` the measured phase added. */
@@ -144,7 +146,8 @@ async function benchDialect(dialect: Dialect, w: Workload, warmupBatches: number
   const floor = (level: BaselineLevel) => (dialect === 'sqlite' ? sqliteBaseline(rows, 20, level) : pgBaseline(opts.pgUrl, rows, 20, level));
   const indexed = await floor('indexed');
   const required = await floor('required');
-  return { dialect, workload: w.kind, load, baseline, indexed, required, stats, expectedRows, created, serverCpuMicrosPerEvent: cpuPerEvent };
+  const writer = dialect === 'sqlite' ? sqliteBaseline(rows, 20, 'writer') : null;
+  return { dialect, workload: w.kind, load, baseline, indexed, required, writer, stats, expectedRows, created, serverCpuMicrosPerEvent: cpuPerEvent };
 }
 
 function report(o: Outcome): string[] {
@@ -176,6 +179,7 @@ function report(o: Outcome): string[] {
     `         raw insert: ${fmt(o.baseline.rows)} rows in ${o.baseline.seconds.toFixed(2)} s${o.baseline.stoppedByTime ? ' (STOPPED BY TIME BOUND)' : ''}`,
     `         what bounds the ratio: the same rows with the events table's subject index and each message's deduplication row, as Fiducia must write them: ${floorLine(o, o.indexed)}`,
     `         and with the work each event requires before it is stored (its identifier looked up by blind index, its payload sealed under its subject's key): ${floorLine(o, o.required)}`,
+    ...(o.writer ? [`         the same with the HMACs and encryptions made beforehand, as if another core made them (what the one SQLite writer must still do): ${floorLine(o, o.writer)}`] : []),
   ];
 }
 

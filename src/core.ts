@@ -71,7 +71,7 @@ export interface FiduciaOptions extends StoreOptions {
    */
   trustProxy?: string | number | readonly string[] | undefined;
   /**
-   * Backpressure (`FIDUCIA_INGEST_MAX_QUEUE_MS`): batches are refused with 503 and Retry-After once the queued messages
+   * Backpressure (`FIDUCIA_INGEST_MAX_QUEUE_MS`): batches are refused with 429 and Retry-After once the queued messages
    * would take longer than this to commit at the measured rate; see docs/performance.md.
    */
   ingestAdmission?: { maxQueueMs?: number; minQueued?: number } | undefined;

@@ -14,7 +14,11 @@ export interface ServerStats {
   /** fiducia_identity_events_total by `event` (subjects created, merges). */
   identity: Record<string, number>;
   /** Group commits and their total time (fiducia_ingest_flush_seconds, if present). */
-  flushes: { count: number; seconds: number } | null;
+  flushes: { count: number; seconds: number; overOneSecond: number } | null;
+  /** Gaps of the server's event loop past 250 ms (a synchronous statement, a collection): how many, the longest, in all. */
+  stalls: { count: number; longestMs: number; totalMs: number };
+  /** Garbage collections of the server: the longest pause and the time in all (PerformanceObserver 'gc'). */
+  gc: { longestMs: number; totalMs: number };
   /** Time per SQL statement shape, with `--sql-timing`. */
   sql: { sql: string; count: number; ms: number }[] | null;
   /** CPU time (user + system) of the server process so far, in microseconds. */

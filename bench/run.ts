@@ -162,7 +162,8 @@ function report(o: Outcome): string[] {
   const l = o.load;
   const stored = s.tables.events ?? 0;
   const flush = s.flushes && s.flushes.count > 0
-    ? `${fmt(s.flushes.count)} group commits (incl. ${o.workload === 'steady' ? 'seed and ' : ''}warm-up), avg ${((s.flushes.seconds / s.flushes.count) * 1000).toFixed(0)} ms and ${((s.tables.ingested_messages ?? 0) / BATCH_SIZE / s.flushes.count).toFixed(1)} batches each`
+    ? `${fmt(s.flushes.count)} group commits (incl. ${o.workload === 'steady' ? 'seed and ' : ''}warm-up), avg ${((s.flushes.seconds / s.flushes.count) * 1000).toFixed(0)} ms and ${((s.tables.ingested_messages ?? 0) / BATCH_SIZE / s.flushes.count).toFixed(1)} batches each, ${s.flushes.overOneSecond} over 1 s; ` +
+      `event-loop stalls over 250 ms: ${s.stalls.count}${s.stalls.count > 0 ? ` (longest ${fmt(s.stalls.longestMs)} ms, ${fmt(s.stalls.totalMs)} ms in all)` : ''}; garbage collection ${fmt(s.gc.totalMs)} ms in all, longest pause ${fmt(s.gc.longestMs)} ms`
     : 'group commits: n/a';
   const droppedMsgs = Object.entries(s.messages).filter(([k]) => !k.endsWith('/stored')).map(([k, v]) => `${k}=${v}`);
   const droppedFields = Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`);

@@ -1,5 +1,6 @@
 // The Fiducia under test, in its own process so the load generator does not share its event loop.
 // Started by bench/ingest.ts with `node --import tsx bench/server.ts`; talks to it over IPC.
+import { PerformanceObserver } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import { pino } from 'pino';
 import { createFiducia, type FiduciaOptions } from '../src/app.ts';
@@ -38,6 +39,27 @@ async function main(): Promise<void> {
   const timing = env.BENCH_SQL_TIMING === '1';
   if (timing) installSqlTiming();
   const fiducia = await createFiducia(options);
+  // Stalls of the event loop: a tick every 50 ms, and any gap more than 250 ms past it counted (every request in flight
+  // waited that long).
+  const stalls = { count: 0, longestMs: 0, totalMs: 0 };
+  let tick = performance.now();
+  setInterval(() => {
+    const now = performance.now();
+    const late = now - tick - 50;
+    tick = now;
+    if (late <= 250) return;
+    stalls.count++;
+    stalls.totalMs += Math.round(late);
+    stalls.longestMs = Math.max(stalls.longestMs, Math.round(late));
+  }, 50).unref();
+  // Collections, to tell a long one from a long synchronous statement among the stalls.
+  const gc = { longestMs: 0, totalMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.totalMs += e.duration;
+      gc.longestMs = Math.max(gc.longestMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
   const address = await fiducia.app.listen({ host: '127.0.0.1', port: 0 });
   send({ type: 'ready', port: Number(new URL(address).port) });
 
@@ -73,14 +95,17 @@ async function main(): Promise<void> {
             if (m.name === 'fiducia_dropped_fields_total') dropped[`${labels.kind}/${labels.reason}`] = v.value;
             if (m.name === 'fiducia_identity_events_total') identity[String(labels.event)] = v.value;
             if (m.name.endsWith('flush_seconds')) {
-              flushes ??= { count: 0, seconds: 0 };
+              flushes ??= { count: 0, seconds: 0, overOneSecond: 0 };
               const name = (v as { metricName?: string }).metricName ?? '';
               if (name.endsWith('_count')) flushes.count = v.value;
               if (name.endsWith('_sum')) flushes.seconds = v.value;
+              if (name.endsWith('_bucket') && labels.le === 1) flushes.overOneSecond = -v.value;
             }
           }
         }
-        send({ type: 'stats', stats: { tables, messages, dropped, identity, flushes, sql: timing ? sqlTimings() : null, cpuMicros: cpuMicros() } });
+        // The histogram's top bucket is 1 s: what is over it is the count less that bucket.
+        if (flushes) flushes.overOneSecond += flushes.count;
+        send({ type: 'stats', stats: { tables, messages, dropped, identity, flushes, stalls: { ...stalls }, gc: { longestMs: Math.round(gc.longestMs), totalMs: Math.round(gc.totalMs) }, sql: timing ? sqlTimings() : null, cpuMicros: cpuMicros() } });
       } catch (err) {
         send({ type: 'error', message: (err as Error).message });
       }
